@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Plain JavaScript that every Node can parse, so an old Node gets a clear
+// message instead of a syntax error from the compiled code.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 13)) {
+  process.stderr.write(
+    `traced: TRACED_NODE_VERSION: traced needs Node.js >= 22.13; this is ${process.version} (${process.execPath}).\n` +
+      'Run it through npm in the project (npx traced ...), which uses the pinned Node 22, or install Node 22.\n',
+  );
+  process.exit(1);
+}
+const { main } = await import('../dist/cli/main.js');
+const code = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  cwd: process.cwd(),
+});
+process.exitCode = code;
+// The daemon and `traced mcp` return only when they are done; anything still
+// holding the loop (a stray timer in a library) must not keep the CLI alive.
+if (process.argv[2] !== 'daemon' && process.argv[2] !== 'mcp') setTimeout(() => process.exit(code), 200).unref();
+else setTimeout(() => process.exit(code), 3000).unref();

@@ -1,0 +1,23 @@
+/**
+ * What the operations need from the daemon. The session engine implements it;
+ * the operations, and through them MCP, IPC and the CLI, see nothing else.
+ */
+import type { SessionSummary } from '../model.js';
+import type {
+  GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
+  ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+} from './schemas.js';
+
+export interface Engine {
+  /** `cwd`: where a relative project path is resolved (the caller's directory). */
+  start(input: StartSessionInput, cwd?: string): Promise<StartSessionOutput>;
+  stop(ref?: string): Promise<SessionSummary>;
+  pause(ref?: string): Promise<SessionSummary>;
+  resume(ref?: string): Promise<SessionSummary>;
+  status(): StatusOutput;
+  listSessions(q: ListSessionsInput, cwd?: string): SessionSummary[];
+  getSession(q: GetSessionInput): GetSessionOutput;
+  timeline(q: GetTimelineInput): GetTimelineOutput;
+  search(q: SearchInput): SearchOutput;
+  ingest(q: IngestEventInput): Promise<IngestEventOutput>;
+}

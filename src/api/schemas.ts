@@ -1,0 +1,127 @@
+/**
+ * Input and output schemas of the operations. Field descriptions are what an
+ * AI assistant reads in the MCP tool list, so they say what a value means and
+ * what to pass.
+ */
+import { z } from 'zod';
+import { ChannelSpec, Profile, RecordedEvent, SessionRef, SessionSummary } from '../model.js';
+
+/** Epoch ms, an ISO date-time, or a relative time such as "30m", "2h", "1d" (that long ago). */
+export const TimeArg = z
+  .union([z.number().int(), z.string().min(1).max(40)])
+  .describe('A point in time: epoch milliseconds, an ISO 8601 date-time, or a relative time like "30m", "2h", "1d" meaning that long ago.');
+
+const Limit = (def: number, max: number) => z.number().int().min(1).max(max).default(def);
+
+export const StartSessionInput = z.object({
+  project: z.string().min(1).max(4096).optional().describe('Project directory to record (absolute, or relative to the daemon). Defaults to the daemon\'s working directory.'),
+  label: z.string().max(200).optional().describe('A short human label for the session, e.g. "fix cache invalidation".'),
+  profile: Profile.optional(),
+  channels: z.array(ChannelSpec).max(32).optional().describe('Channels to record instead of the profile\'s set, each with store true|false.'),
+});
+export const StartSessionOutput = z.object({ session: SessionSummary, warnings: z.array(z.string()) });
+
+export const SessionRefInput = z.object({
+  session: SessionRef.optional().describe('Session to act on; defaults to the active session.'),
+});
+
+export const DaemonInfo = z.object({
+  pid: z.number().int(),
+  version: z.string(),
+  node: z.string(),
+  started_at: z.number().int(),
+  uptime_ms: z.number().int(),
+  home: z.string(),
+  socket: z.string(),
+});
+export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSummary.nullable() });
+
+export const ListSessionsInput = z.object({
+  limit: Limit(20, 500).describe('Most recent sessions first; at most this many.'),
+  since: TimeArg.optional().describe('Only sessions still running at or after this time.'),
+  until: TimeArg.optional().describe('Only sessions started at or before this time.'),
+  project: z.string().max(4096).optional().describe('Only sessions of this project directory.'),
+});
+export const ListSessionsOutput = z.object({ sessions: z.array(SessionSummary) });
+
+export const GetSessionInput = z.object({
+  session: SessionRef,
+  events_limit: Limit(200, 5000).describe('How many of the session\'s first events to include.'),
+});
+export const GetSessionOutput = z.object({
+  session: SessionSummary,
+  counts: z.record(z.string(), z.number().int()).describe('Number of events per type.'),
+  events: z.array(RecordedEvent),
+  truncated: z.boolean(),
+});
+
+export const GetTimelineInput = z.object({
+  session: SessionRef,
+  from_ms: z.number().int().min(0).optional().describe('Start of the range, ms from the session start.'),
+  to_ms: z.number().int().min(0).optional().describe('End of the range (inclusive), ms from the session start.'),
+  types: z.array(z.string().max(64)).max(32).optional().describe('Event types or type prefixes, e.g. ["git.commit", "file"].'),
+  channels: z.array(z.string().max(64)).max(32).optional().describe('Channels, e.g. ["files", "git"].'),
+  after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
+  limit: Limit(500, 10_000),
+});
+export const GetTimelineOutput = z.object({
+  session_id: z.string(),
+  events: z.array(RecordedEvent),
+  next_after_seq: z.number().int().nullable().describe('Pass as after_seq to get the next page; null when there is no more.'),
+});
+
+export const SearchInput = z.object({
+  query: z.string().min(1).max(500).describe('Words to find: identifiers, error codes, file names, phrases in "quotes"; a trailing * matches a prefix.'),
+  session: SessionRef.optional().describe('Only this session.'),
+  since: TimeArg.optional(),
+  until: TimeArg.optional(),
+  channels: z.array(z.string().max(64)).max(32).optional(),
+  types: z.array(z.string().max(64)).max(32).optional().describe('Event types or prefixes, e.g. ["git.commit"].'),
+  limit: Limit(20, 200),
+});
+export const SearchHit = z.object({
+  session_id: z.string(),
+  seq: z.number().int(),
+  ts: z.number().int(),
+  offset_ms: z.number().int(),
+  channel: z.string(),
+  type: z.string(),
+  snippet: z.string().describe('Matching text with the matched words between ** **.'),
+  score: z.number(),
+  source: z.enum(['local']),
+  replay: z.object({ session: z.string(), at_ms: z.number().int() }).describe('Pass to replay/timeline operations to see this moment.'),
+});
+export const SearchOutput = z.object({ query: z.string(), hits: z.array(SearchHit) });
+
+export const IngestEventInput = z.object({
+  type: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/, 'dotted lowercase words, e.g. editor.file_opened')
+    .describe('Event type, e.g. editor.file_opened, editor.diagnostics, editor.test_run, editor.debug_session.'),
+  data: z.record(z.string(), z.unknown()).default({}).describe('Event payload (JSON object, at most 64 KiB serialized).'),
+  channel: z.enum(['editor', 'agent', 'terminal']).default('editor').describe('Channel the event belongs to.'),
+  ts: z.number().int().optional().describe('When it happened, epoch ms; defaults to now.'),
+  parent_seq: z.number().int().positive().optional().describe('seq of an event this one follows from.'),
+  session: SessionRef.optional().describe('Defaults to the active session.'),
+});
+export const IngestEventOutput = z.object({
+  session_id: z.string(),
+  seq: z.number().int().nullable().describe('null when the event was not recorded (session paused).'),
+  offset_ms: z.number().int().nullable(),
+  dropped: z.string().optional(),
+});
+
+export type StartSessionInput = z.infer<typeof StartSessionInput>;
+export type StartSessionOutput = z.input<typeof StartSessionOutput>;
+export type StatusOutput = z.input<typeof StatusOutput>;
+export type ListSessionsInput = z.infer<typeof ListSessionsInput>;
+export type GetSessionInput = z.infer<typeof GetSessionInput>;
+export type GetSessionOutput = z.input<typeof GetSessionOutput>;
+export type GetTimelineInput = z.infer<typeof GetTimelineInput>;
+export type GetTimelineOutput = z.input<typeof GetTimelineOutput>;
+export type SearchInput = z.infer<typeof SearchInput>;
+export type SearchOutput = z.input<typeof SearchOutput>;
+export type IngestEventInput = z.infer<typeof IngestEventInput>;
+export type IngestEventOutput = z.input<typeof IngestEventOutput>;

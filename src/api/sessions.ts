@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { SessionSummary } from '../model.js';
+import { defineOperation } from './operation.js';
+import {
+  GetSessionInput, GetSessionOutput, ListSessionsInput, ListSessionsOutput, SessionRefInput, StartSessionInput,
+  StartSessionOutput, StatusOutput,
+} from './schemas.js';
+
+export const startSession = defineOperation({
+  name: 'start_session',
+  title: 'Start recording a session',
+  description:
+    'Start recording a work session on a project directory: file saves, git activity, the focused window, and pushed editor/assistant events (media per profile). ' +
+    'Fails with TRACED_SESSION_ACTIVE when a session is already recording. Returns the new session and any warnings (e.g. a channel unavailable on this machine).',
+  input: StartSessionInput,
+  output: StartSessionOutput,
+  readOnly: false,
+  run: (engine, input, ctx) => engine.start(input, ctx.cwd),
+});
+
+export const stopSession = defineOperation({
+  name: 'stop_session',
+  title: 'Stop the session',
+  description: 'Stop the active (or given) session: stops every channel, commits its last events and returns the session summary.',
+  input: SessionRefInput,
+  output: SessionSummary,
+  readOnly: false,
+  run: (engine, input) => engine.stop(input.session),
+});
+
+export const pauseSession = defineOperation({
+  name: 'pause_session',
+  title: 'Pause recording',
+  description: 'Pause the active session: nothing is recorded until resume_session; the session clock keeps running so offsets stay comparable.',
+  input: SessionRefInput,
+  output: SessionSummary,
+  readOnly: false,
+  run: (engine, input) => engine.pause(input.session),
+});
+
+export const resumeSession = defineOperation({
+  name: 'resume_session',
+  title: 'Resume recording',
+  description: 'Resume a paused session.',
+  input: SessionRefInput,
+  output: SessionSummary,
+  readOnly: false,
+  run: (engine, input) => engine.resume(input.session),
+});
+
+export const status = defineOperation({
+  name: 'status',
+  title: 'Daemon and session status',
+  description: 'Is traced recording? Returns the daemon (pid, version, uptime, data directory) and the active session with the health of each channel, or null when idle.',
+  input: z.object({}),
+  output: StatusOutput,
+  readOnly: true,
+  run: (engine) => engine.status(),
+});
+
+export const listSessions = defineOperation({
+  name: 'list_sessions',
+  title: 'List sessions',
+  description: 'List recorded sessions, most recent first, with project, state, start/end time, duration and event count. Use it to find a session id.',
+  input: ListSessionsInput,
+  output: ListSessionsOutput,
+  readOnly: true,
+  run: (engine, input, ctx) => ({ sessions: engine.listSessions(input, ctx.cwd) }),
+});
+
+export const getSession = defineOperation({
+  name: 'get_session',
+  title: 'Show one session',
+  description: 'One session in detail: its summary, how many events of each type it has, and its first events in order (seq, wall-clock ts, offset_ms, channel, type, data).',
+  input: GetSessionInput,
+  output: GetSessionOutput,
+  readOnly: true,
+  run: (engine, input) => engine.getSession(input),
+});

@@ -1,0 +1,38 @@
+import { defineOperation } from './operation.js';
+import { GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput, SearchInput, SearchOutput } from './schemas.js';
+
+export const getTimeline = defineOperation({
+  name: 'get_timeline',
+  title: 'Events of a session in a time range',
+  description:
+    'The events of a session in order, optionally within an offset range (ms from the session start) and filtered by type prefix or channel. ' +
+    'Pages with after_seq / next_after_seq.',
+  input: GetTimelineInput,
+  output: GetTimelineOutput,
+  readOnly: true,
+  run: (engine, input) => engine.timeline(input),
+});
+
+export const search = defineOperation({
+  name: 'search',
+  title: 'Search everything recorded',
+  description:
+    'Full-text search over everything recorded (file paths, commit subjects and files, window titles, pushed editor and assistant events), ranked by relevance then recency. ' +
+    'Each hit has the session, its offset, a highlighted snippet and a replay handle. Filters: session, time range, channels, types.',
+  input: SearchInput,
+  output: SearchOutput,
+  readOnly: true,
+  run: (engine, input) => engine.search(input),
+});
+
+export const ingestEvent = defineOperation({
+  name: 'ingest_event',
+  title: 'Push an event into the session',
+  description:
+    'Record an event from an editor, an assistant or a terminal into the active session (e.g. editor.file_opened, editor.diagnostics, editor.test_run). ' +
+    'Acknowledged only once it is durably stored; returns its seq and offset on the session clock.',
+  input: IngestEventInput,
+  output: IngestEventOutput,
+  readOnly: false,
+  run: (engine, input) => engine.ingest(input),
+});

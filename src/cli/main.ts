@@ -1,0 +1,332 @@
+/**
+ * The `traced` command. Each command is a row of data: the operation it
+ * calls, how its arguments become the operation's input, and how a result is
+ * shown to a person. `--json` prints the operation's result as is.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Writable } from 'node:stream';
+import { findOperation, operations } from '../api/index.js';
+import type { SessionSummary, RecordedEvent } from '../model.js';
+import type { Env } from '../daemon/config.js';
+import { setup, startDaemon } from '../daemon/main.js';
+import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
+import { runMcp } from '../mcp/server.js';
+import { VERSION } from '../version.js';
+import { connectDaemon } from './connect.js';
+import { dateTime, duration, eventLine, offset, table } from './format.js';
+
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: NodeJS.ReadableStream;
+  env: Env;
+  cwd: string;
+}
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+interface Args {
+  values: Values;
+  positionals: string[];
+}
+
+interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  options?: ParseArgsConfig['options'];
+  /** Operation called over IPC. */
+  op?: string;
+  params?(a: Args, io: Io): unknown;
+  render?(result: any, a: Args): string;
+  /** Commands that are not a single operation call. */
+  run?(a: Args, io: Io): Promise<number>;
+}
+
+const list = (v: unknown): string[] | undefined => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : undefined);
+const num = (v: unknown, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new TracedError(ErrorCodes.CLI_USAGE, `--${name} needs a number`);
+  return n;
+};
+const one = (a: Args, usage: string): string | undefined => {
+  if (a.positionals.length > 1) throw new TracedError(ErrorCodes.CLI_USAGE, `too many arguments; usage: ${usage}`);
+  return a.positionals[0];
+};
+
+function channelLine(s: SessionSummary): string {
+  return s.channels.map((c) => `  ${c.id.padEnd(22)} ${c.state.padEnd(12)} ${c.store ? '' : '(not stored) '}${c.detail ?? ''}`.trimEnd()).join('\n');
+}
+
+function sessionBlock(s: SessionSummary): string {
+  const lines = [
+    `Session ${s.id}${s.label ? ` "${s.label}"` : ''}`,
+    `  project   ${s.project}`,
+    `  state     ${s.state} (${s.profile})`,
+    `  started   ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)}` : ''}, ${duration(s.duration_ms)}`,
+    `  events    ${s.event_count}`,
+    'Channels:',
+    channelLine(s),
+  ];
+  if (s.warnings.length) lines.push('Warnings:', ...s.warnings.map((w) => `  ${w}`));
+  if (s.error) lines.push(`Error: ${s.error.code}: ${s.error.message}`);
+  return lines.join('\n');
+}
+
+const sessionRefOption = { session: { type: 'string' } } as const;
+const refParams = (a: Args) => {
+  const ref = a.positionals[0] ?? (a.values.session as string | undefined);
+  return ref === undefined ? {} : { session: ref };
+};
+
+export const commands: Command[] = [
+  {
+    name: 'start',
+    usage: 'traced start [--project DIR] [--label TEXT] [--profile full|audio|events] [--channel ID[=nostore]]...',
+    summary: 'start recording a session on a project (default: the current directory)',
+    options: { project: { type: 'string', short: 'p' }, label: { type: 'string', short: 'l' }, profile: { type: 'string' }, channel: { type: 'string', multiple: true } },
+    op: 'start_session',
+    params: (a, io) => {
+      const channels = list(a.values.channel)?.map((c) => {
+        const [id, flag] = c.split('=');
+        return { id, store: flag !== 'nostore' };
+      });
+      return { project: (a.values.project as string | undefined) ?? io.cwd, label: a.values.label, profile: a.values.profile, channels };
+    },
+    render: (r: { session: SessionSummary; warnings: string[] }) => `Recording ${r.session.id} on ${r.session.project}\n${channelLine(r.session)}${r.warnings.length ? `\nWarnings:\n${r.warnings.map((w) => `  ${w}`).join('\n')}` : ''}`,
+  },
+  {
+    name: 'stop',
+    usage: 'traced stop [SESSION]',
+    summary: 'stop the active session',
+    options: sessionRefOption,
+    op: 'stop_session',
+    params: refParams,
+    render: (s: SessionSummary) => `Stopped ${s.id} after ${duration(s.duration_ms)}: ${s.event_count} events`,
+  },
+  {
+    name: 'pause',
+    usage: 'traced pause',
+    summary: 'pause recording (nothing is recorded until resume)',
+    options: sessionRefOption,
+    op: 'pause_session',
+    params: refParams,
+    render: (s: SessionSummary) => `Paused ${s.id}`,
+  },
+  {
+    name: 'resume',
+    usage: 'traced resume',
+    summary: 'resume a paused session',
+    options: sessionRefOption,
+    op: 'resume_session',
+    params: refParams,
+    render: (s: SessionSummary) => `Recording ${s.id} again`,
+  },
+  {
+    name: 'status',
+    usage: 'traced status',
+    summary: 'is traced recording? daemon and channel health',
+    op: 'status',
+    params: () => ({}),
+    render: (r: { daemon: { pid: number; version: string; uptime_ms: number; home: string }; session: SessionSummary | null }) =>
+      `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}\n` +
+      (r.session ? sessionBlock(r.session) : 'No session is recording. Start one with: traced start'),
+  },
+  {
+    name: 'sessions',
+    usage: 'traced sessions [--limit N] [--since TIME] [--until TIME] [--project DIR]',
+    summary: 'list recorded sessions, newest first',
+    options: { limit: { type: 'string', short: 'n' }, since: { type: 'string' }, until: { type: 'string' }, project: { type: 'string' } },
+    op: 'list_sessions',
+    params: (a) => ({ limit: num(a.values.limit, 'limit'), since: a.values.since, until: a.values.until, project: a.values.project }),
+    render: (r: { sessions: SessionSummary[] }) =>
+      r.sessions.length === 0
+        ? 'No sessions yet. Start one with: traced start'
+        : table(
+            ['ID', 'STARTED', 'DURATION', 'STATE', 'EVENTS', 'PROJECT'],
+            r.sessions.map((s) => [s.id, dateTime(s.started_at), duration(s.duration_ms), s.state, String(s.event_count), `${s.project}${s.label ? ` "${s.label}"` : ''}`]),
+          ),
+  },
+  {
+    name: 'show',
+    usage: 'traced show SESSION [--limit N]   (SESSION: an id, a unique prefix, or "last")',
+    summary: 'a session: summary, event counts and its events',
+    options: { limit: { type: 'string', short: 'n' } },
+    op: 'get_session',
+    params: (a) => {
+      const ref = one(a, 'traced show SESSION');
+      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced show SESSION (or "last")');
+      return { session: ref, events_limit: num(a.values.limit, 'limit') };
+    },
+    render: (r: { session: SessionSummary; counts: Record<string, number>; events: RecordedEvent[]; truncated: boolean }) =>
+      [
+        sessionBlock(r.session),
+        'Events by type:',
+        ...Object.entries(r.counts).map(([t, n]) => `  ${t.padEnd(24)} ${n}`),
+        'Events:',
+        ...r.events.map((e) => `  ${eventLine(e)}`),
+        ...(r.truncated ? [`  … more: traced timeline ${r.session.id} --after ${r.events[r.events.length - 1]?.seq ?? 0}`] : []),
+      ].join('\n'),
+  },
+  {
+    name: 'timeline',
+    usage: 'traced timeline SESSION [--from MS] [--to MS] [--type T]... [--channel C]... [--after SEQ] [--limit N]',
+    summary: 'events of a session in a range, filtered by type or channel',
+    options: { from: { type: 'string' }, to: { type: 'string' }, type: { type: 'string', multiple: true }, channel: { type: 'string', multiple: true }, after: { type: 'string' }, limit: { type: 'string', short: 'n' } },
+    op: 'get_timeline',
+    params: (a) => {
+      const ref = one(a, 'traced timeline SESSION');
+      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced timeline SESSION');
+      return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to'), types: list(a.values.type), channels: list(a.values.channel), after_seq: num(a.values.after, 'after'), limit: num(a.values.limit, 'limit') };
+    },
+    render: (r: { events: RecordedEvent[]; next_after_seq: number | null }) =>
+      [...r.events.map(eventLine), ...(r.next_after_seq !== null ? [`… more with --after ${r.next_after_seq}`] : [])].join('\n') || 'No events in that range.',
+  },
+  {
+    name: 'search',
+    usage: 'traced search QUERY... [--session S] [--since TIME] [--until TIME] [--type T]... [--channel C]... [--limit N]',
+    summary: 'search everything recorded',
+    options: { session: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, type: { type: 'string', multiple: true }, channel: { type: 'string', multiple: true }, limit: { type: 'string', short: 'n' } },
+    op: 'search',
+    params: (a) => {
+      const query = a.positionals.join(' ').trim();
+      if (!query) throw new TracedError(ErrorCodes.CLI_USAGE, 'what to search for? usage: traced search QUERY');
+      return { query, session: a.values.session, since: a.values.since, until: a.values.until, types: list(a.values.type), channels: list(a.values.channel), limit: num(a.values.limit, 'limit') };
+    },
+    render: (r: { query: string; hits: { session_id: string; ts: number; offset_ms: number; type: string; snippet: string }[] }) =>
+      r.hits.length === 0
+        ? `No results for "${r.query}".`
+        : r.hits.map((h) => `${h.session_id}  ${dateTime(h.ts)} (${offset(h.offset_ms)})  ${h.type}\n    ${h.snippet.replace(/\s+/g, ' ')}`).join('\n'),
+  },
+  {
+    name: 'call',
+    usage: "traced call OPERATION ['{\"json\":\"params\"}']",
+    summary: 'call any operation with JSON params (prints JSON)',
+    run: async (a, io) => {
+      const [name, json] = a.positionals;
+      if (!name || !findOperation(name)) {
+        throw new TracedError(ErrorCodes.CLI_USAGE, `usage: traced call OPERATION [JSON]; operations: ${operations.map((o) => o.name).join(', ')}`);
+      }
+      let params: unknown = {};
+      if (json) {
+        try {
+          params = JSON.parse(json);
+        } catch {
+          throw new TracedError(ErrorCodes.CLI_USAGE, 'the params are not valid JSON');
+        }
+      }
+      const result = await callDaemon(io, name, params);
+      io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'daemon',
+    usage: 'traced daemon',
+    summary: 'run the daemon in the foreground (what service managers run)',
+    run: async (_a, io) => {
+      const handle = await startDaemon({
+        env: io.env,
+        cwd: io.cwd,
+        onReady: (paths) => io.stderr.write(`traced daemon ${VERSION} ready on ${paths.socket} (pid ${process.pid}); logs in ${paths.logDir}\n`),
+      });
+      await handle.done;
+      return 0;
+    },
+  },
+  {
+    name: 'mcp',
+    usage: 'traced mcp',
+    summary: 'MCP server on stdio for AI assistants (starts the daemon when needed)',
+    run: async (_a, io) => {
+      await runMcp({ env: io.env, cwd: io.cwd, stdin: io.stdin, stdout: io.stdout });
+      return 0;
+    },
+  },
+];
+
+/** Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon unreachable/running, 4 not found, 5 wrong session state. */
+export function exitCode(code: ErrorCode): number {
+  switch (code) {
+    case ErrorCodes.CLI_USAGE:
+    case ErrorCodes.INVALID_PARAMS:
+    case ErrorCodes.SEARCH_QUERY:
+      return 2;
+    case ErrorCodes.DAEMON_UNREACHABLE:
+    case ErrorCodes.DAEMON_RUNNING:
+    case ErrorCodes.DAEMON_STOPPING:
+      return 3;
+    case ErrorCodes.SESSION_NOT_FOUND:
+    case ErrorCodes.PROJECT_NOT_FOUND:
+      return 4;
+    case ErrorCodes.SESSION_ACTIVE:
+    case ErrorCodes.SESSION_NOT_ACTIVE:
+    case ErrorCodes.SESSION_STATE:
+      return 5;
+    default:
+      return 1;
+  }
+}
+
+async function callDaemon(io: Io, method: string, params: unknown): Promise<unknown> {
+  const { paths } = setup(io.env);
+  const client = await connectDaemon(paths, { env: io.env });
+  try {
+    return await client.call(method, params, { cwd: io.cwd });
+  } finally {
+    client.close();
+  }
+}
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `traced ${VERSION}: records your work session and answers "what happened?"`,
+    '',
+    'Usage: traced COMMAND [options] [--json]',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --json for machine-readable output. `traced COMMAND --help` shows its options.',
+  ].join('\n');
+}
+
+/** Runs the CLI; returns the exit code. Never calls process.exit. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(`${help()}\n`);
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  const json = rest.includes('--json');
+  try {
+    if (!cmd) throw new TracedError(ErrorCodes.CLI_USAGE, `unknown command "${name}"; run traced help`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(`usage: ${cmd.usage}\n${cmd.summary}\n`);
+      return 0;
+    }
+    let parsed: Args;
+    try {
+      const p = parseArgs({ args: rest, options: { ...(cmd.options ?? {}), json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+      parsed = { values: p.values as Values, positionals: p.positionals };
+    } catch (err) {
+      throw new TracedError(ErrorCodes.CLI_USAGE, `${(err as Error).message}; usage: ${cmd.usage}`);
+    }
+    if (cmd.run) return await cmd.run(parsed, io);
+    const params = cmd.params ? cmd.params(parsed, io) : {};
+    const result = await callDaemon(io, cmd.op as string, params);
+    io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(result, parsed)}\n`);
+    return 0;
+  } catch (err) {
+    const e = toTracedError(err);
+    if (json) io.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    io.stderr.write(`traced: ${e.code}: ${e.message}\n`);
+    return exitCode(e.code);
+  }
+}
+

@@ -1,0 +1,87 @@
+/**
+ * The one configuration schema. `loadConfig` is pure: it takes the environment
+ * and the parsed config file and returns a validated Config. Nothing else in
+ * the code base reads `process.env`.
+ */
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ErrorCodes, TracedError } from '../errors.js';
+
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export const Config = z.object({
+  /** Overrides the platform default data directory. Env: TRACED_HOME. */
+  home: z.string().optional(),
+  /** Directory for the IPC socket (must be short: sun_path is ~104 bytes). Env: TRACED_SOCKET_DIR. */
+  socketDir: z.string().optional(),
+  logLevel: LogLevel.default('info'),
+  /** Rotated log files: size of one file and how many are kept. */
+  log: z
+    .object({ maxFileMb: z.number().positive().default(10), keepFiles: z.number().int().min(1).default(5) })
+    .prefault({}),
+  ipc: z
+    .object({
+      /** Frames larger than this close the connection (guarded parser). */
+      maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      /** A client that has not answered within this time gets TRACED_IPC_TIMEOUT. */
+      requestTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  session: z
+    .object({
+      defaultProfile: z.enum(['full', 'audio', 'events']).default('events'),
+      /** Group-commit window for events: acknowledged only after the commit. */
+      commitIntervalMs: z.number().int().min(0).max(1000).default(5),
+      /** events.jsonl is fsync'd at most this often (the DB is fsync'd on every commit). */
+      jsonlSyncMs: z.number().int().min(0).default(1000),
+    })
+    .prefault({}),
+  files: z
+    .object({
+      /** Extra ignore globs relative to the project (`*.tmp`, `generated/**`). */
+      ignore: z.array(z.string()).default([]),
+      /** Quiet period before a write is reported, merging bursts of appends. */
+      settleMs: z.number().int().min(0).default(150),
+    })
+    .prefault({}),
+  window: z.object({ pollMs: z.number().int().min(100).default(1000) }).prefault({}),
+  privacy: z
+    .object({
+      /** Window title/app patterns (case-insensitive regular expressions) never recorded on screen. */
+      excludeWindows: z.array(z.string()).default(['1password', 'keepass', 'bitwarden', 'lastpass', 'password']),
+    })
+    .prefault({}),
+});
+export type Config = z.infer<typeof Config>;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and parses a JSON config file; a missing file is an empty config. */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new TracedError(ErrorCodes.CONFIG_INVALID, `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new TracedError(ErrorCodes.CONFIG_INVALID, `${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Validates file + env into a Config. Env wins over the file. */
+export function loadConfig({ env, file }: { env: Env; file: unknown }): Config {
+  const base = file && typeof file === 'object' && !Array.isArray(file) ? { ...(file as Record<string, unknown>) } : {};
+  if (env.TRACED_HOME) base.home = env.TRACED_HOME;
+  if (env.TRACED_SOCKET_DIR) base.socketDir = env.TRACED_SOCKET_DIR;
+  if (env.TRACED_LOG_LEVEL) base.logLevel = env.TRACED_LOG_LEVEL;
+  const parsed = Config.safeParse(base);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new TracedError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${issues.join('; ')}`, { data: { issues } });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,569 @@
+/**
+ * The session engine: one active session at a time, its channels, and the one
+ * session clock every event is put on. It knows nothing of MCP, node-ipc or
+ * the terminal.
+ *
+ * Durability: an event is acknowledged (its promise resolves, an ingest call
+ * returns) only after the transaction holding it committed. Events are grouped
+ * into one transaction per `commitIntervalMs` window (group commit), so a
+ * burst costs one fsync instead of one per event.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Engine } from '../api/engine.js';
+import type {
+  GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
+  ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+} from '../api/schemas.js';
+import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
+import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import type { ChannelSpec, ChannelState, ChannelStatus, EventData, Profile, RecordedEvent, SessionState, SessionSummary } from '../model.js';
+import { eventText } from '../timeline/event-text.js';
+import { parseTimeArg, toFtsQuery } from '../timeline/query.js';
+import { redactDeep } from '../timeline/redact.js';
+import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson } from '../timeline/session-files.js';
+import type { EventInsert, SessionRow, Store } from '../timeline/store.js';
+import type { Config, Env } from './config.js';
+import { sessionDir, type Paths } from './paths.js';
+
+export interface Clock {
+  /** Wall clock, ms since the epoch. */
+  now(): number;
+  /** Monotonic ms (never jumps with NTP or a changed system time). */
+  mono(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now(), mono: () => performance.now() };
+
+export type ChannelFactory = (spec: ChannelSpec) => ChannelDriver | undefined;
+export type Notify = (topic: string, data: unknown) => void;
+
+export interface EngineDeps {
+  store: Store;
+  paths: Paths;
+  config: Config;
+  logger: Logger;
+  env: Env;
+  cwd: string;
+  version: string;
+  channelFactory: ChannelFactory;
+  notify: Notify;
+  clock?: Clock;
+}
+
+interface LiveChannel {
+  spec: ChannelSpec;
+  kind: 'event' | 'media';
+  driver: ChannelDriver | undefined;
+  state: ChannelState;
+  detail: string | undefined;
+  events: number;
+  lastEventAt: number | undefined;
+}
+
+interface Live {
+  id: string;
+  project: string;
+  label: string | null;
+  profile: Profile;
+  dir: string;
+  startedAt: number;
+  mono0: number;
+  state: 'recording' | 'paused' | 'stopping';
+  seq: number;
+  channels: Map<string, LiveChannel>;
+  log: EventLog;
+  warnings: string[];
+}
+
+interface PendingEvent {
+  event: EventInsert;
+  resolve: (e: RecordedEvent) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_EVENT_DATA_BYTES = 64 * 1024;
+const MEDIA = /^(display|mic|system_audio):/;
+
+/** Channels of each profile; media channels join event channels. */
+export function profileChannels(profile: Profile): ChannelSpec[] {
+  const events: ChannelSpec[] = [
+    { id: 'files', store: true },
+    { id: 'git', store: true },
+    { id: 'window', store: true },
+  ];
+  if (profile === 'full') return [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }, ...events];
+  if (profile === 'audio') return [{ id: 'mic:default', store: true }, ...events];
+  return events;
+}
+
+/** Time-sortable id that reads as a local date and time: 20261121-145012-k3x9. */
+export function newSessionId(now: number): string {
+  const d = new Date(now);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const rand = Array.from(crypto.randomBytes(4), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${rand}`;
+}
+
+export class SessionEngine implements Engine {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private live: Live | undefined;
+  private pending: PendingEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lifecycle: Promise<unknown> = Promise.resolve();
+  private shuttingDown = false;
+  private readonly startedAt: number;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.store = deps.store;
+    this.log = deps.logger.child({ mod: 'engine' });
+    this.clock = deps.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+  }
+
+  /** Runs lifecycle changes one at a time, in call order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lifecycle.then(fn, fn);
+    this.lifecycle = next.catch(() => undefined);
+    return next;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  start(input: StartSessionInput, cwd?: string): Promise<StartSessionOutput> {
+    return this.serial(async () => {
+      if (this.shuttingDown) throw new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
+      if (this.live) {
+        throw new TracedError(ErrorCodes.SESSION_ACTIVE, `session ${this.live.id} is already ${this.live.state}; stop it first`, { data: { session: this.live.id } });
+      }
+      const project = path.resolve(cwd ?? this.deps.cwd, input.project ?? '.');
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(project);
+      } catch {
+        st = undefined;
+      }
+      if (!st?.isDirectory()) throw new TracedError(ErrorCodes.PROJECT_NOT_FOUND, `${project} is not a directory`, { data: { project } });
+      const profile = input.profile ?? this.deps.config.session.defaultProfile;
+      const specs = dedupeSpecs(input.channels ?? profileChannels(profile));
+      const now = this.clock.now();
+      const id = newSessionId(now);
+      const dir = sessionDir(this.deps.paths, id);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const live: Live = {
+        id, project, label: input.label ?? null, profile, dir, startedAt: now, mono0: this.clock.mono(), state: 'recording', seq: 0,
+        channels: new Map(), log: new EventLog(path.join(dir, EVENTS_JSONL), this.deps.config.session.jsonlSyncMs), warnings: [],
+      };
+      for (const spec of specs) {
+        live.channels.set(spec.id, { spec, kind: MEDIA.test(spec.id) ? 'media' : 'event', driver: undefined, state: 'starting', detail: undefined, events: 0, lastEventAt: undefined });
+      }
+      this.store.transaction(() => {
+        this.store.insertSession({ id, project, label: live.label, profile, state: 'recording', started_at: now, meta: JSON.stringify({ clock: 'monotonic', pid: process.pid }) });
+        for (const ch of live.channels.values()) this.persistChannel(live, ch);
+      });
+      writeSessionJson(dir, this.sessionDoc(live, 'recording'));
+      this.live = live;
+      const log = this.log.child({ sessionId: id });
+      log.info({ project, profile, channels: specs.map((s) => s.id) }, 'session starting');
+      await this.record(live, 'session', 'session.started', { project, profile, label: live.label, channels: specs });
+
+      const started: LiveChannel[] = [];
+      let failure: { channel: string; err: TracedError } | undefined;
+      for (const ch of live.channels.values()) {
+        const driver = this.deps.channelFactory(ch.spec);
+        if (!driver) {
+          this.setHealth(live, ch, 'unavailable', ch.kind === 'media' ? 'media capture is not available in this build' : 'no driver for this channel');
+          live.warnings.push(`${ch.spec.id}: ${ch.detail}`);
+          continue;
+        }
+        ch.driver = driver;
+        started.push(ch);
+        try {
+          await driver.start(this.channelContext(live, ch, log));
+          if (ch.state === 'starting') this.setHealth(live, ch, 'running');
+          if (ch.state === 'unavailable') live.warnings.push(`${ch.spec.id}: ${ch.detail ?? 'unavailable'}`);
+        } catch (err) {
+          failure = { channel: ch.spec.id, err: toTracedError(err) };
+          this.setHealth(live, ch, 'failed', failure.err.message);
+          break;
+        }
+      }
+      if (failure) {
+        log.error({ channel: failure.channel, err: failure.err }, 'session start failed; stopping what was started');
+        await this.stopChannels(live, started, log);
+        const error = { code: failure.err.code, message: `${failure.channel}: ${failure.err.message}` };
+        await this.finish(live, 'failed', error);
+        throw new TracedError(ErrorCodes.SESSION_START_FAILED, `could not start ${failure.channel}: ${failure.err.message}`, {
+          data: { session: id, channel: failure.channel, code: failure.err.code },
+          cause: failure.err,
+        });
+      }
+      this.store.setWarnings(id, live.warnings);
+      this.deps.notify('session.started', { session: id, project, profile });
+      log.info({ warnings: live.warnings }, 'session recording');
+      return { session: this.summary(id), warnings: [...live.warnings] };
+    });
+  }
+
+  stop(ref?: string): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const live = this.requireLive(ref);
+      const log = this.log.child({ sessionId: live.id });
+      live.state = 'stopping';
+      this.store.setSessionState(live.id, 'stopping');
+      await this.stopChannels(live, [...live.channels.values()], log);
+      await this.finish(live, 'ended');
+      this.deps.notify('session.stopped', { session: live.id });
+      log.info('session ended');
+      return this.summary(live.id);
+    });
+  }
+
+  pause(ref?: string): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const live = this.requireLive(ref);
+      if (live.state !== 'recording') throw new TracedError(ErrorCodes.SESSION_STATE, `session ${live.id} is ${live.state}, not recording`);
+      await this.record(live, 'session', 'session.paused', {});
+      live.state = 'paused';
+      this.store.setSessionState(live.id, 'paused');
+      this.deps.notify('session.paused', { session: live.id });
+      return this.summary(live.id);
+    });
+  }
+
+  resume(ref?: string): Promise<SessionSummary> {
+    return this.serial(async () => {
+      const live = this.requireLive(ref);
+      if (live.state !== 'paused') throw new TracedError(ErrorCodes.SESSION_STATE, `session ${live.id} is ${live.state}, not paused`);
+      live.state = 'recording';
+      this.store.setSessionState(live.id, 'recording');
+      await this.record(live, 'session', 'session.resumed', {});
+      this.deps.notify('session.resumed', { session: live.id });
+      return this.summary(live.id);
+    });
+  }
+
+  /** Orderly stop of the daemon: ends the active session, commits everything. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    if (this.live) {
+      try {
+        await this.stop();
+      } catch (err) {
+        this.log.error({ err }, 'stopping the session at shutdown failed');
+      }
+    }
+    await this.lifecycle;
+    this.flushNow();
+  }
+
+  private requireLive(ref?: string): Live {
+    const live = this.live;
+    if (!live) throw new TracedError(ErrorCodes.SESSION_NOT_ACTIVE, 'no session is recording');
+    if (ref !== undefined) {
+      const id = this.store.resolveSessionRef(ref);
+      if (id !== live.id) throw new TracedError(ErrorCodes.SESSION_NOT_ACTIVE, `session ${id} is not the active session (${live.id})`);
+    }
+    return live;
+  }
+
+  private async stopChannels(live: Live, channels: LiveChannel[], log: Logger): Promise<void> {
+    for (const ch of [...channels].reverse()) {
+      if (!ch.driver) continue;
+      try {
+        await ch.driver.stop();
+        if (ch.state !== 'unavailable' && ch.state !== 'failed') this.setHealth(live, ch, 'stopped');
+      } catch (err) {
+        // One channel failing to stop never keeps the others running.
+        log.error({ err, channel: ch.spec.id }, 'channel stop failed');
+        this.setHealth(live, ch, 'failed', `stop failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async finish(live: Live, state: SessionState, error?: { code: string; message: string }): Promise<void> {
+    await this.record(live, 'session', 'session.stopped', error ? { state, error } : { state });
+    this.flushNow();
+    live.log.close();
+    const end = this.clock.now();
+    this.store.endSession(live.id, { state, ended_at: end, end_offset_ms: Math.round(this.clock.mono() - live.mono0), error });
+    this.store.setWarnings(live.id, live.warnings);
+    writeSessionJson(live.dir, { ...this.sessionDoc(live, state), ended_at: end, error: error ?? null });
+    this.live = undefined;
+  }
+
+  private sessionDoc(live: Live, state: SessionState): Record<string, unknown> {
+    return {
+      format: 'traced-session/1', id: live.id, project: live.project, label: live.label, profile: live.profile, state,
+      started_at: live.startedAt, clock: { origin_wall_ms: live.startedAt, offsets: 'monotonic ms since origin' },
+      channels: [...live.channels.values()].map((c) => ({ id: c.spec.id, store: c.spec.store, kind: c.kind })),
+    };
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  private channelContext(live: Live, ch: LiveChannel, log: Logger): ChannelContext {
+    return {
+      sessionId: live.id,
+      project: live.project,
+      sessionDir: live.dir,
+      logger: log.child({ channel: ch.spec.id }),
+      env: this.deps.env,
+      emit: (type, data, opts) => {
+        if (this.live !== live || live.state === 'paused') return;
+        ch.events++;
+        ch.lastEventAt = this.clock.now();
+        this.record(live, ch.spec.id, type, data, opts).catch((err: unknown) => log.error({ err, channel: ch.spec.id, type }, 'recording an event failed'));
+      },
+      setHealth: (state, detail) => this.setHealth(live, ch, state, detail),
+    };
+  }
+
+  private setHealth(live: Live, ch: LiveChannel, state: ChannelState, detail?: string): void {
+    if (ch.state === state && ch.detail === detail) return;
+    ch.state = state;
+    ch.detail = detail;
+    this.persistChannel(live, ch);
+    this.deps.notify('channel.health', { session: live.id, channel: ch.spec.id, state, detail: detail ?? null });
+  }
+
+  private persistChannel(live: Live, ch: LiveChannel): void {
+    this.store.upsertChannel({ session_id: live.id, channel_id: ch.spec.id, kind: ch.kind, store: ch.spec.store ? 1 : 0, state: ch.state, detail: ch.detail ?? null });
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /**
+   * Puts an event on the session clock and queues it for the next group
+   * commit; resolves once it is committed. `opts.ts` is when it happened (wall
+   * clock); the offset is taken from the monotonic clock minus how long ago that was.
+   */
+  private record(live: Live, channel: string, type: string, data: EventData, opts?: { ts?: number | undefined; parentSeq?: number | undefined }): Promise<RecordedEvent> {
+    const wall = this.clock.now();
+    const sinceStart = this.clock.mono() - live.mono0;
+    const ts = opts?.ts ?? wall;
+    const offset = Math.max(0, Math.round(sinceStart - Math.max(0, wall - ts)));
+    const clean = redactDeep(data);
+    const event: EventInsert = {
+      session_id: live.id, seq: ++live.seq, parent_seq: opts?.parentSeq ?? null, ts: Math.round(ts), offset_ms: offset, channel, type, data: clean,
+      text: eventText(type, clean),
+    };
+    return new Promise<RecordedEvent>((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    const ms = this.deps.config.session.commitIntervalMs;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushNow();
+    }, ms);
+  }
+
+  /** Commits every queued event now (one transaction), then mirrors them to events.jsonl. */
+  private flushNow(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const events = batch.map((b) => b.event);
+    try {
+      this.store.appendEvents(events);
+    } catch (err) {
+      const e = new TracedError(ErrorCodes.STORE_FAILED, `could not store ${events.length} events: ${(err as Error).message}`, { cause: err });
+      this.log.error({ err }, 'event commit failed');
+      if (this.live) this.live.warnings.push(`events lost: ${e.message}`);
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    const live = this.live;
+    if (live) {
+      try {
+        live.log.append(events.filter((e) => e.session_id === live.id).map(({ text: _t, ...e }) => e));
+      } catch (err) {
+        // The DB already holds these events; the JSONL copy is rebuilt at the next recovery.
+        this.log.warn({ err }, 'events.jsonl append failed');
+      }
+    }
+    for (const b of batch) {
+      const { text: _t, ...e } = b.event;
+      b.resolve(e);
+      this.deps.notify('event.recorded', e);
+    }
+  }
+
+  async ingest(q: IngestEventInput): Promise<IngestEventOutput> {
+    const live = this.live;
+    if (!live) throw new TracedError(ErrorCodes.SESSION_NOT_ACTIVE, 'no session is recording; start one first');
+    if (q.session !== undefined && this.store.resolveSessionRef(q.session) !== live.id) {
+      throw new TracedError(ErrorCodes.SESSION_NOT_ACTIVE, `events can only be pushed into the active session (${live.id})`);
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(q.data));
+    if (bytes > MAX_EVENT_DATA_BYTES) {
+      throw new TracedError(ErrorCodes.INVALID_PARAMS, `event data is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`);
+    }
+    if (live.state === 'paused') return { session_id: live.id, seq: null, offset_ms: null, dropped: 'paused' };
+    if (live.state === 'stopping') return { session_id: live.id, seq: null, offset_ms: null, dropped: 'stopping' };
+    const e = await this.record(live, q.channel, q.type, q.data, { ts: q.ts, parentSeq: q.parent_seq });
+    return { session_id: live.id, seq: e.seq, offset_ms: e.offset_ms };
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  summary(id: string): SessionSummary {
+    const row = this.store.getSession(id);
+    if (!row) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `no session ${id}`);
+    return this.toSummary(row);
+  }
+
+  private toSummary(row: SessionRow): SessionSummary {
+    const live = this.live?.id === row.id ? this.live : undefined;
+    const now = this.clock.now();
+    const channels: ChannelStatus[] = this.store.channels(row.id).map((c) => {
+      const lc = live?.channels.get(c.channel_id);
+      const s: ChannelStatus = { id: c.channel_id, store: c.store === 1, state: c.state as ChannelState };
+      if (c.detail) s.detail = c.detail;
+      if (lc) {
+        s.events = lc.events;
+        if (lc.lastEventAt !== undefined) s.lastEventAt = lc.lastEventAt;
+      }
+      return s;
+    });
+    const ended = row.ended_at ?? (live ? null : row.started_at);
+    return {
+      id: row.id,
+      project: row.project,
+      label: row.label,
+      profile: row.profile as Profile,
+      state: live ? live.state : row.state,
+      started_at: row.started_at,
+      ended_at: row.ended_at,
+      duration_ms: Math.max(0, (live ? now : (ended ?? row.started_at)) - row.started_at),
+      event_count: this.store.eventCount(row.id),
+      channels,
+      warnings: live ? [...live.warnings] : (JSON.parse(row.warnings) as string[]),
+      error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : null,
+    };
+  }
+
+  status(): StatusOutput {
+    const now = this.clock.now();
+    return {
+      daemon: {
+        pid: process.pid, version: this.deps.version, node: process.versions.node, started_at: this.startedAt,
+        uptime_ms: now - this.startedAt, home: this.deps.paths.home, socket: this.deps.paths.socket,
+      },
+      session: this.live ? this.summary(this.live.id) : null,
+    };
+  }
+
+  listSessions(q: ListSessionsInput, cwd?: string): SessionSummary[] {
+    const now = this.clock.now();
+    return this.store
+      .listSessions({
+        limit: q.limit,
+        since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
+        until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
+        project: q.project === undefined ? undefined : path.resolve(cwd ?? this.deps.cwd, q.project),
+      })
+      .map((r) => this.toSummary(r));
+  }
+
+  getSession(q: GetSessionInput): GetSessionOutput {
+    const id = this.store.resolveSessionRef(q.session);
+    const events = this.store.events({ sessionId: id, limit: q.events_limit + 1 });
+    return {
+      session: this.summary(id),
+      counts: this.store.typeCounts(id),
+      events: events.slice(0, q.events_limit),
+      truncated: events.length > q.events_limit,
+    };
+  }
+
+  timeline(q: GetTimelineInput): GetTimelineOutput {
+    const id = this.store.resolveSessionRef(q.session);
+    const events = this.store.events({ sessionId: id, fromMs: q.from_ms, toMs: q.to_ms, types: q.types, channels: q.channels, afterSeq: q.after_seq, limit: q.limit + 1 });
+    const page = events.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return { session_id: id, events: page, next_after_seq: events.length > q.limit && last ? last.seq : null };
+  }
+
+  search(q: SearchInput): SearchOutput {
+    const now = this.clock.now();
+    const rows = this.store.search({
+      match: toFtsQuery(q.query),
+      sessionId: q.session === undefined ? undefined : this.store.resolveSessionRef(q.session),
+      since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
+      until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
+      channels: q.channels,
+      types: q.types,
+      limit: q.limit,
+    });
+    return {
+      query: q.query,
+      hits: rows.map((r) => ({
+        session_id: r.session_id, seq: r.seq, ts: r.ts, offset_ms: r.offset_ms, channel: r.channel, type: r.type,
+        snippet: r.snippet, score: r.score, source: 'local' as const, replay: { session: r.session_id, at_ms: r.offset_ms },
+      })),
+    };
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * Cold start: every session a killed daemon left open becomes `recovered`,
+   * ending at its last committed event; events.jsonl gets any committed event
+   * it missed. Runs before the daemon accepts requests.
+   */
+  recoverOpenSessions(): string[] {
+    const recovered: string[] = [];
+    for (const row of this.store.openSessions()) {
+      const log = this.log.child({ sessionId: row.id });
+      const last = this.store.lastEvent(row.id);
+      const endTs = last?.ts ?? row.started_at;
+      const endOffset = last?.offset_ms ?? 0;
+      const seq = this.store.maxSeq(row.id) + 1;
+      const data = { previous_state: row.state, reason: 'the daemon stopped without ending the session' };
+      this.store.transaction(() => {
+        this.store.appendEvents([{ session_id: row.id, seq, parent_seq: null, ts: endTs, offset_ms: endOffset, channel: 'session', type: 'session.recovered', data, text: null }]);
+        this.store.endSession(row.id, { state: 'recovered', ended_at: endTs, end_offset_ms: endOffset });
+        for (const c of this.store.channels(row.id)) {
+          if (c.state !== 'unavailable' && c.state !== 'failed') this.store.upsertChannel({ ...c, state: 'stopped', detail: 'recovered after the daemon stopped' });
+        }
+      });
+      const dir = sessionDir(this.deps.paths, row.id);
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const jsonl = path.join(dir, EVENTS_JSONL);
+        const missing = this.store.eventsAfter(row.id, lastJsonlSeq(jsonl));
+        const el = new EventLog(jsonl, 0);
+        el.append(missing);
+        el.close();
+        const doc = readSessionJson(dir) ?? { format: 'traced-session/1', id: row.id, project: row.project, profile: row.profile, started_at: row.started_at };
+        writeSessionJson(dir, { ...doc, state: 'recovered', ended_at: endTs });
+      } catch (err) {
+        log.warn({ err }, 'could not bring the session folder up to date');
+      }
+      log.warn({ endTs, events: seq }, 'recovered a session left open');
+      recovered.push(row.id);
+    }
+    return recovered;
+  }
+}
+
+function dedupeSpecs(specs: ChannelSpec[]): ChannelSpec[] {
+  const seen = new Map<string, ChannelSpec>();
+  for (const s of specs) seen.set(s.id, s);
+  return [...seen.values()];
+}

@@ -1,0 +1,114 @@
+/**
+ * One daemon per user: an exclusive lock file holding the pid, plus a probe of
+ * the socket. A lock whose process is gone, or a socket nobody answers on, is
+ * stale and replaced; a live daemon makes a second one fail with
+ * TRACED_DAEMON_RUNNING.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import { ErrorCodes, TracedError } from '../errors.js';
+
+export interface DaemonLock {
+  release(): void;
+}
+
+/** True when something accepts connections on the socket within `timeoutMs`. */
+export function probeSocket(socketPath: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: socketPath });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** On Linux, tells whether a pid is a traced daemon; elsewhere undefined (unknown). */
+function looksLikeTraced(pid: number): boolean | undefined {
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('traced') && cmd.includes('daemon');
+  } catch {
+    return undefined;
+  }
+}
+
+async function holderIsLive(pid: number, socketPath: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !pidAlive(pid)) return false;
+  if (await probeSocket(socketPath)) return true;
+  const traced = looksLikeTraced(pid);
+  if (traced !== undefined) return traced; // a daemon still starting up, or a recycled pid
+  // Unknown platform: give a starting daemon a moment to open its socket.
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    if (!pidAlive(pid)) return false;
+    if (await probeSocket(socketPath)) return true;
+  }
+  return false;
+}
+
+export async function acquireDaemonLock(lockFile: string, socketPath: string): Promise<DaemonLock> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(lockFile, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let pid = NaN;
+      try {
+        pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
+      } catch {
+        // vanished or unreadable: treated as stale below
+      }
+      if (await holderIsLive(pid, socketPath)) {
+        throw new TracedError(ErrorCodes.DAEMON_RUNNING, `a traced daemon is already running (pid ${pid})`, { data: { pid } });
+      }
+      try {
+        fs.unlinkSync(lockFile);
+      } catch {
+        // another starter removed it first; retry the exclusive create
+      }
+      continue;
+    }
+    fs.writeSync(fd, String(process.pid));
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    // We hold the lock. A socket file left by a killed daemon is stale, unless
+    // something still answers on it (a daemon whose lock file was deleted).
+    if (process.platform !== 'win32' && fs.existsSync(socketPath)) {
+      if (await probeSocket(socketPath)) {
+        fs.unlinkSync(lockFile);
+        throw new TracedError(ErrorCodes.DAEMON_RUNNING, `a traced daemon already answers on ${socketPath}`);
+      }
+      fs.unlinkSync(socketPath);
+    }
+    return {
+      release() {
+        try {
+          if (fs.readFileSync(lockFile, 'utf8') === String(process.pid)) fs.unlinkSync(lockFile);
+        } catch {
+          // already gone: nothing to release
+        }
+      },
+    };
+  }
+  throw new TracedError(ErrorCodes.DAEMON_RUNNING, 'could not take the daemon lock; another daemon is starting');
+}

@@ -1,0 +1,120 @@
+/**
+ * The composition root: config, paths, the single-instance lock, the logger,
+ * the store, cold-start recovery, the engine and the socket, and one orderly
+ * stop for SIGINT, SIGTERM and SIGHUP. Returns when the daemon has stopped;
+ * the caller (the CLI) owns the process exit.
+ */
+import type { ChannelSpec } from '../model.js';
+import { FilesChannel } from '../capture/files.js';
+import { GitChannel } from '../capture/git.js';
+import { WindowChannel } from '../capture/window.js';
+import type { ChannelDriver } from '../capture/channel.js';
+import { IpcServer } from '../ipc/server.js';
+import { Store } from '../timeline/store.js';
+import { VERSION } from '../version.js';
+import { loadConfig, readConfigFile, type Config, type Env } from './config.js';
+import { SessionEngine, type ChannelFactory } from './engine.js';
+import { acquireDaemonLock } from './lock.js';
+import { createDaemonLogger } from './logger.js';
+import { defaultHome, ensureDataDirs, resolvePaths, type Paths } from './paths.js';
+
+export interface Setup {
+  config: Config;
+  paths: Paths;
+}
+
+/** Config and paths for this environment; shared by the daemon, the CLI and `traced mcp`. */
+export function setup(env: Env): Setup {
+  const home = defaultHome(env);
+  const file = readConfigFile(`${home}/config.json`);
+  const config = loadConfig({ env, file });
+  const paths = resolvePaths({ env, home: config.home ?? home, socketDir: config.socketDir });
+  return { config, paths };
+}
+
+export function channelFactory(config: Config): ChannelFactory {
+  return (spec: ChannelSpec): ChannelDriver | undefined => {
+    switch (spec.id) {
+      case 'files':
+        return new FilesChannel({ ignore: config.files.ignore, settleMs: config.files.settleMs });
+      case 'git':
+        return new GitChannel();
+      case 'window':
+        return new WindowChannel(config.window.pollMs);
+      default:
+        return undefined;
+    }
+  };
+}
+
+export interface DaemonHandle {
+  paths: Paths;
+  /** Resolves when the daemon has fully stopped. */
+  done: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (paths: Paths) => void }): Promise<DaemonHandle> {
+  const { config, paths } = setup(opts.env);
+  // Everything the daemon writes (db, logs, media) is for this user's eyes only.
+  if (process.platform !== 'win32') process.umask(0o077);
+  ensureDataDirs(paths);
+  const lock = await acquireDaemonLock(paths.lockFile, paths.socket);
+  const logs = createDaemonLogger({ logDir: paths.logDir, level: config.logLevel, maxFileMb: config.log.maxFileMb, keepFiles: config.log.keepFiles });
+  const log = logs.logger;
+  let store: Store | undefined;
+  let server: IpcServer | undefined;
+  try {
+    log.info({ version: VERSION, node: process.versions.node, home: paths.home, socket: paths.socket }, 'daemon starting');
+    store = new Store(paths.db);
+    let notify = (_topic: string, _data: unknown): void => undefined;
+    const engine = new SessionEngine({
+      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, version: VERSION,
+      channelFactory: channelFactory(config),
+      notify: (topic, data) => notify(topic, data),
+    });
+    const recovered = engine.recoverOpenSessions();
+    if (recovered.length) log.warn({ recovered }, 'recovered sessions at cold start');
+    server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, engine, logger: log });
+    await server.start();
+    const srv = server;
+    notify = (topic, data) => srv.notify(topic, data);
+
+    let stopping: Promise<void> | undefined;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const st = store;
+    const stop = (reason: string): Promise<void> => {
+      stopping ??= (async () => {
+        log.info({ reason }, 'daemon stopping');
+        try {
+          await engine.shutdown();
+        } catch (err) {
+          log.error({ err }, 'engine shutdown failed');
+        }
+        await srv.stop();
+        st.close();
+        log.info('daemon stopped');
+        await logs.close();
+        lock.release();
+        for (const s of SIGNALS) process.off(s, onSignal);
+        resolveDone();
+      })();
+      return stopping;
+    };
+    const onSignal = (sig: NodeJS.Signals) => void stop(sig);
+    for (const s of SIGNALS) process.on(s, onSignal);
+    log.info('daemon ready');
+    opts.onReady?.(paths);
+    return { paths, done, stop };
+  } catch (err) {
+    log.error({ err }, 'daemon failed to start');
+    await server?.stop(0);
+    store?.close();
+    await logs.close();
+    lock.release();
+    throw err;
+  }
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -1,0 +1,71 @@
+/**
+ * The one error type that crosses every boundary. Codes are stable strings
+ * (`TRACED_<AREA>_<WHAT>`); adapters map them once (MCP `isError`, IPC error
+ * object, CLI message + exit code). Tests assert `code`, never message text.
+ */
+export const ErrorCodes = {
+  /** Input failed its schema. `data.issues` lists the problems. */
+  INVALID_PARAMS: 'TRACED_INVALID_PARAMS',
+  /** A handler broke its own output contract: a bug, reported rather than hidden. */
+  INTERNAL: 'TRACED_INTERNAL',
+  /** Node.js is older than the engines range. */
+  NODE_VERSION: 'TRACED_NODE_VERSION',
+  CONFIG_INVALID: 'TRACED_CONFIG_INVALID',
+  /** The socket path exceeds the platform's sun_path limit. */
+  SOCKET_PATH_TOO_LONG: 'TRACED_SOCKET_PATH_TOO_LONG',
+  /** The socket directory is not a private directory of this user. */
+  SOCKET_DIR_INSECURE: 'TRACED_SOCKET_DIR_INSECURE',
+  DAEMON_RUNNING: 'TRACED_DAEMON_RUNNING',
+  DAEMON_UNREACHABLE: 'TRACED_DAEMON_UNREACHABLE',
+  DAEMON_STOPPING: 'TRACED_DAEMON_STOPPING',
+  SESSION_ACTIVE: 'TRACED_SESSION_ACTIVE',
+  SESSION_NOT_FOUND: 'TRACED_SESSION_NOT_FOUND',
+  SESSION_NOT_ACTIVE: 'TRACED_SESSION_NOT_ACTIVE',
+  SESSION_STATE: 'TRACED_SESSION_STATE',
+  SESSION_START_FAILED: 'TRACED_SESSION_START_FAILED',
+  PROJECT_NOT_FOUND: 'TRACED_PROJECT_NOT_FOUND',
+  CHANNEL_UNKNOWN: 'TRACED_CHANNEL_UNKNOWN',
+  CHANNEL_START_FAILED: 'TRACED_CHANNEL_START_FAILED',
+  CAPTURE_DEVICE_UNAVAILABLE: 'TRACED_CAPTURE_DEVICE_UNAVAILABLE',
+  STORE_FAILED: 'TRACED_STORE_FAILED',
+  STORE_MIGRATION: 'TRACED_STORE_MIGRATION',
+  SEARCH_QUERY: 'TRACED_SEARCH_QUERY',
+  IPC_UNKNOWN_METHOD: 'TRACED_IPC_UNKNOWN_METHOD',
+  IPC_BAD_FRAME: 'TRACED_IPC_BAD_FRAME',
+  IPC_TIMEOUT: 'TRACED_IPC_TIMEOUT',
+  CLI_USAGE: 'TRACED_CLI_USAGE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class TracedError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { data?: Record<string, unknown>; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TracedError';
+    this.code = code;
+    this.data = options?.data;
+  }
+
+  /** The shape every adapter puts on the wire. */
+  toJSON(): { code: ErrorCode; message: string; data?: Record<string, unknown> } {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+const known = new Set<string>(Object.values(ErrorCodes));
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && known.has(value);
+}
+
+/** Turns anything thrown into a TracedError; unknown failures become TRACED_INTERNAL with the cause kept. */
+export function toTracedError(err: unknown): TracedError {
+  if (err instanceof TracedError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TracedError(ErrorCodes.INTERNAL, message, { cause: err });
+}

@@ -1,0 +1,150 @@
+/**
+ * The daemon's socket: node-ipc with the guarded parser (frame size limit,
+ * envelope and event-name checks, prototype-name rejection). Requests are
+ * dispatched over the one operation list; every failure is an error frame
+ * with a stable code. A malformed frame closes that connection only; the
+ * daemon and the session go on.
+ */
+import fs from 'node:fs';
+import type { Socket } from 'node:net';
+import path from 'node:path';
+import { IPCModule } from 'node-ipc';
+import type { Logger } from 'pino';
+import { findOperation, invoke, type Engine } from '../api/index.js';
+import { formatIssues } from '../api/operation.js';
+import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import { FRAME_ERROR, NOTIFY, Request, REQUEST, RESPONSE, SubscribeParams, topicMatches, type Response } from './protocol.js';
+
+export interface IpcServerOptions {
+  socketPath: string;
+  maxMessageBytes: number;
+  engine: Engine;
+  logger: Logger;
+}
+
+/** Events node-ipc itself publishes on the server: never client frames. */
+const INTERNAL = new Set(['start', 'connect', 'close', 'error', 'socket.disconnected', 'data']);
+
+export class IpcServer {
+  private readonly ipc = new IPCModule();
+  private readonly subs = new Map<Socket, string[]>();
+  private readonly log: Logger;
+  private inflight = 0;
+
+  constructor(private readonly opts: IpcServerOptions) {
+    this.log = opts.logger.child({ mod: 'ipc' });
+    const c = this.ipc.config;
+    c.silent = true; // node-ipc logs to console.log otherwise: stdout is not ours to use
+    c.parser = 'guarded';
+    c.maxMessageSize = opts.maxMessageBytes;
+    c.maxPendingBytes = 64 * 1024 * 1024; // large replies (timelines) to a slow reader
+    c.socketRoot = `${path.dirname(opts.socketPath)}${path.sep}`;
+    c.secureSocketRoot = true;
+    c.unlink = true; // the lock already proved any socket file here stale
+    c.maxConnections = 256;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ipc.serve(this.opts.socketPath, () => {
+        const server = this.ipc.server;
+        server.on(REQUEST, (data: unknown, socket: Socket) => void this.onRequest(data, socket));
+        server.on('*', (type: string, _data: unknown, socket: unknown) => {
+          if (type === REQUEST || INTERNAL.has(type)) return;
+          this.log.warn({ type: type.slice(0, 64) }, 'frame of unknown type');
+          this.send(socket as Socket, FRAME_ERROR, { code: ErrorCodes.IPC_BAD_FRAME, message: `unknown frame type; send {"type":"req","data":{"id":…,"method":…,"params":…}}` });
+        });
+        server.on('error', (err: Error & { code?: string }) => this.log.warn({ code: err.code, msg: err.message }, 'ipc protocol error; connection closed'));
+        server.on('socket.disconnected', (socket: Socket) => this.subs.delete(socket));
+        server.on('start', () => {
+          if (process.platform !== 'win32') fs.chmodSync(this.opts.socketPath, 0o600);
+          this.log.info({ socket: this.opts.socketPath }, 'listening');
+          resolve();
+        });
+      });
+      try {
+        this.ipc.server.start();
+      } catch (err) {
+        reject(err);
+      }
+      const net = this.ipc.server.server;
+      if (net) net.once('error', reject);
+    });
+  }
+
+  private send(socket: Socket, type: string, data: unknown): void {
+    if (socket.destroyed) return;
+    try {
+      this.ipc.server.emit(socket, type, data);
+    } catch (err) {
+      this.log.warn({ err }, 'could not write to a client');
+    }
+  }
+
+  private async onRequest(raw: unknown, socket: Socket): Promise<void> {
+    const parsed = Request.safeParse(raw);
+    const id = raw && typeof raw === 'object' && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : null;
+    if (!parsed.success) {
+      const issues = formatIssues(parsed.error);
+      this.reply(socket, { id, error: { code: ErrorCodes.IPC_BAD_FRAME, message: `bad request: ${issues.join('; ')}`, data: { issues } } });
+      return;
+    }
+    const req = parsed.data;
+    this.inflight++;
+    try {
+      const result = await this.dispatch(req, socket);
+      this.reply(socket, { id: req.id, result });
+    } catch (err) {
+      const e = toTracedError(err);
+      if (e.code === ErrorCodes.INTERNAL) this.log.error({ err, method: req.method }, 'request failed');
+      this.reply(socket, { id: req.id, error: e.toJSON() });
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private async dispatch(req: Request, socket: Socket): Promise<unknown> {
+    switch (req.method) {
+      case 'ping':
+        return { pong: true, pid: process.pid };
+      case 'subscribe': {
+        const p = SubscribeParams.safeParse(req.params ?? {});
+        if (!p.success) throw new TracedError(ErrorCodes.INVALID_PARAMS, `invalid params for subscribe: ${formatIssues(p.error).join('; ')}`);
+        this.subs.set(socket, p.data.topics);
+        return { subscribed: p.data.topics };
+      }
+      case 'unsubscribe':
+        this.subs.delete(socket);
+        return { subscribed: [] };
+    }
+    const op = findOperation(req.method);
+    if (!op) throw new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, `unknown method "${req.method.slice(0, 64)}"`, { data: { method: req.method.slice(0, 64) } });
+    return invoke(op, req.params ?? {}, this.opts.engine, { cwd: req.cwd });
+  }
+
+  private reply(socket: Socket, res: Response): void {
+    this.send(socket, RESPONSE, res);
+  }
+
+  /** Pushes a notification to every subscriber of `topic`. */
+  notify(topic: string, data: unknown): void {
+    for (const [socket, topics] of this.subs) {
+      if (topicMatches(topics, topic)) this.send(socket, NOTIFY, { topic, data });
+    }
+  }
+
+  /** Waits (up to `graceMs`) for requests in flight, then closes every connection and the socket. */
+  async stop(graceMs = 2000): Promise<void> {
+    const until = Date.now() + graceMs;
+    while (this.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    this.ipc.server.stop();
+    this.subs.clear();
+    if (process.platform !== 'win32') {
+      try {
+        fs.unlinkSync(this.opts.socketPath);
+      } catch {
+        // already removed
+      }
+    }
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * The SQLite store: one handle, statements prepared once, every state change a
+ * synchronous transaction. A caller may acknowledge a write as soon as the
+ * method returns: the commit has happened (and, with synchronous=FULL, reached
+ * the disk).
+ */
+import Database from 'better-sqlite3';
+import { ErrorCodes, TracedError } from '../errors.js';
+import type { RecordedEvent, SessionState } from '../model.js';
+import { migrations } from './migrations.js';
+
+export interface SessionRow {
+  id: string;
+  project: string;
+  label: string | null;
+  profile: string;
+  state: SessionState;
+  started_at: number;
+  ended_at: number | null;
+  end_offset_ms: number | null;
+  warnings: string;
+  error: string | null;
+  meta: string;
+}
+
+export interface ChannelRow {
+  session_id: string;
+  channel_id: string;
+  kind: string;
+  store: number;
+  state: string;
+  detail: string | null;
+}
+
+/** An event ready to be written: `text` is the already-redacted searchable text. */
+export interface EventInsert extends RecordedEvent {
+  text: string | null;
+}
+
+export interface EventQuery {
+  sessionId: string;
+  fromMs?: number | undefined;
+  toMs?: number | undefined;
+  types?: string[] | undefined;
+  channels?: string[] | undefined;
+  afterSeq?: number | undefined;
+  limit: number;
+}
+
+export interface SearchQuery {
+  match: string;
+  sessionId?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  channels?: string[] | undefined;
+  types?: string[] | undefined;
+  limit: number;
+}
+
+export interface SearchRow {
+  session_id: string;
+  seq: number;
+  ts: number;
+  offset_ms: number;
+  channel: string;
+  type: string;
+  data: string;
+  snippet: string;
+  score: number;
+}
+
+interface EventDbRow {
+  session_id: string;
+  seq: number;
+  parent_seq: number | null;
+  ts: number;
+  offset_ms: number;
+  channel: string;
+  type: string;
+  data: string;
+}
+
+export function rowToEvent(r: EventDbRow): RecordedEvent {
+  return {
+    session_id: r.session_id,
+    seq: r.seq,
+    parent_seq: r.parent_seq,
+    ts: r.ts,
+    offset_ms: r.offset_ms,
+    channel: r.channel,
+    type: r.type,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+  };
+}
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly st: ReturnType<Store['prepare']>;
+  private readonly appendTx: (events: readonly EventInsert[]) => void;
+
+  constructor(file: string) {
+    try {
+      this.db = new Database(file);
+    } catch (err) {
+      throw new TracedError(ErrorCodes.STORE_FAILED, `cannot open ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    // WAL: readers (search, timeline) never block the writer and a crash never
+    // leaves a half-written page. synchronous=FULL: every commit fsyncs the WAL,
+    // so an acknowledged event survives a power cut, not only a killed process;
+    // group commit in the engine keeps that affordable (one fsync per batch).
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    // The CLI may read while the daemon writes: wait rather than fail on a lock.
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.st = this.prepare();
+    this.appendTx = this.db.transaction((events: readonly EventInsert[]) => {
+      for (const e of events) {
+        const info = this.st.insertEvent.run(
+          e.session_id, e.seq, e.parent_seq, e.ts, e.offset_ms, e.channel, e.type, JSON.stringify(e.data), e.text,
+        );
+        if (e.text) this.st.insertFts.run(info.lastInsertRowid, e.text);
+      }
+    });
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const current = (this.db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+    const latest = migrations[migrations.length - 1]?.version ?? 0;
+    if (current > latest) {
+      throw new TracedError(
+        ErrorCodes.STORE_MIGRATION,
+        `traced.db is at schema ${current}, newer than this traced (${latest}); upgrade traced`,
+      );
+    }
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      })();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertSession: db.prepare(
+        `INSERT INTO sessions (id, project, label, profile, state, started_at, meta) VALUES (@id, @project, @label, @profile, @state, @started_at, @meta)`,
+      ),
+      setState: db.prepare('UPDATE sessions SET state = ? WHERE id = ?'),
+      endSession: db.prepare(
+        'UPDATE sessions SET state = @state, ended_at = @ended_at, end_offset_ms = @end_offset_ms, error = COALESCE(@error, error) WHERE id = @id',
+      ),
+      setWarnings: db.prepare('UPDATE sessions SET warnings = ? WHERE id = ?'),
+      getSession: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      sessionsByPrefix: db.prepare("SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT 2"),
+      lastSession: db.prepare('SELECT id FROM sessions ORDER BY started_at DESC, id DESC LIMIT 1'),
+      openSessions: db.prepare("SELECT * FROM sessions WHERE state IN ('recording', 'paused', 'stopping', 'recovering')"),
+      upsertChannel: db.prepare(
+        `INSERT INTO channels (session_id, channel_id, kind, store, state, detail) VALUES (@session_id, @channel_id, @kind, @store, @state, @detail)
+         ON CONFLICT (session_id, channel_id) DO UPDATE SET state = excluded.state, detail = excluded.detail, store = excluded.store`,
+      ),
+      channels: db.prepare('SELECT * FROM channels WHERE session_id = ? ORDER BY channel_id'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (session_id, seq, parent_seq, ts, offset_ms, channel, type, data, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertFts: db.prepare('INSERT INTO events_fts (rowid, text) VALUES (?, ?)'),
+      maxSeq: db.prepare('SELECT MAX(seq) AS seq FROM events WHERE session_id = ?'),
+      lastEvent: db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1'),
+      eventCount: db.prepare('SELECT COUNT(*) AS n FROM events WHERE session_id = ?'),
+      eventsAfter: db.prepare('SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
+      typeCounts: db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE session_id = ? GROUP BY type ORDER BY type'),
+    };
+  }
+
+  /** Writes a batch of events and their FTS rows in one transaction. */
+  appendEvents(events: readonly EventInsert[]): void {
+    if (events.length > 0) this.appendTx(events);
+  }
+
+  insertSession(row: { id: string; project: string; label: string | null; profile: string; state: SessionState; started_at: number; meta: string }): void {
+    this.st.insertSession.run(row);
+  }
+
+  setSessionState(id: string, state: SessionState): void {
+    this.st.setState.run(state, id);
+  }
+
+  endSession(id: string, end: { state: SessionState; ended_at: number; end_offset_ms: number; error?: { code: string; message: string } | undefined }): void {
+    this.st.endSession.run({ id, state: end.state, ended_at: end.ended_at, end_offset_ms: end.end_offset_ms, error: end.error ? JSON.stringify(end.error) : null });
+  }
+
+  setWarnings(id: string, warnings: readonly string[]): void {
+    this.st.setWarnings.run(JSON.stringify(warnings), id);
+  }
+
+  getSession(id: string): SessionRow | undefined {
+    return this.st.getSession.get(id) as SessionRow | undefined;
+  }
+
+  /** Resolves an id, a unique prefix or `last`; throws SESSION_NOT_FOUND otherwise. */
+  resolveSessionRef(ref: string): string {
+    if (ref === 'last' || ref === 'latest') {
+      const row = this.st.lastSession.get() as { id: string } | undefined;
+      if (!row) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, 'there are no sessions yet');
+      return row.id;
+    }
+    if (this.getSession(ref)) return ref;
+    const rows = this.st.sessionsByPrefix.all(`${ref.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as { id: string }[];
+    if (rows.length === 1 && rows[0]) return rows[0].id;
+    if (rows.length > 1) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `"${ref}" matches several sessions; give more of the id`);
+    throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `no session "${ref}"`, { data: { ref } });
+  }
+
+  listSessions(q: { limit: number; since?: number | undefined; until?: number | undefined; project?: string | undefined; state?: string | undefined }): SessionRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.since !== undefined) { where.push('COALESCE(ended_at, 9e15) >= ?'); args.push(q.since); }
+    if (q.until !== undefined) { where.push('started_at <= ?'); args.push(q.until); }
+    if (q.project !== undefined) { where.push('project = ?'); args.push(q.project); }
+    if (q.state !== undefined) { where.push('state = ?'); args.push(q.state); }
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
+    return this.db.prepare(sql).all(...args, q.limit) as SessionRow[];
+  }
+
+  openSessions(): SessionRow[] {
+    return this.st.openSessions.all() as SessionRow[];
+  }
+
+  upsertChannel(row: ChannelRow): void {
+    this.st.upsertChannel.run(row);
+  }
+
+  channels(sessionId: string): ChannelRow[] {
+    return this.st.channels.all(sessionId) as ChannelRow[];
+  }
+
+  maxSeq(sessionId: string): number {
+    return (this.st.maxSeq.get(sessionId) as { seq: number | null }).seq ?? 0;
+  }
+
+  lastEvent(sessionId: string): RecordedEvent | undefined {
+    const row = this.st.lastEvent.get(sessionId) as EventDbRow | undefined;
+    return row ? rowToEvent(row) : undefined;
+  }
+
+  eventCount(sessionId: string): number {
+    return (this.st.eventCount.get(sessionId) as { n: number }).n;
+  }
+
+  typeCounts(sessionId: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.st.typeCounts.all(sessionId) as { type: string; n: number }[]) out[r.type] = r.n;
+    return out;
+  }
+
+  /** Runs `fn` in one transaction (no await inside). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  eventsAfter(sessionId: string, seq: number): RecordedEvent[] {
+    return (this.st.eventsAfter.all(sessionId, seq) as EventDbRow[]).map(rowToEvent);
+  }
+
+  events(q: EventQuery): RecordedEvent[] {
+    const where = ['session_id = ?'];
+    const args: unknown[] = [q.sessionId];
+    if (q.fromMs !== undefined) { where.push('offset_ms >= ?'); args.push(q.fromMs); }
+    if (q.toMs !== undefined) { where.push('offset_ms <= ?'); args.push(q.toMs); }
+    if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
+    if (q.types?.length) { where.push(`(${q.types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
+    if (q.channels?.length) { where.push(`channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
+    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY offset_ms, seq LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, q.limit) as EventDbRow[]).map(rowToEvent);
+  }
+
+  search(q: SearchQuery): SearchRow[] {
+    const where = ['events_fts MATCH ?'];
+    const args: unknown[] = [q.match];
+    if (q.sessionId !== undefined) { where.push('e.session_id = ?'); args.push(q.sessionId); }
+    if (q.since !== undefined) { where.push('e.ts >= ?'); args.push(q.since); }
+    if (q.until !== undefined) { where.push('e.ts <= ?'); args.push(q.until); }
+    if (q.types?.length) { where.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
+    if (q.channels?.length) { where.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
+    const sql = `SELECT e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, e.data,
+        snippet(events_fts, 0, '**', '**', '…', 16) AS snippet, bm25(events_fts) AS score
+      FROM events_fts JOIN events e ON e.id = events_fts.rowid
+      WHERE ${where.join(' AND ')}
+      ORDER BY score, e.ts DESC LIMIT ?`;
+    try {
+      return this.db.prepare(sql).all(...args, q.limit) as SearchRow[];
+    } catch (err) {
+      throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
