@@ -41,7 +41,7 @@ export const pauseSession = defineOperation({
 export const resumeSession = defineOperation({
   name: 'resume_session',
   title: 'Resume recording',
-  description: 'Resume a paused session.',
+  description: 'Resume a paused session: channels record again from now on; the pause shows in the timeline as session.paused / session.resumed.',
   input: SessionRefInput,
   output: SessionSummary,
   readOnly: false,

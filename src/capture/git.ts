@@ -106,14 +106,19 @@ export class GitChannel implements ChannelDriver {
     }
   }
 
+  /**
+   * Reflog times have one-second precision, so events are put on the clock
+   * when the reflog line is seen (milliseconds later); the reflog's own time
+   * is kept in the data as `reflog_ts`.
+   */
   private async record(e: ReflogEntry, branch: string | undefined): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) return;
     const msg = e.message;
     if (branch !== undefined) {
       // Branch logs only add what HEAD's log does not show: creations and renames.
-      if (/^branch: Created from /.test(msg)) ctx.emit('git.branch.created', { branch, from: msg.replace(/^branch: Created from /, ''), hash: e.new }, { ts: e.ts });
-      else if (/^Branch: renamed /i.test(msg)) ctx.emit('git.branch.renamed', { branch, message: msg }, { ts: e.ts });
+      if (/^branch: Created from /.test(msg)) ctx.emit('git.branch.created', { branch, from: msg.replace(/^branch: Created from /, ''), hash: e.new });
+      else if (/^Branch: renamed /i.test(msg)) ctx.emit('git.branch.renamed', { branch, message: msg });
       return;
     }
     const commit = /^commit( \((initial|amend|merge)\))?: (.*)$/.exec(msg);
@@ -121,8 +126,7 @@ export class GitChannel implements ChannelDriver {
       const info = await this.commitInfo(e.new);
       ctx.emit(
         'git.commit',
-        { hash: e.new, parent: ZERO.test(e.old) ? null : e.old, subject: commit[3] ?? info.subject, kind: commit[2] ?? 'normal', branch: await this.currentBranch(), files: info.files, author: info.author },
-        { ts: e.ts },
+        { hash: e.new, parent: ZERO.test(e.old) ? null : e.old, reflog_ts: e.ts, subject: commit[3] ?? info.subject, kind: commit[2] ?? 'normal', branch: await this.currentBranch(), files: info.files, author: info.author },
       );
       return;
     }
@@ -131,12 +135,12 @@ export class GitChannel implements ChannelDriver {
       const to = checkout[2] as string;
       const current = await this.currentBranch();
       const data: EventData = { from: checkout[1], to, hash: e.new, branch: current, detached: current === null };
-      ctx.emit(current !== null && current !== checkout[1] ? 'git.branch.switched' : 'git.checkout', data, { ts: e.ts });
+      ctx.emit(current !== null && current !== checkout[1] ? 'git.branch.switched' : 'git.checkout', data);
       return;
     }
     const action = (/^([a-z-]+(?: \([a-z-]+\))?)/.exec(msg)?.[1] ?? 'update').replace(/ \(.*\)$/, '');
     const type = ['reset', 'merge', 'rebase', 'pull', 'cherry-pick', 'revert'].includes(action) ? `git.${action.replace('-', '_')}` : 'git.ref';
-    ctx.emit(type, { action, message: msg, from: e.old, hash: e.new, branch: await this.currentBranch() }, { ts: e.ts });
+    ctx.emit(type, { action, message: msg, from: e.old, hash: e.new, branch: await this.currentBranch() });
   }
 
   private async currentBranch(): Promise<string | null> {

@@ -6,14 +6,13 @@
  *   ← {"type":"res","data":{"id":1,"result":{…}}}
  *   ← {"type":"res","data":{"id":1,"error":{"code":"TRACED_…","message":"…"}}}
  *   ← {"type":"notify","data":{"topic":"session.started","data":{…}}}   (after subscribe)
- *   ← {"type":"error","data":{"code":"TRACED_IPC_BAD_FRAME","message":"…"}} (frame of an unknown type)
+ *   ← {"type":"res","data":{"id":null,"error":{"code":"TRACED_IPC_BAD_FRAME",…}}} (a frame of another type)
  */
 import { z } from 'zod';
 
 export const REQUEST = 'req';
 export const RESPONSE = 'res';
 export const NOTIFY = 'notify';
-export const FRAME_ERROR = 'error';
 
 export const RequestId = z.union([z.string().max(128), z.number().int()]);
 

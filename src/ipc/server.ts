@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { findOperation, invoke, type Engine } from '../api/index.js';
 import { formatIssues } from '../api/operation.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
-import { FRAME_ERROR, NOTIFY, Request, REQUEST, RESPONSE, SubscribeParams, topicMatches, type Response } from './protocol.js';
+import { NOTIFY, Request, REQUEST, RESPONSE, SubscribeParams, topicMatches, type Response } from './protocol.js';
 
 export interface IpcServerOptions {
   socketPath: string;
@@ -52,7 +52,7 @@ export class IpcServer {
         server.on('*', (type: string, _data: unknown, socket: unknown) => {
           if (type === REQUEST || INTERNAL.has(type)) return;
           this.log.warn({ type: type.slice(0, 64) }, 'frame of unknown type');
-          this.send(socket as Socket, FRAME_ERROR, { code: ErrorCodes.IPC_BAD_FRAME, message: `unknown frame type; send {"type":"req","data":{"id":…,"method":…,"params":…}}` });
+          this.reply(socket as Socket, { id: null, error: { code: ErrorCodes.IPC_BAD_FRAME, message: 'unknown frame type; send {"type":"req","data":{"id":…,"method":…,"params":…}}' } });
         });
         server.on('error', (err: Error & { code?: string }) => this.log.warn({ code: err.code, msg: err.message }, 'ipc protocol error; connection closed'));
         server.on('socket.disconnected', (socket: Socket) => this.subs.delete(socket));

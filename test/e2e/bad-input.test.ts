@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, waitFor, type DaemonProc, type Home } from '../helpers/env.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+describe('bad input on the socket', () => {
+  let home: Home;
+  let daemon: DaemonProc;
+  let repo: string;
+  let session: string;
+  let control: RawClient;
+
+  beforeAll(async () => {
+    home = makeHome();
+    repo = await makeRepo();
+    daemon = await startDaemonProc(home);
+    control = await RawClient.connect(home.socket);
+    session = (await control.call('start_session', { project: repo })).result.session.id;
+  });
+  afterAll(async () => {
+    control?.close();
+    await stopDaemonProc(daemon);
+  });
+
+  /** Sends raw bytes on a fresh connection; returns the first frame back, or 'closed'. */
+  async function sendBad(bytes: string | Buffer): Promise<any> {
+    const c = await RawClient.connect(home.socket);
+    c.writeRaw(bytes);
+    const f = await c.next(() => true, 5000);
+    c.close();
+    return f ?? 'closed';
+  }
+
+  const cases: [string, string | Buffer, (r: any) => void][] = [
+    ['invalid JSON', '{"type":"req","data":{"id":1,\f', (r) => expect(r).toBe('closed')],
+    ['a JSON array', '[1,2,3]\f', (r) => expect(r).toBe('closed')],
+    ['a frame without type', '{"data":{"id":1,"method":"status"}}\f', (r) => expect(r).toBe('closed')],
+    ['a __proto__ event', '{"type":"__proto__","data":{"polluted":true}}\f', (r) => expect(r).toBe('closed')],
+    ['an oversized frame', `{"type":"req","data":{"id":1,"method":"status","params":{"x":"${'a'.repeat(1_100_000)}"}}}\f`, (r) => expect(r).toBe('closed')],
+    ['binary garbage', Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0x01]), Buffer.from('\f')]), (r) => expect(r).toBe('closed')],
+    ['an unknown frame type', '{"type":"hello","data":{}}\f', (r) => expect(r.data.error.code).toBe('TRACED_IPC_BAD_FRAME')],
+    ['a request that is not an object', '{"type":"req","data":"status"}\f', (r) => expect(r.data.error.code).toBe('TRACED_IPC_BAD_FRAME')],
+    ['an unknown method', '{"type":"req","data":{"id":7,"method":"drop_tables","params":{}}}\f', (r) => {
+      expect(r.data.id).toBe(7);
+      expect(r.data.error.code).toBe('TRACED_IPC_UNKNOWN_METHOD');
+    }],
+    ['invalid params', '{"type":"req","data":{"id":8,"method":"search","params":{"query":42,"limit":-1}}}\f', (r) => {
+      expect(r.data.id).toBe(8);
+      expect(r.data.error.code).toBe('TRACED_INVALID_PARAMS');
+      expect(r.data.error.data.issues.length).toBeGreaterThanOrEqual(2);
+    }],
+    ['a prototype-polluting payload', '{"type":"req","data":{"id":9,"method":"ingest_event","params":{"type":"editor.x","data":{"__proto__":{"admin":true}}}}}\f', (r) => {
+      expect(r.data.id).toBe(9);
+      expect(({} as any).admin).toBeUndefined();
+    }],
+  ];
+
+  for (const [name, bytes, check] of cases) {
+    it(`answers ${name} with an error or a closed connection and keeps recording`, async () => {
+      check(await sendBad(bytes));
+      // The daemon is up, answers on the connection opened before, and the session records.
+      const st = await control.call('status');
+      expect(st.result.session.id).toBe(session);
+      expect(st.result.session.state).toBe('recording');
+      const file = `after-${name.replace(/\W+/g, '-')}.txt`;
+      fs.writeFileSync(path.join(repo, file), 'x');
+      await waitFor(async () => {
+        const t = await control.call('get_timeline', { session, types: ['file'] });
+        return t.result.events.some((e: any) => e.data.path === file);
+      }, { what: `file event after ${name}` });
+    });
+  }
+
+  it('rejects an event payload over 64 KiB with a clear error', async () => {
+    const r = await control.call('ingest_event', { type: 'editor.big', data: { blob: 'x'.repeat(70_000) } });
+    expect(r.error.code).toBe('TRACED_INVALID_PARAMS');
+  });
+
+  it('never lets a slow half-frame hold the connection forever', async () => {
+    expect(daemon.child.exitCode).toBeNull();
+  });
+});
