@@ -1,0 +1,85 @@
+// IPC round trip through the daemon's socket (node-ipc, guarded parser) next to
+// a bare `net` echo server and a bare node-ipc server, each in its own process,
+// same machine, same run. Blocks of calls are interleaved so every contender
+// sees the same CPU conditions (two cores: scheduling noise is large).
+// Usage: npm run build && node bench/ipc.mjs [rounds]
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { IpcClient } from '../dist/ipc/client.js';
+import { ROOT, percentiles, startDaemon, tempHome, us } from './lib.mjs';
+
+const rounds = Number(process.argv[2] ?? 6000);
+const block = 200;
+const warmup = 500;
+
+async function serverProc(code, socket) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+  await new Promise((r) => child.stdout.once('data', r));
+  return child;
+}
+
+/** A raw `net` client that sends one frame and waits for one 0x0C-terminated reply. */
+async function rawCaller(socket) {
+  const s = net.connect({ path: socket });
+  s.setNoDelay(true);
+  s.setEncoding('utf8');
+  await new Promise((r) => s.once('connect', r));
+  let pending;
+  let buf = '';
+  s.on('data', (d) => {
+    buf += d;
+    if (buf.endsWith('\f')) { buf = ''; pending(); }
+  });
+  const frame = `${JSON.stringify({ type: 'req', data: { id: 1, method: 'ping', params: {} } })}\f`;
+  return { call: () => new Promise((r) => { pending = r; s.write(frame); }), close: () => s.destroy() };
+}
+
+async function ipcCaller(socket, method) {
+  const c = await IpcClient.connect(socket);
+  return { call: () => c.call(method, {}), close: () => c.close() };
+}
+
+const home = tempHome();
+const d = await startDaemon(home);
+const echoSock = path.join(home, 'echo.sock');
+const floorSock = path.join(home, 'floor.sock');
+const echo = await serverProc(`import net from 'node:net'; net.createServer((s) => s.pipe(s)).listen(${JSON.stringify(echoSock)}, () => console.log('up'));`, echoSock);
+// node-ipc itself, guarded parser, a handler that only replies: the floor under any node-ipc server.
+const floor = await serverProc(`
+  import { IPCModule } from 'node-ipc';
+  const ipc = new IPCModule(); ipc.config.silent = true; ipc.config.parser = 'guarded';
+  ipc.serve(${JSON.stringify(floorSock)}, () => ipc.server.on('req', (d, s) => ipc.server.emit(s, 'res', { id: d.id, result: { pong: true } })));
+  ipc.server.on('start', () => console.log('up'));
+  ipc.server.start();`, floorSock);
+
+const contenders = [
+  ['bare net echo (baseline)', await rawCaller(echoSock)],
+  ['node-ipc guarded, no app', await ipcCaller(floorSock, 'ping')],
+  ['traced ping', await ipcCaller(d.socket, 'ping')],
+  ['traced status (operation)', await ipcCaller(d.socket, 'status')],
+];
+const samples = contenders.map(() => []);
+for (const [, c] of contenders) for (let i = 0; i < warmup; i++) await c.call();
+for (let done = 0; done < rounds; done += block) {
+  for (let k = 0; k < contenders.length; k++) {
+    const c = contenders[k][1];
+    for (let i = 0; i < block; i++) {
+      const t0 = process.hrtime.bigint();
+      await c.call();
+      samples[k].push(Number(process.hrtime.bigint() - t0));
+    }
+  }
+}
+for (const [, c] of contenders) c.close();
+echo.kill();
+floor.kill();
+d.child.kill('SIGTERM');
+
+const res = samples.map(percentiles);
+console.log(`IPC round trip: ${rounds} sequential calls each, interleaved in blocks of ${block}, Node ${process.versions.node}`);
+contenders.forEach(([name], k) => console.log(`${name.padEnd(28)} p50 ${us(res[k].p50).padStart(10)}  p99 ${us(res[k].p99).padStart(10)}  mean ${us(res[k].mean).padStart(10)}`));
+const [e, f, p] = res;
+console.log(`traced ping / node-ipc floor p50: ${(p.p50 / f.p50).toFixed(2)}x   (what traced adds on top of node-ipc)`);
+console.log(`traced ping / bare echo p50:      ${(p.p50 / e.p50).toFixed(2)}x`);
+console.log(`goal p50 <= 100 µs: ${p.p50 <= 100_000 ? 'MET' : 'NOT MET'}; goal <= 2x echo: ${p.p50 / e.p50 <= 2 ? 'MET' : 'NOT MET'}`);
