@@ -46,6 +46,7 @@ export const ChannelStatus = z.object({
   state: ChannelState,
   detail: z.string().optional(),
   events: z.number().int().nonnegative().optional(),
+  segments: z.number().int().nonnegative().optional().describe('Media segments registered so far.'),
   lastEventAt: z.number().int().optional(),
 });
 export type ChannelStatus = z.infer<typeof ChannelStatus>;

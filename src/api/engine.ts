@@ -3,6 +3,7 @@
  * the operations, and through them MCP, IPC and the CLI, see nothing else.
  */
 import type { SessionSummary } from '../model.js';
+import type { DeviceList } from '../capture/devices.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
@@ -20,4 +21,5 @@ export interface Engine {
   timeline(q: GetTimelineInput): GetTimelineOutput;
   search(q: SearchInput): SearchOutput;
   ingest(q: IngestEventInput): Promise<IngestEventOutput>;
+  listDevices(): Promise<DeviceList>;
 }

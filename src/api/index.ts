@@ -1,10 +1,10 @@
 /** The one list of operations. A new operation is one definition added here. */
 import type { Operation } from './operation.js';
-import { getSession, listSessions, pauseSession, resumeSession, startSession, status, stopSession } from './sessions.js';
+import { getSession, listDevices, listSessions, pauseSession, resumeSession, startSession, status, stopSession } from './sessions.js';
 import { getTimeline, ingestEvent, search } from './timeline.js';
 
 export const operations: readonly Operation[] = [
-  startSession, stopSession, pauseSession, resumeSession, status, listSessions, getSession, getTimeline, search, ingestEvent,
+  startSession, stopSession, pauseSession, resumeSession, status, listSessions, getSession, getTimeline, search, ingestEvent, listDevices,
 ] as unknown as readonly Operation[];
 
 const byName = new Map(operations.map((op) => [op.name, op]));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SessionSummary } from '../model.js';
+import { DeviceList } from '../capture/devices.js';
 import { defineOperation } from './operation.js';
 import {
   GetSessionInput, GetSessionOutput, ListSessionsInput, ListSessionsOutput, SessionRefInput, StartSessionInput,
@@ -76,4 +77,16 @@ export const getSession = defineOperation({
   output: GetSessionOutput,
   readOnly: true,
   run: (engine, input) => engine.getSession(input),
+});
+
+export const listDevices = defineOperation({
+  name: 'list_devices',
+  title: 'Capture devices',
+  description:
+    'Displays (with geometry) and audio sources (microphones, and monitors of outputs for system audio) that media channels can record, ' +
+    'with channel ids to pass to start_session, and the reason and fix when a kind of device cannot be listed.',
+  input: z.object({}),
+  output: DeviceList,
+  readOnly: true,
+  run: (engine) => engine.listDevices(),
 });

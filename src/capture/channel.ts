@@ -5,12 +5,15 @@
  */
 import type { Logger } from 'pino';
 import type { ChannelState, EventData } from '../model.js';
+import type { SegmentInfo } from './media.js';
 
 export interface ChannelContext {
   readonly sessionId: string;
   readonly project: string;
   /** Where the channel may write its own files (media segments). */
   readonly sessionDir: string;
+  /** Wall-clock ms of the session's start: offset 0 of the session clock. */
+  readonly startedAt: number;
   readonly logger: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
   /**
@@ -20,6 +23,8 @@ export interface ChannelContext {
   emit(type: string, data: EventData, opts?: { ts?: number }): void;
   /** Reports the channel's health; shown in `status`. */
   setHealth(state: ChannelState, detail?: string): void;
+  /** Records a finished, fsync'd media segment (durably, before it returns). */
+  registerSegment(seg: SegmentInfo): void;
 }
 
 export interface ChannelDriver {
@@ -34,4 +39,9 @@ export interface ChannelDriver {
   start(ctx: ChannelContext): Promise<void>;
   /** Stops capturing and releases everything; safe to call twice. */
   stop(): Promise<void>;
+  /** Media channels stop their capture while the session is paused. */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
+  /** Told of every focus change (privacy exclusions). */
+  onWindowFocus?(w: { title: string; app: string }): Promise<void>;
 }

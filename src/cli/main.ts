@@ -199,6 +199,21 @@ export const commands: Command[] = [
         : r.hits.map((h) => `${h.session_id}  ${dateTime(h.ts)} (${offset(h.offset_ms)})  ${h.type}\n    ${h.snippet.replace(/\s+/g, ' ')}`).join('\n'),
   },
   {
+    name: 'devices',
+    usage: 'traced devices',
+    summary: 'displays and audio sources that can be recorded',
+    op: 'list_devices',
+    params: () => ({}),
+    render: (r: { displays: { id: string; width: number; height: number; x: number; y: number; name: string }[]; audio: { id: string; kind: string; description: string; default: boolean }[]; problems: string[] }) =>
+      [
+        'Displays:',
+        ...(r.displays.length ? r.displays.map((d) => `  ${d.id.padEnd(28)} ${d.width}x${d.height}+${d.x}+${d.y}  ${d.name}`) : ['  none']),
+        'Audio sources:',
+        ...(r.audio.length ? r.audio.map((a) => `  ${a.id.padEnd(28)} ${a.kind.padEnd(8)} ${a.default ? '(default) ' : ''}${a.description}`) : ['  none']),
+        ...(r.problems.length ? ['Problems:', ...r.problems.map((p) => `  ${p}`)] : []),
+      ].join('\n'),
+  },
+  {
     name: 'call',
     usage: "traced call OPERATION ['{\"json\":\"params\"}']",
     summary: 'call any operation with JSON params (prints JSON)',

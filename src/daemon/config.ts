@@ -45,6 +45,20 @@ export const Config = z.object({
     })
     .prefault({}),
   window: z.object({ pollMs: z.number().int().min(100).default(1000) }).prefault({}),
+  capture: z
+    .object({
+      /** ffmpeg binary; otherwise FFMPEG_BIN, ffmpeg-static, then ffmpeg on PATH. */
+      ffmpegPath: z.string().optional(),
+      segmentSeconds: z.number().int().min(2).max(600).default(60),
+      fps: z.number().min(0.2).max(30).default(2),
+      /** A media channel whose file has not grown for this long is degraded. */
+      stallMs: z.number().int().min(1000).default(10_000),
+      /** Finished audio segments quieter than this mean level (dB) mark the channel silent. */
+      silenceDb: z.number().max(0).default(-70),
+      /** Longest wait between restarts of a dead ffmpeg. */
+      restartMaxMs: z.number().int().min(500).default(10_000),
+    })
+    .prefault({}),
   privacy: z
     .object({
       /** Window title/app patterns (case-insensitive regular expressions) never recorded on screen. */

@@ -20,6 +20,10 @@ import type {
 } from '../api/schemas.js';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import { resolveFfmpeg } from '../capture/ffmpeg.js';
+import type { SegmentInfo } from '../capture/media.js';
+import { listDevices, type DeviceList } from '../capture/devices.js';
+import { recoverMediaSegments } from '../capture/media-recovery.js';
 import type { ChannelSpec, ChannelState, ChannelStatus, EventData, Profile, RecordedEvent, SessionState, SessionSummary } from '../model.js';
 import { eventText } from '../timeline/event-text.js';
 import { parseTimeArg, toFtsQuery } from '../timeline/query.js';
@@ -61,6 +65,7 @@ interface LiveChannel {
   state: ChannelState;
   detail: string | undefined;
   events: number;
+  segments: number;
   lastEventAt: number | undefined;
 }
 
@@ -160,7 +165,7 @@ export class SessionEngine implements Engine {
         channels: new Map(), log: new EventLog(path.join(dir, EVENTS_JSONL), this.deps.config.session.jsonlSyncMs), warnings: [],
       };
       for (const spec of specs) {
-        live.channels.set(spec.id, { spec, kind: MEDIA.test(spec.id) ? 'media' : 'event', driver: undefined, state: 'starting', detail: undefined, events: 0, lastEventAt: undefined });
+        live.channels.set(spec.id, { spec, kind: MEDIA.test(spec.id) ? 'media' : 'event', driver: undefined, state: 'starting', detail: undefined, events: 0, segments: 0, lastEventAt: undefined });
       }
       this.store.transaction(() => {
         this.store.insertSession({ id, project, label: live.label, profile, state: 'recording', started_at: now, meta: JSON.stringify({ clock: 'monotonic', pid: process.pid }) });
@@ -172,26 +177,36 @@ export class SessionEngine implements Engine {
       log.info({ project, profile, channels: specs.map((s) => s.id) }, 'session starting');
       await this.record(live, 'session', 'session.started', { project, profile, label: live.label, channels: specs });
 
+      // Channels start together, so every media channel's first frame lands
+      // within the same moment of the session clock.
       const started: LiveChannel[] = [];
       let failure: { channel: string; err: TracedError } | undefined;
-      for (const ch of live.channels.values()) {
-        const driver = this.deps.channelFactory(ch.spec);
-        if (!driver) {
-          this.setHealth(live, ch, 'unavailable', ch.kind === 'media' ? 'media capture is not available in this build' : 'no driver for this channel');
-          live.warnings.push(`${ch.spec.id}: ${ch.detail}`);
-          continue;
-        }
-        ch.driver = driver;
-        started.push(ch);
-        try {
-          await driver.start(this.channelContext(live, ch, log));
-          if (ch.state === 'starting') this.setHealth(live, ch, 'running');
-          if (ch.state === 'unavailable') live.warnings.push(`${ch.spec.id}: ${ch.detail ?? 'unavailable'}`);
-        } catch (err) {
-          failure = { channel: ch.spec.id, err: toTracedError(err) };
-          this.setHealth(live, ch, 'failed', failure.err.message);
-          break;
-        }
+      await Promise.all(
+        [...live.channels.values()].map(async (ch) => {
+          const driver = this.deps.channelFactory(ch.spec);
+          if (!driver) {
+            this.setHealth(live, ch, 'unavailable', 'no driver for this channel');
+            live.warnings.push(`${ch.spec.id}: ${ch.detail}`);
+            return;
+          }
+          ch.driver = driver;
+          started.push(ch);
+          try {
+            await driver.start(this.channelContext(live, ch, log));
+            if (ch.state === 'starting') this.setHealth(live, ch, 'running');
+            if (ch.state === 'unavailable') live.warnings.push(`${ch.spec.id}: ${ch.detail ?? 'unavailable'}`);
+          } catch (err) {
+            failure ??= { channel: ch.spec.id, err: toTracedError(err) };
+            this.setHealth(live, ch, 'failed', toTracedError(err).message);
+          }
+        }),
+      );
+      // full without any display falls back to audio (mic + events), and says so.
+      const displays = [...live.channels.values()].filter((c) => c.spec.id.startsWith('display:'));
+      if (profile === 'full' && displays.length > 0 && displays.every((c) => c.state === 'unavailable')) {
+        live.profile = 'audio';
+        live.warnings.push(`no display can be captured (${displays[0]?.detail ?? 'unavailable'}): recording the audio profile instead of full`);
+        this.store.setProfile(id, 'audio');
       }
       if (failure) {
         log.error({ channel: failure.channel, err: failure.err }, 'session start failed; stopping what was started');
@@ -230,6 +245,7 @@ export class SessionEngine implements Engine {
       if (live.state !== 'recording') throw new TracedError(ErrorCodes.SESSION_STATE, `session ${live.id} is ${live.state}, not recording`);
       await this.record(live, 'session', 'session.paused', {});
       live.state = 'paused';
+      for (const ch of live.channels.values()) await ch.driver?.pause?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'pause failed'));
       this.store.setSessionState(live.id, 'paused');
       this.deps.notify('session.paused', { session: live.id });
       return this.summary(live.id);
@@ -243,6 +259,10 @@ export class SessionEngine implements Engine {
       live.state = 'recording';
       this.store.setSessionState(live.id, 'recording');
       await this.record(live, 'session', 'session.resumed', {});
+      for (const ch of live.channels.values()) {
+        if (ch.state === 'unavailable' || ch.state === 'failed') continue;
+        await ch.driver?.resume?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'resume failed'));
+      }
       this.deps.notify('session.resumed', { session: live.id });
       return this.summary(live.id);
     });
@@ -312,6 +332,7 @@ export class SessionEngine implements Engine {
       sessionId: live.id,
       project: live.project,
       sessionDir: live.dir,
+      startedAt: live.startedAt,
       logger: log.child({ channel: ch.spec.id }),
       env: this.deps.env,
       emit: (type, data, opts) => {
@@ -319,8 +340,24 @@ export class SessionEngine implements Engine {
         ch.events++;
         ch.lastEventAt = this.clock.now();
         this.record(live, ch.spec.id, type, data, opts).catch((err: unknown) => log.error({ err, channel: ch.spec.id, type }, 'recording an event failed'));
+        if (type === 'window.focus') {
+          const w = { title: String(data.title ?? ''), app: String(data.app ?? '') };
+          for (const other of live.channels.values()) {
+            other.driver?.onWindowFocus?.(w).catch((err: unknown) => log.warn({ err, channel: other.spec.id }, 'focus handler failed'));
+          }
+        }
       },
       setHealth: (state, detail) => this.setHealth(live, ch, state, detail),
+      registerSegment: (seg) => {
+        const fresh = this.store.insertSegment({
+          session_id: live.id, channel_id: seg.channel, seq: seg.seq, path: seg.path, start_offset_ms: seg.start_offset_ms, duration_ms: seg.duration_ms,
+          bytes: seg.bytes, sha256: seg.sha256, state: seg.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
+        });
+        if (fresh) {
+          ch.segments++;
+          this.deps.notify('segment.completed', { session: live.id, ...seg });
+        }
+      },
     };
   }
 
@@ -421,6 +458,16 @@ export class SessionEngine implements Engine {
 
   // ---------------------------------------------------------------- queries
 
+  async listDevices(): Promise<DeviceList> {
+    let ffmpeg: string | undefined;
+    try {
+      ffmpeg = (await resolveFfmpeg({ configPath: this.deps.config.capture.ffmpegPath, env: this.deps.env })).path;
+    } catch {
+      // listed below as a problem on platforms that need ffmpeg to list devices
+    }
+    return listDevices(this.deps.env, ffmpeg);
+  }
+
   summary(id: string): SessionSummary {
     const row = this.store.getSession(id);
     if (!row) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `no session ${id}`);
@@ -430,10 +477,14 @@ export class SessionEngine implements Engine {
   private toSummary(row: SessionRow): SessionSummary {
     const live = this.live?.id === row.id ? this.live : undefined;
     const now = this.clock.now();
+    const segCounts = new Map<string, number>();
+    for (const sg of this.store.segments(row.id)) segCounts.set(sg.channel_id, (segCounts.get(sg.channel_id) ?? 0) + 1);
     const channels: ChannelStatus[] = this.store.channels(row.id).map((c) => {
       const lc = live?.channels.get(c.channel_id);
       const s: ChannelStatus = { id: c.channel_id, store: c.store === 1, state: c.state as ChannelState };
       if (c.detail) s.detail = c.detail;
+      const segs = segCounts.get(c.channel_id);
+      if (segs !== undefined) s.segments = segs;
       if (lc) {
         s.events = lc.events;
         if (lc.lastEventAt !== undefined) s.lastEventAt = lc.lastEventAt;
@@ -445,7 +496,7 @@ export class SessionEngine implements Engine {
       id: row.id,
       project: row.project,
       label: row.label,
-      profile: row.profile as Profile,
+      profile: (live ? live.profile : row.profile) as Profile,
       state: live ? live.state : row.state,
       started_at: row.started_at,
       ended_at: row.ended_at,
@@ -521,20 +572,49 @@ export class SessionEngine implements Engine {
 
   // ---------------------------------------------------------------- recovery
 
+  /** Registers segment files of a session that the database does not know (the last, unlisted ones after a kill). */
+  private async recoverMedia(row: SessionRow, log: Logger): Promise<SegmentInfo[]> {
+    const dir = sessionDir(this.deps.paths, row.id);
+    const known = new Set(this.store.segments(row.id).map((s) => `${path.dirname(s.path)}/${s.seq}`));
+    let ffprobe = 'ffprobe';
+    try {
+      ffprobe = (await resolveFfmpeg({ configPath: this.deps.config.capture.ffmpegPath, env: this.deps.env })).ffprobe;
+    } catch {
+      // no ffmpeg: listed segments are still registered from their lists; unlisted ones cannot be probed
+    }
+    try {
+      const found = await recoverMediaSegments({ sessionDir: dir, startedAt: row.started_at, known, ffprobe });
+      for (const s of found) {
+        this.store.insertSegment({
+          session_id: row.id, channel_id: s.channel, seq: s.seq, path: s.path, start_offset_ms: s.start_offset_ms, duration_ms: s.duration_ms,
+          bytes: s.bytes, sha256: s.sha256, state: s.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
+        });
+      }
+      if (found.length) log.warn({ segments: found.length }, 'registered media segments found on disk');
+      return found;
+    } catch (err) {
+      log.error({ err }, 'media recovery failed');
+      return [];
+    }
+  }
+
   /**
    * Cold start: every session a killed daemon left open becomes `recovered`,
    * ending at its last committed event; events.jsonl gets any committed event
    * it missed. Runs before the daemon accepts requests.
    */
-  recoverOpenSessions(): string[] {
+  async recoverOpenSessions(): Promise<string[]> {
     const recovered: string[] = [];
     for (const row of this.store.openSessions()) {
       const log = this.log.child({ sessionId: row.id });
+      const media = await this.recoverMedia(row, log);
       const last = this.store.lastEvent(row.id);
-      const endTs = last?.ts ?? row.started_at;
-      const endOffset = last?.offset_ms ?? 0;
+      const mediaEnd = media.reduce((m, s) => Math.max(m, s.start_offset_ms + s.duration_ms), 0);
+      // The session ends at its last data: the last committed event or the end of the last media kept.
+      const endOffset = Math.max(last?.offset_ms ?? 0, mediaEnd);
+      const endTs = mediaEnd > (last?.offset_ms ?? 0) ? row.started_at + mediaEnd : (last?.ts ?? row.started_at);
       const seq = this.store.maxSeq(row.id) + 1;
-      const data = { previous_state: row.state, reason: 'the daemon stopped without ending the session' };
+      const data = { previous_state: row.state, reason: 'the daemon stopped without ending the session', media_segments_recovered: media.length };
       this.store.transaction(() => {
         this.store.appendEvents([{ session_id: row.id, seq, parent_seq: null, ts: endTs, offset_ms: endOffset, channel: 'session', type: 'session.recovered', data, text: null }]);
         this.store.endSession(row.id, { state: 'recovered', ended_at: endTs, end_offset_ms: endOffset });

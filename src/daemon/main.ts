@@ -8,6 +8,7 @@ import type { ChannelSpec } from '../model.js';
 import { FilesChannel } from '../capture/files.js';
 import { GitChannel } from '../capture/git.js';
 import { WindowChannel } from '../capture/window.js';
+import { MediaChannel } from '../capture/media.js';
 import type { ChannelDriver } from '../capture/channel.js';
 import { IpcServer } from '../ipc/server.js';
 import { Store } from '../timeline/store.js';
@@ -42,6 +43,9 @@ export function channelFactory(config: Config): ChannelFactory {
       case 'window':
         return new WindowChannel(config.window.pollMs);
       default:
+        if (/^(display|mic|system_audio):/.test(spec.id)) {
+          return new MediaChannel(spec.id, spec.store, { ...config.capture, excludeWindows: config.privacy.excludeWindows });
+        }
         return undefined;
     }
   };
@@ -73,7 +77,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       channelFactory: channelFactory(config),
       notify: (topic, data) => notify(topic, data),
     });
-    const recovered = engine.recoverOpenSessions();
+    const recovered = await engine.recoverOpenSessions();
     if (recovered.length) log.warn({ recovered }, 'recovered sessions at cold start');
     server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, engine, logger: log });
     await server.start();

@@ -32,6 +32,19 @@ export interface ChannelRow {
   detail: string | null;
 }
 
+export interface SegmentRow {
+  session_id: string;
+  channel_id: string;
+  seq: number;
+  path: string;
+  start_offset_ms: number;
+  duration_ms: number | null;
+  bytes: number | null;
+  sha256: string | null;
+  state: 'complete' | 'repaired' | 'pruned';
+  created_at: number;
+}
+
 /** An event ready to be written: `text` is the already-redacted searchable text. */
 export interface EventInsert extends RecordedEvent {
   text: string | null;
@@ -155,6 +168,7 @@ export class Store {
         'UPDATE sessions SET state = @state, ended_at = @ended_at, end_offset_ms = @end_offset_ms, error = COALESCE(@error, error) WHERE id = @id',
       ),
       setWarnings: db.prepare('UPDATE sessions SET warnings = ? WHERE id = ?'),
+      setProfile: db.prepare('UPDATE sessions SET profile = ? WHERE id = ?'),
       getSession: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       sessionsByPrefix: db.prepare("SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT 2"),
       lastSession: db.prepare('SELECT id FROM sessions ORDER BY started_at DESC, id DESC LIMIT 1'),
@@ -172,6 +186,12 @@ export class Store {
       lastEvent: db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1'),
       eventCount: db.prepare('SELECT COUNT(*) AS n FROM events WHERE session_id = ?'),
       eventsAfter: db.prepare('SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
+      insertSegment: db.prepare(
+        `INSERT INTO segments (session_id, channel_id, seq, path, start_offset_ms, duration_ms, bytes, sha256, state, created_at)
+         VALUES (@session_id, @channel_id, @seq, @path, @start_offset_ms, @duration_ms, @bytes, @sha256, @state, @created_at)
+         ON CONFLICT (session_id, channel_id, seq) DO NOTHING`,
+      ),
+      segments: db.prepare('SELECT * FROM segments WHERE session_id = ? ORDER BY channel_id, seq'),
       typeCounts: db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE session_id = ? GROUP BY type ORDER BY type'),
     };
   }
@@ -195,6 +215,10 @@ export class Store {
 
   setWarnings(id: string, warnings: readonly string[]): void {
     this.st.setWarnings.run(JSON.stringify(warnings), id);
+  }
+
+  setProfile(id: string, profile: string): void {
+    this.st.setProfile.run(profile, id);
   }
 
   getSession(id: string): SessionRow | undefined {
@@ -249,6 +273,15 @@ export class Store {
 
   eventCount(sessionId: string): number {
     return (this.st.eventCount.get(sessionId) as { n: number }).n;
+  }
+
+  /** Registers a segment; a second registration of the same (session, channel, seq) is ignored. Returns true when new. */
+  insertSegment(row: SegmentRow): boolean {
+    return this.st.insertSegment.run(row).changes > 0;
+  }
+
+  segments(sessionId: string): SegmentRow[] {
+    return this.st.segments.all(sessionId) as SegmentRow[];
   }
 
   typeCounts(sessionId: string): Record<string, number> {

@@ -60,7 +60,7 @@ describe('SessionEngine', () => {
     expect((err as TracedError).data?.channel).toBe('git');
     expect(files.stopped).toBe(true);
     expect(git.stopped).toBe(true);
-    expect(window.started).toBe(false);
+    expect(window.stopped).toBe(true);
     const [row] = store.listSessions({ limit: 5 });
     expect(row?.state).toBe('failed');
     expect(JSON.parse(row?.error ?? '{}').code).toBe(ErrorCodes.CAPTURE_DEVICE_UNAVAILABLE);
@@ -121,13 +121,13 @@ describe('SessionEngine', () => {
       store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: paths.home, version: 'test',
       channelFactory: () => undefined, notify: () => undefined,
     });
-    expect(engine2.recoverOpenSessions()).toEqual([session.id]);
+    expect(await engine2.recoverOpenSessions()).toEqual([session.id]);
     const row = store.getSession(session.id);
     expect(row?.state).toBe('recovered');
     const lastEvent = store.events({ sessionId: session.id, limit: 100 }).find((e) => e.seq === last.seq);
     expect(row?.ended_at).toBe(lastEvent?.ts);
     const jsonl = fs.readFileSync(path.join(paths.sessionsDir, session.id, 'events.jsonl'), 'utf8').trim().split('\n');
     expect(jsonl.map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
-    expect(engine2.recoverOpenSessions()).toEqual([]);
+    expect(await engine2.recoverOpenSessions()).toEqual([]);
   });
 });
