@@ -28,6 +28,8 @@ export const ErrorCodes = {
   CHANNEL_START_FAILED: 'TRACED_CHANNEL_START_FAILED',
   CAPTURE_DEVICE_UNAVAILABLE: 'TRACED_CAPTURE_DEVICE_UNAVAILABLE',
   STORE_FAILED: 'TRACED_STORE_FAILED',
+  /** The disk holding TRACED_HOME is full: nothing new can be kept until space returns. */
+  DISK_FULL: 'TRACED_DISK_FULL',
   STORE_MIGRATION: 'TRACED_STORE_MIGRATION',
   SEARCH_QUERY: 'TRACED_SEARCH_QUERY',
   IPC_UNKNOWN_METHOD: 'TRACED_IPC_UNKNOWN_METHOD',
@@ -68,4 +70,10 @@ export function toTracedError(err: unknown): TracedError {
   if (err instanceof TracedError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new TracedError(ErrorCodes.INTERNAL, message, { cause: err });
+}
+
+/** True for the ways a full disk shows up: ENOSPC from fs and ffmpeg, SQLITE_FULL from the database. */
+export function isDiskFull(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return e?.code === 'ENOSPC' || e?.code === 'SQLITE_FULL' || /no space left on device|database or disk is full/i.test(String(e?.message ?? ''));
 }

@@ -33,6 +33,12 @@ export const DaemonInfo = z.object({
   uptime_ms: z.number().int(),
   home: z.string(),
   socket: z.string(),
+  storage: z
+    .object({
+      free_bytes: z.number().nullable().describe('Free space on the disk holding the data directory.'),
+      problem: z.object({ code: z.string(), message: z.string(), since: z.number().int() }).nullable().describe('Why data cannot be written right now (e.g. TRACED_DISK_FULL), or null.'),
+    })
+    .describe('Can the daemon write what it records?'),
 });
 export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSummary.nullable() });
 

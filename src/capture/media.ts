@@ -80,6 +80,8 @@ export class MediaChannel implements ChannelDriver {
   private gapStart: number | undefined;
   private gapReason = '';
   private chain: Promise<void> = Promise.resolve();
+  /** Finished segments the store could not take yet (full disk); retried on every poll. */
+  private unregistered: SegmentInfo[] = [];
   private readonly excluded: RegExp[];
   private readonly platform: NodeJS.Platform;
 
@@ -188,7 +190,12 @@ export class MediaChannel implements ChannelDriver {
 
   private onStarted(run: Run): void {
     const ctx = this.ctx as ChannelContext;
-    fs.writeFileSync(path.join(this.dir, `run-${process.pid}-${run.id}.json`), JSON.stringify({ start_epoch_ms: run.startEpoch, first_seq: this.nextSeq, list: path.basename(run.listFile) }));
+    try {
+      // Recovery reads this to place the run's segments on the session clock after a kill.
+      fs.writeFileSync(path.join(this.dir, `run-${process.pid}-${run.id}.json`), JSON.stringify({ start_epoch_ms: run.startEpoch, first_seq: this.nextSeq, list: path.basename(run.listFile) }));
+    } catch (err) {
+      ctx.logger.warn({ err }, 'could not write the run file; recovery falls back to the segment list');
+    }
     if (this.gapStart !== undefined) {
       const to = run.startEpoch ?? Date.now();
       ctx.emit('capture.gap', { channel: this.id, reason: this.gapReason, from_ts: this.gapStart, to_ts: to, duration_ms: Math.max(0, to - this.gapStart) }, { ts: this.gapStart });
@@ -210,6 +217,7 @@ export class MediaChannel implements ChannelDriver {
     const run = this.run;
     const ctx = this.ctx;
     if (!run || !ctx || this.stopped) return;
+    if (this.unregistered.length) this.registerPending();
     this.chain = this.chain.then(() => this.collect(run, false)).catch((err: unknown) => ctx.logger.error({ err }, 'registering segments failed'));
     const current = path.join(this.dir, `${String(this.nextSeq).padStart(5, '0')}.${segmentExt(this.mediaKind)}`);
     let size = -1;
@@ -242,10 +250,19 @@ export class MediaChannel implements ChannelDriver {
       // no segment finished yet
     }
     let lastEnd = 0;
+    // A run that died (full disk, lost device) may list a segment it could not write: check those before keeping them.
+    const suspect = final && !run.expectedExit;
     for (const e of entries) {
       const seq = seqOf(e.file);
       lastEnd = e.end;
       if (seq === undefined || run.registered.has(seq)) continue;
+      const file = path.join(this.dir, e.file);
+      if (!(await this.usable(file, suspect))) {
+        run.registered.add(seq);
+        this.ctx?.logger.warn({ seq, file: e.file }, 'dropping an unreadable segment');
+        fs.rmSync(file, { force: true });
+        continue;
+      }
       await this.register(run, seq, Math.round(e.start * 1000), Math.round((e.end - e.start) * 1000), false);
     }
     if (!final) return;
@@ -263,6 +280,19 @@ export class MediaChannel implements ChannelDriver {
       await this.register(run, seq, Math.round(lastEnd * 1000), dur, true);
       lastEnd += dur / 1000;
     }
+  }
+
+  /** Non-empty, and when `probe`, decodable enough for ffprobe to give a duration. */
+  private async usable(file: string, probe: boolean): Promise<boolean> {
+    let size = 0;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return false;
+    }
+    if (size === 0) return false;
+    if (!probe || !this.ffmpeg) return true;
+    return ((await probeDurationMs(this.ffmpeg.ffprobe, file)) ?? 0) > 0;
   }
 
   private async register(run: Run, seq: number, startInRunMs: number, durationMs: number, repaired: boolean): Promise<void> {
@@ -285,7 +315,23 @@ export class MediaChannel implements ChannelDriver {
     const bytes = fs.statSync(file).size;
     const sha256 = await sha256File(file);
     const startOffset = (run.startEpoch ?? ctx.startedAt) - ctx.startedAt + startInRunMs;
-    ctx.registerSegment({ channel: this.id, seq, path: path.join(this.relDir, name), start_offset_ms: Math.max(0, startOffset), duration_ms: durationMs, bytes, sha256, repaired });
+    this.unregistered.push({ channel: this.id, seq, path: path.join(this.relDir, name), start_offset_ms: Math.max(0, startOffset), duration_ms: durationMs, bytes, sha256, repaired });
+    this.registerPending();
+  }
+
+  /** Hands finished segments to the store in order; what it cannot take now stays queued (the file is safe on disk). */
+  private registerPending(): void {
+    const ctx = this.ctx as ChannelContext;
+    while (this.unregistered.length) {
+      const seg = this.unregistered[0] as SegmentInfo;
+      try {
+        ctx.registerSegment(seg);
+      } catch (err) {
+        ctx.logger.warn({ err, seq: seg.seq, waiting: this.unregistered.length }, 'segment not registered yet; retrying');
+        return;
+      }
+      this.unregistered.shift();
+    }
   }
 
   private async onExit(run: Run, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
@@ -374,6 +420,7 @@ export class MediaChannel implements ChannelDriver {
     if (this.pollTimer) clearInterval(this.pollTimer);
     await this.endRun();
     await this.chain;
+    if (this.unregistered.length) this.registerPending();
     if (!this.store && this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

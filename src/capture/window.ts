@@ -75,16 +75,23 @@ export class WindowChannel implements ChannelDriver {
       return;
     }
     const first = await probe(ctx.env).catch(() => undefined);
-    if (!first) {
+    if (first) {
+      this.report(ctx, first);
+      ctx.setHealth('running');
+    } else if (!this.probeOverride && this.platform === 'linux' && (await run('xdotool', ['getdisplaygeometry'], { env: ctx.env, timeoutMs: 2000 })).code === 0) {
+      // The X server answers but nothing has focus yet (a bare X server, a locked screen): keep watching.
+      ctx.setHealth('running', 'no window has focus yet');
+    } else {
       ctx.setHealth('unavailable', this.platform === 'linux' ? 'xdotool/xprop missing or the X server does not answer' : 'the focused window cannot be read');
       return;
     }
-    this.report(ctx, first);
-    ctx.setHealth('running');
     const tick = () => {
       this.polling = probe(ctx.env)
         .then((w) => {
-          if (w) this.report(ctx, w);
+          if (w) {
+            if (!this.last) ctx.setHealth('running');
+            this.report(ctx, w);
+          }
         })
         .catch((err: unknown) => ctx.logger.debug({ err }, 'window probe failed'))
         .finally(() => {

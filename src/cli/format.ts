@@ -37,13 +37,6 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-function bytes(n: unknown): string {
-  if (typeof n !== 'number') return '';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
 function str(v: unknown): string {
   return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
 }
@@ -68,4 +61,17 @@ export function describeEvent(e: RecordedEvent): string {
 
 export function eventLine(e: RecordedEvent): string {
   return `${offset(e.offset_ms)}  ${clock(e.ts)}  ${e.channel.padEnd(8)} ${e.type.padEnd(20)} ${describeEvent(e)}`.trimEnd();
+}
+
+/** 1536 → "1.5 KB"; powers of 1024, one decimal below 10. */
+export function bytes(n: unknown): string {
+  if (typeof n !== 'number') return '';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 || v >= 10 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }

@@ -13,7 +13,7 @@ import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../error
 import { runMcp } from '../mcp/server.js';
 import { VERSION } from '../version.js';
 import { connectDaemon } from './connect.js';
-import { dateTime, duration, eventLine, offset, table } from './format.js';
+import { bytes, dateTime, duration, eventLine, offset, table } from './format.js';
 
 export interface Io {
   stdout: Writable;
@@ -128,8 +128,11 @@ export const commands: Command[] = [
     summary: 'is traced recording? daemon and channel health',
     op: 'status',
     params: () => ({}),
-    render: (r: { daemon: { pid: number; version: string; uptime_ms: number; home: string }; session: SessionSummary | null }) =>
-      `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}\n` +
+    render: (r: { daemon: { pid: number; version: string; uptime_ms: number; home: string; storage?: { free_bytes: number | null; problem: { code: string; message: string } | null } }; session: SessionSummary | null }) =>
+      `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}` +
+      (r.daemon.storage?.free_bytes != null ? ` (${bytes(r.daemon.storage.free_bytes)} free)` : '') +
+      '\n' +
+      (r.daemon.storage?.problem ? `STORAGE PROBLEM ${r.daemon.storage.problem.code}: ${r.daemon.storage.problem.message}\n` : '') +
       (r.session ? sessionBlock(r.session) : 'No session is recording. Start one with: traced start'),
   },
   {

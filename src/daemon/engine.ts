@@ -19,7 +19,7 @@ import type {
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
 } from '../api/schemas.js';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
-import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import { ErrorCodes, TracedError, isDiskFull, toTracedError } from '../errors.js';
 import { resolveFfmpeg } from '../capture/ffmpeg.js';
 import type { SegmentInfo } from '../capture/media.js';
 import { listDevices, type DeviceList } from '../capture/devices.js';
@@ -91,6 +91,8 @@ interface PendingEvent {
 }
 
 const MAX_EVENT_DATA_BYTES = 64 * 1024;
+/** Below this much free space the disk counts as full: one segment no longer fits. */
+const LOW_SPACE_BYTES = 1024 * 1024;
 const MEDIA = /^(display|mic|system_audio):/;
 
 /** Channels of each profile; media channels join event channels. */
@@ -123,6 +125,8 @@ export class SessionEngine implements Engine {
   private lifecycle: Promise<unknown> = Promise.resolve();
   private shuttingDown = false;
   private readonly startedAt: number;
+  /** Set while writes fail (full disk); cleared by the next write that succeeds. */
+  private storageProblem: { code: string; message: string; since: number } | undefined;
 
   constructor(private readonly deps: EngineDeps) {
     this.store = deps.store;
@@ -245,7 +249,8 @@ export class SessionEngine implements Engine {
       if (live.state !== 'recording') throw new TracedError(ErrorCodes.SESSION_STATE, `session ${live.id} is ${live.state}, not recording`);
       await this.record(live, 'session', 'session.paused', {});
       live.state = 'paused';
-      for (const ch of live.channels.values()) await ch.driver?.pause?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'pause failed'));
+      // All channels at once, as at start: one slow device must not shift the others on the clock.
+      await Promise.all([...live.channels.values()].map((ch) => ch.driver?.pause?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'pause failed'))));
       this.store.setSessionState(live.id, 'paused');
       this.deps.notify('session.paused', { session: live.id });
       return this.summary(live.id);
@@ -259,10 +264,11 @@ export class SessionEngine implements Engine {
       live.state = 'recording';
       this.store.setSessionState(live.id, 'recording');
       await this.record(live, 'session', 'session.resumed', {});
-      for (const ch of live.channels.values()) {
-        if (ch.state === 'unavailable' || ch.state === 'failed') continue;
-        await ch.driver?.resume?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'resume failed'));
-      }
+      await Promise.all(
+        [...live.channels.values()]
+          .filter((ch) => ch.state !== 'unavailable' && ch.state !== 'failed')
+          .map((ch) => ch.driver?.resume?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'resume failed'))),
+      );
       this.deps.notify('session.resumed', { session: live.id });
       return this.summary(live.id);
     });
@@ -349,10 +355,15 @@ export class SessionEngine implements Engine {
       },
       setHealth: (state, detail) => this.setHealth(live, ch, state, detail),
       registerSegment: (seg) => {
-        const fresh = this.store.insertSegment({
-          session_id: live.id, channel_id: seg.channel, seq: seg.seq, path: seg.path, start_offset_ms: seg.start_offset_ms, duration_ms: seg.duration_ms,
-          bytes: seg.bytes, sha256: seg.sha256, state: seg.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
-        });
+        let fresh: boolean;
+        try {
+          fresh = this.storeWrite(() => this.store.insertSegment({
+            session_id: live.id, channel_id: seg.channel, seq: seg.seq, path: seg.path, start_offset_ms: seg.start_offset_ms, duration_ms: seg.duration_ms,
+            bytes: seg.bytes, sha256: seg.sha256, state: seg.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
+          }));
+        } catch (err) {
+          throw this.storeFailed(err);
+        }
         if (fresh) {
           ch.segments++;
           this.deps.notify('segment.completed', { session: live.id, ...seg });
@@ -365,8 +376,47 @@ export class SessionEngine implements Engine {
     if (ch.state === state && ch.detail === detail) return;
     ch.state = state;
     ch.detail = detail;
-    this.persistChannel(live, ch);
+    try {
+      this.persistChannel(live, ch);
+    } catch (err) {
+      // Health lives in memory for status; the row is written again once writes work.
+      this.storeFailed(err);
+    }
     this.deps.notify('channel.health', { session: live.id, channel: ch.spec.id, state, detail: detail ?? null });
+  }
+
+  /** Runs a store write; success clears a storage problem (and re-persists channel health that could not be written). */
+  private storeWrite<T>(fn: () => T): T {
+    const r = fn();
+    if (this.storageProblem) {
+      this.log.info({ problem: this.storageProblem }, 'writes work again');
+      this.storageProblem = undefined;
+      const live = this.live;
+      if (live) {
+        for (const ch of live.channels.values()) {
+          try {
+            this.persistChannel(live, ch);
+          } catch {
+            // the next change tries again
+          }
+        }
+      }
+    }
+    return r;
+  }
+
+  /** Records why a write failed (status shows it) and returns the error to throw: TRACED_DISK_FULL for a full disk. */
+  private storeFailed(err: unknown): TracedError {
+    const full = isDiskFull(err);
+    const e = full
+      ? new TracedError(ErrorCodes.DISK_FULL, `the disk holding ${this.deps.paths.home} is full: ${(err as Error).message}; free space to resume recording`, { cause: err })
+      : err instanceof TracedError ? err : new TracedError(ErrorCodes.STORE_FAILED, (err as Error).message, { cause: err });
+    if (!this.storageProblem || this.storageProblem.code !== e.code) {
+      this.storageProblem = { code: e.code, message: e.message, since: this.clock.now() };
+      this.log.error({ err }, 'a write failed');
+      this.deps.notify('storage.problem', this.storageProblem);
+    }
+    return e;
   }
 
   private persistChannel(live: Live, ch: LiveChannel): void {
@@ -416,11 +466,11 @@ export class SessionEngine implements Engine {
     this.pending = [];
     const events = batch.map((b) => b.event);
     try {
-      this.store.appendEvents(events);
+      this.storeWrite(() => this.store.appendEvents(events));
     } catch (err) {
-      const e = new TracedError(ErrorCodes.STORE_FAILED, `could not store ${events.length} events: ${(err as Error).message}`, { cause: err });
-      this.log.error({ err }, 'event commit failed');
-      if (this.live) this.live.warnings.push(`events lost: ${e.message}`);
+      const cause = this.storeFailed(err);
+      const e = new TracedError(cause.code, `could not store ${events.length} events: ${cause.message}`, { cause: err });
+      if (this.live && !this.live.warnings.some((w) => w.startsWith(cause.code))) this.live.warnings.push(`${cause.code}: events were not stored while writes failed`);
       for (const b of batch) b.reject(e);
       return;
     }
@@ -481,8 +531,10 @@ export class SessionEngine implements Engine {
     for (const sg of this.store.segments(row.id)) segCounts.set(sg.channel_id, (segCounts.get(sg.channel_id) ?? 0) + 1);
     const channels: ChannelStatus[] = this.store.channels(row.id).map((c) => {
       const lc = live?.channels.get(c.channel_id);
-      const s: ChannelStatus = { id: c.channel_id, store: c.store === 1, state: c.state as ChannelState };
-      if (c.detail) s.detail = c.detail;
+      // A live channel's health comes from memory: its row may lag while writes fail.
+      const s: ChannelStatus = { id: c.channel_id, store: c.store === 1, state: lc ? lc.state : (c.state as ChannelState) };
+      const detail = lc ? lc.detail : c.detail;
+      if (detail) s.detail = detail;
       const segs = segCounts.get(c.channel_id);
       if (segs !== undefined) s.segments = segs;
       if (lc) {
@@ -508,12 +560,23 @@ export class SessionEngine implements Engine {
     };
   }
 
+  /** Free space and why writes fail: a failed write, or a disk with less than LOW_SPACE_BYTES left (ffmpeg may be the one that noticed). */
+  private storage(now: number): { free_bytes: number | null; problem: { code: string; message: string; since: number } | null } {
+    const free = freeBytes(this.deps.paths.home);
+    if (this.storageProblem) return { free_bytes: free, problem: this.storageProblem };
+    if (free !== null && free < LOW_SPACE_BYTES) {
+      return { free_bytes: free, problem: { code: ErrorCodes.DISK_FULL, message: `only ${free} bytes free on the disk holding ${this.deps.paths.home}; free space to keep recording`, since: now } };
+    }
+    return { free_bytes: free, problem: null };
+  }
+
   status(): StatusOutput {
     const now = this.clock.now();
     return {
       daemon: {
         pid: process.pid, version: this.deps.version, node: process.versions.node, started_at: this.startedAt,
         uptime_ms: now - this.startedAt, home: this.deps.paths.home, socket: this.deps.paths.socket,
+        storage: this.storage(now),
       },
       session: this.live ? this.summary(this.live.id) : null,
     };
@@ -593,6 +656,8 @@ export class SessionEngine implements Engine {
       if (found.length) log.warn({ segments: found.length }, 'registered media segments found on disk');
       return found;
     } catch (err) {
+      // A full disk leaves the session open, to be recovered whole at a later start.
+      if (isDiskFull(err)) throw err;
       log.error({ err }, 'media recovery failed');
       return [];
     }
@@ -607,38 +672,57 @@ export class SessionEngine implements Engine {
     const recovered: string[] = [];
     for (const row of this.store.openSessions()) {
       const log = this.log.child({ sessionId: row.id });
-      const media = await this.recoverMedia(row, log);
-      const last = this.store.lastEvent(row.id);
-      const mediaEnd = media.reduce((m, s) => Math.max(m, s.start_offset_ms + s.duration_ms), 0);
-      // The session ends at its last data: the last committed event or the end of the last media kept.
-      const endOffset = Math.max(last?.offset_ms ?? 0, mediaEnd);
-      const endTs = mediaEnd > (last?.offset_ms ?? 0) ? row.started_at + mediaEnd : (last?.ts ?? row.started_at);
-      const seq = this.store.maxSeq(row.id) + 1;
-      const data = { previous_state: row.state, reason: 'the daemon stopped without ending the session', media_segments_recovered: media.length };
-      this.store.transaction(() => {
-        this.store.appendEvents([{ session_id: row.id, seq, parent_seq: null, ts: endTs, offset_ms: endOffset, channel: 'session', type: 'session.recovered', data, text: null }]);
-        this.store.endSession(row.id, { state: 'recovered', ended_at: endTs, end_offset_ms: endOffset });
-        for (const c of this.store.channels(row.id)) {
-          if (c.state !== 'unavailable' && c.state !== 'failed') this.store.upsertChannel({ ...c, state: 'stopped', detail: 'recovered after the daemon stopped' });
-        }
-      });
-      const dir = sessionDir(this.deps.paths, row.id);
       try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const jsonl = path.join(dir, EVENTS_JSONL);
-        const missing = this.store.eventsAfter(row.id, lastJsonlSeq(jsonl));
-        const el = new EventLog(jsonl, 0);
-        el.append(missing);
-        el.close();
-        const doc = readSessionJson(dir) ?? { format: 'traced-session/1', id: row.id, project: row.project, profile: row.profile, started_at: row.started_at };
-        writeSessionJson(dir, { ...doc, state: 'recovered', ended_at: endTs });
+        await this.recoverSession(row, log);
+        recovered.push(row.id);
       } catch (err) {
-        log.warn({ err }, 'could not bring the session folder up to date');
+        // Never fatal: the daemon starts and the session stays open for the next start.
+        this.storeFailed(err);
+        log.error({ err }, 'could not recover this session now; it is tried again at the next start');
       }
-      log.warn({ endTs, events: seq }, 'recovered a session left open');
-      recovered.push(row.id);
     }
     return recovered;
+  }
+
+  private async recoverSession(row: SessionRow, log: Logger): Promise<void> {
+    const media = await this.recoverMedia(row, log);
+    const last = this.store.lastEvent(row.id);
+    const mediaEnd = media.reduce((m, s) => Math.max(m, s.start_offset_ms + s.duration_ms), 0);
+    // The session ends at its last data: the last committed event or the end of the last media kept.
+    const endOffset = Math.max(last?.offset_ms ?? 0, mediaEnd);
+    const endTs = mediaEnd > (last?.offset_ms ?? 0) ? row.started_at + mediaEnd : (last?.ts ?? row.started_at);
+    const seq = this.store.maxSeq(row.id) + 1;
+    const data = { previous_state: row.state, reason: 'the daemon stopped without ending the session', media_segments_recovered: media.length };
+    this.store.transaction(() => {
+      this.store.appendEvents([{ session_id: row.id, seq, parent_seq: null, ts: endTs, offset_ms: endOffset, channel: 'session', type: 'session.recovered', data, text: null }]);
+      this.store.endSession(row.id, { state: 'recovered', ended_at: endTs, end_offset_ms: endOffset });
+      for (const c of this.store.channels(row.id)) {
+        if (c.state !== 'unavailable' && c.state !== 'failed') this.store.upsertChannel({ ...c, state: 'stopped', detail: 'recovered after the daemon stopped' });
+      }
+    });
+    const dir = sessionDir(this.deps.paths, row.id);
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const jsonl = path.join(dir, EVENTS_JSONL);
+      const missing = this.store.eventsAfter(row.id, lastJsonlSeq(jsonl));
+      const el = new EventLog(jsonl, 0);
+      el.append(missing);
+      el.close();
+      const doc = readSessionJson(dir) ?? { format: 'traced-session/1', id: row.id, project: row.project, profile: row.profile, started_at: row.started_at };
+      writeSessionJson(dir, { ...doc, state: 'recovered', ended_at: endTs });
+    } catch (err) {
+      log.warn({ err }, 'could not bring the session folder up to date');
+    }
+    log.warn({ endTs, events: seq }, 'recovered a session left open');
+  }
+}
+
+function freeBytes(dir: string): number | null {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return null;
   }
 }
 

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, waitFor } from './env.js';
 
-const NEEDED = ['Xvfb', 'xterm', 'pulseaudio', 'pactl', 'paplay', 'espeak-ng', 'ffmpeg', 'ffprobe'];
+const NEEDED = ['Xvfb', 'xterm', 'xdotool', 'pulseaudio', 'pactl', 'paplay', 'pacat', 'espeak-ng', 'ffmpeg', 'ffprobe'];
 
 /** Undefined when the rig can run; otherwise the reason. Under CI=true a missing binary throws. */
 export function rigMissing(): string | undefined {
   const missing = NEEDED.filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
   if (missing.length === 0) return undefined;
-  const why = `capture rig needs ${missing.join(', ')} (apt-get install xvfb xterm pulseaudio pulseaudio-utils espeak-ng ffmpeg)`;
+  const why = `capture rig needs ${missing.join(', ')} (apt-get install xvfb xterm xdotool pulseaudio pulseaudio-utils espeak-ng ffmpeg)`;
   if (process.env.CI === 'true') throw new Error(`CI: ${why}`);
   console.warn(`SKIPPED capture tests: ${why}`);
   return why;
@@ -25,6 +25,8 @@ export interface Rig {
   display: string;
   speak(text: string): Promise<void>;
   showText(text: string): void;
+  /** Opens an xterm titled `title`; `focus()` gives it the X input focus (no window manager needed). */
+  openWindow(title: string): { focus(): void; close(): void };
   stop(): void;
 }
 
@@ -40,6 +42,10 @@ export async function startRig(): Promise<Rig> {
   execFileSync('pulseaudio', ['-D', '--exit-idle-time=-1', '--system=false', '--disallow-exit', '-n', '--load=module-native-protocol-unix', '--load=module-null-sink sink_name=v', '--use-pid-file=true'], { env, stdio: 'ignore' });
   await waitFor(() => spawnSync('pactl', ['info'], { env }).status === 0, { what: 'pulseaudio' });
   execFileSync('pactl', ['set-default-source', 'v.monitor'], { env });
+  // A real microphone delivers samples continuously; an idle null sink renders its monitor in
+  // 2 s blocks and delays a recorder's first packet by ~1.3 s (measured). Playing silence
+  // into it keeps it running like a live device: first packet ~60 ms after ffmpeg starts.
+  procs.push(spawn('pacat', ['--playback', '-d', 'v', '--latency-msec=50', '/dev/zero'], { env, stdio: 'ignore' }));
   let term: ChildProcess | undefined;
   const rig: Rig = {
     env,
@@ -53,6 +59,23 @@ export async function startRig(): Promise<Rig> {
       term?.kill();
       term = spawn('xterm', ['-geometry', '120x30+0+0', '-fa', 'Monospace', '-fs', '14', '-e', `bash -c 'echo ${text.replace(/'/g, '')}; sleep 3600'`], { env, stdio: 'ignore' });
       procs.push(term);
+    },
+    openWindow(title) {
+      const w = spawn('xterm', ['-title', title, '-geometry', '80x10+100+400', '-e', 'sleep 3600'], { env, stdio: 'ignore' });
+      procs.push(w);
+      const find = (): string => {
+        for (let i = 0; i < 50; i++) {
+          const r = spawnSync('xdotool', ['search', '--onlyvisible', '--name', `^${title}$`], { env, encoding: 'utf8' });
+          const id = r.stdout.trim().split('\n')[0];
+          if (r.status === 0 && id) return id;
+          spawnSync('sleep', ['0.1']);
+        }
+        throw new Error(`window "${title}" did not appear`);
+      };
+      return {
+        focus: () => execFileSync('xdotool', ['windowfocus', '--sync', find()], { env }),
+        close: () => w.kill('SIGKILL'),
+      };
     },
     stop() {
       for (const p of procs) p.kill('SIGKILL');
