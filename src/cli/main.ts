@@ -10,6 +10,7 @@ import type { SessionSummary, RecordedEvent } from '../model.js';
 import type { Env } from '../daemon/config.js';
 import { setup, startDaemon } from '../daemon/main.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
+import { doctor, renderDoctor } from '../doctor.js';
 import { runMcp } from '../mcp/server.js';
 import { VERSION } from '../version.js';
 import { connectDaemon } from './connect.js';
@@ -215,6 +216,16 @@ export const commands: Command[] = [
         ...(r.audio.length ? r.audio.map((a) => `  ${a.id.padEnd(28)} ${a.kind.padEnd(8)} ${a.default ? '(default) ' : ''}${a.description}`) : ['  none']),
         ...(r.problems.length ? ['Problems:', ...r.problems.map((p) => `  ${p}`)] : []),
       ].join('\n'),
+  },
+  {
+    name: 'doctor',
+    usage: 'traced doctor [--json]',
+    summary: 'check ffmpeg, display, audio, devices, socket, disk and database; exit 1 with fixes when something is wrong',
+    run: async (a, io) => {
+      const report = await doctor(io.env);
+      io.stdout.write(a.values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report)}\n`);
+      return report.ok ? 0 : 1;
+    },
   },
   {
     name: 'call',

@@ -8,9 +8,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, tempDir, waitFor, type DaemonProc, type Home } from '../helpers/env.js';
+import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, waitFor, type DaemonProc, type Home } from '../helpers/env.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { rigMissing, startRig, type Rig } from '../helpers/rig.js';
+import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 const skip = rigMissing();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -143,34 +144,27 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
   }, 60_000);
 
   describe('a full disk', () => {
-    let mnt: string | undefined;
-    let noTmpfs: string | undefined;
+    let disk: Tmpfs | string = 'not mounted';
     let fullHome: Home;
     let fullDaemon: DaemonProc | undefined;
 
     beforeAll(async () => {
-      mnt = tempDir('tfull-');
-      const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'tmpfs', mnt], { encoding: 'utf8' });
-      if (r.status !== 0) {
-        noTmpfs = `cannot mount a tmpfs (${(r.stderr || r.error?.message || '').trim()}); the full-disk test needs root or CAP_SYS_ADMIN`;
-        if (process.env.CI === 'true') throw new Error(`CI: ${noTmpfs}`);
-        console.warn(`SKIPPED full-disk test: ${noTmpfs}`);
-        return;
-      }
-      fullHome = makeHome({ DISPLAY: rig.display, TRACED_HOME: mnt });
-      fullHome.home = mnt;
-      fullHome.socket = path.join(mnt, 'run', 'traced.sock');
-      fs.writeFileSync(path.join(mnt, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 3, restartMaxMs: 2000 } }));
+      disk = mountTmpfs(24, 'the full-disk test');
+      if (typeof disk === 'string') return;
+      fullHome = makeHome({ DISPLAY: rig.display, TRACED_HOME: disk.dir });
+      fullHome.home = disk.dir;
+      fullHome.socket = path.join(disk.dir, 'run', 'traced.sock');
+      fs.writeFileSync(path.join(disk.dir, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 3, restartMaxMs: 2000 } }));
       fullDaemon = await startDaemonProc(fullHome);
     });
     afterAll(async () => {
-      if (process.env.KEEP) return;
       await stopDaemonProc(fullDaemon);
-      if (mnt && !noTmpfs) spawnSync('umount', ['-l', mnt]);
+      if (typeof disk !== 'string') disk.unmount();
     });
 
     it('capture stops with a clear error in status, the database stays intact, and recording resumes when space returns', async (ctx) => {
-      if (noTmpfs) ctx.skip();
+      if (typeof disk === 'string') return ctx.skip();
+      const mnt = disk.dir;
       const repo = await makeRepo();
       const c = await RawClient.connect(fullHome.socket);
       const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'files', store: true }] });
@@ -179,20 +173,8 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
       await waitFor(async () => channel((await c.call('status')).result.session, 'display:1').segments >= 1, { what: 'a first segment', timeoutMs: 15_000 });
 
       // Fill the disk to the last byte.
-      const filler = path.join(mnt as string, 'filler');
-      const fd = fs.openSync(filler, 'w');
-      const block = Buffer.alloc(256 * 1024, 7);
-      try {
-        for (;;) fs.writeSync(fd, block);
-      } catch (err) {
-        expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-      }
-      try {
-        for (;;) fs.writeSync(fd, block.subarray(0, 512));
-      } catch {
-        // now truly full
-      }
-      fs.closeSync(fd);
+      const filler = path.join(mnt, 'filler');
+      fillDisk(filler);
 
       const full = await waitFor(
         async () => {

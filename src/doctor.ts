@@ -1,0 +1,192 @@
+/**
+ * `traced doctor`: checks what recording needs on this machine — Node, ffmpeg,
+ * the display and audio servers, devices, the socket and daemon, the disk and
+ * the database — and says how to fix each problem. Runs in the CLI process so
+ * it works when the daemon cannot start; it never changes anything.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { resolveFfmpeg } from './capture/ffmpeg.js';
+import { bytes } from './cli/format.js';
+import { listDevices } from './capture/devices.js';
+import { run } from './capture/proc.js';
+import type { Env } from './daemon/config.js';
+import { probeSocket } from './daemon/lock.js';
+import { setup } from './daemon/main.js';
+import { TracedError } from './errors.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  id: string;
+  status: CheckStatus;
+  summary: string;
+  /** What to do about a warn or fail. */
+  fix?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  checks: Check[];
+}
+
+/** Below this, a segment may not fit: recording stops. */
+const FAIL_FREE_BYTES = 100 * 1024 * 1024;
+/** Below this, about an hour of screen + mic is left at the measured rates. */
+const WARN_FREE_BYTES = 2 * 1024 * 1024 * 1024;
+const MIN_NODE: [number, number] = [22, 13];
+
+export async function doctor(env: Env, platform: NodeJS.Platform = process.platform): Promise<DoctorReport> {
+  const checks: Check[] = [];
+  // One line per check: tools' multi-line stderr is folded.
+  const add = (c: Check) => checks.push({ ...c, summary: c.summary.trim().replace(/\s*\n\s*/g, '; ') });
+
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  add(
+    major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
+      ? { id: 'node', status: 'ok', summary: `Node.js ${process.versions.node} (${process.execPath})` }
+      : { id: 'node', status: 'fail', summary: `Node.js ${process.versions.node} is too old`, fix: 'install Node.js 22.13 or newer, or run traced through npx in its project' },
+  );
+
+  let config: ReturnType<typeof setup>['config'] | undefined;
+  let paths: ReturnType<typeof setup>['paths'] | undefined;
+  try {
+    ({ config, paths } = setup(env));
+    add({ id: 'config', status: 'ok', summary: `config and data in ${paths.home}` });
+  } catch (err) {
+    const e = err as TracedError;
+    add({ id: 'config', status: 'fail', summary: `${e.code ?? 'error'}: ${e.message}`, fix: 'correct config.json (see README, "Configuration") or the TRACED_* environment variables' });
+  }
+
+  let ffmpegPath: string | undefined;
+  try {
+    const ff = await resolveFfmpeg({ configPath: config?.capture.ffmpegPath, env });
+    ffmpegPath = ff.path;
+    add({ id: 'ffmpeg', status: 'ok', summary: `ffmpeg ${ff.version} from ${ff.source} (${ff.path})`, data: { ...ff } });
+    const probe = await run(ff.ffprobe, ['-version'], { env, timeoutMs: 5000 });
+    add(
+      probe.code === 0
+        ? { id: 'ffprobe', status: 'ok', summary: `ffprobe (${ff.ffprobe})` }
+        : { id: 'ffprobe', status: 'warn', summary: `ffprobe not found (${ff.ffprobe})`, fix: 'install ffprobe next to ffmpeg (it ships with ffmpeg): it measures segments left by a crash' },
+    );
+  } catch (err) {
+    add({
+      id: 'ffmpeg',
+      status: 'fail',
+      summary: (err as Error).message,
+      fix: platform === 'darwin' ? 'brew install ffmpeg, or set FFMPEG_BIN' : platform === 'win32' ? 'winget install ffmpeg, or set FFMPEG_BIN' : 'apt install ffmpeg (or your distribution\'s package), or set FFMPEG_BIN / capture.ffmpegPath',
+    });
+  }
+
+  const devs = await listDevices(env, ffmpegPath, platform);
+  if (platform === 'linux') {
+    const displayProblem = devs.problems.find((p) => /DISPLAY|X server|xwininfo/.test(p));
+    add(
+      devs.displays.length
+        ? { id: 'display', status: 'ok', summary: `X server ${env.DISPLAY}: ${devs.displays.map((d) => `${d.id} ${d.width}x${d.height}`).join(', ')}` }
+        : {
+            id: 'display',
+            status: 'warn',
+            summary: displayProblem ?? 'no display found',
+            fix: env.WAYLAND_DISPLAY ? 'screen capture needs X11 or XWayland: log in to an X11 session, or record the audio profile' : 'run traced inside your desktop session (DISPLAY set); without one, `full` records audio only',
+          },
+    );
+    const audioProblem = devs.problems.find((p) => /pactl|PulseAudio/.test(p));
+    add(
+      devs.audio.length
+        ? { id: 'audio', status: 'ok', summary: `audio server answers: ${devs.audio.length} sources, default ${devs.audio.find((a) => a.default)?.name ?? 'none'}` }
+        : {
+            id: 'audio',
+            status: 'warn',
+            summary: audioProblem ?? 'no audio source found',
+            fix: audioProblem?.includes('not installed') ? 'apt install pulseaudio-utils' : 'start PulseAudio or PipeWire (pipewire-pulse) in your session; the mic channel needs it',
+          },
+    );
+  } else {
+    add({
+      id: 'devices',
+      status: devs.problems.length ? 'warn' : 'ok',
+      summary: `${devs.displays.length} displays, ${devs.audio.length} audio sources${devs.problems.length ? `: ${devs.problems.join('; ')}` : ''}`,
+      ...(devs.problems.length ? { fix: platform === 'darwin' ? 'System Settings → Privacy & Security: allow Screen Recording and Microphone for your terminal (or the traced service)' : 'see the problem above' } : {}),
+    });
+  }
+
+  if (paths) {
+    const p = paths;
+    const running = platform === 'win32' || fs.existsSync(p.socket) ? await probeSocket(p.socket) : false;
+    let dirMode: number | undefined;
+    try {
+      dirMode = fs.statSync(p.socketDir).mode & 0o777;
+    } catch {
+      // created at the first start
+    }
+    if (dirMode !== undefined && platform !== 'win32' && (dirMode & 0o077) !== 0) {
+      add({ id: 'socket', status: 'fail', summary: `socket directory ${p.socketDir} is open to others (mode ${dirMode.toString(8)})`, fix: `chmod 700 ${p.socketDir}` });
+    } else {
+      add({ id: 'socket', status: 'ok', summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it` });
+    }
+
+    const free = freeBytes(p.home);
+    if (free === undefined) {
+      add({ id: 'disk', status: 'warn', summary: `cannot read free space of ${p.home}` });
+    } else {
+      const summary = `${bytes(free)} free on the disk holding ${p.home}`;
+      add(
+        free < FAIL_FREE_BYTES
+          ? { id: 'disk', status: 'fail', summary: `disk full: ${summary}`, fix: `free space on that disk or move the data (TRACED_HOME); recording stops below ${bytes(FAIL_FREE_BYTES)}`, data: { free_bytes: free } }
+          : free < WARN_FREE_BYTES
+            ? { id: 'disk', status: 'warn', summary: `low on space: ${summary}`, fix: 'free space or prune old sessions; screen + mic take about 40 MB per hour', data: { free_bytes: free } }
+            : { id: 'disk', status: 'ok', summary, data: { free_bytes: free } },
+      );
+    }
+
+    if (fs.existsSync(p.db)) {
+      try {
+        const { default: Database } = await import('better-sqlite3');
+        const db = new Database(p.db, { readonly: true, fileMustExist: true });
+        try {
+          const res = db.pragma('quick_check', { simple: true });
+          add(
+            res === 'ok'
+              ? { id: 'database', status: 'ok', summary: `database ${p.db} passes quick_check` }
+              : { id: 'database', status: 'fail', summary: `database ${p.db} is damaged: ${String(res)}`, fix: 'stop traced, move traced.db aside and start again: sessions are rebuilt from their folders' },
+          );
+        } finally {
+          db.close();
+        }
+      } catch (err) {
+        add({ id: 'database', status: 'fail', summary: `database ${p.db} cannot be read: ${(err as Error).message}`, fix: 'check the file\'s permissions; if it is damaged, move it aside and start again' });
+      }
+    } else {
+      add({ id: 'database', status: 'ok', summary: `no database yet (${path.basename(p.db)} is created at the first start)` });
+    }
+  }
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+function freeBytes(dir: string): number | undefined {
+  // The home may not exist yet: measure the nearest existing parent.
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      const st = fs.statfsSync(d);
+      return st.bavail * st.bsize;
+    } catch {
+      if (path.dirname(d) === d) return undefined;
+    }
+  }
+}
+
+/** The report as lines for a person: a mark per check, the fix under each problem. */
+export function renderDoctor(r: DoctorReport): string {
+  const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+  const lines: string[] = [];
+  for (const c of r.checks) {
+    lines.push(`${mark[c.status]}  ${c.id.padEnd(9)} ${c.summary}`);
+    if (c.fix && c.status !== 'ok') lines.push(`      ${''.padEnd(9)} fix: ${c.fix}`);
+  }
+  const fails = r.checks.filter((c) => c.status === 'fail').length;
+  const warns = r.checks.filter((c) => c.status === 'warn').length;
+  lines.push(fails ? `${fails} problem${fails > 1 ? 's' : ''} to fix${warns ? `, ${warns} warning${warns > 1 ? 's' : ''}` : ''}.` : warns ? `Ready, with ${warns} warning${warns > 1 ? 's' : ''}.` : 'Everything traced needs is in place.');
+  return lines.join('\n');
+}
