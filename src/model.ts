@@ -47,6 +47,7 @@ export const ChannelStatus = z.object({
   detail: z.string().optional(),
   events: z.number().int().nonnegative().optional(),
   segments: z.number().int().nonnegative().optional().describe('Media segments registered so far.'),
+  lastSegmentAt: z.number().int().optional().describe('When the newest segment was registered (ms since epoch).'),
   lastEventAt: z.number().int().optional(),
 });
 export type ChannelStatus = z.infer<typeof ChannelStatus>;

@@ -74,7 +74,6 @@ export class MediaChannel implements ChannelDriver {
   private privacyHold = false;
   private lastGrowthAt = 0;
   private lastSize = -1;
-  private lastSegmentAt: number | undefined;
   private level: number | undefined;
   private silentSince: number | undefined;
   private gapStart: number | undefined;
@@ -205,8 +204,8 @@ export class MediaChannel implements ChannelDriver {
   }
 
   private healthDetail(): string {
+    // Stable text: it changes when the channel does, not every second (each change is a row write and a notification).
     const parts = [`segment ${this.nextSeq}`];
-    if (this.lastSegmentAt) parts.push(`last finished ${Math.round((Date.now() - this.lastSegmentAt) / 1000)}s ago`);
     if (this.level !== undefined) parts.push(`level ${this.level.toFixed(0)} dB`);
     parts.push(`restarts ${this.restarts}`);
     return parts.join(', ');
@@ -299,7 +298,6 @@ export class MediaChannel implements ChannelDriver {
     const ctx = this.ctx as ChannelContext;
     run.registered.add(seq);
     this.nextSeq = Math.max(this.nextSeq, seq + 1);
-    this.lastSegmentAt = Date.now();
     const name = `${String(seq).padStart(5, '0')}.${segmentExt(this.mediaKind)}`;
     const file = path.join(this.dir, name);
     if (this.mediaKind === 'audio' && this.ffmpeg) {

@@ -56,7 +56,13 @@ const one = (a: Args, usage: string): string | undefined => {
 };
 
 function channelLine(s: SessionSummary): string {
-  return s.channels.map((c) => `  ${c.id.padEnd(22)} ${c.state.padEnd(12)} ${c.store ? '' : '(not stored) '}${c.detail ?? ''}`.trimEnd()).join('\n');
+  const now = Date.now();
+  return s.channels
+    .map((c) => {
+      const age = c.lastSegmentAt !== undefined && s.ended_at === null ? ` (last segment ${duration(Math.max(0, now - c.lastSegmentAt))} ago)` : '';
+      return `  ${c.id.padEnd(22)} ${c.state.padEnd(12)} ${c.store ? '' : '(not stored) '}${c.detail ?? ''}${age}`.trimEnd();
+    })
+    .join('\n');
 }
 
 function sessionBlock(s: SessionSummary): string {

@@ -528,7 +528,11 @@ export class SessionEngine implements Engine {
     const live = this.live?.id === row.id ? this.live : undefined;
     const now = this.clock.now();
     const segCounts = new Map<string, number>();
-    for (const sg of this.store.segments(row.id)) segCounts.set(sg.channel_id, (segCounts.get(sg.channel_id) ?? 0) + 1);
+    const segLast = new Map<string, number>();
+    for (const sg of this.store.segments(row.id)) {
+      segCounts.set(sg.channel_id, (segCounts.get(sg.channel_id) ?? 0) + 1);
+      segLast.set(sg.channel_id, Math.max(segLast.get(sg.channel_id) ?? 0, sg.created_at));
+    }
     const channels: ChannelStatus[] = this.store.channels(row.id).map((c) => {
       const lc = live?.channels.get(c.channel_id);
       // A live channel's health comes from memory: its row may lag while writes fail.
@@ -537,6 +541,8 @@ export class SessionEngine implements Engine {
       if (detail) s.detail = detail;
       const segs = segCounts.get(c.channel_id);
       if (segs !== undefined) s.segments = segs;
+      const lastSeg = segLast.get(c.channel_id);
+      if (lastSeg !== undefined) s.lastSegmentAt = lastSeg;
       if (lc) {
         s.events = lc.events;
         if (lc.lastEventAt !== undefined) s.lastEventAt = lc.lastEventAt;
