@@ -36,6 +36,12 @@ export const ErrorCodes = {
   IPC_BAD_FRAME: 'TRACED_IPC_BAD_FRAME',
   IPC_TIMEOUT: 'TRACED_IPC_TIMEOUT',
   CLI_USAGE: 'TRACED_CLI_USAGE',
+  /** The upload target refused the API key: the queue is paused until the key changes. */
+  UPLOAD_AUTH: 'TRACED_UPLOAD_AUTH',
+  /** The user paused the upload queue. */
+  QUEUE_PAUSED: 'TRACED_QUEUE_PAUSED',
+  /** No upload target is configured (no VideoDB key). */
+  NO_TARGET: 'TRACED_NO_UPLOAD_TARGET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -8,6 +8,7 @@ import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
 } from './schemas.js';
+import type { QueueStatusOutput } from './queue.js';
 
 export interface Engine {
   /** `cwd`: where a relative project path is resolved (the caller's directory). */
@@ -22,4 +23,8 @@ export interface Engine {
   search(q: SearchInput): SearchOutput;
   ingest(q: IngestEventInput): Promise<IngestEventOutput>;
   listDevices(): Promise<DeviceList>;
+  queueStatus(): QueueStatusOutput;
+  queueRetry(session?: string): { requeued: number };
+  queuePause(): QueueStatusOutput;
+  queueResume(): QueueStatusOutput;
 }

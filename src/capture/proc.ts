@@ -19,6 +19,8 @@ export interface RunOptions {
   timeoutMs?: number;
   input?: string;
   maxBytes?: number;
+  /** Aborting kills the program. */
+  signal?: AbortSignal;
 }
 
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -33,6 +35,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         maxBuffer: opts.maxBytes ?? 16 * 1024 * 1024,
         killSignal: 'SIGKILL',
         windowsHide: true,
+        ...(opts.signal ? { signal: opts.signal } : {}),
         encoding: 'utf8',
       },
       (err, stdout, stderr) => {

@@ -65,6 +65,29 @@ export const Config = z.object({
       excludeWindows: z.array(z.string()).default(['1password', 'keepass', 'bitwarden', 'lastpass', 'password']),
     })
     .prefault({}),
+  /** Upload queue: retries, backoff and concurrency for every target. */
+  queue: z
+    .object({
+      concurrency: z.number().int().min(1).max(16).default(2),
+      maxAttempts: z.number().int().min(1).max(100).default(8),
+      /** First retry delay; doubled per attempt up to maxDelayMs, with ±25% jitter. */
+      baseDelayMs: z.number().int().min(10).default(2000),
+      maxDelayMs: z.number().int().min(100).default(5 * 60_000),
+      /** Per-kind deadline of one attempt. */
+      timeoutMs: z.object({ segment: z.number().int().min(1000).default(120_000), export: z.number().int().min(1000).default(600_000) }).prefault({}),
+      /** How long `stop` waits for the session's uploads before they go on in the background. */
+      flushTimeoutMs: z.number().int().min(0).default(30_000),
+    })
+    .prefault({}),
+  /** VideoDB, the optional cloud target. Without an API key nothing is queued and nothing leaves the machine. Env: VIDEO_DB_API_KEY, TRACED_VIDEODB_URL. */
+  videodb: z
+    .object({
+      apiKey: z.string().min(1).optional(),
+      baseUrl: z.string().url().default('https://api.videodb.io'),
+      /** Collection id; the account's default collection otherwise. */
+      collection: z.string().default('default'),
+    })
+    .prefault({}),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -92,6 +115,12 @@ export function loadConfig({ env, file }: { env: Env; file: unknown }): Config {
   if (env.TRACED_HOME) base.home = env.TRACED_HOME;
   if (env.TRACED_SOCKET_DIR) base.socketDir = env.TRACED_SOCKET_DIR;
   if (env.TRACED_LOG_LEVEL) base.logLevel = env.TRACED_LOG_LEVEL;
+  if (env.VIDEO_DB_API_KEY || env.TRACED_VIDEODB_URL) {
+    const v = { ...((base.videodb as Record<string, unknown> | undefined) ?? {}) };
+    if (env.VIDEO_DB_API_KEY) v.apiKey = env.VIDEO_DB_API_KEY;
+    if (env.TRACED_VIDEODB_URL) v.baseUrl = env.TRACED_VIDEODB_URL;
+    base.videodb = v;
+  }
   const parsed = Config.safeParse(base);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

@@ -30,6 +30,8 @@ import { parseTimeArg, toFtsQuery } from '../timeline/query.js';
 import { redactDeep } from '../timeline/redact.js';
 import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson } from '../timeline/session-files.js';
 import type { EventInsert, SessionRow, Store } from '../timeline/store.js';
+import type { QueueStatusOutput } from '../api/queue.js';
+import type { UploadQueue } from '../queue/queue.js';
 import type { Config, Env } from './config.js';
 import { sessionDir, type Paths } from './paths.js';
 
@@ -56,6 +58,8 @@ export interface EngineDeps {
   channelFactory: ChannelFactory;
   notify: Notify;
   clock?: Clock;
+  /** Uploads of stored segments; enqueued in the transaction that registers them. */
+  queue?: UploadQueue | undefined;
 }
 
 interface LiveChannel {
@@ -357,10 +361,7 @@ export class SessionEngine implements Engine {
       registerSegment: (seg) => {
         let fresh: boolean;
         try {
-          fresh = this.storeWrite(() => this.store.insertSegment({
-            session_id: live.id, channel_id: seg.channel, seq: seg.seq, path: seg.path, start_offset_ms: seg.start_offset_ms, duration_ms: seg.duration_ms,
-            bytes: seg.bytes, sha256: seg.sha256, state: seg.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
-          }));
+          fresh = this.storeWrite(() => this.registerSegmentRow(live.id, seg));
         } catch (err) {
           throw this.storeFailed(err);
         }
@@ -383,6 +384,19 @@ export class SessionEngine implements Engine {
       this.storeFailed(err);
     }
     this.deps.notify('channel.health', { session: live.id, channel: ch.spec.id, state, detail: detail ?? null });
+  }
+
+  /** Stores a segment row and, in the same transaction, its upload jobs: no segment is ever registered without them. */
+  private registerSegmentRow(sessionId: string, seg: SegmentInfo): boolean {
+    return this.store.transaction(() => {
+      const fresh = this.store.insertSegment({
+        session_id: sessionId, channel_id: seg.channel, seq: seg.seq, path: seg.path, start_offset_ms: seg.start_offset_ms, duration_ms: seg.duration_ms,
+        bytes: seg.bytes, sha256: seg.sha256, state: seg.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
+      });
+      const q = this.deps.queue;
+      if (q) for (const target of q.targetNames) q.enqueue({ target, kind: 'segment', session_id: sessionId, channel_id: seg.channel, segment_seq: seg.seq });
+      return fresh;
+    });
   }
 
   /** Runs a store write; success clears a storage problem (and re-persists channel health that could not be written). */
@@ -576,6 +590,27 @@ export class SessionEngine implements Engine {
     return { free_bytes: free, problem: null };
   }
 
+  queueStatus(): QueueStatusOutput {
+    const q = this.deps.queue;
+    if (!q) return { enabled: false, targets: [], paused: null, counts: { pending: 0, in_flight: 0, done: 0, failed: 0 }, in_flight: 0, next_attempt_at: null, failed: [] };
+    return { enabled: q.targetNames.length > 0, ...q.status() };
+  }
+
+  queueRetry(session?: string): { requeued: number } {
+    const id = session === undefined ? undefined : this.store.resolveSessionRef(session);
+    return { requeued: this.deps.queue?.retry(id) ?? 0 };
+  }
+
+  queuePause(): QueueStatusOutput {
+    this.deps.queue?.pause('user', ErrorCodes.QUEUE_PAUSED, 'paused by the user (traced queue resume)');
+    return this.queueStatus();
+  }
+
+  queueResume(): QueueStatusOutput {
+    this.deps.queue?.resume();
+    return this.queueStatus();
+  }
+
   status(): StatusOutput {
     const now = this.clock.now();
     return {
@@ -653,12 +688,7 @@ export class SessionEngine implements Engine {
     }
     try {
       const found = await recoverMediaSegments({ sessionDir: dir, startedAt: row.started_at, known, ffprobe });
-      for (const s of found) {
-        this.store.insertSegment({
-          session_id: row.id, channel_id: s.channel, seq: s.seq, path: s.path, start_offset_ms: s.start_offset_ms, duration_ms: s.duration_ms,
-          bytes: s.bytes, sha256: s.sha256, state: s.repaired ? 'repaired' : 'complete', created_at: this.clock.now(),
-        });
-      }
+      for (const s of found) this.registerSegmentRow(row.id, s);
       if (found.length) log.warn({ segments: found.length }, 'registered media segments found on disk');
       return found;
     } catch (err) {

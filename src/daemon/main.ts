@@ -4,7 +4,12 @@
  * stop for SIGINT, SIGTERM and SIGHUP. Returns when the daemon has stopped;
  * the caller (the CLI) owns the process exit.
  */
+import path from 'node:path';
+import type { Logger } from 'pino';
 import type { ChannelSpec } from '../model.js';
+import { resolveFfmpeg } from '../capture/ffmpeg.js';
+import { UploadQueue, type UploadTarget } from '../queue/queue.js';
+import { VideoDBTarget } from '../queue/videodb.js';
 import { FilesChannel } from '../capture/files.js';
 import { GitChannel } from '../capture/git.js';
 import { WindowChannel } from '../capture/window.js';
@@ -17,7 +22,7 @@ import { loadConfig, readConfigFile, type Config, type Env } from './config.js';
 import { SessionEngine, type ChannelFactory } from './engine.js';
 import { acquireDaemonLock } from './lock.js';
 import { createDaemonLogger } from './logger.js';
-import { defaultHome, ensureDataDirs, resolvePaths, type Paths } from './paths.js';
+import { defaultHome, ensureDataDirs, resolvePaths, sessionDir, type Paths } from './paths.js';
 
 export interface Setup {
   config: Config;
@@ -72,13 +77,21 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     log.info({ version: VERSION, node: process.versions.node, home: paths.home, socket: paths.socket }, 'daemon starting');
     store = new Store(paths.db);
     let notify = (_topic: string, _data: unknown): void => undefined;
+    const queue = createQueue(store, config, paths, opts.env, log, (topic, data) => notify(topic, data));
     const engine = new SessionEngine({
       store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, version: VERSION,
       channelFactory: channelFactory(config),
       notify: (topic, data) => notify(topic, data),
+      queue,
     });
+    // Cold start, one pass: uploads in flight back to pending, open sessions recovered (their media
+    // registered and enqueued), then every stored segment without a job gets one.
+    const requeued = queue.recoverInFlight();
     const recovered = await engine.recoverOpenSessions();
     if (recovered.length) log.warn({ recovered }, 'recovered sessions at cold start');
+    const backfilled = queue.targetNames.reduce((n, t) => n + queue.backfill(t), 0);
+    if (requeued || backfilled) log.info({ requeued, backfilled }, 'upload queue recovered');
+    queue.start();
     server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, engine, logger: log });
     await server.start();
     const srv = server;
@@ -96,6 +109,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
         } catch (err) {
           log.error({ err }, 'engine shutdown failed');
         }
+        await queue.stop();
         await srv.stop();
         st.close();
         log.info('daemon stopped');
@@ -119,6 +133,34 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     lock.release();
     throw err;
   }
+}
+
+/** The upload queue with the targets this config enables: VideoDB when a key is configured, none otherwise. */
+function createQueue(store: Store, config: Config, paths: Paths, env: Env, log: Logger, notify: (topic: string, data: unknown) => void): UploadQueue {
+  const targets = new Map<string, UploadTarget>();
+  if (config.videodb.apiKey) {
+    // Read again on every connection: a key fixed in config.json resumes an auth-paused queue.
+    const apiKey = (): string | undefined => {
+      try {
+        return setup(env).config.videodb.apiKey;
+      } catch {
+        return config.videodb.apiKey;
+      }
+    };
+    targets.set('videodb', new VideoDBTarget({
+      apiKey,
+      baseUrl: config.videodb.baseUrl,
+      collection: config.videodb.collection,
+      ffmpeg: async () => (await resolveFfmpeg({ configPath: config.capture.ffmpegPath, env })).path,
+      segmentFile: (job) => {
+        const seg = store.getSegment(job.session_id, job.channel_id, job.segment_seq);
+        if (!seg || seg.state === 'pruned') return undefined;
+        return { file: path.join(sessionDir(paths, job.session_id), seg.path), media: job.channel_id.startsWith('display:') ? 'video' : 'audio' };
+      },
+      tmpDir: path.join(paths.home, 'tmp'),
+    }));
+  }
+  return new UploadQueue(store.db, targets, { ...config.queue }, log.child({ mod: 'queue' }), notify);
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

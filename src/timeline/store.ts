@@ -192,6 +192,7 @@ export class Store {
          ON CONFLICT (session_id, channel_id, seq) DO NOTHING`,
       ),
       segments: db.prepare('SELECT * FROM segments WHERE session_id = ? ORDER BY channel_id, seq'),
+      getSegment: db.prepare('SELECT * FROM segments WHERE session_id = ? AND channel_id = ? AND seq = ?'),
       typeCounts: db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE session_id = ? GROUP BY type ORDER BY type'),
     };
   }
@@ -278,6 +279,10 @@ export class Store {
   /** Registers a segment; a second registration of the same (session, channel, seq) is ignored. Returns true when new. */
   insertSegment(row: SegmentRow): boolean {
     return this.st.insertSegment.run(row).changes > 0;
+  }
+
+  getSegment(sessionId: string, channelId: string, seq: number): SegmentRow | undefined {
+    return this.st.getSegment.get(sessionId, channelId, seq) as SegmentRow | undefined;
   }
 
   segments(sessionId: string): SegmentRow[] {

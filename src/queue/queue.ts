@@ -1,0 +1,364 @@
+/**
+ * The durable upload queue (DESIGN §6): one row per (target, kind, session,
+ * channel, segment) in `upload_jobs`, so enqueueing twice is a no-op. Jobs
+ * are claimed in a transaction, run with bounded concurrency and a per-kind
+ * deadline, and marked `done` only once the target returned the remote id.
+ * Failures retry with exponential backoff and jitter; 4xx answers (other than
+ * auth) are permanent; after `maxAttempts` a job is `failed`, visible and
+ * retryable. An auth failure pauses the whole queue — no retry storm — until
+ * the target's credentials change or the user resumes it.
+ */
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { ErrorCodes } from '../errors.js';
+
+export type JobKind = 'segment' | 'export' | 'close';
+export type JobState = 'pending' | 'in_flight' | 'done' | 'failed';
+
+export interface Job {
+  id: number;
+  target: string;
+  kind: JobKind;
+  session_id: string;
+  channel_id: string;
+  segment_seq: number;
+  state: JobState;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  remote_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** How a failed attempt is treated. */
+export type Failure = 'auth' | 'permanent' | 'retry';
+
+export interface UploadTarget {
+  readonly name: string;
+  /** Does the work; resolves to the remote id once the server confirmed it. */
+  run(job: Job, signal: AbortSignal): Promise<string>;
+  classify(err: unknown): Failure;
+  /** True when the credentials changed since the last auth failure (the queue then resumes by itself). */
+  credentialsChanged?(): boolean;
+}
+
+export interface QueueOptions {
+  concurrency: number;
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  timeoutMs: Partial<Record<JobKind, number>> & { segment: number };
+  /** How often due jobs are looked for when nothing wakes the queue. */
+  pollMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface QueuePause {
+  code: string;
+  reason: string;
+  since: number;
+  /** `auth`: resumes when the key changes; `user`: resumes on `queue resume`. */
+  by: 'auth' | 'user';
+}
+
+export interface QueueStatus {
+  targets: string[];
+  paused: QueuePause | null;
+  counts: Record<JobState, number>;
+  in_flight: number;
+  next_attempt_at: number | null;
+  failed: Pick<Job, 'id' | 'target' | 'kind' | 'session_id' | 'channel_id' | 'segment_seq' | 'attempts' | 'last_error' | 'updated_at'>[];
+}
+
+export interface EnqueueInput {
+  target: string;
+  kind: JobKind;
+  session_id: string;
+  channel_id?: string;
+  segment_seq?: number;
+}
+
+/** Marker in `last_error` for a job a stopped daemon left in flight: its upload may have landed. */
+export const INTERRUPTED = 'interrupted: the daemon stopped during this attempt';
+
+export class UploadQueue {
+  private readonly st;
+  private readonly claimTx: (limit: number, now: number) => Job[];
+  private readonly running = new Map<number, { ctl: AbortController; done: Promise<void> }>();
+  private pausedBy: QueuePause | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private pumping = false;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly listeners = new Set<(job: Job) => void>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly targets: ReadonlyMap<string, UploadTarget>,
+    private readonly opts: QueueOptions,
+    private readonly log: Logger,
+    private readonly notify: (topic: string, data: unknown) => void = () => undefined,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.st = {
+      enqueue: db.prepare(
+        `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, created_at, updated_at)
+         VALUES (@target, @kind, @session_id, @channel_id, @segment_seq, 'pending', 0, @now, @now, @now)
+         ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO NOTHING`,
+      ),
+      due: db.prepare("SELECT * FROM upload_jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"),
+      markInFlight: db.prepare("UPDATE upload_jobs SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'"),
+      done: db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+      retryLater: db.prepare("UPDATE upload_jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"),
+      // An auth failure is the key's fault, not the job's: the attempt is given back.
+      giveBack: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), last_error = ?, updated_at = ? WHERE id = ?"),
+      fail: db.prepare("UPDATE upload_jobs SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?"),
+      recover: db.prepare(`UPDATE upload_jobs SET state = 'pending', last_error = '${INTERRUPTED}', updated_at = ? WHERE state = 'in_flight'`),
+      counts: db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state'),
+      nextDue: db.prepare("SELECT MIN(next_attempt_at) AS t FROM upload_jobs WHERE state = 'pending'"),
+      failed: db.prepare("SELECT id, target, kind, session_id, channel_id, segment_seq, attempts, last_error, updated_at FROM upload_jobs WHERE state = 'failed' ORDER BY id LIMIT 50"),
+      retryAll: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'failed'"),
+      retrySession: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'failed' AND session_id = ?"),
+      sessionCounts: db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs WHERE session_id = ? GROUP BY state'),
+      get: db.prepare('SELECT * FROM upload_jobs WHERE id = ?'),
+      backfill: db.prepare(
+        `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, created_at, updated_at)
+         SELECT @target, 'segment', session_id, channel_id, seq, 'pending', 0, @now, @now, @now FROM segments WHERE state != 'pruned'
+         ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO NOTHING`,
+      ),
+    };
+    this.claimTx = db.transaction((limit: number, now: number) => {
+      const rows = this.st.due.all(now, limit) as Job[];
+      const claimed: Job[] = [];
+      for (const r of rows) {
+        if (this.st.markInFlight.run(now, r.id).changes === 1) claimed.push({ ...r, state: 'in_flight', attempts: r.attempts + 1 });
+      }
+      return claimed;
+    });
+  }
+
+  get targetNames(): string[] {
+    return [...this.targets.keys()];
+  }
+
+  hasTarget(name: string): boolean {
+    return this.targets.has(name);
+  }
+
+  /** Adds a job unless the same one exists; true when it was new. Call inside the transaction that stores what it uploads. */
+  enqueue(j: EnqueueInput): boolean {
+    const fresh = this.st.enqueue.run({ target: j.target, kind: j.kind, session_id: j.session_id, channel_id: j.channel_id ?? '', segment_seq: j.segment_seq ?? -1, now: this.now() }).changes === 1;
+    if (fresh) this.wake();
+    return fresh;
+  }
+
+  /** Every stored segment gets a job for `target` (segments recorded before a key was configured, or registered by recovery). */
+  backfill(target: string): number {
+    return this.st.backfill.run({ target, now: this.now() }).changes;
+  }
+
+  /** Cold start: jobs a stopped daemon left in flight go back to pending (marked, so the target can look for an upload that landed). */
+  recoverInFlight(): number {
+    return this.st.recover.run(this.now()).changes;
+  }
+
+  /** Claims up to `limit` due jobs in one transaction. */
+  claim(limit: number): Job[] {
+    return this.claimTx(limit, this.now());
+  }
+
+  complete(job: Job, remoteId: string): void {
+    this.st.done.run(remoteId, this.now(), job.id);
+    this.emit({ ...job, state: 'done', remote_id: remoteId });
+  }
+
+  /** Records a failed attempt as its class says: retry later, fail for good, or pause the queue on auth. */
+  failed(job: Job, err: unknown, failure: Failure): void {
+    const message = errorText(err);
+    const now = this.now();
+    if (failure === 'auth') {
+      this.st.giveBack.run(message, now, job.id);
+      this.pause('auth', ErrorCodes.UPLOAD_AUTH, `${job.target} refused the API key: ${message}; set a valid key (videodb.apiKey or VIDEO_DB_API_KEY)`);
+      return;
+    }
+    if (failure === 'permanent' || job.attempts >= this.opts.maxAttempts) {
+      const why = failure === 'permanent' ? message : `${message} (gave up after ${job.attempts} attempts)`;
+      this.st.fail.run(why, now, job.id);
+      this.log.warn({ job: job.id, session: job.session_id, channel: job.channel_id, seq: job.segment_seq, err: why }, 'upload failed for good');
+      this.emit({ ...job, state: 'failed', last_error: why });
+      return;
+    }
+    const delay = this.backoff(job.attempts);
+    this.st.retryLater.run(now + delay, message, now, job.id);
+    this.log.info({ job: job.id, attempt: job.attempts, retryInMs: delay, err: message }, 'upload attempt failed; retrying');
+  }
+
+  /** base × 2^(attempt−1), capped, ±25% jitter so a fleet of jobs does not retry in lockstep. */
+  backoff(attempt: number): number {
+    const raw = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(raw * (0.75 + this.random() * 0.5));
+  }
+
+  pause(by: QueuePause['by'], code: string, reason: string): void {
+    if (this.pausedBy?.by === by && this.pausedBy.reason === reason) return;
+    this.pausedBy = { by, code, reason, since: this.now() };
+    this.log.warn({ pause: this.pausedBy }, 'upload queue paused');
+    this.notify('queue.paused', this.pausedBy);
+  }
+
+  resume(): void {
+    if (!this.pausedBy) return;
+    this.log.info({ was: this.pausedBy }, 'upload queue resumed');
+    this.pausedBy = undefined;
+    this.notify('queue.resumed', {});
+    this.wake();
+  }
+
+  /** Failed jobs (all, or one session's) back to pending with their attempts reset. */
+  retry(sessionId?: string): number {
+    const now = this.now();
+    const n = sessionId ? this.st.retrySession.run(now, now, sessionId).changes : this.st.retryAll.run(now, now).changes;
+    if (n) this.wake();
+    return n;
+  }
+
+  status(): QueueStatus {
+    const counts: Record<JobState, number> = { pending: 0, in_flight: 0, done: 0, failed: 0 };
+    for (const r of this.st.counts.all() as { state: JobState; n: number }[]) counts[r.state] = r.n;
+    const next = (this.st.nextDue.get() as { t: number | null }).t;
+    return {
+      targets: this.targetNames,
+      paused: this.pausedBy ?? null,
+      counts,
+      in_flight: this.running.size,
+      next_attempt_at: next,
+      failed: this.st.failed.all() as QueueStatus['failed'],
+    };
+  }
+
+  sessionCounts(sessionId: string): Record<JobState, number> {
+    const counts: Record<JobState, number> = { pending: 0, in_flight: 0, done: 0, failed: 0 };
+    for (const r of this.st.sessionCounts.all(sessionId) as { state: JobState; n: number }[]) counts[r.state] = r.n;
+    return counts;
+  }
+
+  /** Calls `fn` for every job that reaches done or failed; returns the unsubscribe. */
+  onSettled(fn: (job: Job) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(job: Job): void {
+    this.notify('upload.settled', { id: job.id, target: job.target, kind: job.kind, session: job.session_id, channel: job.channel_id, seq: job.segment_seq, state: job.state, remote_id: job.remote_id, error: job.last_error });
+    for (const l of this.listeners) l(job);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const tick = () => {
+      this.timer = setTimeout(tick, this.opts.pollMs ?? 1000);
+      this.timer.unref();
+      if (this.pausedBy?.by === 'auth' && [...this.targets.values()].some((t) => t.credentialsChanged?.())) this.resume();
+      this.pump();
+    };
+    tick();
+  }
+
+  /** Stops claiming, aborts attempts in flight (they go back to pending) and waits for them. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    for (const r of this.running.values()) r.ctl.abort();
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private wake(): void {
+    if (this.started) setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    if (!this.started || this.pausedBy || this.pumping || this.targets.size === 0) return;
+    this.pumping = true;
+    try {
+      const free = this.opts.concurrency - this.running.size;
+      if (free <= 0) return;
+      for (const job of this.claim(free)) this.launch(job);
+    } catch (err) {
+      this.log.error({ err }, 'claiming upload jobs failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private launch(job: Job): void {
+    const ctl = new AbortController();
+    const done = this.attempt(job, ctl).finally(() => {
+      this.running.delete(job.id);
+      this.wake();
+    });
+    this.running.set(job.id, { ctl, done });
+  }
+
+  private async attempt(job: Job, ctl: AbortController): Promise<void> {
+    const target = this.targets.get(job.target);
+    if (!target) {
+      this.st.fail.run(`no target named ${job.target} is configured`, this.now(), job.id);
+      return;
+    }
+    const timeoutMs = this.opts.timeoutMs[job.kind] ?? this.opts.timeoutMs.segment;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new AttemptTimeout(`no answer within ${timeoutMs} ms`)); // settles the race before the abort below does
+        ctl.abort();
+      }, timeoutMs);
+    });
+    const aborted = new Promise<never>((_, reject) => ctl.signal.addEventListener('abort', () => reject(new AttemptAborted('stopped')), { once: true }));
+    try {
+      const remoteId = await Promise.race([target.run(job, ctl.signal), deadline, aborted]);
+      if (!remoteId) throw new Error('the target returned no remote id');
+      this.complete(job, remoteId);
+    } catch (err) {
+      if (err instanceof AttemptAborted && !(err instanceof AttemptTimeout)) {
+        // Daemon stopping: the job goes back to pending, marked as possibly landed.
+        this.st.giveBack.run(INTERRUPTED, this.now(), job.id);
+        return;
+      }
+      this.failed(job, err, err instanceof AttemptTimeout ? 'retry' : safeClassify(target, err));
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  job(id: number): Job | undefined {
+    return this.st.get.get(id) as Job | undefined;
+  }
+}
+
+class AttemptAborted extends Error {}
+class AttemptTimeout extends AttemptAborted {}
+
+function safeClassify(t: UploadTarget, err: unknown): Failure {
+  try {
+    return t.classify(err);
+  } catch {
+    return 'retry';
+  }
+}
+
+/** One line for `last_error`: the message and the causes under it. */
+export function errorText(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const m = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
+    if (m && !parts.includes(m)) parts.push(m.trim());
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(' ← ').slice(0, 500) || 'unknown error';
+}

@@ -1,0 +1,112 @@
+/**
+ * The VideoDB upload target, through the real `videodb` SDK (contract:
+ * ../shared/reference/videodb-api.md). A stored segment is uploaded as
+ * `<session>/<channel>/<seq>`: Matroska video remuxed (`-c copy`) into MP4,
+ * which VideoDB accepts; ogg/opus audio as is, as audio. The SDK's errors are
+ * classified for the queue: a 401 anywhere in the cause chain is `auth`, other
+ * 4xx answers (except 408 and 429) are `permanent`, everything else retries.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import videodb from 'videodb';
+import { run } from '../capture/proc.js';
+import { INTERRUPTED, type Failure, type Job, type UploadTarget } from './queue.js';
+
+const { connect, AuthenticationError, InvalidRequestError } = videodb;
+
+export interface SegmentFile {
+  /** Absolute path of the stored segment. */
+  file: string;
+  media: 'video' | 'audio';
+}
+
+export interface VideoDBOptions {
+  /** Read at every connection, so a key changed in config.json is picked up. */
+  apiKey: () => string | undefined;
+  baseUrl: string;
+  collection: string;
+  ffmpeg: () => Promise<string>;
+  segmentFile: (job: Job) => SegmentFile | undefined;
+  tmpDir: string;
+}
+
+type Collection = Awaited<ReturnType<ReturnType<typeof connect>['getCollection']>>;
+
+export class VideoDBTarget implements UploadTarget {
+  readonly name = 'videodb';
+  private coll: { key: string; collection: Collection } | undefined;
+  private rejectedKey: string | undefined;
+
+  constructor(private readonly opts: VideoDBOptions) {}
+
+  private async collection(): Promise<Collection> {
+    const key = this.opts.apiKey();
+    if (!key) throw new AuthenticationError('no API key configured');
+    if (this.coll?.key === key) return this.coll.collection;
+    const conn = connect(key, this.opts.baseUrl);
+    const collection = await conn.getCollection(this.opts.collection);
+    this.coll = { key, collection };
+    return collection;
+  }
+
+  async run(job: Job, signal: AbortSignal): Promise<string> {
+    if (job.kind !== 'segment') throw new PermanentError(`videodb cannot run ${job.kind} jobs yet`);
+    const seg = this.opts.segmentFile(job);
+    if (!seg || !fs.existsSync(seg.file)) throw new PermanentError(`segment ${job.session_id}/${job.channel_id}/${job.segment_seq} is not on disk`);
+    const name = `${job.session_id}/${job.channel_id}/${job.segment_seq}`;
+    try {
+      const coll = await this.collection();
+      // The previous attempt died with the daemon: its upload may have landed. Look before sending it again.
+      if (job.last_error === INTERRUPTED && seg.media === 'video') {
+        const existing = (await coll.getVideos()).find((v) => v.name === name);
+        if (existing?.id) return existing.id;
+      }
+      const upload = seg.media === 'video' ? await this.remux(seg.file, job, signal) : seg.file;
+      try {
+        const media = await coll.uploadFile({ filePath: upload, name, mediaType: seg.media });
+        const id = (media as { id?: string } | undefined)?.id;
+        if (!id) throw new Error('VideoDB answered without a media id');
+        return id;
+      } finally {
+        if (upload !== seg.file) fs.rmSync(upload, { force: true });
+      }
+    } catch (err) {
+      if (this.classify(err) === 'auth') this.rejectedKey = this.opts.apiKey();
+      throw err;
+    }
+  }
+
+  /** Matroska → MP4 without re-encoding (VideoDB does not take Matroska). */
+  private async remux(file: string, job: Job, signal: AbortSignal): Promise<string> {
+    fs.mkdirSync(this.opts.tmpDir, { recursive: true, mode: 0o700 });
+    const out = path.join(this.opts.tmpDir, `upload-${job.id}-${job.attempts}.mp4`);
+    const ff = await this.opts.ffmpeg();
+    const r = await run(ff, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', file, '-c', 'copy', '-movflags', '+faststart', out], { timeoutMs: 60_000, signal });
+    if (r.code !== 0) {
+      fs.rmSync(out, { force: true });
+      throw new PermanentError(`cannot remux ${path.basename(file)} to MP4: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    }
+    return out;
+  }
+
+  classify(err: unknown): Failure {
+    for (let e: unknown = err, i = 0; e && i < 6; e = (e as { cause?: unknown }).cause, i++) {
+      if (e instanceof PermanentError) return 'permanent';
+      if (e instanceof AuthenticationError) return 'auth';
+      if (e instanceof InvalidRequestError) {
+        const status = (e as { response?: { status?: number } }).response?.status ?? 0;
+        if (status === 401 || status === 403) return 'auth';
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429) return 'permanent';
+        return 'retry';
+      }
+    }
+    return 'retry';
+  }
+
+  credentialsChanged(): boolean {
+    const key = this.opts.apiKey();
+    return key !== undefined && key !== this.rejectedKey;
+  }
+}
+
+export class PermanentError extends Error {}

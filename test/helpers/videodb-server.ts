@@ -1,0 +1,175 @@
+/**
+ * A local server that speaks the VideoDB REST contract the `videodb` SDK uses
+ * (../shared/reference/videodb-api.md), for tests and benchmarks: the cloud is
+ * unreachable here. It keeps what it was sent (uploads by name, so duplicates
+ * can be counted) and injects faults on request: a share of 500s, stalls,
+ * 401 for any key but the good one, refused connections (stop/start on the
+ * same port), and "No results found." for searches without hits.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Faults {
+  /** Share (0..1) of requests answered 500. */
+  error500Rate?: number;
+  /** Share of requests never answered (the client's timeout decides). */
+  stallRate?: number;
+  /** Only fault upload steps (upload_url, the file POST, /upload), not collection lookups. */
+  uploadsOnly?: boolean;
+}
+
+export interface Media {
+  id: string;
+  name: string;
+  collection_id: string;
+  media_type: 'video' | 'audio';
+  /** The file name of the multipart upload (its extension tells the container). */
+  filename: string;
+  size: number;
+  length: string;
+  stream_url: string;
+  player_url: string;
+}
+
+export class FakeVideoDB {
+  goodKey = 'good-key';
+  faults: Faults = {};
+  /** Answer /upload with `processing` + an output_url the SDK polls (as the real service does). */
+  asyncUploads = true;
+  readonly media: Media[] = [];
+  readonly requests: { method: string; path: string; status: number }[] = [];
+  private readonly blobs = new Map<string, { bytes: number; filename: string }>();
+  private readonly jobs = new Map<string, unknown>();
+  private server: http.Server | undefined;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  private seq = 0;
+  port = 0;
+  private rand: () => number;
+
+  constructor(seed = 42) {
+    let x = seed >>> 0 || 1;
+    this.rand = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return ((x >>> 0) % 1_000_000) / 1_000_000;
+    };
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Uploads per name: more than one means a remote duplicate. */
+  uploadsByName(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const x of this.media) m.set(x.name, (m.get(x.name) ?? 0) + 1);
+    return m;
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server?.once('error', reject);
+      this.server?.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** Goes offline: connections are refused until start() again (same port). */
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    for (const sock of this.sockets) sock.destroy();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const p = url.pathname;
+    const send = (status: number, body: unknown) => {
+      this.requests.push({ method: req.method ?? '', path: p, status });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const body = await readBody(req);
+    if (req.headers['x-access-token'] !== this.goodKey) return send(401, { success: false, message: 'Invalid API key' });
+    const isUpload = /upload/.test(p) || p.startsWith('/blob/');
+    if (!this.faults.uploadsOnly || isUpload) {
+      if (this.rand() < (this.faults.stallRate ?? 0)) {
+        this.requests.push({ method: req.method ?? '', path: p, status: 0 });
+        return; // never answered; the socket is destroyed at stop()
+      }
+      if (this.rand() < (this.faults.error500Rate ?? 0)) return send(500, { success: false, message: 'injected server error' });
+    }
+    const json = (): any => {
+      try {
+        return JSON.parse(body.toString('utf8'));
+      } catch {
+        return {};
+      }
+    };
+    let m: RegExpExecArray | null;
+    if (req.method === 'GET' && (m = /^\/collection\/([^/]+)$/.exec(p))) {
+      const id = m[1] === 'default' ? 'c-default' : m[1];
+      return send(200, { success: true, data: { id, name: id, description: '', is_public: false } });
+    }
+    if (req.method === 'GET' && /^\/collection\/[^/]+\/upload_url$/.test(p)) {
+      return send(200, { success: true, data: { upload_url: `${this.url}/blob/${crypto.randomUUID()}` } });
+    }
+    if (req.method === 'POST' && p.startsWith('/blob/')) {
+      const head = body.subarray(0, 2048).toString('latin1');
+      const filename = /filename="([^"]+)"/.exec(head)?.[1] ?? '';
+      if (!/name="file"/.test(head)) return send(400, { success: false, message: 'no file field' });
+      this.blobs.set(`${this.url}${p}`, { bytes: body.length, filename });
+      return send(200, { success: true });
+    }
+    if (req.method === 'POST' && (m = /^\/collection\/([^/]+)\/upload$/.exec(p))) {
+      const q = json();
+      const blob = this.blobs.get(q.url);
+      if (!blob) return send(400, { success: false, message: `unknown upload url ${q.url}` });
+      const audio = q.media_type === 'audio';
+      const id = `${audio ? 'a' : 'm'}-${++this.seq}`;
+      const media: Media = {
+        id, name: q.name ?? blob.filename, collection_id: m[1] as string, media_type: audio ? 'audio' : 'video', filename: blob.filename, size: blob.bytes, length: '0',
+        stream_url: `https://play.example/v1/${id}.m3u8`, player_url: `https://console.example/player?url=${id}`,
+      };
+      this.media.push(media);
+      if (!this.asyncUploads) return send(200, { success: true, data: media });
+      const job = crypto.randomUUID();
+      this.jobs.set(job, media);
+      return send(200, { success: true, status: 'processing', request_type: 'sync', data: { output_url: `${this.url}/async-response/${job}` } });
+    }
+    if (req.method === 'GET' && (m = /^\/async-response\/(.+)$/.exec(p))) {
+      const data = this.jobs.get(m[1] as string);
+      if (!data) return send(404, { success: false, message: 'no such job' });
+      return send(200, { success: true, status: 'done', response: { success: true, data } });
+    }
+    if (req.method === 'GET' && p === '/video') {
+      return send(200, { success: true, data: { videos: this.media.filter((x) => x.media_type === 'video' && x.collection_id === url.searchParams.get('collection_id')) } });
+    }
+    if (req.method === 'GET' && (m = /^\/(video|audio)\/([^/]+)$/.exec(p))) {
+      const x = this.media.find((y) => y.id === m?.[2]);
+      return x ? send(200, { success: true, data: x }) : send(404, { success: false, message: 'not found' });
+    }
+    if (req.method === 'POST' && /\/search$/.test(p)) {
+      return send(200, { success: false, message: 'No results found.' });
+    }
+    return send(404, { success: false, message: `no route ${req.method} ${p}` });
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(Buffer.concat(chunks)));
+  });
+}
