@@ -58,7 +58,15 @@ export async function recoverMediaSegments(opts: {
       const run = [...runs].reverse().find((r) => r.first_seq <= seq);
       const listed = run?.entries.find((e) => seqOf(e.file) === seq);
       const duration = listed ? Math.round((listed.end - listed.start) * 1000) : await probeDurationMs(opts.ffprobe, file);
-      if (!duration || duration <= 0) continue; // nothing decodable: left on disk, never registered
+      if (!duration || duration <= 0) {
+        // Not a frame in it (killed as the segment opened): set aside under another name, never deleted, never registered.
+        try {
+          fs.renameSync(file, `${file}.unreadable`);
+        } catch {
+          // left as is; found again at the next start
+        }
+        continue;
+      }
       let startInRun: number;
       if (listed) startInRun = listed.start * 1000;
       else {

@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Writable } from 'node:stream';
 import { findOperation, operations } from '../api/index.js';
 import type { SessionSummary, RecordedEvent } from '../model.js';
+import type { QueueStatusOutput } from '../api/queue.js';
 import type { Env } from '../daemon/config.js';
 import { setup, startDaemon } from '../daemon/main.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
@@ -54,6 +55,17 @@ const one = (a: Args, usage: string): string | undefined => {
   if (a.positionals.length > 1) throw new TracedError(ErrorCodes.CLI_USAGE, `too many arguments; usage: ${usage}`);
   return a.positionals[0];
 };
+
+function renderQueue(q: QueueStatusOutput): string {
+  if (!q.enabled) return 'Uploads are off: no VideoDB key (set videodb.apiKey in config.json or VIDEO_DB_API_KEY). Everything stays on this machine.';
+  const c = q.counts as Record<string, number>;
+  const lines = [`Uploads to ${q.targets.join(', ')}: ${c.done ?? 0} done, ${c.pending ?? 0} pending, ${c.in_flight ?? 0} in flight, ${c.failed ?? 0} failed`];
+  if (q.paused) lines.push(`PAUSED ${q.paused.code}: ${q.paused.reason}`);
+  else if (q.next_attempt_at && (c.pending ?? 0) > 0) lines.push(`next attempt ${dateTime(q.next_attempt_at)}`);
+  for (const f of q.failed) lines.push(`  failed ${f.session_id} ${f.channel_id} #${f.segment_seq} after ${f.attempts} attempts: ${f.last_error ?? ''}`);
+  if (q.failed.length) lines.push('Retry with: traced queue retry [SESSION]');
+  return lines.join('\n');
+}
 
 function channelLine(s: SessionSummary): string {
   const now = Date.now();
@@ -222,6 +234,21 @@ export const commands: Command[] = [
         ...(r.audio.length ? r.audio.map((a) => `  ${a.id.padEnd(28)} ${a.kind.padEnd(8)} ${a.default ? '(default) ' : ''}${a.description}`) : ['  none']),
         ...(r.problems.length ? ['Problems:', ...r.problems.map((p) => `  ${p}`)] : []),
       ].join('\n'),
+  },
+  {
+    name: 'queue',
+    usage: 'traced queue [status|retry [SESSION]|pause|resume]',
+    summary: 'the upload queue: what is pending, done and failed; retry failed uploads; pause or resume uploads',
+    run: async (a, io) => {
+      const [sub = 'status', ref, ...extra] = a.positionals;
+      if (extra.length) throw new TracedError(ErrorCodes.CLI_USAGE, 'too many arguments; usage: traced queue [status|retry [SESSION]|pause|resume]');
+      const op = { status: 'queue_status', retry: 'queue_retry', pause: 'queue_pause', resume: 'queue_resume' }[sub];
+      if (!op) throw new TracedError(ErrorCodes.CLI_USAGE, `unknown queue command "${sub}"; usage: traced queue [status|retry [SESSION]|pause|resume]`);
+      const result = (await callDaemon(io, op, sub === 'retry' && ref ? { session: ref } : {})) as QueueStatusOutput | { requeued: number };
+      if (a.values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else io.stdout.write(`${'requeued' in result ? `Requeued ${result.requeued} failed upload${result.requeued === 1 ? '' : 's'}.` : renderQueue(result)}\n`);
+      return 0;
+    },
   },
   {
     name: 'doctor',

@@ -15,6 +15,8 @@ export interface Faults {
   error500Rate?: number;
   /** Share of requests never answered (the client's timeout decides). */
   stallRate?: number;
+  /** Delay before answering upload steps (ms): widens the window in which a crash hits an upload in flight. */
+  uploadDelayMs?: number;
   /** Only fault upload steps (upload_url, the file POST, /upload), not collection lookups. */
   uploadsOnly?: boolean;
 }
@@ -101,6 +103,7 @@ export class FakeVideoDB {
     const body = await readBody(req);
     if (req.headers['x-access-token'] !== this.goodKey) return send(401, { success: false, message: 'Invalid API key' });
     const isUpload = /upload/.test(p) || p.startsWith('/blob/');
+    if (isUpload && this.faults.uploadDelayMs) await new Promise((r) => setTimeout(r, this.faults.uploadDelayMs));
     if (!this.faults.uploadsOnly || isUpload) {
       if (this.rand() < (this.faults.stallRate ?? 0)) {
         this.requests.push({ method: req.method ?? '', path: p, status: 0 });
