@@ -700,6 +700,78 @@ export class SessionEngine implements Engine {
   }
 
   /**
+   * Cold start, before anything else: session folders the database does not
+   * know (traced.db deleted or restored from an old backup) are loaded back —
+   * the session from session.json, its events from events.jsonl, its media
+   * from the segment files, its finished uploads from uploads.jsonl. Sessions
+   * that had not ended are left open for recoverOpenSessions.
+   */
+  async rebuildFromFolders(): Promise<string[]> {
+    const rebuilt: string[] = [];
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.deps.paths.sessionsDir);
+    } catch {
+      return rebuilt;
+    }
+    for (const id of names.filter((n) => SESSION_DIR.test(n)).sort()) {
+      if (this.store.getSession(id)) continue;
+      const log = this.log.child({ sessionId: id });
+      try {
+        await this.rebuildSession(id, log);
+        rebuilt.push(id);
+      } catch (err) {
+        this.storeFailed(err);
+        log.error({ err }, 'could not rebuild this session from its folder');
+      }
+    }
+    if (rebuilt.length) this.log.warn({ sessions: rebuilt.length }, 'sessions rebuilt from their folders');
+    return rebuilt;
+  }
+
+  private async rebuildSession(id: string, log: Logger): Promise<void> {
+    const dir = sessionDir(this.deps.paths, id);
+    const doc = readSessionJson(dir) ?? {};
+    const events = readJsonl(path.join(dir, EVENTS_JSONL)).filter((e): e is RecordedEvent => typeof e.seq === 'number' && typeof e.type === 'string' && e.session_id === id);
+    const startedAt = typeof doc.started_at === 'number' ? doc.started_at : (events[0]?.ts ?? fs.statSync(dir).mtimeMs);
+    const ended = typeof doc.ended_at === 'number' && ['ended', 'failed', 'recovered'].includes(String(doc.state));
+    const channels = Array.isArray(doc.channels) ? (doc.channels as { id?: unknown; store?: unknown; kind?: unknown }[]) : [];
+    this.store.transaction(() => {
+      this.store.insertSession({
+        id, project: typeof doc.project === 'string' ? doc.project : '', label: typeof doc.label === 'string' ? doc.label : null,
+        profile: typeof doc.profile === 'string' ? doc.profile : 'events', state: 'recording', started_at: Math.round(startedAt), meta: JSON.stringify({ rebuilt_from: 'session folder' }),
+      });
+      for (const c of channels) {
+        if (typeof c.id !== 'string') continue;
+        this.store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind === 'media' ? 'media' : 'event', store: c.store === false ? 0 : 1, state: 'stopped', detail: 'rebuilt from the session folder' });
+      }
+      const seen = new Set<number>();
+      const rows: EventInsert[] = [];
+      for (const e of events) {
+        if (seen.has(e.seq)) continue;
+        seen.add(e.seq);
+        rows.push({ ...e, parent_seq: e.parent_seq ?? null, text: eventText(e.type, e.data ?? {}) });
+      }
+      this.store.appendEvents(rows);
+    });
+    if (ended) {
+      const media = await this.recoverMedia({ ...(this.store.getSession(id) as SessionRow) }, log);
+      const endedAt = doc.ended_at as number;
+      this.store.endSession(id, { state: doc.state as SessionState, ended_at: endedAt, end_offset_ms: Math.max(0, endedAt - startedAt) });
+      log.info({ events: events.length, segments: media.length }, 'rebuilt an ended session');
+    }
+    // Uploads that had finished are done again, so nothing is sent twice.
+    const q = this.deps.queue;
+    if (q) {
+      for (const u of readJsonl(path.join(dir, UPLOADS_JSONL))) {
+        if (typeof u.target === 'string' && typeof u.channel === 'string' && typeof u.seq === 'number' && typeof u.remote_id === 'string') {
+          q.restoreDone({ target: u.target, kind: 'segment', session_id: id, channel_id: u.channel, segment_seq: u.seq }, u.remote_id);
+        }
+      }
+    }
+  }
+
+  /**
    * Cold start: every session a killed daemon left open becomes `recovered`,
    * ending at its last committed event; events.jsonl gets any committed event
    * it missed. Runs before the daemon accepts requests.
@@ -751,6 +823,31 @@ export class SessionEngine implements Engine {
     }
     log.warn({ endTs, events: seq }, 'recovered a session left open');
   }
+}
+
+const SESSION_DIR = /^\d{8}-\d{6}-[a-z0-9]{4}$/;
+/** Finished uploads of a session, one JSON line each: what a rebuilt database needs to not upload them again. */
+export const UPLOADS_JSONL = 'uploads.jsonl';
+
+/** Parsed lines of a JSONL file; torn or foreign lines are skipped. */
+function readJsonl(file: string): Record<string, any>[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: Record<string, any>[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v)) out.push(v as Record<string, any>);
+    } catch {
+      // a torn last line after a crash
+    }
+  }
+  return out;
 }
 
 function freeBytes(dir: string): number | null {

@@ -4,6 +4,7 @@
  * stop for SIGINT, SIGTERM and SIGHUP. Returns when the daemon has stopped;
  * the caller (the CLI) owns the process exit.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ChannelSpec } from '../model.js';
@@ -19,7 +20,7 @@ import { IpcServer } from '../ipc/server.js';
 import { Store } from '../timeline/store.js';
 import { VERSION } from '../version.js';
 import { loadConfig, readConfigFile, type Config, type Env } from './config.js';
-import { SessionEngine, type ChannelFactory } from './engine.js';
+import { SessionEngine, UPLOADS_JSONL, type ChannelFactory } from './engine.js';
 import { acquireDaemonLock } from './lock.js';
 import { createDaemonLogger } from './logger.js';
 import { defaultHome, ensureDataDirs, resolvePaths, sessionDir, type Paths } from './paths.js';
@@ -87,10 +88,20 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     // Cold start, one pass: uploads in flight back to pending, open sessions recovered (their media
     // registered and enqueued), then every stored segment without a job gets one.
     const requeued = queue.recoverInFlight();
+    await engine.rebuildFromFolders();
     const recovered = await engine.recoverOpenSessions();
     if (recovered.length) log.warn({ recovered }, 'recovered sessions at cold start');
     const backfilled = queue.targetNames.reduce((n, t) => n + queue.backfill(t), 0);
     if (requeued || backfilled) log.info({ requeued, backfilled }, 'upload queue recovered');
+    // Each finished upload is also written to its session folder, so a lost database never means uploading again.
+    queue.onSettled((job) => {
+      if (job.state !== 'done' || job.kind !== 'segment') return;
+      try {
+        fs.appendFileSync(path.join(sessionDir(paths, job.session_id), UPLOADS_JSONL), `${JSON.stringify({ target: job.target, channel: job.channel_id, seq: job.segment_seq, remote_id: job.remote_id, at: Date.now() })}\n`);
+      } catch (err) {
+        log.warn({ err, job: job.id }, 'could not note the upload in the session folder');
+      }
+    });
     queue.start();
     server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, engine, logger: log });
     await server.start();

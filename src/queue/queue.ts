@@ -156,6 +156,18 @@ export class UploadQueue {
     return fresh;
   }
 
+  /** A job known to be done (from a session folder's uploads.jsonl after the database was lost). */
+  restoreDone(j: EnqueueInput, remoteId: string): void {
+    const now = this.now();
+    this.db
+      .prepare(
+        `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, remote_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'done', 1, ?, ?, ?, ?)
+         ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO UPDATE SET state = 'done', remote_id = excluded.remote_id`,
+      )
+      .run(j.target, j.kind, j.session_id, j.channel_id ?? '', j.segment_seq ?? -1, now, remoteId, now, now);
+  }
+
   /** Every stored segment gets a job for `target` (segments recorded before a key was configured, or registered by recovery). */
   backfill(target: string): number {
     return this.st.backfill.run({ target, now: this.now() }).changes;

@@ -99,4 +99,53 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     expect(dupes).toBeLessThanOrEqual(kills);
     console.log(`upload kill loop: ${segs.length} segments over ${kills} kills, ${dupes} remote duplicates, ${server.requests.filter((r) => r.status === 500).length} injected 500s`);
   }, 400_000);
+
+  it('traced.db deleted between runs: sessions, segments, events and finished uploads come back from the session folders', async () => {
+    const repo = await makeRepo();
+    daemon ??= await startDaemonProc(home);
+    const c = await RawClient.connect(home.socket);
+    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }, { id: 'files', store: true }] });
+    expect(res.error).toBeUndefined();
+    for (let i = 0; i < 5; i++) await c.call('ingest_event', { channel: 'editor', type: 'editor.note', data: { text: `note ${i} about invalidateCache` } });
+    await sleep(5000);
+    await c.call('stop_session', {});
+    c.close();
+    await waitFor(async () => {
+      const q = (await cli(home, ['queue', 'status', '--json'])).json;
+      return q.counts.pending === 0 && q.counts.in_flight === 0 ? q : undefined;
+    }, { timeoutMs: 60_000, what: 'uploads of the last session' });
+    const { default: Database } = await import('better-sqlite3');
+    const snapshot = () => {
+      const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
+      try {
+        return {
+          sessions: sql.prepare('SELECT id, project, state, started_at, ended_at FROM sessions ORDER BY id').all(),
+          events: sql.prepare('SELECT session_id, seq, type, offset_ms, data FROM events ORDER BY session_id, seq').all(),
+          segments: sql.prepare('SELECT session_id, channel_id, seq, path, start_offset_ms, duration_ms, bytes, sha256 FROM segments ORDER BY session_id, channel_id, seq').all(),
+          done: sql.prepare("SELECT session_id, channel_id, segment_seq, remote_id FROM upload_jobs WHERE state = 'done' ORDER BY session_id, channel_id, segment_seq").all(),
+        };
+      } finally {
+        sql.close();
+      }
+    };
+    const before = snapshot();
+    const uploadsBefore = server.media.length;
+    expect(before.sessions.length).toBeGreaterThan(1);
+    await stopDaemonProc(daemon);
+    daemon = undefined;
+    for (const f of ['traced.db', 'traced.db-wal', 'traced.db-shm']) fs.rmSync(path.join(home.home, f), { force: true });
+
+    daemon = await startDaemonProc(home);
+    const found = await cli(home, ['search', 'invalidateCache', '--json']);
+    expect(found.json.hits.length).toBe(5);
+    await sleep(1500); // a queue that thought something was missing would be uploading by now
+    const after = snapshot();
+    expect(after.sessions).toEqual(before.sessions);
+    expect(after.events).toEqual(before.events);
+    expect(after.segments).toEqual(before.segments);
+    expect(after.done).toEqual(before.done);
+    const q = (await cli(home, ['queue', 'status', '--json'])).json;
+    expect(q.counts.pending + q.counts.in_flight).toBe(0);
+    expect(server.media.length, 'nothing uploaded twice').toBe(uploadsBefore);
+  }, 120_000);
 });
