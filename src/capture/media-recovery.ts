@@ -51,7 +51,9 @@ export async function recoverMediaSegments(opts: {
     }
     runs.sort((a, b) => a.first_seq - b.first_seq);
     const segs = files.map((f) => ({ f, seq: seqOf(f) })).filter((x): x is { f: string; seq: number } => x.seq !== undefined).sort((a, b) => a.seq - b.seq);
+    // Place every unknown file on the clock first (cheap), then hash and fsync them 16 at a time.
     let prevEnd = 0;
+    const todo: { file: string; f: string; seq: number; start: number; duration: number; listed: boolean }[] = [];
     for (const { f, seq } of segs) {
       if (opts.known.has(`${d.name}/${seq}`)) continue;
       const file = path.join(dir, f);
@@ -75,11 +77,19 @@ export async function recoverMediaSegments(opts: {
       }
       const start = run ? run.start_epoch_ms - opts.startedAt + startInRun : prevEnd;
       prevEnd = start + duration;
-      fsyncFile(file);
-      found.push({
-        channel, seq, path: path.join(d.name, f), start_offset_ms: Math.max(0, Math.round(start)), duration_ms: duration,
-        bytes: fs.statSync(file).size, sha256: await sha256File(file), repaired: !listed,
-      });
+      todo.push({ file, f, seq, start, duration, listed: !!listed });
+    }
+    for (let i = 0; i < todo.length; i += 16) {
+      const chunk = todo.slice(i, i + 16);
+      const hashed = await Promise.all(
+        chunk.map(async (t) => {
+          fsyncFile(t.file);
+          return { t, bytes: fs.statSync(t.file).size, sha256: await sha256File(t.file) };
+        }),
+      );
+      for (const { t, bytes, sha256 } of hashed) {
+        found.push({ channel, seq: t.seq, path: path.join(d.name, t.f), start_offset_ms: Math.max(0, Math.round(t.start)), duration_ms: t.duration, bytes, sha256, repaired: !t.listed });
+      }
     }
   }
   return found;

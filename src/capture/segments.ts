@@ -69,6 +69,9 @@ export function seqOf(file: string): number | undefined {
 
 export async function sha256File(file: string): Promise<string> {
   const h = crypto.createHash('sha256');
+  // Segments are small (a minute of screen is ~200 KB): one read beats a stream by ~10x per file.
+  const size = fs.statSync(file).size;
+  if (size <= 16 * 1024 * 1024) return h.update(await fs.promises.readFile(file)).digest('hex');
   for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
 }

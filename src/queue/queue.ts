@@ -86,6 +86,8 @@ export const INTERRUPTED = 'interrupted: the daemon stopped during this attempt'
 export class UploadQueue {
   private readonly st;
   private readonly claimTx: (limit: number, now: number) => Job[];
+  private readonly completeTx: (done: { id: number; remoteId: string }[], now: number) => void;
+  private completions: { job: Job; remoteId: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private readonly running = new Map<number, { ctl: AbortController; done: Promise<void> }>();
   private pausedBy: QueuePause | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -131,6 +133,9 @@ export class UploadQueue {
          ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO NOTHING`,
       ),
     };
+    this.completeTx = db.transaction((done: { id: number; remoteId: string }[], now: number) => {
+      for (const d of done) this.st.done.run(d.remoteId, now, d.id);
+    });
     this.claimTx = db.transaction((limit: number, now: number) => {
       const rows = this.st.due.all(now, limit) as Job[];
       const claimed: Job[] = [];
@@ -154,6 +159,12 @@ export class UploadQueue {
     const fresh = this.st.enqueue.run({ target: j.target, kind: j.kind, session_id: j.session_id, channel_id: j.channel_id ?? '', segment_seq: j.segment_seq ?? -1, now: this.now() }).changes === 1;
     if (fresh) this.wake();
     return fresh;
+  }
+
+  /** Many jobs in one transaction (recovery, backfill, bulk registration); returns how many were new. */
+  enqueueMany(jobs: readonly EnqueueInput[]): number {
+    const n = this.db.transaction(() => jobs.reduce((a, j) => a + (this.enqueue(j) ? 1 : 0), 0))();
+    return n;
   }
 
   /** A job known to be done (from a session folder's uploads.jsonl after the database was lost). */
@@ -183,9 +194,32 @@ export class UploadQueue {
     return this.claimTx(limit, this.now());
   }
 
-  complete(job: Job, remoteId: string): void {
-    this.st.done.run(remoteId, this.now(), job.id);
-    this.emit({ ...job, state: 'done', remote_id: remoteId });
+  /**
+   * Marks a job done with its remote id. Completions arriving together share
+   * one transaction (one fsync); the promise resolves once it committed.
+   */
+  complete(job: Job, remoteId: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ job, remoteId, resolve, reject });
+      if (this.completions.length === 1) setImmediate(() => this.flushCompletions());
+    });
+  }
+
+  private flushCompletions(): void {
+    const batch = this.completions;
+    this.completions = [];
+    if (!batch.length) return;
+    const now = this.now();
+    try {
+      this.completeTx(batch.map((b) => ({ id: b.job.id, remoteId: b.remoteId })), now);
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    for (const b of batch) {
+      this.emit({ ...b.job, state: 'done', remote_id: b.remoteId });
+      b.resolve();
+    }
   }
 
   /** Records a failed attempt as its class says: retry later, fail for good, or pause the queue on auth. */
@@ -309,7 +343,9 @@ export class UploadQueue {
 
   private launch(job: Job): void {
     const ctl = new AbortController();
-    const done = this.attempt(job, ctl).finally(() => {
+    const done = this.attempt(job, ctl)
+      .catch((err: unknown) => this.log.error({ err, job: job.id }, 'an upload attempt could not be recorded; the job is retried after a restart'))
+      .finally(() => {
       this.running.delete(job.id);
       this.wake();
     });
@@ -334,7 +370,15 @@ export class UploadQueue {
     try {
       const remoteId = await Promise.race([target.run(job, ctl.signal), deadline, aborted]);
       if (!remoteId) throw new Error('the target returned no remote id');
-      this.complete(job, remoteId);
+      try {
+        await this.complete(job, remoteId);
+      } catch (err) {
+        // Uploaded, but the done mark could not be written (full disk): back to pending, so the
+        // next attempt finds the remote copy by name instead of losing track of it.
+        this.log.error({ err, job: job.id }, 'could not record a finished upload');
+        this.st.giveBack.run(INTERRUPTED, this.now(), job.id);
+      }
+      return;
     } catch (err) {
       if (err instanceof AttemptAborted && !(err instanceof AttemptTimeout)) {
         // Daemon stopping: the job goes back to pending, marked as possibly landed.

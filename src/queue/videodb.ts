@@ -6,13 +6,50 @@
  * classified for the queue: a 401 anywhere in the cause chain is `auth`, other
  * 4xx answers (except 408 and 429) are `permanent`, everything else retries.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import videodb from 'videodb';
 import { run } from '../capture/proc.js';
 import { INTERRUPTED, type Failure, type Job, type UploadTarget } from './queue.js';
 
-const { connect, AuthenticationError, InvalidRequestError } = videodb;
+const { connect, AuthenticationError, InvalidRequestError, VideodbError } = videodb;
+
+/** Maps an HTTP failure to the SDK's error classes, so one classifier covers both paths. */
+function httpFailure(status: number, statusText: string, message: string | undefined): void {
+  if (status === 401) throw new AuthenticationError(message ?? 'Invalid API Key');
+  if (status < 200 || status >= 300) throw new InvalidRequestError({ status, statusText } as never, message ?? statusText);
+}
+
+/** A multipart/form-data POST of one file in a field named `file`, streamed from disk. */
+function postFile(url: string, file: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ status: number; statusText: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const boundary = `----traced${crypto.randomBytes(12).toString('hex')}`;
+    const type = file.endsWith('.mp4') ? 'video/mp4' : file.endsWith('.ogg') ? 'audio/ogg' : 'application/octet-stream';
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path.basename(file)}"\r\nContent-Type: ${type}\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const size = fs.statSync(file).size;
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? https : http).request(
+      u,
+      { method: 'POST', signal, headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => reject(new VideodbError('Upload failed, reason: ', err)));
+      },
+    );
+    req.on('error', (err) => reject(new VideodbError('Upload failed, reason: ', err)));
+    req.write(head);
+    const rs = fs.createReadStream(file);
+    rs.on('error', (err) => req.destroy(err));
+    rs.on('end', () => req.end(tail));
+    rs.pipe(req, { end: false });
+  });
+}
 
 export interface SegmentFile {
   /** Absolute path of the stored segment. */
@@ -63,7 +100,10 @@ export class VideoDBTarget implements UploadTarget {
       }
       const upload = seg.media === 'video' ? await this.remux(seg.file, job, signal) : seg.file;
       try {
-        const media = await coll.uploadFile({ filePath: upload, name, mediaType: seg.media });
+        // The bytes go up as a stream of our own (the SDK's uploadFile buffers the whole body in
+        // memory and counts it against one fixed 60 s timeout); the media is created through the SDK.
+        const url = await this.sendBytes(coll.id, upload, signal);
+        const media = await coll.uploadURL({ url, name, mediaType: seg.media });
         const id = (media as { id?: string } | undefined)?.id;
         if (!id) throw new Error('VideoDB answered without a media id');
         return id;
@@ -74,6 +114,30 @@ export class VideoDBTarget implements UploadTarget {
       if (this.classify(err) === 'auth') this.rejectedKey = this.opts.apiKey();
       throw err;
     }
+  }
+
+  /** Steps 1–2 of the contract's upload: GET an upload URL, then one streamed multipart POST of the file to it. */
+  private async sendBytes(collectionId: string, file: string, signal: AbortSignal): Promise<string> {
+    const key = this.opts.apiKey() ?? '';
+    const headers = { 'x-access-token': key, 'x-videodb-client': 'traced' };
+    const res = await fetch(`${this.opts.baseUrl}/collection/${encodeURIComponent(collectionId)}/upload_url`, { headers, signal }).catch((err: unknown) => {
+      throw new VideodbError('Request failed', err);
+    });
+    const body = (await res.json().catch(() => ({}))) as { success?: boolean; message?: string; data?: { upload_url?: string } };
+    httpFailure(res.status, res.statusText, body.message);
+    const uploadUrl = body.data?.upload_url;
+    if (!uploadUrl) throw new VideodbError(`no upload_url in the answer${body.message ? `: ${body.message}` : ''}`);
+    const { status, statusText, text } = await postFile(uploadUrl, file, headers, signal);
+    let message: string | undefined;
+    try {
+      const parsed = JSON.parse(text) as { success?: boolean; message?: string };
+      if (parsed.success === false) message = parsed.message ?? 'success: false';
+    } catch {
+      // any 2xx body is accepted, as the SDK does
+    }
+    httpFailure(status, statusText, message);
+    if (message) throw new VideodbError(`Upload failed, reason: ${message}`);
+    return uploadUrl;
   }
 
   /** Matroska → MP4 without re-encoding (VideoDB does not take Matroska). */
