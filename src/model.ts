@@ -87,5 +87,9 @@ export const SessionSummary = z.object({
   channels: z.array(ChannelStatus),
   warnings: z.array(z.string()),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  uploads: z
+    .object({ done: z.number().int(), pending: z.number().int(), in_flight: z.number().int(), failed: z.number().int() })
+    .optional()
+    .describe('Upload jobs of this session when a cloud target is configured.'),
 });
 export type SessionSummary = z.infer<typeof SessionSummary>;

@@ -40,6 +40,8 @@ interface Command {
   op?: string;
   params?(a: Args, io: Io): unknown;
   render?(result: any, a: Args): string;
+  /** Notification topics shown as progress on stderr while the operation runs. */
+  progress?: string[];
   /** Commands that are not a single operation call. */
   run?(a: Args, io: Io): Promise<number>;
 }
@@ -121,7 +123,14 @@ export const commands: Command[] = [
     options: sessionRefOption,
     op: 'stop_session',
     params: refParams,
-    render: (s: SessionSummary) => `Stopped ${s.id} after ${duration(s.duration_ms)}: ${s.event_count} events`,
+    progress: ['upload.progress'],
+    render: (s: SessionSummary) =>
+      `Stopped ${s.id} after ${duration(s.duration_ms)}: ${s.event_count} events` +
+      (s.uploads
+        ? s.uploads.pending + s.uploads.in_flight === 0
+          ? `; ${s.uploads.done} uploads done${s.uploads.failed ? `, ${s.uploads.failed} failed (traced queue)` : ''}`
+          : `; ${s.uploads.done} of ${s.uploads.done + s.uploads.pending + s.uploads.in_flight + s.uploads.failed} uploaded, the rest continue in the background (traced queue)`
+        : ''),
   },
   {
     name: 'pause',
@@ -330,14 +339,28 @@ export function exitCode(code: ErrorCode): number {
   }
 }
 
-async function callDaemon(io: Io, method: string, params: unknown): Promise<unknown> {
+async function callDaemon(io: Io, method: string, params: unknown, onProgress?: (topic: string, data: unknown) => void, topics?: string[]): Promise<unknown> {
   const { paths } = setup(io.env);
   const client = await connectDaemon(paths, { env: io.env });
   try {
+    if (onProgress && topics?.length) await client.subscribe(topics, onProgress);
     return await client.call(method, params, { cwd: io.cwd });
   } finally {
     client.close();
   }
+}
+
+/** Upload progress on stderr: a bar redrawn in place on a terminal, a line per change otherwise. */
+function progressPrinter(io: Io): (topic: string, data: unknown) => void {
+  const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
+  return (_topic, data) => {
+    const p = data as { done: number; failed: number; total: number; finished: boolean; timed_out: boolean; paused: string | null };
+    if (!p || typeof p.total !== 'number' || p.total === 0) return;
+    const width = 24;
+    const filled = Math.round((width * (p.done + p.failed)) / p.total);
+    const line = `uploading [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}${p.failed ? ` (${p.failed} failed)` : ''}${p.paused ? ` paused: ${p.paused}` : ''}`;
+    io.stderr.write(tty ? `\r${line}${p.finished || p.timed_out || p.paused ? '\n' : ''}` : `${line}\n`);
+  };
 }
 
 function help(): string {
@@ -381,7 +404,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     if (cmd.run) return await cmd.run(parsed, io);
     const params = cmd.params ? cmd.params(parsed, io) : {};
-    const result = await callDaemon(io, cmd.op as string, params);
+    const result = await callDaemon(io, cmd.op as string, params, cmd.progress && !json ? progressPrinter(io) : undefined, cmd.progress);
     io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(result, parsed)}\n`);
     return 0;
   } catch (err) {

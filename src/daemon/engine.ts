@@ -95,6 +95,7 @@ interface PendingEvent {
 }
 
 const MAX_EVENT_DATA_BYTES = 64 * 1024;
+const SHUTDOWN_FLUSH_MS = 5000;
 /** Below this much free space the disk counts as full: one segment no longer fits. */
 const LOW_SPACE_BYTES = 1024 * 1024;
 const MEDIA = /^(display|mic|system_audio):/;
@@ -234,7 +235,50 @@ export class SessionEngine implements Engine {
     });
   }
 
-  stop(ref?: string): Promise<SessionSummary> {
+  /** Stops the session, then waits up to `queue.flushTimeoutMs` for its uploads (outside the lifecycle lock: a new session may start meanwhile). */
+  async stop(ref?: string): Promise<SessionSummary> {
+    const stopped = await this.stopSession(ref);
+    if (!this.deps.queue?.targetNames.length) return stopped;
+    await this.flushUploads(stopped.id, this.deps.config.queue.flushTimeoutMs);
+    return this.summary(stopped.id);
+  }
+
+  /**
+   * Waits until the session has no upload pending or in flight, the deadline
+   * passes (the rest goes on in the background) or the queue is paused;
+   * `upload.progress` notifications say how far it got.
+   */
+  private async flushUploads(sessionId: string, timeoutMs: number): Promise<void> {
+    const q = this.deps.queue;
+    if (!q) return;
+    const deadline = this.clock.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      const c = q.sessionCounts(sessionId);
+      const total = c.done + c.pending + c.in_flight + c.failed;
+      const paused = q.status().paused;
+      const left = c.pending + c.in_flight;
+      const timedOut = this.clock.now() >= deadline;
+      const progress = { session: sessionId, ...c, total, finished: left === 0, timed_out: left > 0 && timedOut, paused: paused?.code ?? null };
+      const key = JSON.stringify(progress);
+      if (key !== last) {
+        last = key;
+        this.deps.notify('upload.progress', progress);
+      }
+      if (left === 0 || timedOut || paused) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, 250);
+        const off = q.onSettled((job) => job.session_id === sessionId && done());
+        function done(): void {
+          clearTimeout(t);
+          off();
+          resolve();
+        }
+      });
+    }
+  }
+
+  private stopSession(ref?: string): Promise<SessionSummary> {
     return this.serial(async () => {
       const live = this.requireLive(ref);
       const log = this.log.child({ sessionId: live.id });
@@ -284,7 +328,9 @@ export class SessionEngine implements Engine {
     this.shuttingDown = true;
     if (this.live) {
       try {
-        await this.stop();
+        // A service manager waits only so long: uploads get a short flush, the rest resumes at the next start.
+        const stopped = await this.stopSession();
+        await this.flushUploads(stopped.id, Math.min(this.deps.config.queue.flushTimeoutMs, SHUTDOWN_FLUSH_MS));
       } catch (err) {
         this.log.error({ err }, 'stopping the session at shutdown failed');
       }
@@ -578,6 +624,7 @@ export class SessionEngine implements Engine {
       channels,
       warnings: live ? [...live.warnings] : (JSON.parse(row.warnings) as string[]),
       error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : null,
+      ...(this.deps.queue?.targetNames.length ? { uploads: this.deps.queue.sessionCounts(row.id) } : {}),
     };
   }
 
