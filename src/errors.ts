@@ -36,6 +36,9 @@ export const ErrorCodes = {
   IPC_BAD_FRAME: 'TRACED_IPC_BAD_FRAME',
   IPC_TIMEOUT: 'TRACED_IPC_TIMEOUT',
   CLI_USAGE: 'TRACED_CLI_USAGE',
+  /** The session has no stored media to export. */
+  EXPORT_NO_MEDIA: 'TRACED_EXPORT_NO_MEDIA',
+  EXPORT_FAILED: 'TRACED_EXPORT_FAILED',
   /** The upload target refused the API key: the queue is paused until the key changes. */
   UPLOAD_AUTH: 'TRACED_UPLOAD_AUTH',
   /** The user paused the upload queue. */

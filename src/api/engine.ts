@@ -6,7 +6,7 @@ import type { SessionSummary } from '../model.js';
 import type { DeviceList } from '../capture/devices.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
-  ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
 } from './schemas.js';
 import type { QueueStatusOutput } from './queue.js';
 
@@ -20,11 +20,13 @@ export interface Engine {
   listSessions(q: ListSessionsInput, cwd?: string): SessionSummary[];
   getSession(q: GetSessionInput): GetSessionOutput;
   timeline(q: GetTimelineInput): GetTimelineOutput;
-  search(q: SearchInput): SearchOutput;
+  search(q: SearchInput): Promise<SearchOutput>;
   ingest(q: IngestEventInput): Promise<IngestEventOutput>;
   listDevices(): Promise<DeviceList>;
   queueStatus(): QueueStatusOutput;
   queueRetry(session?: string): { requeued: number };
   queuePause(): QueueStatusOutput;
   queueResume(): QueueStatusOutput;
+  exportSession(q: ExportSessionInput): Promise<ExportSessionOutput>;
+  getClip(q: GetClipInput): Promise<GetClipOutput>;
 }

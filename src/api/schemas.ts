@@ -94,10 +94,51 @@ export const SearchHit = z.object({
   type: z.string(),
   snippet: z.string().describe('Matching text with the matched words between ** **.'),
   score: z.number(),
-  source: z.enum(['local']),
+  source: z.enum(['local', 'videodb']).describe('local: this machine\'s index; videodb: the cloud index of the session\'s exported video.'),
+  end_offset_ms: z.number().int().optional().describe('End of the matched passage (cloud hits).'),
   replay: z.object({ session: z.string(), at_ms: z.number().int() }).describe('Pass to replay/timeline operations to see this moment.'),
 });
-export const SearchOutput = z.object({ query: z.string(), hits: z.array(SearchHit) });
+export const SearchOutput = z.object({
+  query: z.string(),
+  hits: z.array(SearchHit),
+  warnings: z.array(z.string()).optional().describe('E.g. the cloud index could not be asked; local hits are still complete.'),
+});
+
+export const ExportSessionInput = z.object({
+  session: SessionRef,
+  target: z.enum(['mp4', 'videodb']).default('mp4').describe('mp4: a muxed file on this machine; videodb: the session\'s video in VideoDB (uploaded after stop).'),
+  display: z.string().regex(/^display:\d+$/).optional().describe('Display to use (mp4); the first one otherwise.'),
+  from_ms: z.number().int().nonnegative().optional().describe('Start, ms from the session start (mp4).'),
+  to_ms: z.number().int().positive().optional().describe('End, ms from the session start (mp4).'),
+});
+export const ExportSessionOutput = z.object({
+  session_id: z.string(),
+  target: z.enum(['mp4', 'videodb']),
+  export_status: z.enum(['exported', 'exporting', 'failed', 'not_configured']),
+  file: z.string().optional(),
+  bytes: z.number().int().optional(),
+  duration_ms: z.number().int().optional(),
+  video: z.string().nullable().optional(),
+  audio: z.array(z.string()).optional(),
+  video_id: z.string().nullable().optional(),
+  stream_url: z.string().nullable().optional(),
+  player_url: z.string().nullable().optional(),
+  error: z.string().nullable().optional(),
+});
+
+export const GetClipInput = z.object({
+  session: SessionRef,
+  from_ms: z.number().int().nonnegative().describe('Start, ms from the session start.'),
+  to_ms: z.number().int().positive().describe('End, ms from the session start.'),
+});
+export const GetClipOutput = z.object({
+  session_id: z.string(),
+  source: z.enum(['videodb', 'local']),
+  stream_url: z.string().optional().describe('A VideoDB stream of the range, when the session was exported there.'),
+  file: z.string().optional().describe('A local MP4 of the range, cut from the recorded segments.'),
+  from_ms: z.number().int(),
+  to_ms: z.number().int(),
+});
 
 export const IngestEventInput = z.object({
   type: z
@@ -129,5 +170,9 @@ export type GetTimelineInput = z.infer<typeof GetTimelineInput>;
 export type GetTimelineOutput = z.input<typeof GetTimelineOutput>;
 export type SearchInput = z.infer<typeof SearchInput>;
 export type SearchOutput = z.input<typeof SearchOutput>;
+export type ExportSessionInput = z.infer<typeof ExportSessionInput>;
+export type ExportSessionOutput = z.input<typeof ExportSessionOutput>;
+export type GetClipInput = z.infer<typeof GetClipInput>;
+export type GetClipOutput = z.input<typeof GetClipOutput>;
 export type IngestEventInput = z.infer<typeof IngestEventInput>;
 export type IngestEventOutput = z.input<typeof IngestEventOutput>;

@@ -245,6 +245,36 @@ export const commands: Command[] = [
       ].join('\n'),
   },
   {
+    name: 'export',
+    usage: 'traced export SESSION [--target mp4|videodb] [--display display:N] [--from MS] [--to MS]',
+    summary: 'the session as an MP4 (screen + mixed audio), or its VideoDB video and stream URL',
+    options: { target: { type: 'string' }, display: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
+    op: 'export_session',
+    progress: ['export.progress'],
+    params: (a) => {
+      const ref = one(a, 'traced export SESSION');
+      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced export SESSION (or "last")');
+      return { session: ref, target: a.values.target, display: a.values.display, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
+    },
+    render: (r: { target: string; export_status: string; file?: string; bytes?: number; duration_ms?: number; video_id?: string | null; stream_url?: string | null; player_url?: string | null; error?: string | null }) =>
+      r.target === 'mp4'
+        ? `Wrote ${r.file} (${duration(r.duration_ms ?? 0)}, ${bytes(r.bytes)})`
+        : `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}`,
+  },
+  {
+    name: 'clip',
+    usage: 'traced clip SESSION --from MS --to MS',
+    summary: 'a clip of a session: a VideoDB stream URL when exported there, else a local MP4',
+    options: { from: { type: 'string' }, to: { type: 'string' } },
+    op: 'get_clip',
+    params: (a) => {
+      const ref = one(a, 'traced clip SESSION --from MS --to MS');
+      if (!ref || a.values.from === undefined || a.values.to === undefined) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced clip SESSION --from MS --to MS');
+      return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
+    },
+    render: (r: { source: string; stream_url?: string; file?: string }) => (r.source === 'videodb' ? `${r.stream_url}` : `${r.file}`),
+  },
+  {
     name: 'queue',
     usage: 'traced queue [status|retry [SESSION]|pause|resume]',
     summary: 'the upload queue: what is pending, done and failed; retry failed uploads; pause or resume uploads',
@@ -354,6 +384,12 @@ async function callDaemon(io: Io, method: string, params: unknown, onProgress?: 
 function progressPrinter(io: Io): (topic: string, data: unknown) => void {
   const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
   return (_topic, data) => {
+    const e = data as { percent?: number };
+    if (typeof e?.percent === 'number') {
+      const line = `exporting ${String(e.percent).padStart(3)}%`;
+      io.stderr.write(tty ? `\r${line}${e.percent >= 100 ? '\n' : ''}` : e.percent % 25 === 0 ? `${line}\n` : '');
+      return;
+    }
     const p = data as { done: number; failed: number; total: number; finished: boolean; timed_out: boolean; paused: string | null };
     if (!p || typeof p.total !== 'number' || p.total === 0) return;
     const width = 24;

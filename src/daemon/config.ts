@@ -86,6 +86,8 @@ export const Config = z.object({
       baseUrl: z.string().url().default('https://api.videodb.io'),
       /** Collection id; the account's default collection otherwise. */
       collection: z.string().default('default'),
+      /** What VideoDB indexes on each session's exported video (spoken words feed cloud search). */
+      index: z.object({ spokenWords: z.boolean().default(true), scenes: z.boolean().default(false) }).prefault({}),
     })
     .prefault({}),
 });

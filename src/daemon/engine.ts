@@ -17,10 +17,11 @@ import type { Engine } from '../api/engine.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput,
 } from '../api/schemas.js';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
 import { ErrorCodes, TracedError, isDiskFull, toTracedError } from '../errors.js';
-import { resolveFfmpeg } from '../capture/ffmpeg.js';
+import { resolveFfmpeg, type FfmpegInfo } from '../capture/ffmpeg.js';
 import type { SegmentInfo } from '../capture/media.js';
 import { listDevices, type DeviceList } from '../capture/devices.js';
 import { recoverMediaSegments } from '../capture/media-recovery.js';
@@ -32,6 +33,8 @@ import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson
 import type { EventInsert, SessionRow, Store } from '../timeline/store.js';
 import type { QueueStatusOutput } from '../api/queue.js';
 import type { UploadQueue } from '../queue/queue.js';
+import type { VideoDBTarget } from '../queue/videodb.js';
+import { muxSession, type MuxResult } from '../export/mux.js';
 import type { Config, Env } from './config.js';
 import { sessionDir, type Paths } from './paths.js';
 
@@ -60,6 +63,8 @@ export interface EngineDeps {
   clock?: Clock;
   /** Uploads of stored segments; enqueued in the transaction that registers them. */
   queue?: UploadQueue | undefined;
+  /** The VideoDB target, for clips and cloud search. */
+  videodb?: VideoDBTarget | undefined;
 }
 
 interface LiveChannel {
@@ -133,6 +138,7 @@ export class SessionEngine implements Engine {
   /** Set while writes fail (full disk); cleared by the next write that succeeds. */
   private storageProblem: { code: string; message: string; since: number } | undefined;
   private ffprobe: Promise<string> | undefined;
+  private ffmpeg: Promise<FfmpegInfo> | undefined;
 
   constructor(private readonly deps: EngineDeps) {
     this.store = deps.store;
@@ -239,8 +245,20 @@ export class SessionEngine implements Engine {
   async stop(ref?: string): Promise<SessionSummary> {
     const stopped = await this.stopSession(ref);
     if (!this.deps.queue?.targetNames.length) return stopped;
+    this.enqueueExport(stopped.id);
     await this.flushUploads(stopped.id, this.deps.config.queue.flushTimeoutMs);
     return this.summary(stopped.id);
+  }
+
+  /** The session's video for each target, after its segments (the queue holds it back until they are up). */
+  private enqueueExport(sessionId: string): void {
+    const q = this.deps.queue;
+    if (!q || !this.store.segments(sessionId).length) return;
+    try {
+      for (const target of q.targetNames) q.enqueue({ target, kind: 'export', session_id: sessionId });
+    } catch (err) {
+      this.storeFailed(err);
+    }
   }
 
   /**
@@ -330,6 +348,7 @@ export class SessionEngine implements Engine {
       try {
         // A service manager waits only so long: uploads get a short flush, the rest resumes at the next start.
         const stopped = await this.stopSession();
+        this.enqueueExport(stopped.id);
         await this.flushUploads(stopped.id, Math.min(this.deps.config.queue.flushTimeoutMs, SHUTDOWN_FLUSH_MS));
       } catch (err) {
         this.log.error({ err }, 'stopping the session at shutdown failed');
@@ -702,24 +721,106 @@ export class SessionEngine implements Engine {
     return { session_id: id, events: page, next_after_seq: events.length > q.limit && last ? last.seq : null };
   }
 
-  search(q: SearchInput): SearchOutput {
+  async search(q: SearchInput): Promise<SearchOutput> {
     const now = this.clock.now();
-    const rows = this.store.search({
-      match: toFtsQuery(q.query),
-      sessionId: q.session === undefined ? undefined : this.store.resolveSessionRef(q.session),
-      since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
-      until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
-      channels: q.channels,
-      types: q.types,
-      limit: q.limit,
+    const sessionId = q.session === undefined ? undefined : this.store.resolveSessionRef(q.session);
+    const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
+    const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
+    const rows = this.store.search({ match: toFtsQuery(q.query), sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit });
+    const hits: SearchOutput['hits'] = rows.map((r) => ({
+      session_id: r.session_id, seq: r.seq, ts: r.ts, offset_ms: r.offset_ms, channel: r.channel, type: r.type,
+      snippet: r.snippet, score: r.score, source: 'local' as const, replay: { session: r.session_id, at_ms: r.offset_ms },
+    }));
+    const warnings: string[] = [];
+    const cloud = this.deps.videodb;
+    // The cloud index only holds spoken words and scenes: a search filtered to other channels or types does not ask it.
+    const cloudApplies = cloud && !q.channels?.length && (!q.types?.length || q.types.some((t) => 'transcript.spoken'.startsWith(t)));
+    if (cloud && cloudApplies && this.deps.queue) {
+      try {
+        const bySession = this.deps.queue.exportedVideos('videodb');
+        for (const h of await cloud.search(q.query, q.limit)) {
+          const sid = bySession.get(h.video_id);
+          if (!sid || (sessionId && sid !== sessionId)) continue;
+          const row = this.store.getSession(sid);
+          if (!row) continue;
+          const ts = row.started_at + Math.round(h.start_s * 1000);
+          if ((since !== undefined && ts < since) || (until !== undefined && ts > until)) continue;
+          hits.push({
+            session_id: sid, seq: 0, ts, offset_ms: Math.round(h.start_s * 1000), end_offset_ms: Math.round(h.end_s * 1000), channel: 'videodb',
+            type: h.index === 'scene' ? 'scene' : 'transcript.spoken', snippet: h.text, score: h.score, source: 'videodb',
+            replay: { session: sid, at_ms: Math.round(h.start_s * 1000) },
+          });
+        }
+      } catch (err) {
+        warnings.push(`VideoDB search failed (${(err as Error).message}); these are local results only`);
+      }
+    }
+    return { query: q.query, hits: hits.slice(0, q.limit), ...(warnings.length ? { warnings } : {}) };
+  }
+
+  // ---------------------------------------------------------------- export
+
+  private ffmpegInfo(): Promise<FfmpegInfo> {
+    this.ffmpeg ??= resolveFfmpeg({ configPath: this.deps.config.capture.ffmpegPath, env: this.deps.env });
+    this.ffmpeg.catch(() => (this.ffmpeg = undefined)); // found later, once installed
+    return this.ffmpeg;
+  }
+
+  /** Muxes a session (or a range) to `out`, with `export.progress` notifications. */
+  async muxTo(sessionId: string, out: string, range: { display?: string | undefined; fromMs?: number | undefined; toMs?: number | undefined } = {}, signal?: AbortSignal): Promise<MuxResult> {
+    const ff = await this.ffmpegInfo();
+    let last = -1;
+    return muxSession({
+      ffmpeg: ff.path, sessionDir: sessionDir(this.deps.paths, sessionId), segments: this.store.segments(sessionId).filter((g) => g.state !== 'pruned'),
+      display: range.display, fromMs: range.fromMs, toMs: range.toMs, out, tmpDir: path.join(this.deps.paths.home, 'tmp'), fps: this.deps.config.capture.fps,
+      onProgress: (done, total) => {
+        const pct = total ? Math.floor((100 * done) / total) : 100;
+        if (pct === last) return;
+        last = pct;
+        this.deps.notify('export.progress', { session: sessionId, done_ms: done, total_ms: total, percent: pct });
+      },
+      ...(signal ? { signal } : {}),
     });
+  }
+
+  async exportSession(q: ExportSessionInput): Promise<ExportSessionOutput> {
+    const id = this.store.resolveSessionRef(q.session);
+    if (q.target === 'mp4') {
+      const range = q.from_ms !== undefined || q.to_ms !== undefined ? `_${q.from_ms ?? 0}-${q.to_ms ?? 'end'}` : '';
+      const out = path.join(this.deps.paths.home, 'exports', `${id}${q.display ? `_${q.display.replace(':', '')}` : ''}${range}.mp4`);
+      const r = await this.muxTo(id, out, { display: q.display, fromMs: q.from_ms, toMs: q.to_ms });
+      return { session_id: id, target: 'mp4', export_status: 'exported', file: r.file, bytes: r.bytes, duration_ms: r.duration_ms, video: r.video, audio: r.audio };
+    }
+    const queue = this.deps.queue;
+    if (!queue?.hasTarget('videodb')) {
+      return { session_id: id, target: 'videodb', export_status: 'not_configured', error: 'no VideoDB key: set videodb.apiKey in config.json or VIDEO_DB_API_KEY' };
+    }
+    const key = { target: 'videodb', kind: 'export' as const, session_id: id };
+    let job = queue.find(key);
+    if (!job) {
+      if (this.live?.id === id) throw new TracedError(ErrorCodes.SESSION_STATE, `session ${id} is still recording; it is exported to VideoDB when it stops`);
+      queue.enqueue(key);
+      job = queue.find(key);
+    }
+    const meta = job?.remote_meta ? (JSON.parse(job.remote_meta) as { stream_url?: string | null; player_url?: string | null }) : {};
     return {
-      query: q.query,
-      hits: rows.map((r) => ({
-        session_id: r.session_id, seq: r.seq, ts: r.ts, offset_ms: r.offset_ms, channel: r.channel, type: r.type,
-        snippet: r.snippet, score: r.score, source: 'local' as const, replay: { session: r.session_id, at_ms: r.offset_ms },
-      })),
+      session_id: id, target: 'videodb',
+      export_status: job?.state === 'done' ? 'exported' : job?.state === 'failed' ? 'failed' : 'exporting',
+      video_id: job?.remote_id ?? null, stream_url: meta.stream_url ?? null, player_url: meta.player_url ?? null, error: job?.state === 'done' ? null : (job?.last_error ?? null),
     };
+  }
+
+  async getClip(q: GetClipInput): Promise<GetClipOutput> {
+    const id = this.store.resolveSessionRef(q.session);
+    if (q.to_ms <= q.from_ms) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'to_ms must be after from_ms');
+    const exported = this.deps.queue?.find({ target: 'videodb', kind: 'export', session_id: id });
+    if (exported?.state === 'done' && exported.remote_id && this.deps.videodb) {
+      const clip = await this.deps.videodb.clip(exported.remote_id, q.from_ms / 1000, q.to_ms / 1000);
+      return { session_id: id, source: 'videodb', stream_url: clip.stream_url, from_ms: q.from_ms, to_ms: q.to_ms };
+    }
+    const out = path.join(this.deps.paths.home, 'exports', 'clips', `${id}_${q.from_ms}-${q.to_ms}.mp4`);
+    const r = await this.muxTo(id, out, { fromMs: q.from_ms, toMs: q.to_ms });
+    return { session_id: id, source: 'local', file: r.file, from_ms: q.from_ms, to_ms: q.from_ms + r.duration_ms };
   }
 
   // ---------------------------------------------------------------- recovery
@@ -815,9 +916,9 @@ export class SessionEngine implements Engine {
     const q = this.deps.queue;
     if (q) {
       for (const u of readJsonl(path.join(dir, UPLOADS_JSONL))) {
-        if (typeof u.target === 'string' && typeof u.channel === 'string' && typeof u.seq === 'number' && typeof u.remote_id === 'string') {
-          q.restoreDone({ target: u.target, kind: 'segment', session_id: id, channel_id: u.channel, segment_seq: u.seq }, u.remote_id);
-        }
+        if (typeof u.target !== 'string' || typeof u.remote_id !== 'string') continue;
+        if (u.kind === 'export') q.restoreDone({ target: u.target, kind: 'export', session_id: id }, u.remote_id, u.meta ? JSON.stringify(u.meta) : null);
+        else if (typeof u.channel === 'string' && typeof u.seq === 'number') q.restoreDone({ target: u.target, kind: 'segment', session_id: id, channel_id: u.channel, segment_seq: u.seq }, u.remote_id);
       }
     }
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ChannelSpec } from '../model.js';
 import { resolveFfmpeg } from '../capture/ffmpeg.js';
-import { UploadQueue, type UploadTarget } from '../queue/queue.js';
+import { UploadQueue, type Job, type UploadTarget } from '../queue/queue.js';
 import { VideoDBTarget } from '../queue/videodb.js';
 import { FilesChannel } from '../capture/files.js';
 import { GitChannel } from '../capture/git.js';
@@ -78,13 +78,19 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     log.info({ version: VERSION, node: process.versions.node, home: paths.home, socket: paths.socket }, 'daemon starting');
     store = new Store(paths.db);
     let notify = (_topic: string, _data: unknown): void => undefined;
-    const queue = createQueue(store, config, paths, opts.env, log, (topic, data) => notify(topic, data));
+    let muxer: SessionEngine | undefined;
+    const { queue, videodb } = createQueue(store, config, paths, opts.env, log, (topic, data) => notify(topic, data), async (job, signal) => {
+      if (!muxer) throw new Error('the daemon is still starting');
+      return (await muxer.muxTo(job.session_id, path.join(paths.home, 'tmp', `export-${job.id}-${job.attempts}.mp4`), {}, signal)).file;
+    });
     const engine = new SessionEngine({
       store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, version: VERSION,
       channelFactory: channelFactory(config),
       notify: (topic, data) => notify(topic, data),
       queue,
+      videodb,
     });
+    muxer = engine;
     // Cold start, one pass: uploads in flight back to pending, open sessions recovered (their media
     // registered and enqueued), then every stored segment without a job gets one.
     const requeued = queue.recoverInFlight();
@@ -95,9 +101,10 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     if (requeued || backfilled) log.info({ requeued, backfilled }, 'upload queue recovered');
     // Each finished upload is also written to its session folder, so a lost database never means uploading again.
     queue.onSettled((job) => {
-      if (job.state !== 'done' || job.kind !== 'segment') return;
+      if (job.state !== 'done') return;
+      const line = { target: job.target, kind: job.kind, channel: job.channel_id, seq: job.segment_seq, remote_id: job.remote_id, meta: job.remote_meta ? (JSON.parse(job.remote_meta) as unknown) : null, at: Date.now() };
       try {
-        fs.appendFileSync(path.join(sessionDir(paths, job.session_id), UPLOADS_JSONL), `${JSON.stringify({ target: job.target, channel: job.channel_id, seq: job.segment_seq, remote_id: job.remote_id, at: Date.now() })}\n`);
+        fs.appendFileSync(path.join(sessionDir(paths, job.session_id), UPLOADS_JSONL), `${JSON.stringify(line)}\n`);
       } catch (err) {
         log.warn({ err, job: job.id }, 'could not note the upload in the session folder');
       }
@@ -147,8 +154,12 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
 }
 
 /** The upload queue with the targets this config enables: VideoDB when a key is configured, none otherwise. */
-function createQueue(store: Store, config: Config, paths: Paths, env: Env, log: Logger, notify: (topic: string, data: unknown) => void): UploadQueue {
+function createQueue(
+  store: Store, config: Config, paths: Paths, env: Env, log: Logger, notify: (topic: string, data: unknown) => void,
+  exportFile: (job: Job, signal: AbortSignal) => Promise<string>,
+): { queue: UploadQueue; videodb: VideoDBTarget | undefined } {
   const targets = new Map<string, UploadTarget>();
+  let videodb: VideoDBTarget | undefined;
   if (config.videodb.apiKey) {
     // Read again on every connection: a key fixed in config.json resumes an auth-paused queue.
     const apiKey = (): string | undefined => {
@@ -158,7 +169,7 @@ function createQueue(store: Store, config: Config, paths: Paths, env: Env, log: 
         return config.videodb.apiKey;
       }
     };
-    targets.set('videodb', new VideoDBTarget({
+    videodb = new VideoDBTarget({
       apiKey,
       baseUrl: config.videodb.baseUrl,
       collection: config.videodb.collection,
@@ -168,10 +179,13 @@ function createQueue(store: Store, config: Config, paths: Paths, env: Env, log: 
         if (!seg || seg.state === 'pruned') return undefined;
         return { file: path.join(sessionDir(paths, job.session_id), seg.path), media: job.channel_id.startsWith('display:') ? 'video' : 'audio' };
       },
+      exportFile,
+      index: config.videodb.index,
       tmpDir: path.join(paths.home, 'tmp'),
-    }));
+    });
+    targets.set('videodb', videodb);
   }
-  return new UploadQueue(store.db, targets, { ...config.queue }, log.child({ mod: 'queue' }), notify);
+  return { queue: new UploadQueue(store.db, targets, { ...config.queue }, log.child({ mod: 'queue' }), notify), videodb };
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -27,8 +27,15 @@ export interface Job {
   next_attempt_at: number;
   last_error: string | null;
   remote_id: string | null;
+  /** JSON the target returned with the id (stream URLs, indexing results). */
+  remote_meta: string | null;
   created_at: number;
   updated_at: number;
+}
+
+export interface RemoteResult {
+  id: string;
+  meta?: Record<string, unknown>;
 }
 
 /** How a failed attempt is treated. */
@@ -36,8 +43,8 @@ export type Failure = 'auth' | 'permanent' | 'retry';
 
 export interface UploadTarget {
   readonly name: string;
-  /** Does the work; resolves to the remote id once the server confirmed it. */
-  run(job: Job, signal: AbortSignal): Promise<string>;
+  /** Does the work; resolves to the remote id (and what else the server said) once the server confirmed it. */
+  run(job: Job, signal: AbortSignal): Promise<string | RemoteResult>;
   classify(err: unknown): Failure;
   /** True when the credentials changed since the last auth failure (the queue then resumes by itself). */
   credentialsChanged?(): boolean;
@@ -86,8 +93,8 @@ export const INTERRUPTED = 'interrupted: the daemon stopped during this attempt'
 export class UploadQueue {
   private readonly st;
   private readonly claimTx: (limit: number, now: number) => Job[];
-  private readonly completeTx: (done: { id: number; remoteId: string }[], now: number) => void;
-  private completions: { job: Job; remoteId: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private readonly completeTx: (done: { id: number; remoteId: string; meta: string | null }[], now: number) => void;
+  private completions: { job: Job; remoteId: string; meta: string | null; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private readonly running = new Map<number, { ctl: AbortController; done: Promise<void> }>();
   private pausedBy: QueuePause | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -114,7 +121,11 @@ export class UploadQueue {
       ),
       due: db.prepare("SELECT * FROM upload_jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"),
       markInFlight: db.prepare("UPDATE upload_jobs SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'"),
-      done: db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+      done: db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = ?, remote_meta = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+      // An export waits until none of its session's segment uploads to the same target is still to go.
+      segmentsLeft: db.prepare("SELECT COUNT(*) AS n FROM upload_jobs WHERE session_id = ? AND target = ? AND kind = 'segment' AND state IN ('pending', 'in_flight')"),
+      defer: db.prepare('UPDATE upload_jobs SET next_attempt_at = ? WHERE id = ?'),
+      find: db.prepare('SELECT * FROM upload_jobs WHERE target = ? AND kind = ? AND session_id = ? AND channel_id = ? AND segment_seq = ?'),
       retryLater: db.prepare("UPDATE upload_jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"),
       // An auth failure is the key's fault, not the job's: the attempt is given back.
       giveBack: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), last_error = ?, updated_at = ? WHERE id = ?"),
@@ -127,19 +138,29 @@ export class UploadQueue {
       retrySession: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'failed' AND session_id = ?"),
       sessionCounts: db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs WHERE session_id = ? GROUP BY state'),
       get: db.prepare('SELECT * FROM upload_jobs WHERE id = ?'),
+      backfillExports: db.prepare(
+        `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, created_at, updated_at)
+         SELECT @target, 'export', s.id, '', -1, 'pending', 0, @now, @now, @now FROM sessions s
+         WHERE s.state IN ('ended', 'recovered', 'failed') AND EXISTS (SELECT 1 FROM segments g WHERE g.session_id = s.id AND g.state != 'pruned')
+         ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO NOTHING`,
+      ),
       backfill: db.prepare(
         `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, created_at, updated_at)
          SELECT @target, 'segment', session_id, channel_id, seq, 'pending', 0, @now, @now, @now FROM segments WHERE state != 'pruned'
          ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO NOTHING`,
       ),
     };
-    this.completeTx = db.transaction((done: { id: number; remoteId: string }[], now: number) => {
-      for (const d of done) this.st.done.run(d.remoteId, now, d.id);
+    this.completeTx = db.transaction((done: { id: number; remoteId: string; meta: string | null }[], now: number) => {
+      for (const d of done) this.st.done.run(d.remoteId, d.meta, now, d.id);
     });
     this.claimTx = db.transaction((limit: number, now: number) => {
       const rows = this.st.due.all(now, limit) as Job[];
       const claimed: Job[] = [];
       for (const r of rows) {
+        if (r.kind !== 'segment' && (this.st.segmentsLeft.get(r.session_id, r.target) as { n: number }).n > 0) {
+          this.st.defer.run(now + 1000, r.id);
+          continue;
+        }
         if (this.st.markInFlight.run(now, r.id).changes === 1) claimed.push({ ...r, state: 'in_flight', attempts: r.attempts + 1 });
       }
       return claimed;
@@ -168,20 +189,32 @@ export class UploadQueue {
   }
 
   /** A job known to be done (from a session folder's uploads.jsonl after the database was lost). */
-  restoreDone(j: EnqueueInput, remoteId: string): void {
+  restoreDone(j: EnqueueInput, remoteId: string, meta?: string | null): void {
     const now = this.now();
     this.db
       .prepare(
-        `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, remote_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'done', 1, ?, ?, ?, ?)
-         ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO UPDATE SET state = 'done', remote_id = excluded.remote_id`,
+        `INSERT INTO upload_jobs (target, kind, session_id, channel_id, segment_seq, state, attempts, next_attempt_at, remote_id, remote_meta, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'done', 1, ?, ?, ?, ?, ?)
+         ON CONFLICT (target, kind, session_id, channel_id, segment_seq) DO UPDATE SET state = 'done', remote_id = excluded.remote_id, remote_meta = excluded.remote_meta`,
       )
-      .run(j.target, j.kind, j.session_id, j.channel_id ?? '', j.segment_seq ?? -1, now, remoteId, now, now);
+      .run(j.target, j.kind, j.session_id, j.channel_id ?? '', j.segment_seq ?? -1, now, remoteId, meta ?? null, now, now);
+  }
+
+  /** Remote video id → session, for every session exported to `target`. */
+  exportedVideos(target: string): Map<string, string> {
+    const rows = this.db.prepare("SELECT remote_id, session_id FROM upload_jobs WHERE target = ? AND kind = 'export' AND state = 'done'").all(target) as { remote_id: string; session_id: string }[];
+    return new Map(rows.map((r) => [r.remote_id, r.session_id]));
+  }
+
+  /** The one job for this key, if any. */
+  find(j: EnqueueInput): Job | undefined {
+    return this.st.find.get(j.target, j.kind, j.session_id, j.channel_id ?? '', j.segment_seq ?? -1) as Job | undefined;
   }
 
   /** Every stored segment gets a job for `target` (segments recorded before a key was configured, or registered by recovery). */
   backfill(target: string): number {
-    return this.st.backfill.run({ target, now: this.now() }).changes;
+    const now = this.now();
+    return this.st.backfill.run({ target, now }).changes + this.st.backfillExports.run({ target, now }).changes;
   }
 
   /** Cold start: jobs a stopped daemon left in flight go back to pending (marked, so the target can look for an upload that landed). */
@@ -198,9 +231,9 @@ export class UploadQueue {
    * Marks a job done with its remote id. Completions arriving together share
    * one transaction (one fsync); the promise resolves once it committed.
    */
-  complete(job: Job, remoteId: string): Promise<void> {
+  complete(job: Job, remoteId: string, meta?: Record<string, unknown>): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.completions.push({ job, remoteId, resolve, reject });
+      this.completions.push({ job, remoteId, meta: meta === undefined ? null : JSON.stringify(meta), resolve, reject });
       if (this.completions.length === 1) setImmediate(() => this.flushCompletions());
     });
   }
@@ -211,13 +244,13 @@ export class UploadQueue {
     if (!batch.length) return;
     const now = this.now();
     try {
-      this.completeTx(batch.map((b) => ({ id: b.job.id, remoteId: b.remoteId })), now);
+      this.completeTx(batch.map((b) => ({ id: b.job.id, remoteId: b.remoteId, meta: b.meta })), now);
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
     }
     for (const b of batch) {
-      this.emit({ ...b.job, state: 'done', remote_id: b.remoteId });
+      this.emit({ ...b.job, state: 'done', remote_id: b.remoteId, remote_meta: b.meta });
       b.resolve();
     }
   }
@@ -368,10 +401,11 @@ export class UploadQueue {
     });
     const aborted = new Promise<never>((_, reject) => ctl.signal.addEventListener('abort', () => reject(new AttemptAborted('stopped')), { once: true }));
     try {
-      const remoteId = await Promise.race([target.run(job, ctl.signal), deadline, aborted]);
-      if (!remoteId) throw new Error('the target returned no remote id');
+      const result = await Promise.race([target.run(job, ctl.signal), deadline, aborted]);
+      const remote = typeof result === 'string' ? { id: result } : result;
+      if (!remote?.id) throw new Error('the target returned no remote id');
       try {
-        await this.complete(job, remoteId);
+        await this.complete(job, remote.id, remote.meta);
       } catch (err) {
         // Uploaded, but the done mark could not be written (full disk): back to pending, so the
         // next attempt finds the remote copy by name instead of losing track of it.

@@ -13,7 +13,7 @@ import https from 'node:https';
 import path from 'node:path';
 import videodb from 'videodb';
 import { run } from '../capture/proc.js';
-import { INTERRUPTED, type Failure, type Job, type UploadTarget } from './queue.js';
+import { INTERRUPTED, type Failure, type Job, type RemoteResult, type UploadTarget } from './queue.js';
 
 const { connect, AuthenticationError, InvalidRequestError, VideodbError } = videodb;
 
@@ -64,7 +64,29 @@ export interface VideoDBOptions {
   collection: string;
   ffmpeg: () => Promise<string>;
   segmentFile: (job: Job) => SegmentFile | undefined;
+  /** Muxes the session (primary display + all stored audio) into an MP4 for the `export` job. */
+  exportFile?: (job: Job, signal: AbortSignal) => Promise<string>;
+  /** What VideoDB indexes on a session's exported video. */
+  index?: { spokenWords: boolean; scenes: boolean };
   tmpDir: string;
+}
+
+/** What the export job records with the remote id. */
+export interface ExportMeta {
+  stream_url: string | null;
+  player_url: string | null;
+  length_s: number | null;
+  indexed: { spoken_words: boolean | string; scenes: string | null | false };
+}
+
+/** A cloud search hit: which remote video, where, what. */
+export interface CloudHit {
+  video_id: string;
+  start_s: number;
+  end_s: number;
+  text: string;
+  score: number;
+  index: 'spoken_word' | 'scene';
 }
 
 type Collection = Awaited<ReturnType<ReturnType<typeof connect>['getCollection']>>;
@@ -86,8 +108,9 @@ export class VideoDBTarget implements UploadTarget {
     return collection;
   }
 
-  async run(job: Job, signal: AbortSignal): Promise<string> {
-    if (job.kind !== 'segment') throw new PermanentError(`videodb cannot run ${job.kind} jobs yet`);
+  async run(job: Job, signal: AbortSignal): Promise<string | RemoteResult> {
+    if (job.kind === 'export') return this.runExport(job, signal);
+    if (job.kind !== 'segment') throw new PermanentError(`videodb cannot run ${job.kind} jobs`);
     const seg = this.opts.segmentFile(job);
     if (!seg || !fs.existsSync(seg.file)) throw new PermanentError(`segment ${job.session_id}/${job.channel_id}/${job.segment_seq} is not on disk`);
     const name = `${job.session_id}/${job.channel_id}/${job.segment_seq}`;
@@ -114,6 +137,80 @@ export class VideoDBTarget implements UploadTarget {
       if (this.classify(err) === 'auth') this.rejectedKey = this.opts.apiKey();
       throw err;
     }
+  }
+
+  /**
+   * The session's exported video: the local mux uploaded as `<session>`, then
+   * spoken words and scenes indexed per config. Indexing problems are kept in
+   * the result (the video is there; search falls back to local results).
+   */
+  private async runExport(job: Job, signal: AbortSignal): Promise<RemoteResult> {
+    if (!this.opts.exportFile) throw new PermanentError('exporting sessions is not set up');
+    try {
+      const coll = await this.collection();
+      let video: VideoLike | undefined;
+      if (job.last_error === INTERRUPTED) video = (await coll.getVideos()).find((v) => v.name === job.session_id) as VideoLike | undefined;
+      if (!video) {
+        const file = await this.opts.exportFile(job, signal);
+        try {
+          const url = await this.sendBytes(coll.id, file, signal);
+          video = (await coll.uploadURL({ url, name: job.session_id, mediaType: 'video' })) as VideoLike | undefined;
+        } finally {
+          fs.rmSync(file, { force: true });
+        }
+      }
+      if (!video?.id) throw new Error('VideoDB answered without a video id');
+      const indexed: ExportMeta['indexed'] = { spoken_words: false, scenes: false };
+      if (this.opts.index?.spokenWords !== false) {
+        indexed.spoken_words = await video.indexSpokenWords().then(
+          () => true,
+          (err: unknown) => `failed: ${(err as Error).message}`,
+        );
+      }
+      if (this.opts.index?.scenes) {
+        indexed.scenes = await video.indexScenes({}).then(
+          (id) => (typeof id === 'string' ? id : null),
+          (err: unknown) => `failed: ${(err as Error).message}`,
+        );
+      }
+      const meta: ExportMeta = { stream_url: video.streamUrl ?? null, player_url: video.playerUrl ?? null, length_s: video.length === undefined ? null : Number(video.length), indexed };
+      return { id: video.id, meta: { ...meta } };
+    } catch (err) {
+      if (this.classify(err) === 'auth') this.rejectedKey = this.opts.apiKey();
+      throw err;
+    }
+  }
+
+  /** A stream URL for [fromS, toS] of an exported video. */
+  async clip(videoId: string, fromS: number, toS: number): Promise<{ stream_url: string; player_url: string | null }> {
+    const coll = await this.collection();
+    const video = (await coll.getVideo(videoId)) as VideoLike;
+    const stream = await video.generateStream([[fromS, toS]]);
+    return { stream_url: String(stream), player_url: null };
+  }
+
+  /**
+   * Searches the collection's indexed videos. VideoDB answers a search without
+   * hits with an error "No results found.": that is an empty result here.
+   */
+  async search(query: string, limit: number): Promise<CloudHit[]> {
+    const coll = await this.collection();
+    const hits: CloudHit[] = [];
+    for (const index of ['spoken_word'] as const) {
+      type Shots = { shots?: { videoId?: string; start?: number; end?: number; text?: string; searchScore?: number }[] };
+      let res: Shots | undefined;
+      try {
+        res = (await coll.search(query, 'semantic' as never, index as never, limit)) as unknown as Shots;
+      } catch (err) {
+        if (/No results found/i.test(errorChain(err))) continue;
+        throw err;
+      }
+      for (const sh of res?.shots ?? []) {
+        if (!sh.videoId) continue;
+        hits.push({ video_id: sh.videoId, start_s: Number(sh.start ?? 0), end_s: Number(sh.end ?? sh.start ?? 0), text: String(sh.text ?? ''), score: Number(sh.searchScore ?? 0), index });
+      }
+    }
+    return hits.slice(0, limit);
   }
 
   /** Steps 1–2 of the contract's upload: GET an upload URL, then one streamed multipart POST of the file to it. */
@@ -174,3 +271,20 @@ export class VideoDBTarget implements UploadTarget {
 }
 
 export class PermanentError extends Error {}
+
+interface VideoLike {
+  id: string;
+  name?: string;
+  length?: string | number;
+  streamUrl?: string;
+  playerUrl?: string;
+  indexSpokenWords(): Promise<unknown>;
+  indexScenes(cfg: Record<string, unknown>): Promise<unknown>;
+  generateStream(timeline?: [number, number][]): Promise<unknown>;
+}
+
+function errorChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, i = 0; e && i < 6; e = (e as { cause?: unknown }).cause, i++) parts.push(e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+  return parts.join(' ');
+}

@@ -116,4 +116,12 @@ CREATE TABLE upload_jobs (
 CREATE INDEX upload_jobs_claim ON upload_jobs(state, next_attempt_at);
 `,
   },
+  {
+    version: 2,
+    name: 'upload job results (stream and player URLs, indexing) and a per-session job index',
+    sql: `
+ALTER TABLE upload_jobs ADD COLUMN remote_meta TEXT;
+CREATE INDEX upload_jobs_session ON upload_jobs(session_id, target, kind, state);
+`,
+  },
 ];

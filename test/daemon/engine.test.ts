@@ -103,7 +103,7 @@ describe('SessionEngine', () => {
     expect(byType['file.changed']?.offset_ms).toBeLessThanOrEqual(byType['editor.test_run']?.offset_ms ?? 0);
     // Secrets never reach the stored data or the index.
     expect(JSON.stringify(byType['editor.test_run']?.data)).toContain('[REDACTED:github_token]');
-    expect(engine.search({ query: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', limit: 5 }).hits).toEqual([]);
+    expect((await engine.search({ query: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', limit: 5 })).hits).toEqual([]);
     await engine.pause();
     const dropped = await engine.ingest({ type: 'editor.x', data: {}, channel: 'editor' });
     expect(dropped.dropped).toBe('paused');

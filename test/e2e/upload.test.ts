@@ -155,4 +155,75 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     expect(q.counts.pending + q.counts.in_flight).toBe(0);
     expect(server.media.length, 'nothing uploaded twice').toBe(uploadsBefore);
   }, 120_000);
+
+  it('after stop the session is exported to VideoDB and indexed; clips and cloud search use it; without an export a clip is cut locally; mp4 export muxes screen + audio', async () => {
+    const repo = await makeRepo();
+    daemon ??= await startDaemonProc(home);
+    const c = await RawClient.connect(home.socket);
+    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const id = res.result.session.id;
+    await sleep(2000);
+    await c.call('ingest_event', { channel: 'editor', type: 'editor.note', data: { text: 'looking at the cache invalidation bug' } });
+    // What the VideoDB spoken-word index will hold for this session's video.
+    server.transcriptsByName.set(id, [{ start: 1.5, end: 3.25, text: 'the cache invalidation is broken again' }]);
+    await sleep(4000);
+    const stopped = await c.call('stop_session', {});
+    expect(stopped.error).toBeUndefined();
+    // stop waited for the export too
+    expect(stopped.result.uploads.pending + stopped.result.uploads.in_flight).toBe(0);
+
+    const exp = await c.call('export_session', { session: id, target: 'videodb' });
+    expect(exp.error).toBeUndefined();
+    expect(exp.result.export_status).toBe('exported');
+    const media = server.media.find((m) => m.id === exp.result.video_id);
+    expect(media?.name).toBe(id);
+    expect(media?.filename).toMatch(/\.mp4$/);
+    expect(exp.result.stream_url).toBe(media?.stream_url);
+    expect(server.indexed.get(media!.id)).toContain('spoken_word');
+
+    const clip = await c.call('get_clip', { session: id, from_ms: 1000, to_ms: 4000 });
+    expect(clip.result).toMatchObject({ source: 'videodb', from_ms: 1000, to_ms: 4000 });
+    expect(clip.result.stream_url).toContain(`${media!.id}-1-4`);
+
+    const found = await c.call('search', { query: 'cache invalidation', session: id });
+    const cloud = found.result.hits.filter((h: any) => h.source === 'videodb');
+    const local = found.result.hits.filter((h: any) => h.source === 'local');
+    expect(cloud.length).toBe(1);
+    expect(cloud[0]).toMatchObject({ session_id: id, offset_ms: 1500, end_offset_ms: 3250, type: 'transcript.spoken' });
+    expect(local.length).toBe(1);
+    expect(local[0].type).toBe('editor.note');
+    // "No results found." from the service is an empty result, not an error.
+    const none = await c.call('search', { query: 'zebra quantum' });
+    expect(none.error).toBeUndefined();
+    expect(none.result.hits).toEqual([]);
+    expect(none.result.warnings).toBeUndefined();
+
+    // Local MP4: one video and one audio stream covering the recording.
+    const mp4 = await c.call('export_session', { session: id, target: 'mp4' });
+    expect(mp4.result.export_status).toBe('exported');
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type:format=duration', '-of', 'json', mp4.result.file], { encoding: 'utf8' }));
+    expect(probe.streams.map((x: any) => x.codec_type).sort()).toEqual(['audio', 'video']);
+    const { default: Database } = await import('better-sqlite3');
+    const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
+    const mediaEnd = (sql.prepare('SELECT MAX(start_offset_ms + duration_ms) AS e FROM segments WHERE session_id = ?').get(id) as any).e;
+    sql.close();
+    expect(Math.abs(Number(probe.format.duration) * 1000 - mediaEnd)).toBeLessThan(1000);
+
+    // Uploads paused: the next session is not exported yet, so its clip is cut locally.
+    await c.call('queue_pause');
+    const res2 = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    await sleep(4000);
+    await c.call('stop_session', {});
+    const id2 = res2.result.session.id;
+    const pending = await c.call('export_session', { session: id2, target: 'videodb' });
+    expect(pending.result.export_status).toBe('exporting');
+    const localClip = await c.call('get_clip', { session: id2, from_ms: 500, to_ms: 2500 });
+    expect(localClip.result.source).toBe('local');
+    expect(fs.existsSync(localClip.result.file)).toBe(true);
+    const clipDur = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', localClip.result.file], { encoding: 'utf8' }));
+    expect(Math.abs(clipDur - 2)).toBeLessThan(0.6);
+    await c.call('queue_resume');
+    await waitFor(async () => ((await c.call('export_session', { session: id2, target: 'videodb' })).result.export_status === 'exported' ? true : undefined), { timeoutMs: 60_000, what: 'the second export' });
+    c.close();
+  }, 180_000);
 });

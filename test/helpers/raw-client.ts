@@ -72,9 +72,9 @@ export class RawClient {
     }
   }
 
-  async call(method: string, params: unknown = {}, id: string | number = Math.floor(Math.random() * 1e9)): Promise<any> {
+  async call(method: string, params: unknown = {}, id: string | number = Math.floor(Math.random() * 1e9), timeoutMs = 60_000): Promise<any> {
     this.send('req', { id, method, params });
-    const f = await this.next((x) => x.type === 'res' && x.data?.id === id);
+    const f = await this.next((x) => x.type === 'res' && x.data?.id === id, timeoutMs);
     if (!f) throw new Error('connection closed before the reply');
     return f.data;
   }

@@ -41,6 +41,9 @@ export class FakeVideoDB {
   asyncUploads = true;
   readonly media: Media[] = [];
   readonly requests: { method: string; path: string; status: number }[] = [];
+  /** What the "spoken word index" of a video holds, by the video's name (set by a test before the upload is indexed). */
+  readonly transcriptsByName = new Map<string, { start: number; end: number; text: string }[]>();
+  readonly indexed = new Map<string, string[]>();
   private readonly blobs = new Map<string, { bytes: number; filename: string }>();
   private readonly jobs = new Map<string, unknown>();
   private server: http.Server | undefined;
@@ -161,8 +164,31 @@ export class FakeVideoDB {
       const x = this.media.find((y) => y.id === m?.[2]);
       return x ? send(200, { success: true, data: x }) : send(404, { success: false, message: 'not found' });
     }
-    if (req.method === 'POST' && /\/search$/.test(p)) {
-      return send(200, { success: false, message: 'No results found.' });
+    if (req.method === 'POST' && (m = /^\/video\/([^/]+)\/index(\/scene)?$/.exec(p))) {
+      const id = m[1] as string;
+      const kind = m[2] ? 'scene' : String(json().index_type ?? 'spoken_word');
+      this.indexed.set(id, [...(this.indexed.get(id) ?? []), kind]);
+      return send(200, { success: true, data: kind === 'scene' ? { scene_index_id: `si-${id}` } : { success: true } });
+    }
+    if (req.method === 'POST' && (m = /^\/video\/([^/]+)\/stream$/.exec(p))) {
+      const tl = (json().timeline ?? []) as [number, number][];
+      const range = tl.map(([a, b]) => `${a}-${b}`).join('_') || 'full';
+      return send(200, { success: true, data: { stream_url: `https://play.example/v1/${m[1]}-${range}.m3u8`, player_url: `https://console.example/player?v=${m[1]}` } });
+    }
+    if (req.method === 'POST' && (m = /^\/(collection|video)\/([^/]+)\/search$/.exec(p))) {
+      const words = String(json().query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+      const results = [];
+      for (const media of this.media) {
+        if (media.media_type !== 'video' || !(this.indexed.get(media.id) ?? []).includes('spoken_word')) continue;
+        if (m[1] === 'video' && media.id !== m[2]) continue;
+        const docs = (this.transcriptsByName.get(media.name) ?? [])
+          .filter((t) => words.every((w) => t.text.toLowerCase().includes(w)))
+          .map((t) => ({ start: t.start, end: t.end, text: t.text, score: 0.9 }));
+        if (docs.length) results.push({ video_id: media.id, collection_id: media.collection_id, title: media.name, length: '60.0', docs });
+      }
+      // The live service answers a search without hits with an error, not an empty list.
+      if (!results.length) return send(200, { success: false, message: 'No results found.' });
+      return send(200, { success: true, data: { results } });
     }
     return send(404, { success: false, message: `no route ${req.method} ${p}` });
   }

@@ -1,0 +1,25 @@
+import { defineOperation } from './operation.js';
+import { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput } from './schemas.js';
+
+export const exportSession = defineOperation({
+  name: 'export_session',
+  title: 'Export a session as video',
+  description:
+    'Export a session\'s screen and audio. target "mp4" muxes the primary (or chosen) display with all stored audio mixed into an MP4 on this machine, optionally a range, and returns its path. ' +
+    'target "videodb" returns the state of the session\'s video in VideoDB ({export_status: exporting|exported|failed, video_id, stream_url, player_url}); it is queued at stop when a key is configured, and queued now if it was not.',
+  input: ExportSessionInput,
+  output: ExportSessionOutput,
+  readOnly: false,
+  run: (engine, input) => engine.exportSession(input),
+});
+
+export const getClip = defineOperation({
+  name: 'get_clip',
+  title: 'A clip of a session',
+  description:
+    'A playable clip of [from_ms, to_ms] of a session: a VideoDB stream URL when the session was exported there, otherwise a local MP4 cut from the recorded segments (screen + mixed audio).',
+  input: GetClipInput,
+  output: GetClipOutput,
+  readOnly: false,
+  run: (engine, input) => engine.getClip(input),
+});
