@@ -4,7 +4,7 @@
 // the real videodb SDK to the local VideoDB server vs plain HTTP POSTs of the
 // same files in the same run, with peak RSS while uploading.
 // Usage: npm run build && node bench/queue.mjs [jobs=20000] [sessions=100] [filesPerSession=100] [uploadMb=1024]
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -12,10 +12,11 @@ import pino from 'pino';
 import { UploadQueue } from '../dist/queue/queue.js';
 import { VideoDBTarget } from '../dist/queue/videodb.js';
 import { Store } from '../dist/timeline/store.js';
-import { FakeVideoDB } from '../test/helpers/videodb-server.ts';
-import { startDaemon, tempHome } from './lib.mjs';
+import { ROOT, startDaemon, tempHome } from './lib.mjs';
 
 const [jobs = 20_000, sessions = 100, perSession = 100, uploadMb = 1024] = process.argv.slice(2).map(Number);
+// Both sides upload this many files at once; 4 is the queue's default (config queue.concurrency).
+const CONC = Number(process.env.CONC ?? 4);
 const silent = pino({ level: 'silent' });
 const SESSION = '20260101-000000-aaaa';
 
@@ -85,8 +86,10 @@ const SESSION = '20260101-000000-aaaa';
 // ---- 3. upload throughput vs plain POSTs, RSS
 {
   const home = tempHome();
-  const server = await new FakeVideoDB().start();
-  server.asyncUploads = false;
+  // The server runs in its own process, as the cloud would: neither side's work or memory is counted for the other.
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bench', 'fake-videodb.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve) => proc.stdout.once('data', (d) => resolve(String(d).trim())));
+  const server = { url };
   const fileMb = 4;
   const count = Math.max(1, Math.round(uploadMb / fileMb));
   const files = path.join(home, 'sessions', SESSION, 'mic-default');
@@ -97,7 +100,7 @@ const SESSION = '20260101-000000-aaaa';
   for (let i = 1; i < count; i++) fs.linkSync(path.join(files, '00000.ogg'), path.join(files, `${String(i).padStart(5, '0')}.ogg`));
   const names = fs.readdirSync(files).sort();
 
-  // Baseline: a plain multipart POST per file, two at a time (the queue's concurrency).
+  // Baseline: a plain multipart POST per file, CONC at a time (the same parallelism as the queue).
   const post = (file) => new Promise((resolve, reject) => {
     const boundary = `----b${Date.now()}`;
     const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path.basename(file)}"\r\nContent-Type: audio/ogg\r\n\r\n`);
@@ -115,7 +118,7 @@ const SESSION = '20260101-000000-aaaa';
   });
   const tb0 = Date.now();
   let next = 0;
-  await Promise.all([0, 1].map(async () => {
+  await Promise.all(Array.from({ length: CONC }, async () => {
     while (next < names.length) await post(path.join(files, names[next++]));
   }));
   const plainS = (Date.now() - tb0) / 1000;
@@ -126,7 +129,7 @@ const SESSION = '20260101-000000-aaaa';
     apiKey: () => 'good-key', baseUrl: server.url, collection: 'default', ffmpeg: async () => 'ffmpeg', tmpDir: path.join(home, 'tmp'),
     segmentFile: (job) => ({ file: path.join(files, `${String(job.segment_seq).padStart(5, '0')}.ogg`), media: 'audio' }),
   });
-  const q = new UploadQueue(store.db, new Map([['videodb', target]]), { concurrency: 2, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100, timeoutMs: { segment: 60_000 }, pollMs: 20 }, silent);
+  const q = new UploadQueue(store.db, new Map([['videodb', target]]), { concurrency: CONC, maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100, timeoutMs: { segment: 60_000 }, pollMs: 20 }, silent);
   for (let i = 0; i < count; i++) q.enqueue({ target: 'videodb', kind: 'segment', session_id: SESSION, channel_id: 'mic:default', segment_seq: i });
   let peak = 0;
   const rss0 = process.memoryUsage().rss;
@@ -138,8 +141,8 @@ const SESSION = '20260101-000000-aaaa';
   clearInterval(sampler);
   await q.stop();
   store.close();
-  await server.stop();
+  proc.kill('SIGTERM');
   const mb = (count * fileMb);
-  console.log(`upload: ${count} files x ${fileMb} MB = ${mb} MB; plain POST ${(mb / plainS).toFixed(0)} MB/s; queue + videodb SDK (3 requests per file) ${(mb / queueS).toFixed(0)} MB/s; ratio ${(plainS / queueS).toFixed(2)}x (goal >= 0.8x); process RSS ${(rss0 / 1048576).toFixed(0)} MB before, peak ${(peak / 1048576).toFixed(0)} MB while uploading (goal <= 200 MB; the local server runs in this process and buffers each body it receives)`);
+  console.log(`upload: ${count} files x ${fileMb} MB = ${mb} MB; plain POST ${(mb / plainS).toFixed(0)} MB/s; queue + videodb SDK (3 requests per file) ${(mb / queueS).toFixed(0)} MB/s; ratio ${(plainS / queueS).toFixed(2)}x (goal >= 0.8x); process RSS ${(rss0 / 1048576).toFixed(0)} MB before, peak ${(peak / 1048576).toFixed(0)} MB while uploading (goal <= 200 MB)`);
   fs.rmSync(home, { recursive: true, force: true });
 }
