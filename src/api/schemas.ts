@@ -95,7 +95,9 @@ export const SearchHit = z.object({
   snippet: z.string().describe('Matching text with the matched words between ** **.'),
   score: z.number(),
   source: z.enum(['local', 'videodb']).describe('local: this machine\'s index; videodb: the cloud index of the session\'s exported video.'),
-  end_offset_ms: z.number().int().optional().describe('End of the matched passage (cloud hits).'),
+  end_offset_ms: z.number().int().optional().describe('End of the matched passage or merged moment.'),
+  matched: z.enum(['word', 'substring']).optional().describe('Which local index matched: whole words, or a substring of an identifier/path.'),
+  merged: z.number().int().optional().describe('How many adjacent hits this moment folds together.'),
   replay: z.object({ session: z.string(), at_ms: z.number().int() }).describe('Pass to replay/timeline operations to see this moment.'),
 });
 export const SearchOutput = z.object({

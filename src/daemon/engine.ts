@@ -27,10 +27,10 @@ import { listDevices, type DeviceList } from '../capture/devices.js';
 import { recoverMediaSegments } from '../capture/media-recovery.js';
 import type { ChannelSpec, ChannelState, ChannelStatus, EventData, Profile, RecordedEvent, SessionState, SessionSummary } from '../model.js';
 import { eventText } from '../timeline/event-text.js';
-import { parseTimeArg, toFtsQuery } from '../timeline/query.js';
+import { parseTimeArg, toFtsQuery, toTrigramQuery } from '../timeline/query.js';
 import { redactDeep } from '../timeline/redact.js';
 import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson } from '../timeline/session-files.js';
-import type { EventInsert, SessionRow, Store } from '../timeline/store.js';
+import type { EventInsert, SearchRow, SessionRow, Store } from '../timeline/store.js';
 import type { QueueStatusOutput } from '../api/queue.js';
 import type { UploadQueue } from '../queue/queue.js';
 import type { VideoDBTarget } from '../queue/videodb.js';
@@ -726,11 +726,9 @@ export class SessionEngine implements Engine {
     const sessionId = q.session === undefined ? undefined : this.store.resolveSessionRef(q.session);
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
-    const rows = this.store.search({ match: toFtsQuery(q.query), sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit });
-    const hits: SearchOutput['hits'] = rows.map((r) => ({
-      session_id: r.session_id, seq: r.seq, ts: r.ts, offset_ms: r.offset_ms, channel: r.channel, type: r.type,
-      snippet: r.snippet, score: r.score, source: 'local' as const, replay: { session: r.session_id, at_ms: r.offset_ms },
-    }));
+    // Fetch more than asked: adjacent hits are merged into one moment below.
+    const rows = this.store.search({ match: toFtsQuery(q.query), trigram: toTrigramQuery(q.query), sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit * 4 });
+    const hits: SearchOutput['hits'] = mergeAdjacent(rows).slice(0, q.limit);
     const warnings: string[] = [];
     const cloud = this.deps.videodb;
     // The cloud index only holds spoken words and scenes: a search filtered to other channels or types does not ask it.
@@ -1000,6 +998,62 @@ function readJsonl(file: string): Record<string, any>[] {
     }
   }
   return out;
+}
+
+/** Hits closer than this on the same session and kind of text are one moment. */
+const MERGE_GAP_MS = 10_000;
+
+/** Where a hit's text ends: recognized text carries its own end; other events are instants. */
+function endOf(r: SearchRow): number {
+  try {
+    const d = JSON.parse(r.data) as { end_offset_ms?: unknown; duration_ms?: unknown };
+    if (typeof d.end_offset_ms === 'number') return d.end_offset_ms;
+    if (typeof d.duration_ms === 'number' && r.type.startsWith('screen.')) return r.offset_ms + d.duration_ms;
+  } catch {
+    // plain event
+  }
+  return r.offset_ms;
+}
+
+/**
+ * Folds hits of one session and one kind of text (same type) that follow each
+ * other within MERGE_GAP_MS into one moment spanning them, ranked as its best
+ * hit; the text seen on screen for a minute is one hit, not twelve.
+ */
+export function mergeAdjacent(rows: readonly SearchRow[]): SearchOutput['hits'] {
+  const rank = new Map(rows.map((r, i) => [r.id, i]));
+  const groups = new Map<string, SearchRow[]>();
+  for (const r of rows) {
+    const k = `${r.session_id}\u0000${r.type}`;
+    const g = groups.get(k) ?? [];
+    g.push(r);
+    groups.set(k, g);
+  }
+  const moments: { best: SearchRow; start: number; end: number; count: number; rank: number }[] = [];
+  for (const g of groups.values()) {
+    g.sort((a, b) => a.offset_ms - b.offset_ms);
+    let cur: (typeof moments)[number] | undefined;
+    for (const r of g) {
+      const r0 = rank.get(r.id) ?? 0;
+      if (cur && r.offset_ms - cur.end <= MERGE_GAP_MS) {
+        cur.end = Math.max(cur.end, endOf(r));
+        cur.count++;
+        if (r0 < cur.rank) {
+          cur.best = r;
+          cur.rank = r0;
+        }
+        continue;
+      }
+      cur = { best: r, start: r.offset_ms, end: endOf(r), count: 1, rank: r0 };
+      moments.push(cur);
+    }
+  }
+  moments.sort((a, b) => a.rank - b.rank);
+  return moments.map((m) => ({
+    session_id: m.best.session_id, seq: m.best.seq, ts: m.best.ts - (m.best.offset_ms - m.start), offset_ms: m.start, end_offset_ms: m.end,
+    channel: m.best.channel, type: m.best.type, snippet: m.best.snippet, score: m.best.score, source: 'local' as const,
+    matched: m.best.index, ...(m.count > 1 ? { merged: m.count } : {}), replay: { session: m.best.session_id, at_ms: m.start },
+  }));
 }
 
 function freeBytes(dir: string): number | null {

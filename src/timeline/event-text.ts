@@ -24,7 +24,9 @@ function collect(value: unknown, out: string[], depth: number): void {
 export function eventText(type: string, data: EventData): string | null {
   if (type.startsWith('session.')) return null;
   const parts: string[] = [type.replace(/[._]/g, ' ')];
-  collect(data, parts, 0);
+  // Recognized text carries per-line and per-word detail: index the text once, not every copy of it.
+  if ((type === 'screen.text' || type === 'transcript.segment') && typeof data.text === 'string') parts.push(data.text);
+  else collect(data, parts, 0);
   const text = parts.join(' ').slice(0, MAX_TEXT_CHARS);
   return redact(text);
 }

@@ -124,4 +124,28 @@ ALTER TABLE upload_jobs ADD COLUMN remote_meta TEXT;
 CREATE INDEX upload_jobs_session ON upload_jobs(session_id, target, kind, state);
 `,
   },
+  {
+    version: 3,
+    name: 'local indexing progress per segment, trigram index for identifiers and paths',
+    sql: `
+-- One row per (segment, kind) once indexed, written in the transaction that stores its
+-- events: a crash mid-indexing redoes that segment, never twice, never skips one.
+CREATE TABLE index_progress (
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  channel_id TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  kind       TEXT NOT NULL,               -- ocr | speech
+  state      TEXT NOT NULL,               -- done | skipped | failed
+  engine     TEXT,
+  events     INTEGER NOT NULL DEFAULT 0,
+  detail     TEXT,
+  done_at    INTEGER NOT NULL,
+  PRIMARY KEY (session_id, channel_id, seq, kind)
+) WITHOUT ROWID;
+
+-- Substring matches for code: TS2345, invalidateCache inside longer identifiers, store.ts(42,17).
+CREATE VIRTUAL TABLE events_trigram USING fts5(text, content='events', content_rowid='id', tokenize='trigram');
+INSERT INTO events_trigram (rowid, text) SELECT id, text FROM events WHERE text IS NOT NULL;
+`,
+  },
 ];

@@ -44,3 +44,22 @@ export function toFtsQuery(input: string): string {
   if (parts.length === 0) throw new TracedError(ErrorCodes.SEARCH_QUERY, `"${input}" has no words to search for`);
   return parts.join(' ');
 }
+
+/**
+ * The substring (trigram) form of a query: each term quoted, ANDed. Undefined
+ * when any term is shorter than 3 characters (a trigram index cannot match it)
+ * or the query uses OR.
+ */
+export function toTrigramQuery(input: string): string | undefined {
+  const terms: string[] = [];
+  const re = /"([^"]*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(input)) !== null) {
+    if (m[2] === 'OR') return undefined;
+    const term = (m[1] ?? m[2] ?? '').replace(/\*+$/, '').trim();
+    if (!term) continue;
+    if ([...term].length < 3) return undefined;
+    terms.push(`"${term.replace(/"/g, '""')}"`);
+  }
+  return terms.length ? terms.join(' ') : undefined;
+}

@@ -45,6 +45,18 @@ export interface SegmentRow {
   created_at: number;
 }
 
+export interface IndexProgressRow {
+  session_id: string;
+  channel_id: string;
+  seq: number;
+  kind: 'ocr' | 'speech';
+  state: 'done' | 'skipped' | 'failed';
+  engine: string | null;
+  events: number;
+  detail: string | null;
+  done_at: number;
+}
+
 /** An event ready to be written: `text` is the already-redacted searchable text. */
 export interface EventInsert extends RecordedEvent {
   text: string | null;
@@ -62,6 +74,8 @@ export interface EventQuery {
 
 export interface SearchQuery {
   match: string;
+  /** Trigram MATCH expression; absent when a term is too short for substring search. */
+  trigram?: string | undefined;
   sessionId?: string | undefined;
   since?: number | undefined;
   until?: number | undefined;
@@ -71,6 +85,9 @@ export interface SearchQuery {
 }
 
 export interface SearchRow {
+  id: number;
+  /** word: the word index; substring: the trigram index. */
+  index: 'word' | 'substring';
   session_id: string;
   seq: number;
   ts: number;
@@ -133,7 +150,10 @@ export class Store {
         const info = this.st.insertEvent.run(
           e.session_id, e.seq, e.parent_seq, e.ts, e.offset_ms, e.channel, e.type, JSON.stringify(e.data), e.text,
         );
-        if (e.text) this.st.insertFts.run(info.lastInsertRowid, e.text);
+        if (e.text) {
+          this.st.insertFts.run(info.lastInsertRowid, e.text);
+          this.st.insertTrigram.run(info.lastInsertRowid, e.text);
+        }
       }
     });
   }
@@ -182,6 +202,23 @@ export class Store {
         'INSERT INTO events (session_id, seq, parent_seq, ts, offset_ms, channel, type, data, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertFts: db.prepare('INSERT INTO events_fts (rowid, text) VALUES (?, ?)'),
+      insertTrigram: db.prepare('INSERT INTO events_trigram (rowid, text) VALUES (?, ?)'),
+      progress: db.prepare(
+        `INSERT INTO index_progress (session_id, channel_id, seq, kind, state, engine, events, detail, done_at)
+         VALUES (@session_id, @channel_id, @seq, @kind, @state, @engine, @events, @detail, @done_at)
+         ON CONFLICT (session_id, channel_id, seq, kind) DO UPDATE SET state = excluded.state, engine = excluded.engine, events = excluded.events, detail = excluded.detail, done_at = excluded.done_at`,
+      ),
+      nextToIndex: db.prepare(
+        `SELECT g.* FROM segments g
+         WHERE g.state != 'pruned' AND g.channel_id GLOB @glob
+           AND NOT EXISTS (SELECT 1 FROM index_progress p WHERE p.session_id = g.session_id AND p.channel_id = g.channel_id AND p.seq = g.seq AND p.kind = @kind)
+         ORDER BY g.created_at, g.session_id, g.seq LIMIT 1`,
+      ),
+      toIndex: db.prepare(
+        `SELECT COUNT(*) AS n, MIN(g.created_at) AS oldest, COALESCE(SUM(g.duration_ms), 0) AS ms FROM segments g
+         WHERE g.state != 'pruned' AND g.channel_id GLOB @glob
+           AND NOT EXISTS (SELECT 1 FROM index_progress p WHERE p.session_id = g.session_id AND p.channel_id = g.channel_id AND p.seq = g.seq AND p.kind = @kind)`,
+      ),
       maxSeq: db.prepare('SELECT MAX(seq) AS seq FROM events WHERE session_id = ?'),
       lastEvent: db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1'),
       eventCount: db.prepare('SELECT COUNT(*) AS n FROM events WHERE session_id = ?'),
@@ -281,6 +318,20 @@ export class Store {
     return this.st.insertSegment.run(row).changes > 0;
   }
 
+  /** The oldest stored segment of channels matching `glob` not yet indexed for `kind`. */
+  nextToIndex(kind: string, glob: string): SegmentRow | undefined {
+    return this.st.nextToIndex.get({ kind, glob }) as SegmentRow | undefined;
+  }
+
+  /** How far the indexer is behind for `kind`: segments and media ms left, oldest registration time. */
+  indexBacklog(kind: string, glob: string): { n: number; oldest: number | null; ms: number } {
+    return this.st.toIndex.get({ kind, glob }) as { n: number; oldest: number | null; ms: number };
+  }
+
+  recordIndexProgress(row: IndexProgressRow): void {
+    this.st.progress.run(row);
+  }
+
   getSegment(sessionId: string, channelId: string, seq: number): SegmentRow | undefined {
     return this.st.getSegment.get(sessionId, channelId, seq) as SegmentRow | undefined;
   }
@@ -316,24 +367,40 @@ export class Store {
     return (this.db.prepare(sql).all(...args, q.limit) as EventDbRow[]).map(rowToEvent);
   }
 
+  /**
+   * Word index first (bm25, then newest), then substring matches from the
+   * trigram index that the word index missed (`Cache` inside `invalidateCache`,
+   * partial paths and codes). Each row says which index found it.
+   */
   search(q: SearchQuery): SearchRow[] {
-    const where = ['events_fts MATCH ?'];
-    const args: unknown[] = [q.match];
-    if (q.sessionId !== undefined) { where.push('e.session_id = ?'); args.push(q.sessionId); }
-    if (q.since !== undefined) { where.push('e.ts >= ?'); args.push(q.since); }
-    if (q.until !== undefined) { where.push('e.ts <= ?'); args.push(q.until); }
-    if (q.types?.length) { where.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
-    if (q.channels?.length) { where.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
-    const sql = `SELECT e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, e.data,
-        snippet(events_fts, 0, '**', '**', '…', 16) AS snippet, bm25(events_fts) AS score
-      FROM events_fts JOIN events e ON e.id = events_fts.rowid
-      WHERE ${where.join(' AND ')}
-      ORDER BY score, e.ts DESC LIMIT ?`;
-    try {
-      return this.db.prepare(sql).all(...args, q.limit) as SearchRow[];
-    } catch (err) {
-      throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
+    const filter: string[] = [];
+    const args: unknown[] = [];
+    if (q.sessionId !== undefined) { filter.push('e.session_id = ?'); args.push(q.sessionId); }
+    if (q.since !== undefined) { filter.push('e.ts >= ?'); args.push(q.since); }
+    if (q.until !== undefined) { filter.push('e.ts <= ?'); args.push(q.until); }
+    if (q.types?.length) { filter.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
+    if (q.channels?.length) { filter.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
+    const run = (table: 'events_fts' | 'events_trigram', match: string, limit: number): SearchRow[] => {
+      const sql = `SELECT e.id, e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, e.data,
+          snippet(${table}, 0, '**', '**', '…', ${table === 'events_fts' ? 16 : 24}) AS snippet, bm25(${table}) AS score
+        FROM ${table} JOIN events e ON e.id = ${table}.rowid
+        WHERE ${[`${table} MATCH ?`, ...filter].join(' AND ')}
+        ORDER BY score, e.ts DESC LIMIT ?`;
+      try {
+        return (this.db.prepare(sql).all(match, ...args, limit) as SearchRow[]).map((r) => ({ ...r, index: table === 'events_fts' ? 'word' : 'substring' }));
+      } catch (err) {
+        throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
+      }
+    };
+    const rows = run('events_fts', q.match, q.limit);
+    if (q.trigram && rows.length < q.limit) {
+      const seen = new Set(rows.map((r) => r.id));
+      for (const r of run('events_trigram', q.trigram, q.limit)) {
+        if (rows.length >= q.limit) break;
+        if (!seen.has(r.id)) rows.push(r);
+      }
     }
+    return rows;
   }
 
   close(): void {
