@@ -36,6 +36,10 @@ export const ErrorCodes = {
   IPC_BAD_FRAME: 'TRACED_IPC_BAD_FRAME',
   IPC_TIMEOUT: 'TRACED_IPC_TIMEOUT',
   CLI_USAGE: 'TRACED_CLI_USAGE',
+  /** A model download failed (network, HTTP status). */
+  MODEL_DOWNLOAD: 'TRACED_MODEL_DOWNLOAD',
+  /** A downloaded model did not have its published hash: it was not installed. */
+  MODEL_HASH: 'TRACED_MODEL_HASH',
   /** The session has no stored media to export. */
   EXPORT_NO_MEDIA: 'TRACED_EXPORT_NO_MEDIA',
   EXPORT_FAILED: 'TRACED_EXPORT_FAILED',

@@ -6,7 +6,7 @@ import type { SessionSummary } from '../model.js';
 import type { DeviceList } from '../capture/devices.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
-  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
 } from './schemas.js';
 import type { QueueStatusOutput } from './queue.js';
 
@@ -29,4 +29,5 @@ export interface Engine {
   queueResume(): QueueStatusOutput;
   exportSession(q: ExportSessionInput): Promise<ExportSessionOutput>;
   getClip(q: GetClipInput): Promise<GetClipOutput>;
+  getTranscript(q: GetTranscriptInput): GetTranscriptOutput;
 }

@@ -1,13 +1,13 @@
 /** The one list of operations. A new operation is one definition added here. */
 import type { Operation } from './operation.js';
 import { getSession, listDevices, listSessions, pauseSession, resumeSession, startSession, status, stopSession } from './sessions.js';
-import { getTimeline, ingestEvent, search } from './timeline.js';
+import { getTimeline, getTranscript, ingestEvent, search } from './timeline.js';
 import { exportSession, getClip } from './export.js';
 import { queuePause, queueResume, queueRetry, queueStatus } from './queue.js';
 
 export const operations: readonly Operation[] = [
   startSession, stopSession, pauseSession, resumeSession, status, listSessions, getSession, getTimeline, search, ingestEvent, listDevices,
-  queueStatus, queueRetry, queuePause, queueResume, exportSession, getClip,
+  queueStatus, queueRetry, queuePause, queueResume, exportSession, getClip, getTranscript,
 ] as unknown as readonly Operation[];
 
 const byName = new Map(operations.map((op) => [op.name, op]));

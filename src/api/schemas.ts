@@ -40,7 +40,33 @@ export const DaemonInfo = z.object({
     })
     .describe('Can the daemon write what it records?'),
 });
-export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSummary.nullable() });
+const IndexerPart = z.object({ engine: z.string().nullable(), reason: z.string(), pending_segments: z.number().int(), behind_ms: z.number().int() });
+export const IndexerStatus = z
+  .object({
+    ocr: IndexerPart,
+    speech: IndexerPart,
+    current: z.object({ session: z.string(), channel: z.string(), seq: z.number().int(), kind: z.string() }).nullable(),
+    indexed_segments: z.number().int(),
+  })
+  .describe('Local indexing: which engines run and why, and how far behind the recording they are.');
+export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSummary.nullable(), indexer: IndexerStatus.optional() });
+
+export const GetTranscriptInput = z.object({
+  session: SessionRef,
+  from_ms: z.number().int().nonnegative().optional(),
+  to_ms: z.number().int().positive().optional(),
+  limit: Limit(500, 5000),
+});
+export const GetTranscriptOutput = z.object({
+  session_id: z.string(),
+  segments: z.array(
+    z.object({
+      offset_ms: z.number().int(), end_offset_ms: z.number().int(), channel: z.string(), text: z.string(),
+      confidence: z.number().nullable(), engine: z.string(), seq: z.number().int(),
+    }),
+  ),
+  engine: z.string().nullable().describe('The speech engine indexing now, or null with the reason in status.indexer.speech.'),
+});
 
 export const ListSessionsInput = z.object({
   limit: Limit(20, 500).describe('Most recent sessions first; at most this many.'),
@@ -165,6 +191,8 @@ export const IngestEventOutput = z.object({
 export type StartSessionInput = z.infer<typeof StartSessionInput>;
 export type StartSessionOutput = z.input<typeof StartSessionOutput>;
 export type StatusOutput = z.input<typeof StatusOutput>;
+export type GetTranscriptInput = z.infer<typeof GetTranscriptInput>;
+export type GetTranscriptOutput = z.input<typeof GetTranscriptOutput>;
 export type ListSessionsInput = z.infer<typeof ListSessionsInput>;
 export type GetSessionInput = z.infer<typeof GetSessionInput>;
 export type GetSessionOutput = z.input<typeof GetSessionOutput>;

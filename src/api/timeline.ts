@@ -1,5 +1,7 @@
 import { defineOperation } from './operation.js';
-import { GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput, SearchInput, SearchOutput } from './schemas.js';
+import {
+  GetTimelineInput, GetTimelineOutput, GetTranscriptInput, GetTranscriptOutput, IngestEventInput, IngestEventOutput, SearchInput, SearchOutput,
+} from './schemas.js';
 
 export const getTimeline = defineOperation({
   name: 'get_timeline',
@@ -35,4 +37,16 @@ export const ingestEvent = defineOperation({
   output: IngestEventOutput,
   readOnly: false,
   run: (engine, input) => engine.ingest(input),
+});
+
+export const getTranscript = defineOperation({
+  name: 'get_transcript',
+  title: 'What was said',
+  description:
+    'The transcript of a session (or a range of it): utterances from the microphone and system audio with start/end offsets, confidence and the engine that heard them. ' +
+    'Transcripts are made on this machine after each audio segment is recorded; status.indexer says how far behind that is.',
+  input: GetTranscriptInput,
+  output: GetTranscriptOutput,
+  readOnly: true,
+  run: (engine, input) => engine.getTranscript(input),
 });

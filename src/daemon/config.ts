@@ -65,6 +65,31 @@ export const Config = z.object({
       excludeWindows: z.array(z.string()).default(['1password', 'keepass', 'bitwarden', 'lastpass', 'password']),
     })
     .prefault({}),
+  /** Local indexing of recorded media: on-screen text and speech, on this machine. */
+  index: z
+    .object({
+      ocr: z
+        .object({
+          enabled: z.boolean().default(true),
+          engine: z.enum(['auto', 'tesseract', 'tesseract.js']).default('auto'),
+          /** One frame every this many ms of screen is read. */
+          intervalMs: z.number().int().min(500).default(5000),
+          /** Frames this similar (mean thumbnail difference, 0–255) to the last one read are skipped. */
+          duplicateThreshold: z.number().min(0).max(255).default(1.5),
+        })
+        .prefault({}),
+      speech: z
+        .object({
+          enabled: z.boolean().default(true),
+          engine: z.enum(['auto', 'whisper', 'pocketsphinx']).default('auto'),
+          /** A model name from `traced models list` or a path to a ggml file; the best installed one otherwise. */
+          model: z.string().optional(),
+          /** Audio segments quieter than this mean level (dB) are not transcribed. */
+          silenceDb: z.number().max(0).default(-55),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** Upload queue: retries, backoff and concurrency for every target. */
   queue: z
     .object({

@@ -17,7 +17,7 @@ import type { Engine } from '../api/engine.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
-  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput,
+  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput,
 } from '../api/schemas.js';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
 import { ErrorCodes, TracedError, isDiskFull, toTracedError } from '../errors.js';
@@ -30,7 +30,8 @@ import { eventText } from '../timeline/event-text.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from '../timeline/query.js';
 import { redactDeep } from '../timeline/redact.js';
 import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson } from '../timeline/session-files.js';
-import type { EventInsert, SearchRow, SessionRow, Store } from '../timeline/store.js';
+import type { EventInsert, IndexProgressRow, SearchRow, SessionRow, Store } from '../timeline/store.js';
+import type { IndexedEvent, IndexerStatus } from '../index/indexer.js';
 import type { QueueStatusOutput } from '../api/queue.js';
 import type { UploadQueue } from '../queue/queue.js';
 import type { VideoDBTarget } from '../queue/videodb.js';
@@ -65,6 +66,8 @@ export interface EngineDeps {
   queue?: UploadQueue | undefined;
   /** The VideoDB target, for clips and cloud search. */
   videodb?: VideoDBTarget | undefined;
+  /** Local indexing status for `status` (set once the indexer runs). */
+  indexerStatus?: () => IndexerStatus;
 }
 
 interface LiveChannel {
@@ -687,6 +690,7 @@ export class SessionEngine implements Engine {
         storage: this.storage(now),
       },
       session: this.live ? this.summary(this.live.id) : null,
+      ...(this.deps.indexerStatus ? { indexer: this.deps.indexerStatus() } : {}),
     };
   }
 
@@ -754,6 +758,64 @@ export class SessionEngine implements Engine {
       }
     }
     return { query: q.query, hits: hits.slice(0, q.limit), ...(warnings.length ? { warnings } : {}) };
+  }
+
+  /**
+   * Stores what the indexer read from a segment — its events and its progress
+   * row in one transaction — and mirrors the events to the session's
+   * events.jsonl. Events get the session's next seqs; their offsets are the
+   * media's, not now.
+   */
+  appendIndexed(sessionId: string, events: IndexedEvent[], progress: IndexProgressRow): void {
+    const row = this.store.getSession(sessionId);
+    if (!row) return; // the session was deleted meanwhile
+    const live = this.live?.id === sessionId ? this.live : undefined;
+    if (live) this.flushNow(); // keep events.jsonl in seq order
+    let seq = live ? live.seq : this.store.maxSeq(sessionId);
+    const inserts: EventInsert[] = events.map((e) => {
+      const data = redactDeep(e.data);
+      return { session_id: sessionId, seq: ++seq, parent_seq: null, ts: row.started_at + e.offset_ms, offset_ms: e.offset_ms, channel: e.channel, type: e.type, data, text: eventText(e.type, data) };
+    });
+    try {
+      this.storeWrite(() => this.store.transaction(() => {
+        this.store.appendEvents(inserts);
+        this.store.recordIndexProgress(progress);
+      }));
+    } catch (err) {
+      throw this.storeFailed(err);
+    }
+    if (live) live.seq = seq;
+    if (!inserts.length) return;
+    const lines = inserts.map(({ text: _t, ...e }) => e);
+    try {
+      if (live) live.log.append(lines);
+      else {
+        const el = new EventLog(path.join(sessionDir(this.deps.paths, sessionId), EVENTS_JSONL), 0);
+        el.append(lines);
+        el.close();
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'events.jsonl append of indexed events failed');
+    }
+    for (const e of lines) this.deps.notify('event.recorded', e);
+  }
+
+  /** The indexer reports through status once it runs. */
+  attachIndexer(status: () => IndexerStatus): void {
+    this.deps.indexerStatus = status;
+  }
+
+  getTranscript(q: GetTranscriptInput): GetTranscriptOutput {
+    const id = this.store.resolveSessionRef(q.session);
+    const events = this.store.events({ sessionId: id, types: ['transcript.segment'], fromMs: q.from_ms, toMs: q.to_ms, limit: q.limit });
+    return {
+      session_id: id,
+      segments: events.map((e) => ({
+        offset_ms: e.offset_ms, end_offset_ms: typeof e.data.end_offset_ms === 'number' ? e.data.end_offset_ms : e.offset_ms, channel: e.channel,
+        text: String(e.data.text ?? ''), confidence: typeof e.data.confidence === 'number' ? e.data.confidence : null, engine: String(e.data.engine ?? ''), seq: e.seq,
+      })),
+      engine: this.deps.indexerStatus?.().speech.engine ?? null,
+    };
   }
 
   // ---------------------------------------------------------------- export

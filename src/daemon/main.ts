@@ -11,6 +11,10 @@ import type { ChannelSpec } from '../model.js';
 import { resolveFfmpeg } from '../capture/ffmpeg.js';
 import { UploadQueue, type Job, type UploadTarget } from '../queue/queue.js';
 import { VideoDBTarget } from '../queue/videodb.js';
+import { Indexer } from '../index/indexer.js';
+import { pickModel } from '../index/models.js';
+import { chooseOcr } from '../index/ocr.js';
+import { chooseSpeech } from '../index/speech.js';
 import { FilesChannel } from '../capture/files.js';
 import { GitChannel } from '../capture/git.js';
 import { WindowChannel } from '../capture/window.js';
@@ -110,10 +114,17 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       }
     });
     queue.start();
+    const indexer = await createIndexer(store, config, paths, opts.env, log, engine);
+    indexer.start();
+    engine.attachIndexer(() => indexer.status());
+
     server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, engine, logger: log });
     await server.start();
     const srv = server;
-    notify = (topic, data) => srv.notify(topic, data);
+    notify = (topic, data) => {
+      if (topic === 'segment.completed') indexer.wake();
+      srv.notify(topic, data);
+    };
 
     let stopping: Promise<void> | undefined;
     let resolveDone!: () => void;
@@ -128,6 +139,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
           log.error({ err }, 'engine shutdown failed');
         }
         await queue.stop();
+        await indexer.stop();
         await srv.stop();
         st.close();
         log.info('daemon stopped');
@@ -151,6 +163,26 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     lock.release();
     throw err;
   }
+}
+
+/** The local indexer with the OCR and speech engines this machine has (each choice and its reason shows in status). */
+async function createIndexer(store: Store, config: Config, paths: Paths, env: Env, log: Logger, engine: SessionEngine): Promise<Indexer> {
+  const modelsDir = path.join(paths.home, 'models');
+  const [ocr, speech] = await Promise.all([
+    chooseOcr({ enabled: config.index.ocr.enabled, engine: config.index.ocr.engine, env }),
+    chooseSpeech({ enabled: config.index.speech.enabled, engine: config.index.speech.engine, modelFile: pickModel(modelsDir, config.index.speech.model), env }),
+  ]);
+  log.info({ ocr: ocr.reason, speech: speech.reason }, 'indexing engines');
+  const tmpDir = path.join(paths.home, 'tmp');
+  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  let ffmpeg: Promise<string> | undefined;
+  return new Indexer({
+    store, sessionDir: (id) => sessionDir(paths, id), tmpDir, ocr, speech,
+    ffmpeg: () => (ffmpeg ??= resolveFfmpeg({ configPath: config.capture.ffmpegPath, env }).then((f) => f.path)),
+    ocrIntervalMs: config.index.ocr.intervalMs, duplicateThreshold: config.index.ocr.duplicateThreshold, silenceDb: config.index.speech.silenceDb,
+    commit: (sessionId, events, progress) => engine.appendIndexed(sessionId, events, progress),
+    log: log.child({ mod: 'indexer' }),
+  });
 }
 
 /** The upload queue with the targets this config enables: VideoDB when a key is configured, none otherwise. */

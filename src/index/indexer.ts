@@ -1,0 +1,209 @@
+/**
+ * The local indexer: a background worker that turns finished segments into
+ * searchable events — on-screen text from display segments, transcripts from
+ * audio segments. One segment at a time, oldest first, its helper processes
+ * at low CPU priority (`nice`) so capture never starves. A segment's events
+ * and its progress row are written in one transaction: a crash or restart
+ * redoes the segment it was in, never twice and never skipping one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { run } from '../capture/proc.js';
+import type { EventData } from '../model.js';
+import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
+import { redact } from '../timeline/redact.js';
+import { frameFiles, invert, readPgm, thumbnail, thumbDiff, type OcrEngine } from './ocr.js';
+import type { SpeechEngine } from './speech.js';
+
+export interface IndexedEvent {
+  channel: string;
+  type: string;
+  offset_ms: number;
+  data: EventData;
+}
+
+export interface IndexerOptions {
+  store: Store;
+  sessionDir: (sessionId: string) => string;
+  tmpDir: string;
+  ffmpeg: () => Promise<string>;
+  ocr: { engine: OcrEngine | undefined; reason: string };
+  speech: { engine: SpeechEngine | undefined; reason: string };
+  /** Frame sampling interval for on-screen text. */
+  ocrIntervalMs: number;
+  /** Frames whose 32x18 thumbnail differs less than this (mean, 0–255) from the last one read are skipped. */
+  duplicateThreshold: number;
+  /** Audio quieter than this mean level (dB) is not transcribed. */
+  silenceDb: number;
+  /** Writes a segment's events and its progress row in one transaction. */
+  commit: (sessionId: string, events: IndexedEvent[], progress: IndexProgressRow) => void;
+  log: Logger;
+  idleMs?: number;
+}
+
+export interface IndexerStatus {
+  ocr: { engine: string | null; reason: string; pending_segments: number; behind_ms: number };
+  speech: { engine: string | null; reason: string; pending_segments: number; behind_ms: number };
+  current: { session: string; channel: string; seq: number; kind: string } | null;
+  indexed_segments: number;
+}
+
+const KINDS = [
+  { kind: 'ocr' as const, glob: 'display:*' },
+  { kind: 'speech' as const, glob: '[ms][iy]*:*' }, // mic:* and system_audio:*
+];
+
+export class Indexer {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private ctl: AbortController | undefined;
+  private current: IndexerStatus['current'] = null;
+  private done = 0;
+  /** Last thumbnail read per display, so a still screen across segments is not read again. */
+  private readonly lastThumb = new Map<string, Uint8Array>();
+
+  constructor(private readonly o: IndexerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after aborting the segment in progress (it is redone at the next start). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.ctl?.abort();
+    this.wakeUp?.();
+    await this.loop;
+    await this.o.ocr.engine?.close?.();
+  }
+
+  /** New segments: look now instead of at the next idle poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  status(): IndexerStatus {
+    const part = (kind: 'ocr' | 'speech', glob: string, e: { engine: { name: string } | undefined; reason: string }) => {
+      const b = e.engine ? this.o.store.indexBacklog(kind, glob) : { n: 0, ms: 0 };
+      return { engine: e.engine?.name ?? null, reason: e.reason, pending_segments: b.n, behind_ms: b.ms };
+    };
+    return {
+      ocr: part('ocr', 'display:*', this.o.ocr),
+      speech: part('speech', '[ms][iy]*:*', this.o.speech),
+      current: this.current,
+      indexed_segments: this.done,
+    };
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let worked = false;
+      for (const { kind, glob } of KINDS) {
+        if (!this.running) break;
+        const engine = kind === 'ocr' ? this.o.ocr.engine : this.o.speech.engine;
+        if (!engine) continue;
+        const seg = this.o.store.nextToIndex(kind, glob);
+        if (!seg) continue;
+        worked = true;
+        await this.index(kind, seg);
+      }
+      if (!worked && this.running) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, this.o.idleMs ?? 2000);
+          this.wakeUp = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wakeUp = undefined;
+      }
+    }
+  }
+
+  private async index(kind: 'ocr' | 'speech', seg: SegmentRow): Promise<void> {
+    this.current = { session: seg.session_id, channel: seg.channel_id, seq: seg.seq, kind };
+    this.ctl = new AbortController();
+    const base = { session_id: seg.session_id, channel_id: seg.channel_id, seq: seg.seq, kind };
+    const work = fs.mkdtempSync(path.join(this.o.tmpDir, `index-${kind}-`));
+    try {
+      const file = path.join(this.o.sessionDir(seg.session_id), seg.path);
+      if (!fs.existsSync(file)) {
+        this.o.commit(seg.session_id, [], { ...base, state: 'skipped', engine: null, events: 0, detail: 'segment file missing', done_at: Date.now() });
+        return;
+      }
+      const r = kind === 'ocr' ? await this.ocrSegment(seg, file, work, this.ctl.signal) : await this.speechSegment(seg, file, work, this.ctl.signal);
+      if (!this.running) return; // stopped mid-way: nothing written, redone next time
+      this.o.commit(seg.session_id, r.events, { ...base, state: r.skipped ? 'skipped' : 'done', engine: r.engine, events: r.events.length, detail: r.detail ?? null, done_at: Date.now() });
+      this.done++;
+    } catch (err) {
+      if (!this.running) return;
+      this.o.log.warn({ err, segment: base }, 'indexing a segment failed');
+      this.o.commit(seg.session_id, [], { ...base, state: 'failed', engine: null, events: 0, detail: (err as Error).message.slice(0, 500), done_at: Date.now() });
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+      this.current = null;
+    }
+  }
+
+  private async ocrSegment(seg: SegmentRow, file: string, work: string, signal: AbortSignal): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
+    const engine = this.o.ocr.engine as OcrEngine;
+    const ff = await this.o.ffmpeg();
+    const every = this.o.ocrIntervalMs / 1000;
+    // fps=1/N emits the frame nearest each N-second mark from the segment's start: frame k is at k·N s.
+    const r = await run('nice', ['-n', '15', ff, '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', file, '-vf', `fps=1/${every},scale=iw*2:ih*2:flags=lanczos,format=gray`, '-f', 'image2', path.join(work, 'f_%05d.pgm')], { timeoutMs: 300_000, signal });
+    if (r.code !== 0) throw new Error(`cannot sample frames: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    const events: IndexedEvent[] = [];
+    let skipped = 0;
+    const frames = frameFiles(work);
+    for (const [k, f] of frames.entries()) {
+      if (signal.aborted) break;
+      const at = seg.start_offset_ms + Math.round(k * this.o.ocrIntervalMs);
+      const frame = readPgm(fs.readFileSync(f));
+      const thumb = thumbnail(frame);
+      const prev = this.lastThumb.get(seg.channel_id);
+      if (prev && thumbDiff(prev, thumb.pixels) < this.o.duplicateThreshold) {
+        skipped++;
+        continue;
+      }
+      this.lastThumb.set(seg.channel_id, thumb.pixels);
+      const dark = thumb.mean < 110;
+      if (dark) {
+        invert(frame);
+        fs.writeFileSync(f, frame.buf);
+      }
+      const res = await engine.recognize(f, signal);
+      if (!res.text.trim()) continue;
+      const text = redact(res.text);
+      const duration = Math.min(this.o.ocrIntervalMs, (seg.duration_ms ?? 0) - (at - seg.start_offset_ms));
+      events.push({
+        channel: seg.channel_id, type: 'screen.text', offset_ms: at,
+        data: { display: seg.channel_id, text, confidence: res.conf, words: res.words, lines: res.lines.map((l) => ({ text: redact(l.text), conf: l.conf })), duration_ms: Math.max(0, duration), inverted: dark, engine: engine.name },
+      });
+    }
+    return { events, engine: engine.name, detail: `${frames.length} frames, ${skipped} unchanged` };
+  }
+
+  private async speechSegment(seg: SegmentRow, file: string, work: string, signal: AbortSignal): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
+    const engine = this.o.speech.engine as SpeechEngine;
+    const ff = await this.o.ffmpeg();
+    const wav = path.join(work, 'a.wav');
+    const r = await run('nice', ['-n', '15', ff, '-nostdin', '-hide_banner', '-nostats', '-i', file, '-af', 'volumedetect', '-ar', '16000', '-ac', '1', '-c:a', 'pcm_s16le', wav], { timeoutMs: 300_000, signal });
+    if (r.code !== 0) throw new Error(`cannot decode audio: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    const m = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(r.stderr);
+    const level = !m || m[1] === '-inf' ? -120 : Number(m[1]);
+    if (level < this.o.silenceDb) return { events: [], engine: engine.name, skipped: true, detail: `silent (${level} dB)` };
+    const utts = await engine.transcribe(wav, signal);
+    const events: IndexedEvent[] = utts.map((u) => ({
+      channel: seg.channel_id, type: 'transcript.segment', offset_ms: seg.start_offset_ms + Math.round(u.start * 1000),
+      data: {
+        text: redact(u.text), end_offset_ms: seg.start_offset_ms + Math.round(u.end * 1000), confidence: u.conf, engine: engine.name,
+        words: u.words.map((w) => ({ w: redact(w.word), s: seg.start_offset_ms + Math.round(w.start * 1000), e: seg.start_offset_ms + Math.round(w.end * 1000), c: w.conf })),
+      },
+    }));
+    return { events, engine: engine.name, detail: `level ${level} dB, ${utts.length} utterances` };
+  }
+}

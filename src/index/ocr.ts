@@ -1,0 +1,204 @@
+/**
+ * On-screen text. Frames are sampled from a display segment (every
+ * `intervalMs`), upscaled 2x and turned grey by ffmpeg as PGM, near-duplicates
+ * skipped, dark frames inverted, then read by the tesseract CLI
+ * (`OMP_THREAD_LIMIT=1`: two OpenMP threads on two busy cores took 4–78 s a
+ * frame) or, where the CLI is missing, tesseract.js with its npm-shipped
+ * English data. Measured settings: ../shared/reference/capture.md.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { hasCommand, run } from '../capture/proc.js';
+
+export interface OcrLine {
+  text: string;
+  /** Mean word confidence, 0–100. */
+  conf: number;
+}
+
+export interface OcrResult {
+  lines: OcrLine[];
+  text: string;
+  conf: number;
+  words: number;
+}
+
+export interface OcrEngine {
+  readonly name: string;
+  recognize(file: string, signal?: AbortSignal): Promise<OcrResult>;
+  close?(): Promise<void>;
+}
+
+/** Words below this confidence are noise (UI chrome, icons read as letters). */
+const MIN_WORD_CONF = 30;
+
+/** Parses tesseract's TSV: words (level 5) grouped into lines, low-confidence words dropped. */
+export function parseTesseractTsv(tsv: string): OcrResult {
+  const lines = new Map<string, { words: string[]; confs: number[] }>();
+  for (const row of tsv.split('\n').slice(1)) {
+    const f = row.split('\t');
+    if (f.length < 12 || f[0] !== '5') continue;
+    const conf = Number(f[10]);
+    const word = (f[11] ?? '').trim();
+    if (!word || !(conf >= MIN_WORD_CONF)) continue;
+    const key = `${f[2]}.${f[3]}.${f[4]}`;
+    const l = lines.get(key) ?? { words: [], confs: [] };
+    l.words.push(word);
+    l.confs.push(conf);
+    lines.set(key, l);
+  }
+  return toResult([...lines.values()].map((l) => ({ text: l.words.join(' '), conf: mean(l.confs) })), [...lines.values()].reduce((a, l) => a + l.words.length, 0));
+}
+
+function toResult(lines: OcrLine[], words: number): OcrResult {
+  return { lines, text: lines.map((l) => l.text).join('\n'), conf: lines.length ? Math.round(mean(lines.map((l) => l.conf))) : 0, words };
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10 : 0;
+}
+
+export class TesseractCli implements OcrEngine {
+  readonly name = 'tesseract';
+  constructor(private readonly bin = 'tesseract', private readonly nice: string | undefined = undefined) {}
+
+  async recognize(file: string, signal?: AbortSignal): Promise<OcrResult> {
+    const args = [file, 'stdout', '--psm', '3', '-l', 'eng', 'tsv'];
+    const cmd = this.nice ? this.nice : this.bin;
+    const r = await run(cmd, this.nice ? ['-n', '15', this.bin, ...args] : args, {
+      env: { ...process.env, OMP_THREAD_LIMIT: '1' }, timeoutMs: 120_000, maxBytes: 8 * 1024 * 1024, ...(signal ? { signal } : {}),
+    });
+    if (r.code !== 0) throw new Error(`tesseract failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    return parseTesseractTsv(r.stdout);
+  }
+}
+
+/** tesseract.js (WebAssembly) with @tesseract.js-data/eng: no download, ~2x slower than the CLI. */
+export class TesseractJs implements OcrEngine {
+  readonly name = 'tesseract.js';
+  private worker: Promise<{ recognize(img: string | Buffer): Promise<{ data: { tsv?: string | null } }>; terminate(): Promise<unknown> }> | undefined;
+
+  private get(): NonNullable<TesseractJs['worker']> {
+    this.worker ??= (async () => {
+      const req = createRequire(import.meta.url);
+      const T = req('tesseract.js') as { createWorker(lang: string, oem: number, opts: Record<string, unknown>, config?: Record<string, unknown>): Promise<never> };
+      const data = req('@tesseract.js-data/eng') as { langPath: string; gzip: boolean };
+      return T.createWorker('eng', 1, { langPath: data.langPath, gzip: data.gzip, cacheMethod: 'none' });
+    })();
+    return this.worker;
+  }
+
+  async recognize(file: string): Promise<OcrResult> {
+    const w = await this.get();
+    // tesseract.js does not read PGM: the frame goes in as an 8-bit grey BMP.
+    const { data } = await w.recognize(pgmToBmp(fs.readFileSync(file)));
+    return parseTesseractTsv(data.tsv ?? '');
+  }
+
+  async close(): Promise<void> {
+    if (this.worker) await (await this.worker).terminate();
+    this.worker = undefined;
+  }
+}
+
+/** Picks the OCR engine and says why: the CLI when installed, tesseract.js otherwise, none when disabled. */
+export async function chooseOcr(opts: { enabled: boolean; engine: 'auto' | 'tesseract' | 'tesseract.js'; env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>> }): Promise<{ engine: OcrEngine | undefined; reason: string }> {
+  if (!opts.enabled) return { engine: undefined, reason: 'disabled (index.ocr.enabled = false)' };
+  const nice = process.platform !== 'win32' && (await hasCommand('nice', opts.env)) ? 'nice' : undefined;
+  if (opts.engine !== 'tesseract.js' && (await hasCommand('tesseract', opts.env))) {
+    return { engine: new TesseractCli('tesseract', nice), reason: 'tesseract CLI found on PATH' };
+  }
+  if (opts.engine === 'tesseract') return { engine: undefined, reason: 'tesseract CLI not found (apt install tesseract-ocr / brew install tesseract)' };
+  try {
+    createRequire(import.meta.url).resolve('tesseract.js');
+    return { engine: new TesseractJs(), reason: opts.engine === 'tesseract.js' ? 'configured' : 'tesseract CLI not found; using tesseract.js (about 2x slower)' };
+  } catch {
+    return { engine: undefined, reason: 'neither the tesseract CLI nor tesseract.js is available' };
+  }
+}
+
+// ---------------------------------------------------------------- PGM frames
+
+export interface GrayFrame {
+  width: number;
+  height: number;
+  /** Offset of the pixel bytes in the file buffer. */
+  offset: number;
+  buf: Buffer;
+}
+
+/** Reads a binary PGM (P5, maxval 255). */
+export function readPgm(buf: Buffer): GrayFrame {
+  let pos = 0;
+  const tokens: string[] = [];
+  while (tokens.length < 4) {
+    while (pos < buf.length && /\s/.test(String.fromCharCode(buf[pos] as number))) pos++;
+    if (buf[pos] === 0x23) {
+      while (pos < buf.length && buf[pos] !== 0x0a) pos++;
+      continue;
+    }
+    let t = '';
+    while (pos < buf.length && !/\s/.test(String.fromCharCode(buf[pos] as number))) t += String.fromCharCode(buf[pos++] as number);
+    tokens.push(t);
+  }
+  if (tokens[0] !== 'P5' || tokens[3] !== '255') throw new Error(`not an 8-bit binary PGM (${tokens.join(' ')})`);
+  return { width: Number(tokens[1]), height: Number(tokens[2]), offset: pos + 1, buf };
+}
+
+/** A 32x18 thumbnail's pixels and the frame's mean brightness: enough to spot a repeated frame or a dark theme. */
+export function thumbnail(f: GrayFrame): { pixels: Uint8Array; mean: number } {
+  const W = 32;
+  const H = 18;
+  const out = new Uint8Array(W * H);
+  let sum = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const sx = Math.floor(((x + 0.5) * f.width) / W);
+      const sy = Math.floor(((y + 0.5) * f.height) / H);
+      const v = f.buf[f.offset + sy * f.width + sx] ?? 0;
+      out[y * W + x] = v;
+      sum += v;
+    }
+  }
+  return { pixels: out, mean: sum / (W * H) };
+}
+
+/** Mean absolute difference of two thumbnails (0–255). */
+export function thumbDiff(a: Uint8Array, b: Uint8Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += Math.abs((a[i] ?? 0) - (b[i] ?? 0));
+  return d / a.length;
+}
+
+/** Inverts the frame's pixels in place (dark themes read better as dark text on light). */
+export function invert(f: GrayFrame): void {
+  for (let i = f.offset; i < f.buf.length; i++) f.buf[i] = 255 - (f.buf[i] as number);
+}
+
+/** An 8-bit grey BMP of a PGM frame, for engines that do not read PNM. */
+export function pgmToBmp(pgm: Buffer): Buffer {
+  const f = readPgm(pgm);
+  const rowSize = Math.ceil(f.width / 4) * 4;
+  const palette = Buffer.alloc(256 * 4);
+  for (let i = 0; i < 256; i++) palette.writeUInt32LE((i << 16) | (i << 8) | i, i * 4);
+  const header = Buffer.alloc(54);
+  const size = 54 + palette.length + rowSize * f.height;
+  header.write('BM', 0);
+  header.writeUInt32LE(size, 2);
+  header.writeUInt32LE(54 + palette.length, 10);
+  header.writeUInt32LE(40, 14);
+  header.writeInt32LE(f.width, 18);
+  header.writeInt32LE(f.height, 22);
+  header.writeUInt16LE(1, 26);
+  header.writeUInt16LE(8, 28);
+  header.writeUInt32LE(rowSize * f.height, 34);
+  header.writeUInt32LE(256, 46);
+  const pixels = Buffer.alloc(rowSize * f.height);
+  for (let y = 0; y < f.height; y++) f.buf.copy(pixels, (f.height - 1 - y) * rowSize, f.offset + y * f.width, f.offset + (y + 1) * f.width);
+  return Buffer.concat([header, palette, pixels]);
+}
+
+export function frameFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => /^f_\d+\.pgm$/.test(f)).sort().map((f) => path.join(dir, f));
+}
