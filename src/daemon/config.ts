@@ -74,8 +74,8 @@ export const Config = z.object({
           engine: z.enum(['auto', 'tesseract', 'tesseract.js']).default('auto'),
           /** One frame every this many ms of screen is read. */
           intervalMs: z.number().int().min(500).default(5000),
-          /** Frames this similar (mean thumbnail difference, 0–255) to the last one read are skipped. */
-          duplicateThreshold: z.number().min(0).max(255).default(1.5),
+          /** Frames whose every 64x36 block is within this many grey levels of the last frame read are skipped. */
+          duplicateThreshold: z.number().min(0).max(255).default(3),
         })
         .prefault({}),
       speech: z

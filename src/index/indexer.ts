@@ -32,7 +32,7 @@ export interface IndexerOptions {
   speech: { engine: SpeechEngine | undefined; reason: string };
   /** Frame sampling interval for on-screen text. */
   ocrIntervalMs: number;
-  /** Frames whose 32x18 thumbnail differs less than this (mean, 0–255) from the last one read are skipped. */
+  /** Frames whose every thumbnail block is within this many grey levels of the last one read are skipped. */
   duplicateThreshold: number;
   /** Audio quieter than this mean level (dB) is not transcribed. */
   silenceDb: number;

@@ -146,29 +146,38 @@ export function readPgm(buf: Buffer): GrayFrame {
   return { width: Number(tokens[1]), height: Number(tokens[2]), offset: pos + 1, buf };
 }
 
-/** A 32x18 thumbnail's pixels and the frame's mean brightness: enough to spot a repeated frame or a dark theme. */
+/**
+ * A 64x36 block-average thumbnail and the frame's mean brightness. Each block
+ * averages every pixel under it, so one changed line of text moves its
+ * blocks by several levels while encoder noise moves them by less than one.
+ */
 export function thumbnail(f: GrayFrame): { pixels: Uint8Array; mean: number } {
-  const W = 32;
-  const H = 18;
-  const out = new Uint8Array(W * H);
-  let sum = 0;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const sx = Math.floor(((x + 0.5) * f.width) / W);
-      const sy = Math.floor(((y + 0.5) * f.height) / H);
-      const v = f.buf[f.offset + sy * f.width + sx] ?? 0;
-      out[y * W + x] = v;
-      sum += v;
+  const W = 64;
+  const H = 36;
+  const sums = new Float64Array(W * H);
+  const counts = new Uint32Array(W * H);
+  let total = 0;
+  for (let y = 0; y < f.height; y++) {
+    const by = Math.min(H - 1, Math.floor((y * H) / f.height));
+    const row = f.offset + y * f.width;
+    for (let x = 0; x < f.width; x++) {
+      const v = f.buf[row + x] as number;
+      const i = by * W + Math.min(W - 1, Math.floor((x * W) / f.width));
+      sums[i] = (sums[i] as number) + v;
+      counts[i] = (counts[i] as number) + 1;
+      total += v;
     }
   }
-  return { pixels: out, mean: sum / (W * H) };
+  const out = new Uint8Array(W * H);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round((sums[i] as number) / Math.max(1, counts[i] as number));
+  return { pixels: out, mean: total / Math.max(1, f.width * f.height) };
 }
 
-/** Mean absolute difference of two thumbnails (0–255). */
+/** The largest block difference of two thumbnails (0–255): a change anywhere on screen counts. */
 export function thumbDiff(a: Uint8Array, b: Uint8Array): number {
   let d = 0;
-  for (let i = 0; i < a.length; i++) d += Math.abs((a[i] ?? 0) - (b[i] ?? 0));
-  return d / a.length;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  return d;
 }
 
 /** Inverts the frame's pixels in place (dark themes read better as dark text on light). */

@@ -11,10 +11,10 @@ import { tempDir, waitFor } from './env.js';
 const NEEDED = ['Xvfb', 'xterm', 'xdotool', 'pulseaudio', 'pactl', 'paplay', 'pacat', 'espeak-ng', 'ffmpeg', 'ffprobe'];
 
 /** Undefined when the rig can run; otherwise the reason. Under CI=true a missing binary throws. */
-export function rigMissing(): string | undefined {
-  const missing = NEEDED.filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
+export function rigMissing(extra: readonly string[] = []): string | undefined {
+  const missing = [...NEEDED, ...extra].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
   if (missing.length === 0) return undefined;
-  const why = `capture rig needs ${missing.join(', ')} (apt-get install xvfb xterm xdotool pulseaudio pulseaudio-utils espeak-ng ffmpeg)`;
+  const why = `capture rig needs ${missing.join(', ')} (apt-get install xvfb xterm xdotool pulseaudio pulseaudio-utils espeak-ng ffmpeg tesseract-ocr pocketsphinx pocketsphinx-en-us)`;
   if (process.env.CI === 'true') throw new Error(`CI: ${why}`);
   console.warn(`SKIPPED capture tests: ${why}`);
   return why;
@@ -57,7 +57,8 @@ export async function startRig(): Promise<Rig> {
     },
     showText(text) {
       term?.kill();
-      term = spawn('xterm', ['-geometry', '120x30+0+0', '-fa', 'Monospace', '-fs', '14', '-e', `bash -c 'echo ${text.replace(/'/g, '')}; sleep 3600'`], { env, stdio: 'ignore' });
+      // The text goes through the environment, so quotes and parentheses reach the screen as they are.
+      term = spawn('xterm', ['-geometry', '120x30+0+0', '-fa', 'Monospace', '-fs', '14', '-e', 'bash', '-c', 'printf "%s\\n" "$RIG_TEXT"; sleep 3600'], { env: { ...env, RIG_TEXT: text }, stdio: 'ignore' });
       procs.push(term);
     },
     openWindow(title) {
