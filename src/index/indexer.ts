@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { run } from '../capture/proc.js';
 import type { EventData } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
-import { redact } from '../timeline/redact.js';
+import { redactPieces, redactRecognized } from '../timeline/redact.js';
 import { frameFiles, invert, readPgm, thumbnail, thumbDiff, type OcrEngine } from './ocr.js';
 import type { SpeechEngine } from './speech.js';
 
@@ -177,11 +177,11 @@ export class Indexer {
       }
       const res = await engine.recognize(f, signal);
       if (!res.text.trim()) continue;
-      const text = redact(res.text);
+      const text = redactRecognized(res.text);
       const duration = Math.min(this.o.ocrIntervalMs, (seg.duration_ms ?? 0) - (at - seg.start_offset_ms));
       events.push({
         channel: seg.channel_id, type: 'screen.text', offset_ms: at,
-        data: { display: seg.channel_id, text, confidence: res.conf, words: res.words, lines: res.lines.map((l) => ({ text: redact(l.text), conf: l.conf })), duration_ms: Math.max(0, duration), inverted: dark, engine: engine.name },
+        data: { display: seg.channel_id, text, confidence: res.conf, words: res.words, lines: res.lines.map((l) => ({ text: redactPieces(text, l.text), conf: l.conf })), duration_ms: Math.max(0, duration), inverted: dark, engine: engine.name },
       });
     }
     return { events, engine: engine.name, detail: `${frames.length} frames, ${skipped} unchanged` };
@@ -197,13 +197,16 @@ export class Indexer {
     const level = !m || m[1] === '-inf' ? -120 : Number(m[1]);
     if (level < this.o.silenceDb) return { events: [], engine: engine.name, skipped: true, detail: `silent (${level} dB)` };
     const utts = await engine.transcribe(wav, signal);
-    const events: IndexedEvent[] = utts.map((u) => ({
-      channel: seg.channel_id, type: 'transcript.segment', offset_ms: seg.start_offset_ms + Math.round(u.start * 1000),
-      data: {
-        text: redact(u.text), end_offset_ms: seg.start_offset_ms + Math.round(u.end * 1000), confidence: u.conf, engine: engine.name,
-        words: u.words.map((w) => ({ w: redact(w.word), s: seg.start_offset_ms + Math.round(w.start * 1000), e: seg.start_offset_ms + Math.round(w.end * 1000), c: w.conf })),
-      },
-    }));
+    const events: IndexedEvent[] = utts.map((u) => {
+      const text = redactRecognized(u.text);
+      return {
+        channel: seg.channel_id, type: 'transcript.segment', offset_ms: seg.start_offset_ms + Math.round(u.start * 1000),
+        data: {
+          text, end_offset_ms: seg.start_offset_ms + Math.round(u.end * 1000), confidence: u.conf, engine: engine.name,
+          words: u.words.map((w) => ({ w: redactPieces(text, w.word), s: seg.start_offset_ms + Math.round(w.start * 1000), e: seg.start_offset_ms + Math.round(w.end * 1000), c: w.conf })),
+        },
+      };
+    });
     return { events, engine: engine.name, detail: `level ${level} dB, ${utts.length} utterances` };
   }
 }

@@ -31,7 +31,7 @@ export interface OcrEngine {
 }
 
 /** Words below this confidence are noise (UI chrome, icons read as letters). */
-const MIN_WORD_CONF = 30;
+const MIN_WORD_CONF = 10;
 
 /** Parses tesseract's TSV: words (level 5) grouped into lines, low-confidence words dropped. */
 export function parseTesseractTsv(tsv: string): OcrResult {

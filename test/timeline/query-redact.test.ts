@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTimeArg, toFtsQuery } from '../../src/timeline/query.js';
-import { redact } from '../../src/timeline/redact.js';
+import { redact, redactRecognized } from '../../src/timeline/redact.js';
 
 describe('toFtsQuery', () => {
   it('quotes identifiers and paths so punctuation is never FTS syntax', () => {
@@ -46,5 +46,22 @@ describe('redact', () => {
   it('keeps the text around a secret and leaves ordinary code alone', () => {
     expect(redact('postgres://admin:s3cretpass@db.local/app')).toBe('postgres://admin:[REDACTED:url_password]@db.local/app');
     expect(redact('const token = await getToken(); invalidateCache(store.ts)')).toBe('const token = await getToken(); invalidateCache(store.ts)');
+  });
+});
+
+describe('redactRecognized (OCR and speech text)', () => {
+  it('catches secrets a recognizer split with stray spaces or misread', () => {
+    expect(redactRecognized('SLACK xoxb-2048917365 -AbCdEfGhIjKlMnOp')).toBe('SLACK [REDACTED:slack_token]');
+    expect(redactRecognized('postgres://admin: Tr0ub4dor@db.internal/app')).toContain('[REDACTED:url_password]');
+    expect(redactRecognized('----- BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA7bq98 -----END RSA PRIVATE KEY-----')).toBe('[REDACTED:private_key]');
+    expect(redactRecognized('STRIPE sk_live_ 51HqZxK2eZvKYlo2CdRf7TgYh')).toBe('STRIPE [REDACTED:stripe_key]');
+    expect(redactRecognized('key=AIzaSyDaGmWKa4J sXZHj Gw7ISLn95dB/WbbDvdE')).not.toMatch(/Gw7IS|AIzaSy/);
+    expect(redactRecognized('KEY_ID=AKIAITOSFODNN7EXAMPLE')).toContain('[REDACTED:aws_access_key]');
+    expect(redactRecognized('Authorization: Bearer 9f8e7d6c5b4a39281706f5e4')).toBe('Authorization: Bearer [REDACTED:bearer]');
+  });
+
+  it('keeps what people search for: identifiers, hashes, UUIDs, paths, error codes', () => {
+    const text = 'invalidateCacheForUserSession 3f2a9c1b7e5d4a6b8c0d9e1f2a3b4c5d6e7f8a9b 123e4567-e89b-12d3-a456-426614174000 src/cache/store.ts(42,17) error TS2345';
+    expect(redactRecognized(text)).toBe(text);
   });
 });
