@@ -14,6 +14,9 @@ import type { Env } from './daemon/config.js';
 import { probeSocket } from './daemon/lock.js';
 import { setup } from './daemon/main.js';
 import { TracedError } from './errors.js';
+import { pickModel } from './index/models.js';
+import { chooseOcr } from './index/ocr.js';
+import { chooseSpeech } from './index/speech.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -110,6 +113,23 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
       summary: `${devs.displays.length} displays, ${devs.audio.length} audio sources${devs.problems.length ? `: ${devs.problems.join('; ')}` : ''}`,
       ...(devs.problems.length ? { fix: platform === 'darwin' ? 'System Settings → Privacy & Security: allow Screen Recording and Microphone for your terminal (or the traced service)' : 'see the problem above' } : {}),
     });
+  }
+
+  if (config && paths) {
+    const [ocr, speech] = await Promise.all([
+      chooseOcr({ enabled: config.index.ocr.enabled, engine: config.index.ocr.engine, env }),
+      chooseSpeech({ enabled: config.index.speech.enabled, engine: config.index.speech.engine, modelFile: pickModel(path.join(paths.home, 'models'), config.index.speech.model), env }),
+    ]);
+    add(
+      ocr.engine
+        ? { id: 'ocr', status: ocr.engine.name === 'tesseract' ? 'ok' : 'warn', summary: `on-screen text: ${ocr.engine.name} (${ocr.reason})`, ...(ocr.engine.name === 'tesseract' ? {} : { fix: 'apt install tesseract-ocr / brew install tesseract: about 2x faster' }) }
+        : { id: 'ocr', status: 'warn', summary: `on-screen text is not indexed: ${ocr.reason}`, fix: 'apt install tesseract-ocr / brew install tesseract' },
+    );
+    add(
+      speech.engine
+        ? { id: 'speech', status: speech.engine.name.startsWith('whisper') ? 'ok' : 'warn', summary: `speech: ${speech.engine.name} (${speech.reason})`, ...(speech.engine.name.startsWith('whisper') ? {} : { fix: 'traced models pull base.en: whisper.cpp is far more accurate than pocketsphinx' }) }
+        : { id: 'speech', status: 'warn', summary: `speech is not transcribed: ${speech.reason}`, fix: 'traced models pull base.en (or apt install pocketsphinx pocketsphinx-en-us)' },
+    );
   }
 
   if (paths) {

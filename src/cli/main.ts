@@ -3,6 +3,7 @@
  * calls, how its arguments become the operation's input, and how a result is
  * shown to a person. `--json` prints the operation's result as is.
  */
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Writable } from 'node:stream';
 import { findOperation, operations } from '../api/index.js';
@@ -12,6 +13,7 @@ import type { Env } from '../daemon/config.js';
 import { setup, startDaemon } from '../daemon/main.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
 import { doctor, renderDoctor } from '../doctor.js';
+import { MODEL_CATALOG, listModels, pullModel } from '../index/models.js';
 import { runMcp } from '../mcp/server.js';
 import { VERSION } from '../version.js';
 import { connectDaemon } from './connect.js';
@@ -286,6 +288,49 @@ export const commands: Command[] = [
       const result = (await callDaemon(io, op, sub === 'retry' && ref ? { session: ref } : {})) as QueueStatusOutput | { requeued: number };
       if (a.values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else io.stdout.write(`${'requeued' in result ? `Requeued ${result.requeued} failed upload${result.requeued === 1 ? '' : 's'}.` : renderQueue(result)}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'models',
+    usage: 'traced models [list|pull NAME]',
+    summary: 'speech models for local transcripts: what is installed; download one (verified against its published SHA-1)',
+    run: async (a, io) => {
+      const [sub = 'list', name, ...extra] = a.positionals;
+      if (extra.length || (sub === 'pull' && !name) || !['list', 'pull'].includes(sub)) {
+        throw new TracedError(ErrorCodes.CLI_USAGE, `usage: traced models [list|pull NAME]; names: ${MODEL_CATALOG.map((m) => m.name).join(', ')}`);
+      }
+      const { paths } = setup(io.env);
+      const dir = path.join(paths.home, 'models');
+      if (sub === 'list') {
+        const installed = listModels(dir);
+        if (a.values.json) io.stdout.write(`${JSON.stringify({ dir, installed, available: MODEL_CATALOG }, null, 2)}\n`);
+        else {
+          io.stdout.write(
+            `${[
+              `Models in ${dir}:`,
+              ...(installed.length ? installed.map((m) => `  ${m.name.padEnd(10)} ${bytes(m.bytes)}  ${m.file}`) : ['  none: transcripts use pocketsphinx (weak). Install one: traced models pull base.en']),
+              'Available:',
+              ...MODEL_CATALOG.map((m) => `  ${m.name.padEnd(10)} ${String(m.mb).padStart(4)} MB  sha1 ${m.sha1}`),
+            ].join('\n')}\n`,
+          );
+        }
+        return 0;
+      }
+      const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
+      let lastPct = -1;
+      const m = await pullModel({
+        name: name as string, dir, baseUrl: io.env.TRACED_MODELS_URL,
+        onProgress: (got, total) => {
+          const pct = total ? Math.floor((100 * got) / total) : -1;
+          if (pct === lastPct || pct < 0) return;
+          lastPct = pct;
+          if (tty) io.stderr.write(`\rdownloading ${name} ${pct}%`);
+          else if (pct % 25 === 0) io.stderr.write(`downloading ${name} ${pct}%\n`);
+        },
+      });
+      if (tty) io.stderr.write('\n');
+      io.stdout.write(a.values.json ? `${JSON.stringify(m, null, 2)}\n` : `Installed ${m.name} (${bytes(m.bytes)}, SHA-1 verified) at ${m.file}. The daemon uses it after a restart (traced stop; it starts again on the next command).\n`);
       return 0;
     },
   },
