@@ -731,7 +731,11 @@ export class SessionEngine implements Engine {
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
     // Fetch more than asked: adjacent hits are merged into one moment below.
-    const rows = this.store.search({ match: toFtsQuery(q.query), trigram: toTrigramQuery(q.query), sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit * 4 });
+    // A trailing * ("invalid*") searches the trigram index: a substring match, and far cheaper than
+    // merging the posting lists of every word with that prefix (178 ms vs ~20 ms over a million rows).
+    const trigram = toTrigramQuery(q.query);
+    const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(q.query);
+    const rows = this.store.search({ match: prefixOnly ? undefined : toFtsQuery(q.query), trigram, sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit * 2 });
     const hits: SearchOutput['hits'] = mergeAdjacent(rows).slice(0, q.limit);
     const warnings: string[] = [];
     const cloud = this.deps.videodb;

@@ -72,8 +72,12 @@ export interface EventQuery {
   limit: number;
 }
 
+/** Matches per index that are ranked (newest first); see Store.search. */
+export const SEARCH_CANDIDATES = 500;
+
 export interface SearchQuery {
-  match: string;
+  /** Word-index MATCH expression; absent to search the trigram index only. */
+  match?: string | undefined;
   /** Trigram MATCH expression; absent when a term is too short for substring search. */
   trigram?: string | undefined;
   sessionId?: string | undefined;
@@ -368,9 +372,14 @@ export class Store {
   }
 
   /**
-   * Word index first (bm25, then newest), then substring matches from the
-   * trigram index that the word index missed (`Cache` inside `invalidateCache`,
-   * partial paths and codes). Each row says which index found it.
+   * Word index first, then substring matches from the trigram index that the
+   * word index missed (`Cache` inside `invalidateCache`, partial paths and
+   * codes). Each index is ranked by bm25 over its newest SEARCH_CANDIDATES
+   * matches (newest first, ties to the newer): FTS5 walks a term's rows
+   * newest-first without sorting, so a term in every tenth row of a
+   * million-row store costs the same as a rare one. Session and time filters
+   * narrow the rowid range the index walks; snippets are made for the hits
+   * returned only.
    */
   search(q: SearchQuery): SearchRow[] {
     const filter: string[] = [];
@@ -380,19 +389,39 @@ export class Store {
     if (q.until !== undefined) { filter.push('e.ts <= ?'); args.push(q.until); }
     if (q.types?.length) { filter.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
     if (q.channels?.length) { filter.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
+    const bounds = this.rowidBounds(q);
+    if (bounds === null) return [];
     const run = (table: 'events_fts' | 'events_trigram', match: string, limit: number): SearchRow[] => {
-      const sql = `SELECT e.id, e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, e.data,
-          snippet(${table}, 0, '**', '**', '…', ${table === 'events_fts' ? 16 : 24}) AS snippet, bm25(${table}) AS score
-        FROM ${table} JOIN events e ON e.id = ${table}.rowid
-        WHERE ${[`${table} MATCH ?`, ...filter].join(' AND ')}
-        ORDER BY score, e.ts DESC LIMIT ?`;
+      const where = [`${table} MATCH ?`, ...(bounds ? [`${table}.rowid BETWEEN ${bounds[0]} AND ${bounds[1]}`] : []), ...filter];
+      const join = filter.length ? `JOIN events e ON e.id = ${table}.rowid` : '';
       try {
-        return (this.db.prepare(sql).all(match, ...args, limit) as SearchRow[]).map((r) => ({ ...r, index: table === 'events_fts' ? 'word' : 'substring' }));
+        const top = this.db
+          .prepare(
+            `SELECT id, score FROM (
+               SELECT ${table}.rowid AS id, bm25(${table}) AS score FROM ${table} ${join}
+               WHERE ${where.join(' AND ')} ORDER BY ${table}.rowid DESC LIMIT ${SEARCH_CANDIDATES}
+             ) ORDER BY score, id DESC LIMIT ?`,
+          )
+          .all(match, ...args, limit) as { id: number; score: number }[];
+        if (!top.length) return [];
+        const detail = this.db
+          .prepare(
+            `SELECT e.id, e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, e.data,
+                snippet(${table}, 0, '**', '**', '…', ${table === 'events_fts' ? 16 : 24}) AS snippet
+             FROM ${table} JOIN events e ON e.id = ${table}.rowid
+             WHERE ${table} MATCH ? AND ${table}.rowid IN (${top.map(() => '?').join(',')})`,
+          )
+          .all(match, ...top.map((t) => t.id)) as Omit<SearchRow, 'score' | 'index'>[];
+        const byId = new Map(detail.map((d) => [d.id, d]));
+        return top.flatMap((t) => {
+          const d = byId.get(t.id);
+          return d ? [{ ...d, score: t.score, index: table === 'events_fts' ? ('word' as const) : ('substring' as const) }] : [];
+        });
       } catch (err) {
         throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
       }
     };
-    const rows = run('events_fts', q.match, q.limit);
+    const rows = q.match === undefined ? [] : run('events_fts', q.match, q.limit);
     if (q.trigram && rows.length < q.limit) {
       const seen = new Set(rows.map((r) => r.id));
       for (const r of run('events_trigram', q.trigram, q.limit)) {
@@ -401,6 +430,18 @@ export class Store {
       }
     }
     return rows;
+  }
+
+  /** The rowid range that can hold events of the session / time window asked for; null when nothing can. */
+  private rowidBounds(q: SearchQuery): [number, number] | undefined | null {
+    if (q.sessionId === undefined && q.since === undefined && q.until === undefined) return undefined;
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.sessionId !== undefined) { where.push('session_id = ?'); args.push(q.sessionId); }
+    if (q.since !== undefined) { where.push('ts >= ?'); args.push(q.since); }
+    if (q.until !== undefined) { where.push('ts <= ?'); args.push(q.until); }
+    const r = this.db.prepare(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM events WHERE ${where.join(' AND ')}`).get(...args) as { lo: number | null; hi: number | null };
+    return r.lo === null || r.hi === null ? null : [r.lo, r.hi];
   }
 
   close(): void {
