@@ -13,7 +13,7 @@ import { run } from '../capture/proc.js';
 import type { EventData } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
-import { frameFiles, invert, readPgm, thumbnail, thumbDiff, type OcrEngine } from './ocr.js';
+import { changedRows, cropRows, frameFiles, invert, readPgm, thumbnail, type OcrEngine } from './ocr.js';
 import type { SpeechEngine } from './speech.js';
 
 export interface IndexedEvent {
@@ -56,34 +56,35 @@ const KINDS = [
 
 export class Indexer {
   private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private ctl: AbortController | undefined;
-  private current: IndexerStatus['current'] = null;
+  private loops: Promise<void>[] = [];
+  private readonly wakers = new Set<() => void>();
+  private readonly ctls = new Set<AbortController>();
+  private readonly current = new Map<'ocr' | 'speech', NonNullable<IndexerStatus['current']>>();
   private done = 0;
   /** Last thumbnail read per display, so a still screen across segments is not read again. */
   private readonly lastThumb = new Map<string, Uint8Array>();
 
   constructor(private readonly o: IndexerOptions) {}
 
+  /** One worker per kind: screen text and speech run side by side (two cores; capture needs ~5% of one). */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    this.loops = KINDS.map(({ kind, glob }) => this.run(kind, glob));
   }
 
-  /** Stops after aborting the segment in progress (it is redone at the next start). */
+  /** Stops after aborting the segments in progress (they are redone at the next start). */
   async stop(): Promise<void> {
     this.running = false;
-    this.ctl?.abort();
-    this.wakeUp?.();
-    await this.loop;
+    for (const c of this.ctls) c.abort();
+    for (const w of this.wakers) w();
+    await Promise.all(this.loops);
     await this.o.ocr.engine?.close?.();
   }
 
   /** New segments: look now instead of at the next idle poll. */
   wake(): void {
-    this.wakeUp?.();
+    for (const w of this.wakers) w();
   }
 
   status(): IndexerStatus {
@@ -94,39 +95,36 @@ export class Indexer {
     return {
       ocr: part('ocr', 'display:*', this.o.ocr),
       speech: part('speech', '[ms][iy]*:*', this.o.speech),
-      current: this.current,
+      current: this.current.get('ocr') ?? this.current.get('speech') ?? null,
       indexed_segments: this.done,
     };
   }
 
-  private async run(): Promise<void> {
+  private async run(kind: 'ocr' | 'speech', glob: string): Promise<void> {
+    const engine = kind === 'ocr' ? this.o.ocr.engine : this.o.speech.engine;
+    if (!engine) return;
     while (this.running) {
-      let worked = false;
-      for (const { kind, glob } of KINDS) {
-        if (!this.running) break;
-        const engine = kind === 'ocr' ? this.o.ocr.engine : this.o.speech.engine;
-        if (!engine) continue;
-        const seg = this.o.store.nextToIndex(kind, glob);
-        if (!seg) continue;
-        worked = true;
+      const seg = this.o.store.nextToIndex(kind, glob);
+      if (seg) {
         await this.index(kind, seg);
+        continue;
       }
-      if (!worked && this.running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.o.idleMs ?? 2000);
-          this.wakeUp = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wakeUp = undefined;
-      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(t);
+          this.wakers.delete(wake);
+          resolve();
+        };
+        const t = setTimeout(wake, this.o.idleMs ?? 2000);
+        this.wakers.add(wake);
+      });
     }
   }
 
   private async index(kind: 'ocr' | 'speech', seg: SegmentRow): Promise<void> {
-    this.current = { session: seg.session_id, channel: seg.channel_id, seq: seg.seq, kind };
-    this.ctl = new AbortController();
+    this.current.set(kind, { session: seg.session_id, channel: seg.channel_id, seq: seg.seq, kind });
+    const ctl = new AbortController();
+    this.ctls.add(ctl);
     const base = { session_id: seg.session_id, channel_id: seg.channel_id, seq: seg.seq, kind };
     const work = fs.mkdtempSync(path.join(this.o.tmpDir, `index-${kind}-`));
     try {
@@ -135,7 +133,7 @@ export class Indexer {
         this.o.commit(seg.session_id, [], { ...base, state: 'skipped', engine: null, events: 0, detail: 'segment file missing', done_at: Date.now() });
         return;
       }
-      const r = kind === 'ocr' ? await this.ocrSegment(seg, file, work, this.ctl.signal) : await this.speechSegment(seg, file, work, this.ctl.signal);
+      const r = kind === 'ocr' ? await this.ocrSegment(seg, file, work, ctl.signal) : await this.speechSegment(seg, file, work, ctl.signal);
       if (!this.running) return; // stopped mid-way: nothing written, redone next time
       this.o.commit(seg.session_id, r.events, { ...base, state: r.skipped ? 'skipped' : 'done', engine: r.engine, events: r.events.length, detail: r.detail ?? null, done_at: Date.now() });
       this.done++;
@@ -145,7 +143,8 @@ export class Indexer {
       this.o.commit(seg.session_id, [], { ...base, state: 'failed', engine: null, events: 0, detail: (err as Error).message.slice(0, 500), done_at: Date.now() });
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
-      this.current = null;
+      this.current.delete(kind);
+      this.ctls.delete(ctl);
     }
   }
 
@@ -158,6 +157,7 @@ export class Indexer {
     if (r.code !== 0) throw new Error(`cannot sample frames: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
     const events: IndexedEvent[] = [];
     let skipped = 0;
+    let cropped = 0;
     const frames = frameFiles(work);
     for (const [k, f] of frames.entries()) {
       if (signal.aborted) break;
@@ -165,26 +165,35 @@ export class Indexer {
       const frame = readPgm(fs.readFileSync(f));
       const thumb = thumbnail(frame);
       const prev = this.lastThumb.get(seg.channel_id);
-      if (prev && thumbDiff(prev, thumb.pixels) < this.o.duplicateThreshold) {
+      const region = prev ? changedRows(prev, thumb.pixels, this.o.duplicateThreshold) : { from: 0, to: 1 };
+      if (!region) {
         skipped++;
         continue;
       }
       this.lastThumb.set(seg.channel_id, thumb.pixels);
+      // Only the rows that changed are read when the change is small: the text that just appeared is
+      // what search needs at this moment, and a dense screen costs ~2 s a frame to read whole.
+      const partial = region.to - region.from < 0.5;
+      const toRead = partial ? cropRows(frame, region.from, region.to) : frame;
       const dark = thumb.mean < 110;
-      if (dark) {
-        invert(frame);
-        fs.writeFileSync(f, frame.buf);
-      }
+      if (dark) invert(toRead);
+      if (partial || dark) fs.writeFileSync(f, toRead.buf);
+      if (partial) cropped++;
       const res = await engine.recognize(f, signal);
       if (!res.text.trim()) continue;
       const text = redactRecognized(res.text);
       const duration = Math.min(this.o.ocrIntervalMs, (seg.duration_ms ?? 0) - (at - seg.start_offset_ms));
       events.push({
         channel: seg.channel_id, type: 'screen.text', offset_ms: at,
-        data: { display: seg.channel_id, text, confidence: res.conf, words: res.words, lines: res.lines.map((l) => ({ text: redactPieces(text, l.text), conf: l.conf })), duration_ms: Math.max(0, duration), inverted: dark, engine: engine.name },
+        data: {
+          display: seg.channel_id, text, confidence: res.conf, words: res.words, lines: res.lines.map((l) => ({ text: redactPieces(text, l.text), conf: l.conf })),
+          duration_ms: Math.max(0, duration), inverted: dark, engine: engine.name,
+          // partial: only the changed band of the screen (fractions of its height) was read.
+          ...(partial ? { region: { from: Math.round(region.from * 1000) / 1000, to: Math.round(region.to * 1000) / 1000 } } : {}),
+        },
       });
     }
-    return { events, engine: engine.name, detail: `${frames.length} frames, ${skipped} unchanged` };
+    return { events, engine: engine.name, detail: `${frames.length} frames, ${skipped} unchanged, ${cropped} read in part` };
   }
 
   private async speechSegment(seg: SegmentRow, file: string, work: string, signal: AbortSignal): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {

@@ -173,11 +173,35 @@ export function thumbnail(f: GrayFrame): { pixels: Uint8Array; mean: number } {
   return { pixels: out, mean: total / Math.max(1, f.width * f.height) };
 }
 
-/** The largest block difference of two thumbnails (0–255): a change anywhere on screen counts. */
-export function thumbDiff(a: Uint8Array, b: Uint8Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return d;
+/**
+ * The band of rows (fractions of the height, a block of margin each side)
+ * where any thumbnail block moved by more than `threshold` grey levels;
+ * undefined when nothing did (a duplicate frame).
+ */
+export function changedRows(prev: Uint8Array, cur: Uint8Array, threshold: number, width = 64, height = 36): { from: number; to: number } | undefined {
+  let first = -1;
+  let last = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (Math.abs((prev[y * width + x] ?? 0) - (cur[y * width + x] ?? 0)) > threshold) {
+        if (first < 0) first = y;
+        last = y;
+        break;
+      }
+    }
+  }
+  if (first < 0) return undefined;
+  return { from: Math.max(0, first - 1) / height, to: Math.min(height, last + 2) / height };
+}
+
+/** A new frame holding rows [from, to) (fractions of the height) of `f`. */
+export function cropRows(f: GrayFrame, from: number, to: number): GrayFrame {
+  const y0 = Math.floor(from * f.height);
+  const y1 = Math.max(y0 + 1, Math.ceil(to * f.height));
+  const header = Buffer.from(`P5\n${f.width} ${y1 - y0}\n255\n`);
+  const pixels = f.buf.subarray(f.offset + y0 * f.width, f.offset + y1 * f.width);
+  const buf = Buffer.concat([header, pixels]);
+  return { width: f.width, height: y1 - y0, offset: header.length, buf };
 }
 
 /** Inverts the frame's pixels in place (dark themes read better as dark text on light). */
