@@ -60,6 +60,19 @@ const one = (a: Args, usage: string): string | undefined => {
   return a.positionals[0];
 };
 
+interface IndexerView {
+  ocr: { engine: string | null; reason: string; pending_segments: number; behind_ms: number };
+  speech: { engine: string | null; reason: string; pending_segments: number; behind_ms: number };
+}
+
+function indexerLines(ix: IndexerView): string {
+  const part = (what: string, p: IndexerView['ocr']) =>
+    p.engine
+      ? `  ${what.padEnd(12)} ${p.engine}${p.pending_segments ? `, ${p.pending_segments} segments (${duration(p.behind_ms)} of media) to go` : ', up to date'}`
+      : `  ${what.padEnd(12)} off: ${p.reason}`;
+  return ['Indexing:', part('screen text', ix.ocr), part('speech', ix.speech)].join('\n');
+}
+
 function renderQueue(q: QueueStatusOutput): string {
   if (!q.enabled) return 'Uploads are off: no VideoDB key (set videodb.apiKey in config.json or VIDEO_DB_API_KEY). Everything stays on this machine.';
   const c = q.counts as Record<string, number>;
@@ -158,12 +171,13 @@ export const commands: Command[] = [
     summary: 'is traced recording? daemon and channel health',
     op: 'status',
     params: () => ({}),
-    render: (r: { daemon: { pid: number; version: string; uptime_ms: number; home: string; storage?: { free_bytes: number | null; problem: { code: string; message: string } | null } }; session: SessionSummary | null }) =>
+    render: (r: { indexer?: IndexerView; daemon: { pid: number; version: string; uptime_ms: number; home: string; storage?: { free_bytes: number | null; problem: { code: string; message: string } | null } }; session: SessionSummary | null }) =>
       `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}` +
       (r.daemon.storage?.free_bytes != null ? ` (${bytes(r.daemon.storage.free_bytes)} free)` : '') +
       '\n' +
       (r.daemon.storage?.problem ? `STORAGE PROBLEM ${r.daemon.storage.problem.code}: ${r.daemon.storage.problem.message}\n` : '') +
-      (r.session ? sessionBlock(r.session) : 'No session is recording. Start one with: traced start'),
+      (r.session ? sessionBlock(r.session) : 'No session is recording. Start one with: traced start') +
+      (r.indexer ? `\n${indexerLines(r.indexer)}` : ''),
   },
   {
     name: 'sessions',
@@ -226,10 +240,33 @@ export const commands: Command[] = [
       if (!query) throw new TracedError(ErrorCodes.CLI_USAGE, 'what to search for? usage: traced search QUERY');
       return { query, session: a.values.session, since: a.values.since, until: a.values.until, types: list(a.values.type), channels: list(a.values.channel), limit: num(a.values.limit, 'limit') };
     },
-    render: (r: { query: string; hits: { session_id: string; ts: number; offset_ms: number; type: string; snippet: string }[] }) =>
-      r.hits.length === 0
-        ? `No results for "${r.query}".`
-        : r.hits.map((h) => `${h.session_id}  ${dateTime(h.ts)} (${offset(h.offset_ms)})  ${h.type}\n    ${h.snippet.replace(/\s+/g, ' ')}`).join('\n'),
+    render: (r: { query: string; warnings?: string[]; hits: { session_id: string; ts: number; offset_ms: number; end_offset_ms?: number; type: string; snippet: string; source: string; merged?: number }[] }) =>
+      [
+        ...(r.hits.length === 0
+          ? [`No results for "${r.query}".`]
+          : r.hits.map((h) => {
+              const span = h.end_offset_ms !== undefined && h.end_offset_ms - h.offset_ms >= 1000 ? `${offset(h.offset_ms)}–${offset(h.end_offset_ms)}` : offset(h.offset_ms);
+              const extra = [h.source !== 'local' ? h.source : '', h.merged ? `${h.merged} hits` : ''].filter(Boolean).join(', ');
+              return `${h.session_id}  ${dateTime(h.ts)}  ${span}  ${h.type}${extra ? ` (${extra})` : ''}\n    ${h.snippet.replace(/\s+/g, ' ')}\n    replay: traced timeline ${h.session_id} --from ${Math.max(0, h.offset_ms - 5000)} --to ${(h.end_offset_ms ?? h.offset_ms) + 5000}`;
+            })),
+        ...(r.warnings ?? []).map((w) => `warning: ${w}`),
+      ].join('\n'),
+  },
+  {
+    name: 'transcript',
+    usage: 'traced transcript SESSION [--from MS] [--to MS]',
+    summary: 'what was said in a session, with times',
+    options: { from: { type: 'string' }, to: { type: 'string' } },
+    op: 'get_transcript',
+    params: (a) => {
+      const ref = one(a, 'traced transcript SESSION');
+      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced transcript SESSION (or "last")');
+      return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
+    },
+    render: (r: { segments: { offset_ms: number; end_offset_ms: number; channel: string; text: string; confidence: number | null }[]; engine: string | null }) =>
+      r.segments.length
+        ? r.segments.map((g) => `${offset(g.offset_ms)}–${offset(g.end_offset_ms)}  ${g.channel.padEnd(14)} ${g.text}`).join('\n')
+        : `No transcript yet${r.engine ? ` (engine: ${r.engine}; see traced status for how far behind indexing is)` : ': no speech engine (traced doctor says why)'}.`,
   },
   {
     name: 'devices',
