@@ -789,6 +789,12 @@ export class SessionEngine implements Engine {
       throw this.storeFailed(err);
     }
     if (live) live.seq = seq;
+    // The folder keeps what was indexed too: a database rebuilt from it must not index (and duplicate) again.
+    try {
+      fs.appendFileSync(path.join(sessionDir(this.deps.paths, sessionId), INDEX_JSONL), `${JSON.stringify(progress)}\n`);
+    } catch (err) {
+      this.log.warn({ err }, 'could not note indexing progress in the session folder');
+    }
     if (!inserts.length) return;
     const lines = inserts.map(({ text: _t, ...e }) => e);
     try {
@@ -976,6 +982,14 @@ export class SessionEngine implements Engine {
       this.store.endSession(id, { state: doc.state as SessionState, ended_at: endedAt, end_offset_ms: Math.max(0, endedAt - startedAt) });
       log.info({ events: events.length, segments: media.length }, 'rebuilt an ended session');
     }
+    // Segments already indexed stay indexed: their text came back with events.jsonl.
+    this.store.transaction(() => {
+      for (const p of readJsonl(path.join(dir, INDEX_JSONL))) {
+        if (typeof p.channel_id === 'string' && typeof p.seq === 'number' && (p.kind === 'ocr' || p.kind === 'speech') && typeof p.state === 'string') {
+          this.store.recordIndexProgress({ session_id: id, channel_id: p.channel_id, seq: p.seq, kind: p.kind, state: p.state as IndexProgressRow['state'], engine: p.engine ?? null, events: Number(p.events) || 0, detail: p.detail ?? null, done_at: Number(p.done_at) || Date.now() });
+        }
+      }
+    });
     // Uploads that had finished are done again, so nothing is sent twice.
     const q = this.deps.queue;
     if (q) {
@@ -1044,6 +1058,8 @@ export class SessionEngine implements Engine {
 const SESSION_DIR = /^\d{8}-\d{6}-[a-z0-9]{4}$/;
 /** Finished uploads of a session, one JSON line each: what a rebuilt database needs to not upload them again. */
 export const UPLOADS_JSONL = 'uploads.jsonl';
+/** Indexing progress of a session's segments, one JSON line each (see appendIndexed). */
+export const INDEX_JSONL = 'index.jsonl';
 
 /** Parsed lines of a JSONL file; torn or foreign lines are skipped. */
 function readJsonl(file: string): Record<string, any>[] {

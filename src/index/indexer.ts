@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { run } from '../capture/proc.js';
+import { isDiskFull } from '../errors.js';
 import type { EventData } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
@@ -48,6 +49,8 @@ export interface IndexerStatus {
   current: { session: string; channel: string; seq: number; kind: string } | null;
   indexed_segments: number;
 }
+
+const DISK_FULL_RETRY_MS = 10_000;
 
 const KINDS = [
   { kind: 'ocr' as const, glob: 'display:*' },
@@ -106,7 +109,11 @@ export class Indexer {
     while (this.running) {
       const seg = this.o.store.nextToIndex(kind, glob);
       if (seg) {
-        await this.index(kind, seg);
+        // index() handles its own failures; this guards the loop against anything else (a closed store).
+        await this.index(kind, seg).catch(async (err: unknown) => {
+          this.o.log.error({ err }, 'indexer error');
+          await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));
+        });
         continue;
       }
       await new Promise<void>((resolve) => {
@@ -139,8 +146,19 @@ export class Indexer {
       this.done++;
     } catch (err) {
       if (!this.running) return;
+      if (isDiskFull(err)) {
+        // Nothing is wrong with the segment: leave it for later, when there is room again.
+        this.o.log.warn({ err, segment: base }, 'indexing paused: the disk is full');
+        await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));
+        return;
+      }
       this.o.log.warn({ err, segment: base }, 'indexing a segment failed');
-      this.o.commit(seg.session_id, [], { ...base, state: 'failed', engine: null, events: 0, detail: (err as Error).message.slice(0, 500), done_at: Date.now() });
+      try {
+        this.o.commit(seg.session_id, [], { ...base, state: 'failed', engine: null, events: 0, detail: (err as Error).message.slice(0, 500), done_at: Date.now() });
+      } catch (e2) {
+        this.o.log.error({ err: e2 }, 'could not record the failure; the segment is tried again later');
+        await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));
+      }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
       this.current.delete(kind);

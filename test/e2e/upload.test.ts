@@ -121,6 +121,11 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
       const q = (await cli(home, ['queue', 'status', '--json'])).json;
       return q.counts.pending === 0 && q.counts.in_flight === 0 ? q : undefined;
     }, { timeoutMs: 60_000, what: 'uploads of the last session' });
+    // Indexing done too, so the snapshot holds everything the folders will have to give back.
+    await waitFor(async () => {
+      const ix = (await cli(home, ['status', '--json'])).json.indexer;
+      return ix.ocr.pending_segments + ix.speech.pending_segments === 0 && ix.current === null ? true : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'indexing to finish' });
     const { default: Database } = await import('better-sqlite3');
     const snapshot = () => {
       const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
@@ -130,6 +135,7 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
           events: sql.prepare('SELECT session_id, seq, type, offset_ms, data FROM events ORDER BY session_id, seq').all(),
           segments: sql.prepare('SELECT session_id, channel_id, seq, path, start_offset_ms, duration_ms, bytes, sha256 FROM segments ORDER BY session_id, channel_id, seq').all(),
           done: sql.prepare("SELECT session_id, channel_id, segment_seq, remote_id FROM upload_jobs WHERE state = 'done' ORDER BY session_id, channel_id, segment_seq").all(),
+          indexed: sql.prepare('SELECT session_id, channel_id, seq, kind, state, events FROM index_progress ORDER BY session_id, channel_id, seq, kind').all(),
         };
       } finally {
         sql.close();
@@ -144,13 +150,16 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
 
     daemon = await startDaemonProc(home);
     const found = await cli(home, ['search', 'invalidateCache', '--json']);
-    expect(found.json.hits.length).toBe(5);
+    // The five notes, written within a second, are one moment of five hits.
+    expect(found.json.hits.length).toBe(1);
+    expect(found.json.hits[0].merged).toBe(5);
     await sleep(1500); // a queue that thought something was missing would be uploading by now
     const after = snapshot();
     expect(after.sessions).toEqual(before.sessions);
     expect(after.events).toEqual(before.events);
     expect(after.segments).toEqual(before.segments);
     expect(after.done).toEqual(before.done);
+    expect(after.indexed).toEqual(before.indexed);
     const q = (await cli(home, ['queue', 'status', '--json'])).json;
     expect(q.counts.pending + q.counts.in_flight).toBe(0);
     expect(server.media.length, 'nothing uploaded twice').toBe(uploadsBefore);
