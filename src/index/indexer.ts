@@ -83,6 +83,7 @@ export class Indexer {
     for (const w of this.wakers) w();
     await Promise.all(this.loops);
     await this.o.ocr.engine?.close?.();
+    await this.o.speech.engine?.close?.();
   }
 
   /** New segments: look now instead of at the next idle poll. */

@@ -7,6 +7,9 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { hasCommand, run } from '../capture/proc.js';
 
 export interface Word {
@@ -27,6 +30,7 @@ export interface Utterance {
 export interface SpeechEngine {
   readonly name: string;
   transcribe(wav: string, signal?: AbortSignal): Promise<Utterance[]>;
+  close?(): Promise<void>;
 }
 
 /** A pause longer than this starts a new utterance. */
@@ -83,59 +87,94 @@ export class Pocketsphinx implements SpeechEngine {
   }
 }
 
-interface WhisperModule {
-  Whisper: new (model: string, params?: Record<string, unknown>) => { full(p: unknown, samples: Float32Array): string };
-  WhisperFullParams: new (strategy: number) => Record<string, unknown> & { onNewSegment: (s: { text: string; start: number; end: number }) => void };
-  WhisperSamplingStrategy: { Greedy: number };
-  decodeAudio(buf: Uint8Array, filename?: string): Float32Array;
-}
-
-/** Loads @napi-rs/whisper if its native binary is installed for this platform. */
-export function loadWhisper(): WhisperModule | undefined {
+/** True when @napi-rs/whisper has a native binary for this platform. */
+export function whisperAvailable(): boolean {
   try {
-    return createRequire(import.meta.url)('@napi-rs/whisper') as WhisperModule;
+    createRequire(import.meta.url).resolve('@napi-rs/whisper');
+    createRequire(import.meta.url)('@napi-rs/whisper');
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
 }
 
 /**
  * whisper.cpp segment times are in centiseconds from the start of the audio
- * given to it (whisper_full_get_segment_t0/t1); the binding passes them on as is.
+ * given to it (whisper_full_get_segment_t0/t1); a segment without a closing
+ * timestamp ends at the 30 s window, so ends are clamped to the audio.
  */
-export function whisperSegmentSeconds(t: number): number {
-  return t / 100;
+export function whisperSegmentSeconds(t: number, durationS: number): number {
+  return Math.min(durationS, Math.max(0, t / 100));
 }
 
+/** whisper.cpp through @napi-rs/whisper, in a worker thread (see whisper-worker.ts). */
 export class WhisperEngine implements SpeechEngine {
   readonly name: string;
-  private ctx: InstanceType<WhisperModule['Whisper']> | undefined;
+  private worker: Worker | undefined;
+  private next = 0;
+  private readonly waiting = new Map<number, { resolve: (v: WorkerReply) => void; reject: (e: Error) => void }>();
 
-  constructor(private readonly mod: WhisperModule, private readonly modelFile: string, private readonly threads = 1) {
-    this.name = `whisper (${modelFile.split(/[\\/]/).pop()})`;
+  constructor(private readonly modelFile: string, private readonly threads = 1) {
+    this.name = `whisper (${path.basename(modelFile)})`;
   }
 
-  /** Loads the model (once). Throws when the file is not a whisper.cpp model. */
-  load(): void {
-    this.ctx ??= new this.mod.Whisper(this.modelFile, { useGpu: false });
+  private call(wav: string | undefined): Promise<WorkerReply> {
+    if (!this.worker) {
+      const w = new Worker(workerFile());
+      w.unref();
+      w.on('message', (m: WorkerReply & { id: number }) => {
+        const p = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        if (!p) return;
+        if (m.error) p.reject(new Error(m.error));
+        else p.resolve(m);
+      });
+      const fail = (err: Error) => {
+        for (const p of this.waiting.values()) p.reject(err);
+        this.waiting.clear();
+        this.worker = undefined;
+      };
+      w.on('error', fail);
+      w.on('exit', (code) => fail(new Error(`the whisper worker exited (${code})`)));
+      this.worker = w;
+    }
+    const id = ++this.next;
+    const worker = this.worker;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, model: this.modelFile, wav, threads: this.threads });
+    });
+  }
+
+  /** Loads the model in the worker; rejects when the file is not a whisper.cpp model. */
+  async load(): Promise<void> {
+    await this.call(undefined);
   }
 
   async transcribe(wav: string): Promise<Utterance[]> {
-    this.load();
-    const samples = this.mod.decodeAudio(fs.readFileSync(wav), wav);
-    const params = new this.mod.WhisperFullParams(this.mod.WhisperSamplingStrategy.Greedy);
-    params.nThreads = this.threads;
-    params.language = 'en';
-    params.printProgress = false;
-    params.printRealtime = false;
-    params.suppressBlank = true;
-    const segs: { text: string; start: number; end: number }[] = [];
-    params.onNewSegment = (s) => segs.push({ text: s.text, start: s.start, end: s.end });
-    (this.ctx as NonNullable<WhisperEngine['ctx']>).full(params, samples);
-    return segs
-      .map((s) => ({ text: s.text.trim(), start: whisperSegmentSeconds(s.start), end: whisperSegmentSeconds(s.end), conf: null, words: [] }))
+    const r = await this.call(wav);
+    const dur = r.duration_s ?? Number.POSITIVE_INFINITY;
+    return (r.segments ?? [])
+      .map((s) => ({ text: s.text.trim(), start: whisperSegmentSeconds(s.start, dur), end: whisperSegmentSeconds(s.end, dur), conf: null, words: [] }))
       .filter((u) => u.text && !/^\[.*\]$|^\(.*\)$/.test(u.text));
   }
+
+  async close(): Promise<void> {
+    await this.worker?.terminate();
+    this.worker = undefined;
+  }
+}
+
+/** The compiled worker next to this module; from the TypeScript sources (tests), the build's copy. */
+function workerFile(): URL {
+  const here = new URL('./whisper-worker.js', import.meta.url);
+  return fs.existsSync(fileURLToPath(here)) ? here : new URL('../../dist/index/whisper-worker.js', import.meta.url);
+}
+
+interface WorkerReply {
+  error?: string;
+  segments?: { text: string; start: number; end: number }[];
+  duration_s?: number;
 }
 
 /** Picks the speech engine and says why. */
@@ -149,15 +188,15 @@ export async function chooseSpeech(opts: {
   const nice = process.platform !== 'win32' && (await hasCommand('nice', opts.env)) ? 'nice' : undefined;
   const why: string[] = [];
   if (opts.engine !== 'pocketsphinx') {
-    const mod = loadWhisper();
-    if (!mod) why.push('@napi-rs/whisper has no native binary for this platform');
+    if (!whisperAvailable()) why.push('@napi-rs/whisper has no native binary for this platform');
     else if (!opts.modelFile) why.push('no whisper model installed (traced models pull base.en)');
     else {
-      const w = new WhisperEngine(mod, opts.modelFile);
+      const w = new WhisperEngine(opts.modelFile);
       try {
-        w.load();
+        await w.load();
         return { engine: w, reason: `whisper.cpp with ${opts.modelFile}` };
       } catch (err) {
+        await w.close();
         why.push(`the whisper model ${opts.modelFile} does not load: ${(err as Error).message}`);
       }
     }
