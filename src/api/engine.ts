@@ -6,7 +6,7 @@ import type { SessionSummary } from '../model.js';
 import type { DeviceList } from '../capture/devices.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
-  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput, AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput, ImportRecordingInput, ImportRecordingOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
 } from './schemas.js';
 import type { QueueStatusOutput } from './queue.js';
 
@@ -30,4 +30,10 @@ export interface Engine {
   exportSession(q: ExportSessionInput): Promise<ExportSessionOutput>;
   getClip(q: GetClipInput): Promise<GetClipOutput>;
   getTranscript(q: GetTranscriptInput): GetTranscriptOutput;
+  replayAt(q: ReplayAtInput): ReplayAtOutput;
+  getFrame(q: GetFrameInput): Promise<GetFrameOutput>;
+  annotate(q: AnnotateInput): AnnotateOutput;
+  replayCursor(q: ReplayCursorInput): ReplayCursorOutput;
+  whatHappened(q: WhatHappenedInput): WhatHappenedOutput;
+  importRecording(q: ImportRecordingInput, cwd?: string): ImportRecordingOutput;
 }

@@ -1,5 +1,5 @@
 import { defineOperation } from './operation.js';
-import { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput } from './schemas.js';
+import { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ImportRecordingInput, ImportRecordingOutput } from './schemas.js';
 
 export const exportSession = defineOperation({
   name: 'export_session',
@@ -22,4 +22,14 @@ export const getClip = defineOperation({
   output: GetClipOutput,
   readOnly: false,
   run: (engine, input) => engine.getClip(input),
+});
+
+export const importRecording = defineOperation({
+  name: 'import_recording',
+  title: 'Load a session recording',
+  description: 'Load a JSON or JSONL session recording (from export_session) into this machine\'s store as a session: its events, annotations and, when media_dir holds them, its media.',
+  input: ImportRecordingInput,
+  output: ImportRecordingOutput,
+  readOnly: false,
+  run: (engine, input, ctx) => engine.importRecording(input, ctx.cwd),
 });

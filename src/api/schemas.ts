@@ -134,14 +134,18 @@ export const SearchOutput = z.object({
 
 export const ExportSessionInput = z.object({
   session: SessionRef,
-  target: z.enum(['mp4', 'videodb']).default('mp4').describe('mp4: a muxed file on this machine; videodb: the session\'s video in VideoDB (uploaded after stop).'),
+  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw']).default('mp4').describe(
+    'mp4: screen + mixed audio in one file; videodb: the session\'s video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel.',
+  ),
   display: z.string().regex(/^display:\d+$/).optional().describe('Display to use (mp4); the first one otherwise.'),
   from_ms: z.number().int().nonnegative().optional().describe('Start, ms from the session start (mp4).'),
   to_ms: z.number().int().positive().optional().describe('End, ms from the session start (mp4).'),
 });
 export const ExportSessionOutput = z.object({
   session_id: z.string(),
-  target: z.enum(['mp4', 'videodb']),
+  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw']),
+  files: z.array(z.object({ channel: z.string(), file: z.string(), bytes: z.number().int() })).optional().describe('raw: one file per channel.'),
+  events: z.number().int().optional().describe('json / jsonl: events written.'),
   export_status: z.enum(['exported', 'exporting', 'failed', 'not_configured']),
   file: z.string().optional(),
   bytes: z.number().int().optional(),
@@ -206,3 +210,108 @@ export type GetClipInput = z.infer<typeof GetClipInput>;
 export type GetClipOutput = z.input<typeof GetClipOutput>;
 export type IngestEventInput = z.infer<typeof IngestEventInput>;
 export type IngestEventOutput = z.input<typeof IngestEventOutput>;
+
+// ---------------------------------------------------------------- replay
+
+const At = z.union([z.number().int().nonnegative(), z.string().min(1).max(64)]).describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+
+export const ReplayAtInput = z.object({
+  session: SessionRef,
+  at: At,
+  tolerance_ms: z.number().int().min(0).max(60_000).default(2000).describe('Events this close to the moment are "current".'),
+  window_ms: z.number().int().min(0).max(3_600_000).default(60_000).describe('How far back "recent" events reach.'),
+});
+const EventOut = z.object({ seq: z.number().int(), offset_ms: z.number().int(), ts: z.number().int(), channel: z.string(), type: z.string(), data: z.record(z.string(), z.unknown()) });
+export const ReplayAtOutput = z.object({
+  session_id: z.string(),
+  offset_ms: z.number().int(),
+  ts: z.number().int(),
+  current: z.array(EventOut),
+  recent: z.array(EventOut),
+  moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), data: z.record(z.string(), z.unknown()) })),
+  annotations: z.array(z.object({ id: z.number().int(), offset_ms: z.number().int(), text: z.string() })),
+  transcript: z.array(z.object({ offset_ms: z.number().int(), end_offset_ms: z.number().int(), text: z.string() })),
+  speaking: z.boolean().describe('Whether someone was talking at that moment (a transcript segment covers it).'),
+  screen_text: z.object({ offset_ms: z.number().int(), text: z.string() }).nullable().describe('The last on-screen text read at or before the moment.'),
+  window: z.object({ offset_ms: z.number().int(), title: z.string(), app: z.string() }).nullable(),
+  last_saved: z.object({ offset_ms: z.number().int(), path: z.string(), type: z.string() }).nullable(),
+  git_head: z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string().nullable(), branch: z.string().nullable() }).nullable(),
+  frame: z.object({ display: z.string(), segment_seq: z.number().int() }).nullable().describe('The display segment holding the screen at that moment (get_frame returns it as PNG).'),
+});
+
+export const GetFrameInput = z.object({
+  session: SessionRef,
+  at: At,
+  display: z.string().regex(/^display:\d+$/).optional().describe('Display to show; the first recorded one otherwise.'),
+});
+export const GetFrameOutput = z.object({
+  session_id: z.string(),
+  display: z.string(),
+  offset_ms: z.number().int().describe('The moment asked for, on the session clock.'),
+  frame_offset_ms: z.number().int().describe('Where the frame shown was taken (screen is sampled at a few frames per second).'),
+  width: z.number().int(),
+  height: z.number().int(),
+  mime_type: z.literal('image/png'),
+  png_base64: z.string(),
+});
+
+export const AnnotateInput = z.object({ session: SessionRef, at: At, text: z.string().min(1).max(4000) });
+export const AnnotateOutput = z.object({ id: z.number().int(), session_id: z.string(), offset_ms: z.number().int(), ts: z.number().int(), text: z.string() });
+
+export const ReplayCursorInput = z.object({
+  session: SessionRef.optional().describe('Session to walk (needed unless cursor is given).'),
+  cursor: z.string().max(200).optional().describe('Where a previous call stopped; omit to start at the beginning (or at seek_ms).'),
+  seek_ms: z.number().int().nonnegative().optional().describe('Jump to this offset (events before it are not returned).'),
+  advance: z.number().int().min(1).max(1000).optional().describe('Return the next N events.'),
+  advance_to_ms: z.number().int().nonnegative().optional().describe('Return every event up to this offset.'),
+  types: z.array(z.string().max(64)).max(32).optional(),
+});
+export const ReplayCursorOutput = z.object({
+  session_id: z.string(),
+  events: z.array(EventOut),
+  position_ms: z.number().int(),
+  cursor: z.string().describe('Pass back to continue from here.'),
+  done: z.boolean().describe('No events after this position.'),
+});
+
+export const WhatHappenedInput = z.object({
+  session: SessionRef.optional(),
+  since: TimeArg.optional(),
+  until: TimeArg.optional(),
+  last: z.string().regex(/^\d+(\.\d+)?\s*[smhdw]$/i).optional().describe('E.g. "30m", "2h": from that long ago until now.'),
+  max_chars: z.number().int().min(500).max(200_000).default(12_000).describe('Size budget of the digest (JSON characters).'),
+});
+export const WhatHappenedOutput = z.object({
+  range: z.object({ since: z.number().int(), until: z.number().int() }),
+  sessions: z.array(z.object({
+    id: z.string(), project: z.string(), label: z.string().nullable(), started_at: z.number().int(), duration_ms: z.number().int(), state: z.string(),
+    moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), duration_ms: z.number().int(), what: z.string() })),
+    files_touched: z.array(z.object({ path: z.string(), saves: z.number().int() })),
+    commits: z.array(z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string() })),
+    failed_commands: z.array(z.object({ offset_ms: z.number().int(), command: z.string(), exit_code: z.number().nullable() })),
+    errors_on_screen: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+    said: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+    annotations: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+  })),
+  truncated: z.boolean().describe('Lists were shortened to fit max_chars.'),
+});
+
+export type ReplayAtInput = z.infer<typeof ReplayAtInput>;
+export type ReplayAtOutput = z.input<typeof ReplayAtOutput>;
+export type GetFrameInput = z.infer<typeof GetFrameInput>;
+export type GetFrameOutput = z.input<typeof GetFrameOutput>;
+export type AnnotateInput = z.infer<typeof AnnotateInput>;
+export type AnnotateOutput = z.input<typeof AnnotateOutput>;
+export type ReplayCursorInput = z.infer<typeof ReplayCursorInput>;
+export type ReplayCursorOutput = z.input<typeof ReplayCursorOutput>;
+export type WhatHappenedInput = z.infer<typeof WhatHappenedInput>;
+export type WhatHappenedOutput = z.input<typeof WhatHappenedOutput>;
+
+export const ImportRecordingInput = z.object({
+  file: z.string().min(1).max(4096).describe('A JSON or JSONL recording written by export_session.'),
+  as_new: z.boolean().default(false).describe('Give the session a new id (needed when the recording\'s session already exists here).'),
+  media_dir: z.string().max(4096).optional().describe('Folder holding the media the manifest lists (a session folder); media found there is copied in and registered.'),
+});
+export const ImportRecordingOutput = z.object({ session_id: z.string(), events: z.number().int(), media: z.number().int() });
+export type ImportRecordingInput = z.infer<typeof ImportRecordingInput>;
+export type ImportRecordingOutput = z.input<typeof ImportRecordingOutput>;

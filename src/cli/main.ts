@@ -3,6 +3,7 @@
  * calls, how its arguments become the operation's input, and how a result is
  * shown to a person. `--json` prints the operation's result as is.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Writable } from 'node:stream';
@@ -71,6 +72,58 @@ function indexerLines(ix: IndexerView): string {
       ? `  ${what.padEnd(12)} ${p.engine}${p.pending_segments ? `, ${p.pending_segments} segments (${duration(p.behind_ms)} of media) to go` : ', up to date'}`
       : `  ${what.padEnd(12)} off: ${p.reason}`;
   return ['Indexing:', part('screen text', ix.ocr), part('speech', ix.speech)].join('\n');
+}
+
+interface ReplayView {
+  session_id: string;
+  offset_ms: number;
+  ts: number;
+  current: RecordedEvent[];
+  recent: RecordedEvent[];
+  moments: { kind: string; start_offset_ms: number; end_offset_ms: number }[];
+  annotations: { offset_ms: number; text: string }[];
+  transcript: { offset_ms: number; text: string }[];
+  speaking: boolean;
+  screen_text: { offset_ms: number; text: string } | null;
+  window: { title: string; app: string } | null;
+  last_saved: { offset_ms: number; path: string } | null;
+  git_head: { hash: string | null; subject: string | null; branch: string | null } | null;
+}
+
+function renderReplay(r: ReplayView): string {
+  const lines = [`${r.session_id} at ${offset(r.offset_ms)} (${dateTime(r.ts)})${r.speaking ? ', someone is talking' : ''}`];
+  if (r.window) lines.push(`  window     ${r.window.app} — ${r.window.title}`);
+  if (r.last_saved) lines.push(`  last save  ${r.last_saved.path} at ${offset(r.last_saved.offset_ms)}`);
+  if (r.git_head) lines.push(`  git HEAD   ${(r.git_head.hash ?? '').slice(0, 10)} ${r.git_head.subject ?? ''}${r.git_head.branch ? ` (${r.git_head.branch})` : ''}`);
+  for (const m of r.moments) lines.push(`  moment     ${m.kind} ${offset(m.start_offset_ms)}–${offset(m.end_offset_ms)}`);
+  for (const a of r.annotations) lines.push(`  bookmark   ${offset(a.offset_ms)} ${a.text}`);
+  if (r.current.length) lines.push('Now:', ...r.current.map((e) => `  ${eventLine(e)}`));
+  if (r.recent.length) lines.push('Just before:', ...r.recent.slice(-10).map((e) => `  ${eventLine(e)}`));
+  if (r.transcript.length) lines.push('Said:', ...r.transcript.map((t) => `  ${offset(t.offset_ms)} ${t.text}`));
+  if (r.screen_text) lines.push(`On screen (${offset(r.screen_text.offset_ms)}):`, ...r.screen_text.text.split('\n').slice(0, 15).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+interface WhatHappenedView {
+  sessions: { id: string; project: string; label: string | null; started_at: number; duration_ms: number; moments: { kind: string; start_offset_ms: number; duration_ms: number; what: string }[]; files_touched: { path: string; saves: number }[]; commits: { offset_ms: number; subject: string }[]; failed_commands: { offset_ms: number; command: string; exit_code: number | null }[]; errors_on_screen: { offset_ms: number; text: string }[]; said: { offset_ms: number; text: string }[]; annotations: { offset_ms: number; text: string }[] }[];
+  truncated: boolean;
+}
+
+function renderWhatHappened(r: WhatHappenedView): string {
+  if (!r.sessions.length) return 'Nothing recorded in that range.';
+  const out: string[] = [];
+  for (const s of r.sessions) {
+    out.push(`${s.id}  ${dateTime(s.started_at)}, ${duration(s.duration_ms)}  ${s.project}${s.label ? ` "${s.label}"` : ''}`);
+    for (const m of s.moments) out.push(`  ${offset(m.start_offset_ms)} ${m.kind.padEnd(8)} ${duration(m.duration_ms).padStart(6)}  ${m.what}`);
+    if (s.commits.length) out.push('  commits:', ...s.commits.map((c) => `    ${offset(c.offset_ms)} ${c.subject}`));
+    if (s.files_touched.length) out.push(`  files: ${s.files_touched.slice(0, 8).map((f) => `${f.path} (${f.saves})`).join(', ')}`);
+    if (s.failed_commands.length) out.push('  failed commands:', ...s.failed_commands.slice(0, 8).map((c) => `    ${offset(c.offset_ms)} ${c.command} → ${c.exit_code}`));
+    if (s.errors_on_screen.length) out.push('  errors on screen:', ...s.errors_on_screen.slice(0, 8).map((e) => `    ${offset(e.offset_ms)} ${e.text}`));
+    if (s.said.length) out.push('  said:', ...s.said.slice(0, 8).map((t) => `    ${offset(t.offset_ms)} ${t.text}`));
+    if (s.annotations.length) out.push('  bookmarks:', ...s.annotations.map((a) => `    ${offset(a.offset_ms)} ${a.text}`));
+  }
+  if (r.truncated) out.push('(shortened to fit; ask for one session for more)');
+  return out.join('\n');
 }
 
 function renderQueue(q: QueueStatusOutput): string {
@@ -312,6 +365,62 @@ export const commands: Command[] = [
       return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
     },
     render: (r: { source: string; stream_url?: string; file?: string }) => (r.source === 'videodb' ? `${r.stream_url}` : `${r.file}`),
+  },
+  {
+    name: 'replay',
+    usage: 'traced replay SESSION --at TIME|MS [--frame FILE.png]',
+    summary: 'the state of a session at a moment (and the screen, with --frame)',
+    options: { at: { type: 'string' }, frame: { type: 'string' } },
+    run: async (a, io) => {
+      const ref = one(a, 'traced replay SESSION --at TIME');
+      if (!ref || a.values.at === undefined) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced replay SESSION --at 14:32 (or an offset in ms) [--frame out.png]');
+      const at = /^\d+$/.test(String(a.values.at)) ? Number(a.values.at) : String(a.values.at);
+      const r = (await callDaemon(io, 'replay_at', { session: ref, at })) as ReplayView;
+      let frameNote = '';
+      if (a.values.frame) {
+        const f = (await callDaemon(io, 'get_frame', { session: ref, at })) as { png_base64: string; frame_offset_ms: number; width: number; height: number };
+        const file = path.resolve(io.cwd, String(a.values.frame));
+        fs.writeFileSync(file, Buffer.from(f.png_base64, 'base64'));
+        frameNote = `\nScreen: ${file} (${f.width}x${f.height}, taken at ${offset(f.frame_offset_ms)})`;
+      }
+      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderReplay(r)}${frameNote}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'what-happened',
+    usage: 'traced what-happened [SESSION] [--last 2h] [--since TIME] [--until TIME]',
+    summary: 'a digest: moments, files, commits, failed commands, errors on screen, what was said',
+    options: { last: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' } },
+    op: 'what_happened',
+    params: (a) => ({ session: one(a, 'traced what-happened [SESSION]'), last: a.values.last, since: a.values.since, until: a.values.until }),
+    render: (r: WhatHappenedView) => renderWhatHappened(r),
+  },
+  {
+    name: 'annotate',
+    usage: 'traced annotate SESSION --at TIME|MS TEXT...',
+    summary: 'bookmark a moment of a session',
+    options: { at: { type: 'string' } },
+    op: 'annotate',
+    params: (a) => {
+      const [ref, ...words] = a.positionals;
+      if (!ref || a.values.at === undefined || !words.length) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced annotate SESSION --at 14:32 the cache bug starts here');
+      return { session: ref, at: /^\d+$/.test(String(a.values.at)) ? Number(a.values.at) : String(a.values.at), text: words.join(' ') };
+    },
+    render: (r: { id: number; session_id: string; offset_ms: number }) => `Bookmark ${r.id} at ${offset(r.offset_ms)} in ${r.session_id}`,
+  },
+  {
+    name: 'import',
+    usage: 'traced import FILE [--as-new] [--media DIR]',
+    summary: 'load a JSON or JSONL session recording (from traced export --target json|jsonl)',
+    options: { 'as-new': { type: 'boolean' }, media: { type: 'string' } },
+    op: 'import_recording',
+    params: (a) => {
+      const file = one(a, 'traced import FILE');
+      if (!file) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced import FILE [--as-new] [--media DIR]');
+      return { file, as_new: a.values['as-new'] === true, media_dir: a.values.media };
+    },
+    render: (r: { session_id: string; events: number; media: number }) => `Imported ${r.session_id}: ${r.events} events, ${r.media} media segments`,
   },
   {
     name: 'queue',

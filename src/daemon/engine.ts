@@ -18,6 +18,7 @@ import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
   ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput,
+  AnnotateInput, AnnotateOutput, ImportRecordingInput, ImportRecordingOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput,
 } from '../api/schemas.js';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
 import { ErrorCodes, TracedError, isDiskFull, toTracedError } from '../errors.js';
@@ -35,7 +36,9 @@ import type { IndexedEvent, IndexerStatus } from '../index/indexer.js';
 import type { QueueStatusOutput } from '../api/queue.js';
 import type { UploadQueue } from '../queue/queue.js';
 import type { VideoDBTarget } from '../queue/videodb.js';
-import { muxSession, type MuxResult } from '../export/mux.js';
+import { muxSession, rawChannelFiles, type MuxResult } from '../export/mux.js';
+import { Replay } from '../timeline/replay.js';
+import { importRecording, readRecording, writeRecording } from '../timeline/recording.js';
 import type { Config, Env } from './config.js';
 import { sessionDir, type Paths } from './paths.js';
 
@@ -142,12 +145,55 @@ export class SessionEngine implements Engine {
   private storageProblem: { code: string; message: string; since: number } | undefined;
   private ffprobe: Promise<string> | undefined;
   private ffmpeg: Promise<FfmpegInfo> | undefined;
+  readonly replay: Replay;
+  private readonly momentTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: EngineDeps) {
     this.store = deps.store;
     this.log = deps.logger.child({ mod: 'engine' });
     this.clock = deps.clock ?? systemClock;
     this.startedAt = this.clock.now();
+    this.replay = new Replay({
+      store: this.store, sessionDir: (id) => sessionDir(this.deps.paths, id), now: () => this.clock.now(),
+      ffmpeg: async () => (await this.ffmpegInfo()).path,
+    });
+  }
+
+  /** Moments of an ended session are recomputed shortly after its events change (indexing adds text late). */
+  private momentsSoon(sessionId: string): void {
+    if (this.live?.id === sessionId || this.momentTimers.has(sessionId)) return;
+    const t = setTimeout(() => {
+      this.momentTimers.delete(sessionId);
+      try {
+        this.replay.refreshMoments(sessionId);
+      } catch (err) {
+        this.log.warn({ err, sessionId }, 'could not compute moments');
+      }
+    }, 2000);
+    t.unref();
+    this.momentTimers.set(sessionId, t);
+  }
+
+  replayAt(q: ReplayAtInput): ReplayAtOutput {
+    return this.replay.replayAt(q);
+  }
+
+  getFrame(q: GetFrameInput): Promise<GetFrameOutput> {
+    return this.replay.getFrame(q);
+  }
+
+  annotate(q: AnnotateInput): AnnotateOutput {
+    return this.replay.annotate(q);
+  }
+
+  replayCursor(q: ReplayCursorInput): ReplayCursorOutput {
+    return this.replay.cursor(q);
+  }
+
+  whatHappened(q: WhatHappenedInput): WhatHappenedOutput {
+    // A live session's moments are computed on demand, so the digest is current.
+    if (this.live) this.replay.refreshMoments(this.live.id);
+    return this.replay.whatHappened(q);
   }
 
   /** Runs lifecycle changes one at a time, in call order. */
@@ -394,6 +440,11 @@ export class SessionEngine implements Engine {
     this.store.setWarnings(live.id, live.warnings);
     writeSessionJson(live.dir, { ...this.sessionDoc(live, state), ended_at: end, error: error ?? null });
     this.live = undefined;
+    try {
+      this.replay.refreshMoments(live.id);
+    } catch (err) {
+      this.log.warn({ err }, 'could not compute moments');
+    }
   }
 
   private sessionDoc(live: Live, state: SessionState): Record<string, unknown> {
@@ -808,6 +859,26 @@ export class SessionEngine implements Engine {
       this.log.warn({ err }, 'events.jsonl append of indexed events failed');
     }
     for (const e of lines) this.deps.notify('event.recorded', e);
+    this.momentsSoon(sessionId);
+  }
+
+  importRecording(q: ImportRecordingInput, cwd?: string): ImportRecordingOutput {
+    const file = path.resolve(cwd ?? this.deps.cwd, q.file);
+    const rec = readRecording(file);
+    const r = importRecording(this.store, rec, {
+      newId: q.as_new ? newSessionId(this.clock.now()) : undefined, sessionDir: (sid) => sessionDir(this.deps.paths, sid),
+      mediaDir: q.media_dir === undefined ? undefined : path.resolve(cwd ?? this.deps.cwd, q.media_dir),
+    });
+    // The session folder gets its own copy, so the imported session survives a rebuild like any other.
+    const dir = sessionDir(this.deps.paths, r.session_id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const row = this.store.getSession(r.session_id) as SessionRow;
+    writeSessionJson(dir, { format: 'traced-session/1', id: row.id, project: row.project, label: row.label, profile: row.profile, state: row.state, started_at: row.started_at, ended_at: row.ended_at, imported_from: rec.meta.session.id });
+    const el = new EventLog(path.join(dir, EVENTS_JSONL), 0);
+    el.append(this.store.eventsAfter(r.session_id, 0));
+    el.close();
+    this.replay.refreshMoments(r.session_id);
+    return r;
   }
 
   /** The indexer reports through status once it runs. */
@@ -855,6 +926,18 @@ export class SessionEngine implements Engine {
 
   async exportSession(q: ExportSessionInput): Promise<ExportSessionOutput> {
     const id = this.store.resolveSessionRef(q.session);
+    if (q.target === 'json' || q.target === 'jsonl') {
+      if (this.live?.id === id) this.flushNow();
+      const r = writeRecording(this.store, id, path.join(this.deps.paths.home, 'exports', `${id}.${q.target}`), q.target);
+      return { session_id: id, target: q.target, export_status: 'exported', file: r.file, bytes: r.bytes, events: r.events };
+    }
+    if (q.target === 'raw') {
+      const files = await rawChannelFiles({
+        ffmpeg: (await this.ffmpegInfo()).path, sessionDir: sessionDir(this.deps.paths, id), segments: this.store.segments(id).filter((g) => g.state !== 'pruned'),
+        outDir: path.join(this.deps.paths.home, 'exports', `${id}-raw`),
+      });
+      return { session_id: id, target: 'raw', export_status: 'exported', files };
+    }
     if (q.target === 'mp4') {
       const range = q.from_ms !== undefined || q.to_ms !== undefined ? `_${q.from_ms ?? 0}-${q.to_ms ?? 'end'}` : '';
       const out = path.join(this.deps.paths.home, 'exports', `${id}${q.display ? `_${q.display.replace(':', '')}` : ''}${range}.mp4`);
@@ -1052,6 +1135,7 @@ export class SessionEngine implements Engine {
       log.warn({ err }, 'could not bring the session folder up to date');
     }
     log.warn({ endTs, events: seq }, 'recovered a session left open');
+    this.replay.refreshMoments(row.id);
   }
 }
 

@@ -171,3 +171,21 @@ function seconds(ms: number): string {
 function quote(p: string): string {
   return `'${p.replace(/'/g, "'\\''")}'`;
 }
+
+/** One file per channel: its segments joined without re-encoding (`-c copy`), in the channel's own container. */
+export async function rawChannelFiles(o: { ffmpeg: string; sessionDir: string; segments: readonly MuxSegment[]; outDir: string }): Promise<{ channel: string; file: string; bytes: number }[]> {
+  fs.mkdirSync(o.outDir, { recursive: true, mode: 0o700 });
+  const out: { channel: string; file: string; bytes: number }[] = [];
+  for (const ch of [...new Set(o.segments.map((s) => s.channel_id))].sort()) {
+    const segs = o.segments.filter((s) => s.channel_id === ch).sort((a, b) => a.seq - b.seq);
+    const ext = path.extname(segs[0]!.path);
+    const list = path.join(o.outDir, `${ch.replace(/[^a-z0-9]/gi, '-')}.ffconcat`);
+    fs.writeFileSync(list, `ffconcat version 1.0\n${segs.map((s) => `file ${quote(path.join(o.sessionDir, s.path))}`).join('\n')}\n`);
+    const file = path.join(o.outDir, `${ch.replace(/[^a-z0-9]/gi, '-')}${ext}`);
+    const r = await run(o.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', file], { timeoutMs: 600_000 });
+    fs.rmSync(list, { force: true });
+    if (r.code !== 0) throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot join ${ch}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    out.push({ channel: ch, file, bytes: fs.statSync(file).size });
+  }
+  return out;
+}

@@ -148,4 +148,11 @@ CREATE VIRTUAL TABLE events_trigram USING fts5(text, content='events', content_r
 INSERT INTO events_trigram (rowid, text) SELECT id, text FROM events WHERE text IS NOT NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'replay lookups: the latest event of a type before a moment',
+    sql: `
+CREATE INDEX events_session_type_offset ON events(session_id, type, offset_ms);
+`,
+  },
 ];

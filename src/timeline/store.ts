@@ -45,6 +45,26 @@ export interface SegmentRow {
   created_at: number;
 }
 
+export interface AnnotationRow {
+  id: number;
+  session_id: string;
+  offset_ms: number;
+  ts: number;
+  text: string;
+  created_at: number;
+}
+
+export interface MomentRow {
+  id: number;
+  session_id: string;
+  kind: 'progress' | 'stuck' | 'research' | 'speech' | 'idle';
+  start_offset_ms: number;
+  end_offset_ms: number;
+  score: number | null;
+  /** JSON: why this moment (files, commands, counts). */
+  data: string;
+}
+
 export interface IndexProgressRow {
   session_id: string;
   channel_id: string;
@@ -233,6 +253,13 @@ export class Store {
          ON CONFLICT (session_id, channel_id, seq) DO NOTHING`,
       ),
       segments: db.prepare('SELECT * FROM segments WHERE session_id = ? ORDER BY channel_id, seq'),
+      lastOfType: db.prepare('SELECT * FROM events WHERE session_id = ? AND type = ? AND offset_ms <= ? ORDER BY offset_ms DESC, seq DESC LIMIT 1'),
+      sessionTypes: db.prepare('SELECT DISTINCT type FROM events WHERE session_id = ?'),
+      addAnnotation: db.prepare('INSERT INTO annotations (session_id, offset_ms, ts, text, created_at) VALUES (@session_id, @offset_ms, @ts, @text, @created_at)'),
+      annotations: db.prepare('SELECT * FROM annotations WHERE session_id = ? AND offset_ms >= ? AND offset_ms <= ? ORDER BY offset_ms, id'),
+      deleteMoments: db.prepare('DELETE FROM moments WHERE session_id = ?'),
+      addMoment: db.prepare('INSERT INTO moments (session_id, kind, start_offset_ms, end_offset_ms, score, data) VALUES (@session_id, @kind, @start_offset_ms, @end_offset_ms, @score, @data)'),
+      moments: db.prepare('SELECT * FROM moments WHERE session_id = ? AND start_offset_ms <= ? AND end_offset_ms >= ? ORDER BY start_offset_ms, id'),
       getSegment: db.prepare('SELECT * FROM segments WHERE session_id = ? AND channel_id = ? AND seq = ?'),
       typeCounts: db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE session_id = ? GROUP BY type ORDER BY type'),
     };
@@ -320,6 +347,49 @@ export class Store {
   /** Registers a segment; a second registration of the same (session, channel, seq) is ignored. Returns true when new. */
   insertSegment(row: SegmentRow): boolean {
     return this.st.insertSegment.run(row).changes > 0;
+  }
+
+  /** The latest event of any of `types` (exact types) at or before `atMs`. */
+  lastOfTypes(sessionId: string, atMs: number, types: readonly string[]): RecordedEvent | undefined {
+    let best: EventDbRow | undefined;
+    for (const t of types) {
+      const r = this.st.lastOfType.get(sessionId, t, atMs) as EventDbRow | undefined;
+      if (r && (!best || r.offset_ms > best.offset_ms || (r.offset_ms === best.offset_ms && r.seq > best.seq))) best = r;
+    }
+    return best ? rowToEvent(best) : undefined;
+  }
+
+  /** Events after (offset, seq) in (offset, seq) order, up to `toMs`, optionally of some types (prefixes). */
+  eventsFrom(sessionId: string, afterOffset: number, afterSeq: number, toMs: number | undefined, types: readonly string[] | undefined, limit: number): RecordedEvent[] {
+    const where = ['session_id = ?', '(offset_ms > ? OR (offset_ms = ? AND seq > ?))'];
+    const args: unknown[] = [sessionId, afterOffset, afterOffset, afterSeq];
+    if (toMs !== undefined) { where.push('offset_ms <= ?'); args.push(toMs); }
+    if (types?.length) { where.push(`(${types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`); for (const t of types) args.push(t, `${t}.%`); }
+    return (this.db.prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY offset_ms, seq LIMIT ?`).all(...args, limit) as EventDbRow[]).map(rowToEvent);
+  }
+
+  /** Distinct event types of a session (for prefix lookups). */
+  sessionTypes(sessionId: string): string[] {
+    return (this.st.sessionTypes.all(sessionId) as { type: string }[]).map((r) => r.type);
+  }
+
+  addAnnotation(a: { session_id: string; offset_ms: number; ts: number; text: string; created_at: number }): number {
+    return Number(this.st.addAnnotation.run(a).lastInsertRowid);
+  }
+
+  annotations(sessionId: string, fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): AnnotationRow[] {
+    return this.st.annotations.all(sessionId, fromMs, toMs) as AnnotationRow[];
+  }
+
+  replaceMoments(sessionId: string, moments: readonly Omit<MomentRow, 'id' | 'session_id'>[]): void {
+    this.transaction(() => {
+      this.st.deleteMoments.run(sessionId);
+      for (const m of moments) this.st.addMoment.run({ session_id: sessionId, kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, score: m.score, data: m.data });
+    });
+  }
+
+  moments(sessionId: string, fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): MomentRow[] {
+    return this.st.moments.all(sessionId, toMs, fromMs) as MomentRow[];
   }
 
   /** The oldest stored segment of channels matching `glob` not yet indexed for `kind`. */

@@ -1,0 +1,248 @@
+/**
+ * Standing at a moment of a session: what was there (replay_at), the screen
+ * as it was (get_frame), bookmarks (annotate), walking events in order (the
+ * stateless replay cursor) and a digest of a stretch of time (what_happened).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type {
+  AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput,
+  WhatHappenedInput, WhatHappenedOutput,
+} from '../api/schemas.js';
+import { run } from '../capture/proc.js';
+import { ErrorCodes, TracedError } from '../errors.js';
+import type { RecordedEvent } from '../model.js';
+import { computeMoments } from './moments.js';
+import { parseTimeArg } from './query.js';
+import type { SessionRow, Store } from './store.js';
+
+export interface ReplayDeps {
+  store: Store;
+  sessionDir: (id: string) => string;
+  ffmpeg: () => Promise<string>;
+  now: () => number;
+}
+
+const FILE_TYPES = ['file.changed', 'file.created', 'file.deleted'];
+const HEAD_TYPES = ['git.commit', 'git.checkout', 'git.branch.switched', 'git.reset', 'git.merge', 'git.rebase'];
+
+type EventOut = ReplayAtOutput['current'][number];
+const out = (e: RecordedEvent): EventOut => ({ seq: e.seq, offset_ms: e.offset_ms, ts: e.ts, channel: e.channel, type: e.type, data: e.data });
+
+export class Replay {
+  constructor(private readonly d: ReplayDeps) {}
+
+  private session(ref: string): SessionRow {
+    const id = this.d.store.resolveSessionRef(ref);
+    return this.d.store.getSession(id) as SessionRow;
+  }
+
+  /** An `at` as an offset on the session clock: ms, an ISO time, or a clock time ("14:32") on the session's day. */
+  offsetOf(row: SessionRow, at: number | string): number {
+    if (typeof at === 'number') return at;
+    const clock = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(at.trim());
+    let ts: number;
+    if (clock) {
+      const d = new Date(row.started_at);
+      d.setHours(Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0), 0);
+      ts = d.getTime();
+      if (ts < row.started_at - 12 * 3_600_000) ts += 86_400_000; // a session that ran past midnight
+    } else if (/^\d+$/.test(at)) return Number(at);
+    else ts = parseTimeArg(at, this.d.now());
+    const off = ts - row.started_at;
+    if (off < 0) throw new TracedError(ErrorCodes.INVALID_PARAMS, `${at} is before session ${row.id} started (${new Date(row.started_at).toISOString()})`);
+    return off;
+  }
+
+  replayAt(q: ReplayAtInput): ReplayAtOutput {
+    const row = this.session(q.session);
+    const s = this.d.store;
+    const at = this.offsetOf(row, q.at);
+    const near = s.events({ sessionId: row.id, fromMs: Math.max(0, at - Math.max(q.window_ms, 15_000)), toMs: at + q.tolerance_ms, limit: 5000 });
+    const current = near.filter((e) => Math.abs(e.offset_ms - at) <= q.tolerance_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text');
+    const recent = near.filter((e) => e.offset_ms < at - q.tolerance_ms && e.offset_ms >= at - q.window_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text').slice(-50);
+    const talk = s.events({ sessionId: row.id, types: ['transcript.segment'], fromMs: Math.max(0, at - 60_000), toMs: at + 15_000, limit: 200 });
+    const transcript = talk
+      .map((e) => ({ offset_ms: e.offset_ms, end_offset_ms: Number(e.data.end_offset_ms ?? e.offset_ms), text: String(e.data.text ?? '') }))
+      .filter((t) => t.end_offset_ms >= at - 15_000);
+    const screen = s.lastOfTypes(row.id, at, ['screen.text']);
+    const win = s.lastOfTypes(row.id, at, ['window.focus']);
+    const saved = s.lastOfTypes(row.id, at, FILE_TYPES);
+    const head = s.lastOfTypes(row.id, at, HEAD_TYPES);
+    const frame = this.frameSegment(row.id, at);
+    return {
+      session_id: row.id, offset_ms: at, ts: row.started_at + at,
+      current: current.map(out), recent: recent.map(out),
+      moments: s.moments(row.id, at, at).map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, data: JSON.parse(m.data) as Record<string, unknown> })),
+      annotations: s.annotations(row.id, Math.max(0, at - q.window_ms), at + q.tolerance_ms).map((a) => ({ id: a.id, offset_ms: a.offset_ms, text: a.text })),
+      transcript,
+      speaking: transcript.some((t) => t.offset_ms <= at && t.end_offset_ms >= at),
+      screen_text: screen ? { offset_ms: screen.offset_ms, text: String(screen.data.text ?? '') } : null,
+      window: win ? { offset_ms: win.offset_ms, title: String(win.data.title ?? ''), app: String(win.data.app ?? '') } : null,
+      last_saved: saved ? { offset_ms: saved.offset_ms, path: String(saved.data.path ?? ''), type: saved.type } : null,
+      git_head: head ? { offset_ms: head.offset_ms, hash: (head.data.hash as string | undefined) ?? null, subject: (head.data.subject as string | undefined) ?? null, branch: (head.data.branch as string | undefined) ?? (head.data.to as string | undefined) ?? null } : null,
+      frame: frame ? { display: frame.channel_id, segment_seq: frame.seq } : null,
+    };
+  }
+
+  private frameSegment(sessionId: string, at: number, display?: string) {
+    const segs = this.d.store.segments(sessionId).filter((g) => g.channel_id.startsWith('display:') && g.state !== 'pruned' && (!display || g.channel_id === display));
+    if (!segs.length) return undefined;
+    const first = display ?? [...new Set(segs.map((g) => g.channel_id))].sort()[0];
+    const mine = segs.filter((g) => g.channel_id === first);
+    // The segment covering the moment; else the last one before it (a gap: the screen as last seen).
+    return mine.find((g) => g.start_offset_ms <= at && at < g.start_offset_ms + (g.duration_ms ?? 0)) ?? [...mine].reverse().find((g) => g.start_offset_ms <= at);
+  }
+
+  async getFrame(q: GetFrameInput): Promise<GetFrameOutput> {
+    const row = this.session(q.session);
+    const at = this.offsetOf(row, q.at);
+    const seg = this.frameSegment(row.id, at, q.display);
+    if (!seg) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`);
+    const within = Math.max(0, Math.min(at - seg.start_offset_ms, (seg.duration_ms ?? 0) - 1));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'traced-frame-'));
+    try {
+      const png = path.join(tmp, 'frame.png');
+      const ff = await this.d.ffmpeg();
+      // Input seeking lands on the keyframe before, then decodes up to the moment: exact and cheap at 2 fps.
+      const r = await run(ff, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-ss', (within / 1000).toFixed(3), '-i', path.join(this.d.sessionDir(row.id), seg.path), '-frames:v', '1', '-y', png], { timeoutMs: 30_000 });
+      if (r.code !== 0 || !fs.existsSync(png)) throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot decode the frame: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+      const buf = fs.readFileSync(png);
+      return {
+        session_id: row.id, display: seg.channel_id, offset_ms: at, frame_offset_ms: seg.start_offset_ms + within,
+        width: buf.readUInt32BE(16), height: buf.readUInt32BE(20), mime_type: 'image/png', png_base64: buf.toString('base64'),
+      };
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  annotate(q: AnnotateInput): AnnotateOutput {
+    const row = this.session(q.session);
+    const at = this.offsetOf(row, q.at);
+    const a = { session_id: row.id, offset_ms: at, ts: row.started_at + at, text: q.text, created_at: this.d.now() };
+    const id = this.d.store.addAnnotation(a);
+    try {
+      fs.appendFileSync(path.join(this.d.sessionDir(row.id), ANNOTATIONS_JSONL), `${JSON.stringify({ id, ...a })}\n`);
+    } catch {
+      // the DB holds it; the folder copy is for rebuilds
+    }
+    return { id, session_id: row.id, offset_ms: at, ts: a.ts, text: q.text };
+  }
+
+  /**
+   * A cursor that lives in its token: `<session>:<offset>:<seq>` of the last
+   * event returned. Events are walked in (offset, seq) order; each is returned
+   * once however the walk is split.
+   */
+  cursor(q: ReplayCursorInput): ReplayCursorOutput {
+    let sessionId: string;
+    let pos = { offset: -1, seq: -1 };
+    if (q.cursor) {
+      const m = /^(\d{8}-\d{6}-[a-z0-9]{4}):(-?\d+):(-?\d+)$/.exec(q.cursor);
+      if (!m) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
+      sessionId = this.d.store.resolveSessionRef(m[1] as string);
+      pos = { offset: Number(m[2]), seq: Number(m[3]) };
+    } else if (q.session) sessionId = this.d.store.resolveSessionRef(q.session);
+    else throw new TracedError(ErrorCodes.INVALID_PARAMS, 'give a session or a cursor');
+    if (q.seek_ms !== undefined) pos = { offset: q.seek_ms - 1, seq: Number.MAX_SAFE_INTEGER };
+    const limit = q.advance ?? (q.advance_to_ms !== undefined ? 10_000 : 0);
+    const events = limit === 0 ? [] : this.d.store.eventsFrom(sessionId, pos.offset, pos.seq, q.advance_to_ms, q.types, limit);
+    const last = events[events.length - 1];
+    if (last) pos = { offset: last.offset_ms, seq: last.seq };
+    else if (q.advance_to_ms !== undefined) pos = { offset: Math.max(pos.offset, q.advance_to_ms), seq: Number.MAX_SAFE_INTEGER };
+    const more = this.d.store.eventsFrom(sessionId, pos.offset, pos.seq, undefined, q.types, 1).length > 0;
+    return { session_id: sessionId, events: events.map(out), position_ms: Math.max(0, pos.offset), cursor: `${sessionId}:${pos.offset}:${Math.min(pos.seq, Number.MAX_SAFE_INTEGER)}`, done: !more };
+  }
+
+  /** Recomputes and stores a session's moments. */
+  refreshMoments(sessionId: string): void {
+    const row = this.d.store.getSession(sessionId);
+    if (!row) return;
+    const events = this.d.store.events({ sessionId, limit: 1_000_000 });
+    const end = row.end_offset_ms ?? Math.max(0, (row.ended_at ?? this.d.now()) - row.started_at);
+    this.d.store.replaceMoments(sessionId, computeMoments(events, end));
+  }
+
+  whatHappened(q: WhatHappenedInput): WhatHappenedOutput {
+    const now = this.d.now();
+    let rows: SessionRow[];
+    let since: number;
+    let until: number;
+    if (q.session) {
+      const r = this.session(q.session);
+      rows = [r];
+      since = r.started_at;
+      until = r.ended_at ?? now;
+    } else {
+      since = q.last ? parseTimeArg(q.last, now) : q.since !== undefined ? parseTimeArg(q.since, now) : now - 24 * 3_600_000;
+      until = q.until !== undefined ? parseTimeArg(q.until, now) : now;
+      rows = this.d.store.listSessions({ limit: 50, since, until }).reverse();
+    }
+    const sessions = rows.map((r) => this.digest(r, since, until));
+    // Fit the budget: shorten the longest lists first, then say so.
+    let truncated = false;
+    const size = () => JSON.stringify({ sessions }).length;
+    const lists = ['said', 'errors_on_screen', 'recent', 'files_touched', 'failed_commands', 'moments', 'commits', 'annotations'] as const;
+    while (size() > q.max_chars) {
+      let cut = false;
+      for (const s of sessions) {
+        for (const k of lists) {
+          const arr = (s as Record<string, unknown>)[k] as unknown[] | undefined;
+          if (arr && arr.length > 3) {
+            arr.splice(Math.ceil(arr.length / 2));
+            cut = true;
+          }
+        }
+      }
+      truncated = true;
+      if (!cut) {
+        if (sessions.length > 1) sessions.splice(0, 1);
+        else break;
+      }
+    }
+    return { range: { since, until }, sessions, truncated };
+  }
+
+  private digest(r: SessionRow, since: number, until: number): WhatHappenedOutput['sessions'][number] {
+    const s = this.d.store;
+    const from = Math.max(0, since - r.started_at);
+    const to = Math.max(0, until - r.started_at);
+    const ev = s.events({ sessionId: r.id, fromMs: from, toMs: to, limit: 200_000 });
+    const saves = new Map<string, number>();
+    for (const e of ev) if (e.type.startsWith('file.') && typeof e.data.path === 'string') saves.set(e.data.path, (saves.get(e.data.path) ?? 0) + 1);
+    const clip = (t: unknown, n = 200) => String(t ?? '').replace(/\s+/g, ' ').slice(0, n);
+    const errorsSeen = new Set<string>();
+    const moments = s.moments(r.id, from, to);
+    const describe = (m: (typeof moments)[number]): string => {
+      const d = JSON.parse(m.data) as Record<string, unknown>;
+      if (m.kind === 'progress') return `committed "${clip(d.subject, 80)}" (${(d.files as unknown[] | undefined)?.length ?? 0} files)`;
+      if (m.kind === 'stuck') return `${String(d.reason ?? 'stuck')}${d.command ? `: ${clip(d.command, 80)}` : d.file ? `: ${String(d.file)}` : ''}`;
+      if (m.kind === 'research') return `${clip(d.app, 40)} ${clip(d.title, 80)}`.trim();
+      if (m.kind === 'speech') return `${String(d.utterances ?? '')} utterances`;
+      return 'no activity';
+    };
+    return {
+      id: r.id, project: r.project, label: r.label, started_at: r.started_at, duration_ms: Math.max(0, (r.ended_at ?? this.d.now()) - r.started_at), state: r.state,
+      moments: moments.map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, duration_ms: m.end_offset_ms - m.start_offset_ms, what: describe(m) })),
+      files_touched: [...saves].sort((a, b) => b[1] - a[1]).map(([p, n]) => ({ path: p, saves: n })),
+      commits: ev.filter((e) => e.type === 'git.commit').map((e) => ({ offset_ms: e.offset_ms, hash: (e.data.hash as string | undefined) ?? null, subject: clip(e.data.subject, 120) })),
+      failed_commands: ev.filter((e) => e.type === 'terminal.command' && Number(e.data.exit_code ?? 0) !== 0).map((e) => ({ offset_ms: e.offset_ms, command: clip(e.data.command, 160), exit_code: typeof e.data.exit_code === 'number' ? e.data.exit_code : null })),
+      errors_on_screen: ev
+        .filter((e) => e.type === 'screen.text')
+        .flatMap((e) => String(e.data.text ?? '').split('\n').filter((l) => /\b(error|exception|failed|traceback|panic)\b/i.test(l)).map((l) => ({ offset_ms: e.offset_ms, text: clip(l, 160) })))
+        .filter((x) => (errorsSeen.has(x.text) ? false : (errorsSeen.add(x.text), true))),
+      said: ev
+        .filter((e) => e.type === 'transcript.segment')
+        .map((e) => ({ offset_ms: e.offset_ms, text: clip(e.data.text, 240), len: String(e.data.text ?? '').length }))
+        .sort((a, b) => b.len - a.len)
+        .slice(0, 20)
+        .sort((a, b) => a.offset_ms - b.offset_ms)
+        .map(({ offset_ms, text }) => ({ offset_ms, text })),
+      annotations: s.annotations(r.id, from, to).map((a) => ({ offset_ms: a.offset_ms, text: a.text })),
+    };
+  }
+}
+
+export const ANNOTATIONS_JSONL = 'annotations.jsonl';
