@@ -24,6 +24,8 @@ export interface Rig {
   env: NodeJS.ProcessEnv;
   display: string;
   speak(text: string): Promise<void>;
+  /** Plays a 660 Hz tone for `seconds` through the speakers (system audio). */
+  playSystemTone(seconds: number): Promise<void>;
   showText(text: string): void;
   /** Opens an xterm titled `title`; `focus()` gives it the X input focus (no window manager needed). */
   openWindow(title: string): { focus(): void; close(): void };
@@ -39,13 +41,16 @@ export async function startRig(): Promise<Rig> {
   await waitFor(() => fs.existsSync(`/tmp/.X11-unix/X${n}`), { what: 'Xvfb' });
   const runtime = tempDir('pulse-');
   const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: display, PULSE_RUNTIME_PATH: runtime, PULSE_STATE_PATH: runtime, PULSE_SERVER: `unix:${path.join(runtime, 'native')}` };
-  execFileSync('pulseaudio', ['-D', '--exit-idle-time=-1', '--system=false', '--disallow-exit', '-n', '--load=module-native-protocol-unix', '--load=module-null-sink sink_name=v', '--use-pid-file=true'], { env, stdio: 'ignore' });
+  // Two null sinks: `v` is the microphone (its monitor is the default source), `w` the speakers
+  // (the default sink, whose monitor is what system_audio:default records).
+  execFileSync('pulseaudio', ['-D', '--exit-idle-time=-1', '--system=false', '--disallow-exit', '-n', '--load=module-native-protocol-unix', '--load=module-null-sink sink_name=v', '--load=module-null-sink sink_name=w', '--use-pid-file=true'], { env, stdio: 'ignore' });
   await waitFor(() => spawnSync('pactl', ['info'], { env }).status === 0, { what: 'pulseaudio' });
   execFileSync('pactl', ['set-default-source', 'v.monitor'], { env });
+  execFileSync('pactl', ['set-default-sink', 'w'], { env });
   // A real microphone delivers samples continuously; an idle null sink renders its monitor in
   // 2 s blocks and delays a recorder's first packet by ~1.3 s (measured). Playing silence
   // into it keeps it running like a live device: first packet ~60 ms after ffmpeg starts.
-  procs.push(spawn('pacat', ['--playback', '-d', 'v', '--latency-msec=50', '/dev/zero'], { env, stdio: 'ignore' }));
+  for (const sink of ['v', 'w']) procs.push(spawn('pacat', ['--playback', '-d', sink, '--latency-msec=50', '/dev/zero'], { env, stdio: 'ignore' }));
   let term: ChildProcess | undefined;
   const rig: Rig = {
     env,
@@ -54,6 +59,11 @@ export async function startRig(): Promise<Rig> {
       const wav = path.join(runtime, `say-${Date.now()}.wav`);
       execFileSync('espeak-ng', ['-w', wav, text]);
       execFileSync('paplay', ['-d', 'v', wav], { env });
+    },
+    async playSystemTone(seconds) {
+      const wav = path.join(runtime, `tone-${Date.now()}.wav`);
+      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=660:sample_rate=44100:duration=${seconds}`, '-af', 'volume=0.5', wav]);
+      execFileSync('paplay', ['-d', 'w', wav], { env });
     },
     showText(text) {
       term?.kill();
