@@ -71,12 +71,20 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
   try {
     const fps = o.fps ?? 2;
     const geometry = video ? await videoSize(o.ffmpeg, path.join(o.sessionDir, (byChannel.get(video) as MuxSegment[])[0]!.path)) : undefined;
+    // The whole session with screen segments back to back (no restart, pause or privacy hole) keeps the
+    // recorded video as is: only the audio is mixed and encoded. Anything else is re-encoded with fillers.
+    const vsegs = video ? [...(byChannel.get(video) as MuxSegment[])].sort((a, b) => a.start_offset_ms - b.start_offset_ms) : [];
+    const holes = vsegs.slice(1).reduce((a, g, i) => a + Math.max(0, g.start_offset_ms - (vsegs[i]!.start_offset_ms + (vsegs[i]!.duration_ms ?? 0))), 0);
+    const copyVideo = !!video && from === 0 && to === end && holes < 500;
     const lists: string[] = [];
     for (const ch of [...(video ? [video] : []), ...audio]) {
       const kind = ch.startsWith('display:') ? 'video' : 'audio';
-      lists.push(await concatList(o, work, ch, kind, byChannel.get(ch) as MuxSegment[], end, fps, geometry));
+      lists.push(await concatList(o, work, ch, kind, byChannel.get(ch) as MuxSegment[], end, fps, geometry, kind === 'video' && copyVideo));
     }
-    const inputs = lists.flatMap((l) => ['-f', 'concat', '-safe', '0', '-i', l]);
+    const inputs = lists.flatMap((l, i) => [
+      ...(i === 0 && copyVideo && (vsegs[0]?.start_offset_ms ?? 0) > 0 ? ['-itsoffset', seconds(vsegs[0]!.start_offset_ms)] : []),
+      '-f', 'concat', '-safe', '0', '-i', l,
+    ]);
     const maps: string[] = [];
     const filters: string[] = [];
     if (video) maps.push('-map', '0:v:0');
@@ -90,7 +98,7 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
       '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...inputs,
       ...(filters.length ? ['-filter_complex', filters.join(';')] : []), ...maps,
       ...(from > 0 ? ['-ss', seconds(from)] : []), '-t', seconds(to - from),
-      ...(video ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-crf', '28', '-pix_fmt', 'yuv420p', '-r', String(fps)] : []),
+      ...(copyVideo ? ['-c:v', 'copy'] : video ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-crf', '28', '-pix_fmt', 'yuv420p', '-r', String(fps)] : []),
       ...(audio.length ? ['-c:a', 'aac', '-b:a', '64k', '-ac', '1'] : []),
       '-movflags', '+faststart', '-progress', 'pipe:1', '-nostats', `${o.out}.part.mp4`,
     ];
@@ -105,7 +113,7 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
 }
 
 /** An ffconcat list for one channel covering [0, end) on the session clock, fillers in the holes. */
-async function concatList(o: MuxOptions, work: string, channel: string, kind: 'video' | 'audio', segs: MuxSegment[], end: number, fps: number, geometry: { width: number; height: number } | undefined): Promise<string> {
+async function concatList(o: MuxOptions, work: string, channel: string, kind: 'video' | 'audio', segs: MuxSegment[], end: number, fps: number, geometry: { width: number; height: number } | undefined, asRecorded = false): Promise<string> {
   const lines = ['ffconcat version 1.0'];
   let at = 0;
   let n = 0;
@@ -118,13 +126,16 @@ async function concatList(o: MuxOptions, work: string, channel: string, kind: 'v
     if (r.code !== 0) throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot make a ${kind} filler: ${r.stderr.trim()}`);
     lines.push(`file ${quote(file)}`, `duration ${seconds(ms)}`);
   };
-  for (const s of [...segs].sort((a, b) => a.start_offset_ms - b.start_offset_ms)) {
+  const sorted = [...segs].sort((a, b) => a.start_offset_ms - b.start_offset_ms);
+  // As recorded: no fillers (the start offset is applied with -itsoffset, holes are under half a second).
+  if (asRecorded) at = sorted[0]?.start_offset_ms ?? 0;
+  for (const s of sorted) {
     const gap = s.start_offset_ms - at;
-    if (gap >= MIN_GAP_MS) await filler(gap);
+    if (gap >= MIN_GAP_MS && !asRecorded) await filler(gap);
     lines.push(`file ${quote(path.join(o.sessionDir, s.path))}`, `duration ${seconds(s.duration_ms ?? 0)}`);
     at = Math.max(at, s.start_offset_ms) + (s.duration_ms ?? 0);
   }
-  if (end - at >= MIN_GAP_MS) await filler(end - at);
+  if (end - at >= MIN_GAP_MS && !asRecorded) await filler(end - at);
   const file = path.join(work, `${channel.replace(/[^a-z0-9]/gi, '-')}.ffconcat`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
