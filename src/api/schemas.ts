@@ -100,6 +100,10 @@ export const GetTimelineOutput = z.object({
   session_id: z.string(),
   events: z.array(RecordedEvent),
   next_after_seq: z.number().int().nullable().describe('Pass as after_seq to get the next page; null when there is no more.'),
+  moments: z
+    .array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), data: z.record(z.string(), z.unknown()) }))
+    .optional()
+    .describe('Named stretches (progress, stuck, research, speech, idle) overlapping the range, on the first page.'),
 });
 
 export const SearchInput = z.object({

@@ -773,7 +773,11 @@ export class SessionEngine implements Engine {
     const events = this.store.events({ sessionId: id, fromMs: q.from_ms, toMs: q.to_ms, types: q.types, channels: q.channels, afterSeq: q.after_seq, limit: q.limit + 1 });
     const page = events.slice(0, q.limit);
     const last = page[page.length - 1];
-    return { session_id: id, events: page, next_after_seq: events.length > q.limit && last ? last.seq : null };
+    if (this.live?.id === id) this.replay.refreshMoments(id);
+    const moments = q.after_seq === undefined
+      ? this.store.moments(id, q.from_ms ?? 0, q.to_ms ?? Number.MAX_SAFE_INTEGER).map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, data: JSON.parse(m.data) as Record<string, unknown> }))
+      : undefined;
+    return { session_id: id, events: page, next_after_seq: events.length > q.limit && last ? last.seq : null, ...(moments ? { moments } : {}) };
   }
 
   async search(q: SearchInput): Promise<SearchOutput> {
