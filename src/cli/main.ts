@@ -14,6 +14,7 @@ import type { Env } from '../daemon/config.js';
 import { setup, startDaemon } from '../daemon/main.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
 import { doctor, renderDoctor } from '../doctor.js';
+import { SPOOL_FILE, hookSnippet } from '../capture/terminal.js';
 import { MODEL_CATALOG, listModels, pullModel } from '../index/models.js';
 import { runMcp } from '../mcp/server.js';
 import { VERSION } from '../version.js';
@@ -365,6 +366,20 @@ export const commands: Command[] = [
       return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
     },
     render: (r: { source: string; stream_url?: string; file?: string }) => (r.source === 'videodb' ? `${r.stream_url}` : `${r.file}`),
+  },
+  {
+    name: 'hook',
+    usage: 'traced hook bash|zsh|fish   (then: eval "$(traced hook bash)" in ~/.bashrc)',
+    summary: 'a shell snippet that reports each command (cwd, exit code, duration) to traced, with no process per command',
+    run: async (a, io) => {
+      const shell = one(a, 'traced hook bash|zsh|fish');
+      if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced hook bash|zsh|fish');
+      const { paths } = setup(io.env);
+      const dir = path.join(paths.home, 'spool');
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      io.stdout.write(hookSnippet(shell, path.join(dir, SPOOL_FILE)));
+      return 0;
+    },
   },
   {
     name: 'replay',

@@ -33,6 +33,7 @@ import { redactDeep } from '../timeline/redact.js';
 import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson } from '../timeline/session-files.js';
 import type { EventInsert, IndexProgressRow, SearchRow, SessionRow, Store } from '../timeline/store.js';
 import type { IndexedEvent, IndexerStatus } from '../index/indexer.js';
+import type { TerminalRecord } from '../capture/terminal.js';
 import type { QueueStatusOutput } from '../api/queue.js';
 import type { UploadQueue } from '../queue/queue.js';
 import type { VideoDBTarget } from '../queue/videodb.js';
@@ -826,6 +827,16 @@ export class SessionEngine implements Engine {
    * media's, not now.
    */
   appendIndexed(sessionId: string, events: IndexedEvent[], progress: IndexProgressRow): void {
+    this.appendLate(sessionId, events, progress);
+  }
+
+  /**
+   * Events that arrive after the fact (recognized text, terminal commands from
+   * the spool), placed at their own offsets with the session's next seqs, and
+   * mirrored to events.jsonl; with `progress`, the indexing row goes in the
+   * same transaction.
+   */
+  appendLate(sessionId: string, events: IndexedEvent[], progress?: IndexProgressRow): void {
     const row = this.store.getSession(sessionId);
     if (!row) return; // the session was deleted meanwhile
     const live = this.live?.id === sessionId ? this.live : undefined;
@@ -838,17 +849,19 @@ export class SessionEngine implements Engine {
     try {
       this.storeWrite(() => this.store.transaction(() => {
         this.store.appendEvents(inserts);
-        this.store.recordIndexProgress(progress);
+        if (progress) this.store.recordIndexProgress(progress);
       }));
     } catch (err) {
       throw this.storeFailed(err);
     }
     if (live) live.seq = seq;
     // The folder keeps what was indexed too: a database rebuilt from it must not index (and duplicate) again.
-    try {
-      fs.appendFileSync(path.join(sessionDir(this.deps.paths, sessionId), INDEX_JSONL), `${JSON.stringify(progress)}\n`);
-    } catch (err) {
-      this.log.warn({ err }, 'could not note indexing progress in the session folder');
+    if (progress) {
+      try {
+        fs.appendFileSync(path.join(sessionDir(this.deps.paths, sessionId), INDEX_JSONL), `${JSON.stringify(progress)}\n`);
+      } catch (err) {
+        this.log.warn({ err }, 'could not note indexing progress in the session folder');
+      }
     }
     if (!inserts.length) return;
     const lines = inserts.map(({ text: _t, ...e }) => e);
@@ -883,6 +896,32 @@ export class SessionEngine implements Engine {
     el.close();
     this.replay.refreshMoments(r.session_id);
     return r;
+  }
+
+  /**
+   * Commands from the shell hooks' spool: each goes to the session whose time
+   * it falls in (the live one, or one that has ended), at its own start time.
+   * A command already stored (same session, time and text) is not stored again.
+   */
+  ingestTerminal(records: readonly TerminalRecord[]): number {
+    let stored = 0;
+    const bySession = new Map<string, IndexedEvent[]>();
+    for (const r of records) {
+      const live = this.live && r.start_ms >= this.live.startedAt ? this.live : undefined;
+      const row = live ? this.store.getSession(live.id) : this.store.sessionAt(r.start_ms);
+      if (!row) continue;
+      const offset = r.start_ms - row.started_at;
+      const data = { command: r.command, exit_code: r.exit_code, cwd: r.cwd, duration_ms: Math.max(0, r.end_ms - r.start_ms), shell: r.shell, in_project: r.cwd === row.project || r.cwd.startsWith(`${row.project}${path.sep}`) };
+      if (this.store.hasEventAt(row.id, 'terminal.command', offset, redactDeep(data).command as string)) continue;
+      const list = bySession.get(row.id) ?? [];
+      list.push({ channel: 'terminal', type: 'terminal.command', offset_ms: offset, data });
+      bySession.set(row.id, list);
+    }
+    for (const [sid, evs] of bySession) {
+      this.appendLate(sid, evs);
+      stored += evs.length;
+    }
+    return stored;
   }
 
   /** The indexer reports through status once it runs. */

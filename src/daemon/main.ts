@@ -12,6 +12,7 @@ import { resolveFfmpeg } from '../capture/ffmpeg.js';
 import { UploadQueue, type Job, type UploadTarget } from '../queue/queue.js';
 import { VideoDBTarget } from '../queue/videodb.js';
 import { Indexer } from '../index/indexer.js';
+import { drainSpool } from '../capture/terminal.js';
 import { pickModel } from '../index/models.js';
 import { chooseOcr } from '../index/ocr.js';
 import { chooseSpeech } from '../index/speech.js';
@@ -97,6 +98,21 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     muxer = engine;
     // Cold start, one pass: uploads in flight back to pending, open sessions recovered (their media
     // registered and enqueued), then every stored segment without a job gets one.
+    // Shell hooks append to the spool whether or not the daemon runs. Read it before recovery, so commands
+    // run while the daemon was down extend the session they belong to; then every second.
+    const spoolDir = path.join(paths.home, 'spool');
+    fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+    const drain = () => {
+      try {
+        const records = drainSpool(spoolDir);
+        if (records.length) log.debug({ stored: engine.ingestTerminal(records), read: records.length }, 'terminal commands');
+      } catch (err) {
+        log.warn({ err }, 'reading the terminal spool failed');
+      }
+    };
+    drain();
+    const spoolTimer = setInterval(drain, 1000);
+    spoolTimer.unref();
     const requeued = queue.recoverInFlight();
     await engine.rebuildFromFolders();
     const recovered = await engine.recoverOpenSessions();
@@ -140,6 +156,8 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
         }
         await queue.stop();
         await indexer.stop();
+        clearInterval(spoolTimer);
+        drain();
         await srv.stop();
         st.close();
         log.info('daemon stopped');

@@ -255,6 +255,8 @@ export class Store {
       segments: db.prepare('SELECT * FROM segments WHERE session_id = ? ORDER BY channel_id, seq'),
       lastOfType: db.prepare('SELECT * FROM events WHERE session_id = ? AND type = ? AND offset_ms <= ? ORDER BY offset_ms DESC, seq DESC LIMIT 1'),
       sessionTypes: db.prepare('SELECT DISTINCT type FROM events WHERE session_id = ?'),
+      sessionAt: db.prepare('SELECT * FROM sessions WHERE started_at <= ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC LIMIT 1'),
+      eventAt: db.prepare('SELECT data FROM events WHERE session_id = ? AND type = ? AND offset_ms = ?'),
       addAnnotation: db.prepare('INSERT INTO annotations (session_id, offset_ms, ts, text, created_at) VALUES (@session_id, @offset_ms, @ts, @text, @created_at)'),
       annotations: db.prepare('SELECT * FROM annotations WHERE session_id = ? AND offset_ms >= ? AND offset_ms <= ? ORDER BY offset_ms, id'),
       deleteMoments: db.prepare('DELETE FROM moments WHERE session_id = ?'),
@@ -366,6 +368,16 @@ export class Store {
     if (toMs !== undefined) { where.push('offset_ms <= ?'); args.push(toMs); }
     if (types?.length) { where.push(`(${types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`); for (const t of types) args.push(t, `${t}.%`); }
     return (this.db.prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY offset_ms, seq LIMIT ?`).all(...args, limit) as EventDbRow[]).map(rowToEvent);
+  }
+
+  /** The session running at `ts` (started at or before it, not ended before it), newest first. */
+  sessionAt(ts: number): SessionRow | undefined {
+    return this.st.sessionAt.get(ts, ts) as SessionRow | undefined;
+  }
+
+  /** Whether an event of `type` at `offsetMs` whose data holds `text` exists (de-duplicating late arrivals). */
+  hasEventAt(sessionId: string, type: string, offsetMs: number, text: string): boolean {
+    return (this.st.eventAt.all(sessionId, type, offsetMs) as { data: string }[]).some((r) => r.data.includes(JSON.stringify(text).slice(1, -1)));
   }
 
   /** Distinct event types of a session (for prefix lookups). */
