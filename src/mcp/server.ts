@@ -7,7 +7,10 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema, ErrorCode as McpErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema, McpError, ReadResourceRequestSchema, type CallToolResult, type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { operations, findOperation } from '../api/index.js';
@@ -20,9 +23,10 @@ import type { IpcClient } from '../ipc/client.js';
 import { VERSION } from '../version.js';
 
 const INSTRUCTIONS =
-  'traced records the developer\'s work session (file saves, git commits and checkouts, focused windows, editor and assistant events) on one clock. ' +
-  'Use status to see whether a session is recording, list_sessions to find sessions, search to find when something happened, ' +
-  'get_session or get_timeline to see what happened in order. Session arguments accept an id, a unique prefix, or "last".';
+  'traced records the developer\'s work session on one clock: screen and audio, file saves, git activity, focused windows, terminal commands, and editor and assistant events. ' +
+  'Start with what_happened for "what did I do / where did I get stuck" (moments, commits, failed commands, errors on screen, what was said). ' +
+  'Use search to find when something showed up (error codes, identifiers, paths, spoken words), then replay_at or get_frame to stand at that moment and see the screen. ' +
+  'status tells whether a session is recording; list_sessions finds sessions. Session arguments accept an id, a unique prefix, or "last"; times accept offsets in ms or wall times like "14:32".';
 
 type JsonSchemaObject = Tool['inputSchema'];
 
@@ -44,9 +48,103 @@ export function toolDefinitions(): Tool[] {
   }));
 }
 
+/**
+ * A tool result: the JSON as text and as structured content; the screen as
+ * image content for get_frame (the PNG instead of its base64 in the text) and
+ * for replay_at (the frame of that moment, fetched alongside).
+ */
+async function toolResult(tool: string, result: Record<string, unknown>, c: IpcClient, args: Record<string, unknown>): Promise<CallToolResult> {
+  if (tool === 'get_frame' && typeof result.png_base64 === 'string') {
+    const { png_base64, ...rest } = result;
+    return { content: [{ type: 'image', data: png_base64, mimeType: 'image/png' }, { type: 'text', text: JSON.stringify(rest, null, 2) }], structuredContent: result };
+  }
+  const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result, null, 2) }];
+  if (tool === 'replay_at' && result.frame) {
+    try {
+      const f = (await c.call('get_frame', { session: result.session_id, at: result.offset_ms })) as { png_base64: string };
+      content.push({ type: 'image', data: f.png_base64, mimeType: 'image/png' });
+    } catch {
+      // the state without the picture is still the answer
+    }
+  }
+  return { content, structuredContent: result };
+}
+
 export function errorResult(err: unknown): CallToolResult {
   const e = toTracedError(err);
   return { isError: true, content: [{ type: 'text', text: `${e.code}: ${e.message}` }], _meta: { code: e.code } };
+}
+
+const SESSION_URI = /^traced:\/\/sessions\/([^/]+)\/(timeline|digest)$/;
+
+/**
+ * Resources: the session list, and each session's timeline and digest (as
+ * templates). Prompts: the common asks, phrased for the tools above.
+ */
+function registerResourcesAndPrompts(server: Server, getClient: () => Promise<IpcClient>, cwd: string): void {
+  server.setRequestHandler(ListResourcesRequestSchema, async () => {
+    const c = await getClient();
+    const { sessions } = (await c.call('list_sessions', { limit: 20 }, { cwd })) as { sessions: { id: string; label: string | null; project: string; started_at: number }[] };
+    return {
+      resources: [
+        { uri: 'traced://sessions', name: 'sessions', title: 'Recorded sessions', description: 'The 50 most recent sessions, newest first.', mimeType: 'application/json' },
+        ...sessions.map((x) => ({
+          uri: `traced://sessions/${x.id}/timeline`, name: `${x.id} timeline`, title: `${x.label ?? x.project} — ${new Date(x.started_at).toISOString()}`,
+          description: 'Events of the session in order, with its moments.', mimeType: 'application/json',
+        })),
+      ],
+    };
+  });
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
+    resourceTemplates: [
+      { uriTemplate: 'traced://sessions/{session}/timeline', name: 'timeline', title: 'A session\'s timeline', description: 'Events in order with moments; {session} is an id, a prefix or "last".', mimeType: 'application/json' },
+      { uriTemplate: 'traced://sessions/{session}/digest', name: 'digest', title: 'What happened in a session', description: 'The what_happened digest of the session.', mimeType: 'application/json' },
+    ],
+  }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+    const c = await getClient();
+    const uri = req.params.uri;
+    let body: unknown;
+    if (uri === 'traced://sessions') body = await c.call('list_sessions', { limit: 50 }, { cwd });
+    else {
+      const m = SESSION_URI.exec(uri);
+      if (!m) throw new McpError(McpErrorCode.InvalidParams, `unknown resource ${uri}; try traced://sessions or traced://sessions/last/timeline`);
+      const session = decodeURIComponent(m[1] as string);
+      try {
+        body = m[2] === 'timeline' ? await c.call('get_timeline', { session, limit: 2000 }, { cwd }) : await c.call('what_happened', { session }, { cwd });
+      } catch (err) {
+        throw new McpError(McpErrorCode.InvalidParams, `${toTracedError(err).code}: ${toTracedError(err).message}`);
+      }
+    }
+    return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(body, null, 2) }] };
+  });
+  const prompts = [
+    {
+      name: 'summarize-last-session', title: 'Summarize my last session',
+      description: 'What I did in my last session: progress, where I got stuck, what I said.',
+      arguments: [{ name: 'session', description: 'A session id or "last" (default).', required: false }],
+      text: (a: Record<string, string | undefined>) =>
+        `Summarize my work session ${a.session ?? 'last'} recorded by traced. Call what_happened with session "${a.session ?? 'last'}" first. ` +
+        'Then give: what I got done (commits, files), where I got stuck and for how long (stuck moments, failed commands, errors on screen), and anything I said that matters. ' +
+        'For a moment worth a closer look, use replay_at or get_frame. Keep it to a short list with times.',
+    },
+    {
+      name: 'when-did-it-break', title: 'When did this first show up?',
+      description: 'Find when an error, identifier or phrase first appeared and what was going on then.',
+      arguments: [{ name: 'query', description: 'Error code, identifier or words, e.g. TS2345.', required: true }],
+      text: (a: Record<string, string | undefined>) =>
+        `Use traced to find when "${a.query ?? ''}" first showed up: search for it, take the earliest hit, then replay_at that moment (and get_frame for the screen). ` +
+        'Tell me when it was, what I had just changed (last saved file, git HEAD, recent commands) and what was on screen.',
+    },
+  ];
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: prompts.map(({ text: _t, ...p }) => p) }));
+  server.setRequestHandler(GetPromptRequestSchema, async (req) => {
+    const p = prompts.find((x) => x.name === req.params.name);
+    if (!p) throw new McpError(McpErrorCode.InvalidParams, `no prompt named ${req.params.name}; prompts: ${prompts.map((x) => x.name).join(', ')}`);
+    const args = (req.params.arguments ?? {}) as Record<string, string | undefined>;
+    for (const a of p.arguments) if (a.required && !args[a.name]) throw new McpError(McpErrorCode.InvalidParams, `prompt ${p.name} needs "${a.name}"`);
+    return { description: p.description, messages: [{ role: 'user', content: { type: 'text', text: p.text(args) } }] };
+  });
 }
 
 export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream }): Promise<void> {
@@ -63,15 +161,16 @@ export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.Readab
     return client;
   };
 
-  const server = new Server({ name: 'traced', version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const server = new Server({ name: 'traced', version: VERSION }, { capabilities: { tools: {}, resources: {}, prompts: {} }, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
+  registerResourcesAndPrompts(server, getClient, opts.cwd);
   server.setRequestHandler(CallToolRequestSchema, async (req): Promise<CallToolResult> => {
     const op = findOperation(req.params.name);
     if (!op) return errorResult(new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, `no tool named ${req.params.name}`));
     try {
       const c = await getClient();
-      const result = await c.call(op.name, req.params.arguments ?? {}, { cwd: opts.cwd });
-      return { content: [{ type: 'text', text: JSON.stringify(result, null, 2) }], structuredContent: result as Record<string, unknown> };
+      const result = (await c.call(op.name, req.params.arguments ?? {}, { cwd: opts.cwd })) as Record<string, unknown>;
+      return await toolResult(op.name, result, c, req.params.arguments ?? {});
     } catch (err) {
       const e = toTracedError(err);
       if (e.code === ErrorCodes.INTERNAL || e.code === ErrorCodes.DAEMON_UNREACHABLE) log.warn({ err, tool: op.name }, 'tool call failed');

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -69,5 +70,89 @@ describe('traced mcp with the SDK client over stdio', () => {
     expect(st.isError).toBeFalsy();
     expect((st.structuredContent as any).daemon.pid).toBeGreaterThan(0);
     expect(stderr).not.toMatch(/Error/);
+  });
+
+  it('calls every tool on a recorded session with screen and audio; get_frame and replay_at return the screen as image content', async () => {
+    // A recording with real media, loaded through the import tool: a 6 s screen segment showing text, and a mic segment.
+    const src = fs.mkdtempSync(path.join(home.home, 'src-'));
+    const sid = '20261121-100000-mcpt';
+    fs.mkdirSync(path.join(src, 'display-1'));
+    fs.mkdirSync(path.join(src, 'mic-default'));
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=2', '-t', '6', '-vf', "drawtext=text='MCP FRAME':fontsize=40:x=20:y=20:font=Monospace", '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path.join(src, 'display-1', '00000.mkv')]);
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000', '-t', '6', '-c:a', 'libopus', path.join(src, 'mic-default', '00000.ogg')]);
+    const started = Date.UTC(2026, 10, 21, 10);
+    const meta = {
+      format: 'traced-recording/1',
+      session: { id: sid, project: repo, label: 'mcp fixture', profile: 'full', state: 'ended', started_at: started, ended_at: started + 6000, end_offset_ms: 6000 },
+      channels: [{ id: 'display:1', kind: 'media', store: true }, { id: 'mic:default', kind: 'media', store: true }],
+      annotations: [{ offset_ms: 1000, ts: started + 1000, text: 'fixture bookmark' }],
+      media: [
+        { channel: 'display:1', seq: 0, path: 'display-1/00000.mkv', start_offset_ms: 0, duration_ms: 6000, bytes: 1, sha256: null },
+        { channel: 'mic:default', seq: 0, path: 'mic-default/00000.ogg', start_offset_ms: 0, duration_ms: 6000, bytes: 1, sha256: null },
+      ],
+      event_count: 2,
+    };
+    const lines = [
+      JSON.stringify(meta),
+      JSON.stringify({ seq: 1, parent_seq: null, type: 'file.changed', timestamp: started + 2000, offset: 2000, session_id: sid, channel: 'files', data: { path: 'fixture.ts' } }),
+      JSON.stringify({ seq: 2, parent_seq: null, type: 'terminal.command', timestamp: started + 3000, offset: 3000, session_id: sid, channel: 'terminal', data: { command: 'npm test', exit_code: 1 } }),
+    ];
+    const file = path.join(src, 'rec.jsonl');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+
+    const args: Record<string, Record<string, unknown>> = {
+      import_recording: { file, media_dir: src },
+      start_session: { label: 'second' },
+      pause_session: {}, resume_session: {}, stop_session: {},
+      status: {}, list_sessions: {}, list_devices: {},
+      get_session: { session: sid }, get_timeline: { session: sid }, search: { query: 'fixture' },
+      ingest_event: { type: 'editor.file_opened', data: { path: 'x.ts' } },
+      queue_status: {}, queue_retry: {}, queue_pause: {}, queue_resume: {},
+      export_session: { session: sid, target: 'jsonl' }, get_clip: { session: sid, from_ms: 1000, to_ms: 3000 },
+      get_transcript: { session: sid }, what_happened: { session: sid },
+      replay_at: { session: sid, at: 2500 }, get_frame: { session: sid, at: 2500 },
+      annotate: { session: sid, at: 4000, text: 'via mcp' }, replay_cursor: { session: sid, advance: 10 },
+    };
+    // Order: import first, the live-session tools in lifecycle order, the rest after.
+    const order = ['import_recording', 'start_session', 'ingest_event', 'pause_session', 'resume_session', 'stop_session'];
+    const names = [...order, ...operations.map((o) => o.name).filter((n) => !order.includes(n))];
+    expect(new Set(names)).toEqual(new Set(operations.map((o) => o.name)));
+    for (const name of names) {
+      expect(args[name], `arguments for ${name}`).toBeDefined();
+      const r = await client.callTool({ name, arguments: args[name] });
+      expect(r.isError, `${name}: ${JSON.stringify(r.content).slice(0, 300)}`).toBeFalsy();
+      expect(r.structuredContent, name).toBeDefined();
+    }
+    const frame = await client.callTool({ name: 'get_frame', arguments: { session: sid, at: 2500 } });
+    const img = (frame.content as any[]).find((c) => c.type === 'image');
+    expect(img.mimeType).toBe('image/png');
+    expect(Buffer.from(img.data, 'base64').subarray(1, 4).toString()).toBe('PNG');
+    expect((frame.content as any[]).find((c) => c.type === 'text').text).not.toContain('png_base64');
+    const replay = await client.callTool({ name: 'replay_at', arguments: { session: sid, at: 2500 } });
+    expect((replay.content as any[]).some((c) => c.type === 'image' && c.mimeType === 'image/png')).toBe(true);
+    expect((replay.structuredContent as any).last_saved.path).toBe('fixture.ts');
+    // Invalid arguments to the new tools: isError with the code, and the server goes on.
+    const bad = await client.callTool({ name: 'get_frame', arguments: { session: sid, at: -5 } });
+    expect(bad.isError).toBe(true);
+    expect((bad.content as any[])[0].text).toMatch(/^TRACED_INVALID_PARAMS/);
+    expect((await client.callTool({ name: 'status', arguments: {} })).isError).toBeFalsy();
+  }, 90_000);
+
+  it('offers sessions and timelines as resources, and prompts for the common asks', async () => {
+    const { resources } = await client.listResources();
+    expect(resources[0]?.uri).toBe('traced://sessions');
+    expect(resources.some((r) => /^traced:\/\/sessions\/.+\/timeline$/.test(r.uri))).toBe(true);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toContain('traced://sessions/{session}/timeline');
+    const tl = await client.readResource({ uri: 'traced://sessions/last/timeline' });
+    expect(JSON.parse((tl.contents[0] as any).text).events.length).toBeGreaterThan(0);
+    const digest = await client.readResource({ uri: 'traced://sessions/20261121-100000-mcpt/digest' });
+    expect(JSON.parse((digest.contents[0] as any).text).sessions[0].annotations.map((a: any) => a.text)).toContain('fixture bookmark');
+    await expect(client.readResource({ uri: 'traced://nothing' })).rejects.toThrow(/unknown resource/);
+    const { prompts } = await client.listPrompts();
+    expect(prompts.map((p) => p.name)).toEqual(['summarize-last-session', 'when-did-it-break']);
+    const p = await client.getPrompt({ name: 'when-did-it-break', arguments: { query: 'TS2345' } });
+    expect((p.messages[0]?.content as any).text).toMatch(/search for it.*replay_at/s);
+    await expect(client.getPrompt({ name: 'when-did-it-break', arguments: {} })).rejects.toThrow(/needs "query"/);
   });
 });
