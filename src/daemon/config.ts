@@ -90,6 +90,14 @@ export const Config = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** AI-assistant logs that become events (read-only; only lines inside the session's time and project). */
+  assistant: z
+    .object({
+      claudeCode: z.boolean().default(true),
+      /** Claude Code's projects folder; otherwise $CLAUDE_CONFIG_DIR/projects or ~/.claude/projects. */
+      claudeDir: z.string().optional(),
+    })
+    .prefault({}),
   /** Upload queue: retries, backoff and concurrency for every target. */
   queue: z
     .object({

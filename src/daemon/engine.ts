@@ -34,6 +34,7 @@ import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson
 import type { EventInsert, IndexProgressRow, SearchRow, SessionRow, Store } from '../timeline/store.js';
 import type { IndexedEvent, IndexerStatus } from '../index/indexer.js';
 import type { TerminalRecord } from '../capture/terminal.js';
+import { claudeCodeEvents, claudeProjectsDir } from '../capture/assistant.js';
 import type { QueueStatusOutput } from '../api/queue.js';
 import type { UploadQueue } from '../queue/queue.js';
 import type { VideoDBTarget } from '../queue/videodb.js';
@@ -294,7 +295,12 @@ export class SessionEngine implements Engine {
   /** Stops the session, then waits up to `queue.flushTimeoutMs` for its uploads (outside the lifecycle lock: a new session may start meanwhile). */
   async stop(ref?: string): Promise<SessionSummary> {
     const stopped = await this.stopSession(ref);
-    if (!this.deps.queue?.targetNames.length) return stopped;
+    try {
+      if (this.ingestAssistant(stopped.id)) this.replay.refreshMoments(stopped.id);
+    } catch (err) {
+      this.log.warn({ err }, 'reading assistant logs failed');
+    }
+    if (!this.deps.queue?.targetNames.length) return this.summary(stopped.id);
     this.enqueueExport(stopped.id);
     await this.flushUploads(stopped.id, this.deps.config.queue.flushTimeoutMs);
     return this.summary(stopped.id);
@@ -922,6 +928,20 @@ export class SessionEngine implements Engine {
       stored += evs.length;
     }
     return stored;
+  }
+
+  /** Brings in the AI-assistant events of a session (live or ended) that are not there yet. */
+  ingestAssistant(sessionId: string): number {
+    if (!this.deps.config.assistant.claudeCode) return 0;
+    const row = this.store.getSession(sessionId);
+    if (!row) return 0;
+    const found = claudeCodeEvents({
+      dir: this.deps.config.assistant.claudeDir ?? claudeProjectsDir(this.deps.env), project: row.project,
+      from: row.started_at, to: row.ended_at ?? this.clock.now(), startedAt: row.started_at,
+    });
+    const fresh = found.filter((e) => !this.store.hasEventAt(sessionId, e.type, e.offset_ms, String(e.data.uuid)));
+    if (fresh.length) this.appendLate(sessionId, fresh);
+    return fresh.length;
   }
 
   /** The indexer reports through status once it runs. */

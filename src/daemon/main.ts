@@ -111,7 +111,21 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       }
     };
     drain();
-    const spoolTimer = setInterval(drain, 1000);
+    let tick = 0;
+    const spoolTimer = setInterval(() => {
+      drain();
+      // Assistant transcripts of the live session, every 15 s (and once more at stop).
+      if (++tick % 15 === 0) {
+        const live = engine.status().session;
+        if (live) {
+          try {
+            engine.ingestAssistant(live.id);
+          } catch (err) {
+            log.warn({ err }, 'reading assistant logs failed');
+          }
+        }
+      }
+    }, 1000);
     spoolTimer.unref();
     const requeued = queue.recoverInFlight();
     await engine.rebuildFromFolders();
