@@ -3,6 +3,7 @@
  * calls, how its arguments become the operation's input, and how a result is
  * shown to a person. `--json` prints the operation's result as is.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -16,7 +17,7 @@ import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../error
 import { doctor, renderDoctor } from '../doctor.js';
 import { SPOOL_FILE, hookSnippet } from '../capture/terminal.js';
 import { MODEL_CATALOG, listModels, pullModel } from '../index/models.js';
-import { runMcp } from '../mcp/server.js';
+import { runMcp, runMcpHttp } from '../mcp/server.js';
 import { VERSION } from '../version.js';
 import { connectDaemon } from './connect.js';
 import { bytes, dateTime, duration, eventLine, offset, table } from './format.js';
@@ -543,10 +544,27 @@ export const commands: Command[] = [
   },
   {
     name: 'mcp',
-    usage: 'traced mcp',
-    summary: 'MCP server on stdio for AI assistants (starts the daemon when needed)',
-    run: async (_a, io) => {
-      await runMcp({ env: io.env, cwd: io.cwd, stdin: io.stdin, stdout: io.stdout });
+    usage: 'traced mcp [--http [--port N]]',
+    summary: 'MCP server for AI assistants: stdio, or Streamable HTTP on 127.0.0.1 behind a bearer token with --http',
+    options: { http: { type: 'boolean' }, port: { type: 'string' } },
+    run: async (a, io) => {
+      if (!a.values.http) {
+        await runMcp({ env: io.env, cwd: io.cwd, stdin: io.stdin, stdout: io.stdout });
+        return 0;
+      }
+      // The token: TRACED_MCP_TOKEN, else one made now and kept in a file only this user can read.
+      let token = io.env.TRACED_MCP_TOKEN;
+      const { paths } = setup(io.env);
+      const tokenFile = path.join(paths.home, 'run', 'mcp-http.token');
+      if (!token) {
+        fs.mkdirSync(path.dirname(tokenFile), { recursive: true, mode: 0o700 });
+        token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : crypto.randomBytes(24).toString('base64url');
+        fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      }
+      await runMcpHttp({
+        env: io.env, cwd: io.cwd, port: num(a.values.port, 'port') ?? 7311, token,
+        onListening: (url) => io.stderr.write(`traced mcp listening on ${url} (Authorization: Bearer <token>${io.env.TRACED_MCP_TOKEN ? ' from TRACED_MCP_TOKEN' : `, the token is in ${tokenFile}`})\n`),
+      });
       return 0;
     },
   },

@@ -7,6 +7,10 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { Logger } from 'pino';
 import {
   CallToolRequestSchema, ErrorCode as McpErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema, McpError, ReadResourceRequestSchema, type CallToolResult, type Tool,
@@ -147,29 +151,18 @@ function registerResourcesAndPrompts(server: Server, getClient: () => Promise<Ip
   });
 }
 
-export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream }): Promise<void> {
-  const { paths, config } = setup(opts.env);
-  const logs = createFileLogger(`${paths.logDir}/mcp.log`, config.logLevel);
-  const log = logs.logger.child({ mod: 'mcp' });
+/** One MCP server over whatever transport: tools, resources and prompts, calls forwarded to the daemon. */
+function buildServer(getClient: () => Promise<IpcClient>, cwd: string, log: Logger): Server {
   const tools = toolDefinitions();
-  let client: IpcClient | undefined;
-  let connecting: Promise<IpcClient> | undefined;
-  const getClient = async (): Promise<IpcClient> => {
-    if (client && !client.isClosed) return client;
-    connecting ??= connectDaemon(paths, { env: opts.env }).finally(() => (connecting = undefined));
-    client = await connecting;
-    return client;
-  };
-
   const server = new Server({ name: 'traced', version: VERSION }, { capabilities: { tools: {}, resources: {}, prompts: {} }, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
-  registerResourcesAndPrompts(server, getClient, opts.cwd);
+  registerResourcesAndPrompts(server, getClient, cwd);
   server.setRequestHandler(CallToolRequestSchema, async (req): Promise<CallToolResult> => {
     const op = findOperation(req.params.name);
     if (!op) return errorResult(new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, `no tool named ${req.params.name}`));
     try {
       const c = await getClient();
-      const result = (await c.call(op.name, req.params.arguments ?? {}, { cwd: opts.cwd })) as Record<string, unknown>;
+      const result = (await c.call(op.name, req.params.arguments ?? {}, { cwd })) as Record<string, unknown>;
       return await toolResult(op.name, result, c, req.params.arguments ?? {});
     } catch (err) {
       const e = toTracedError(err);
@@ -177,16 +170,93 @@ export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.Readab
       return errorResult(e);
     }
   });
+  return server;
+}
 
+/** A daemon connection shared by every request, re-made when it drops. */
+function daemonClient(env: Env): { get: () => Promise<IpcClient>; close: () => void } {
+  const { paths } = setup(env);
+  let client: IpcClient | undefined;
+  let connecting: Promise<IpcClient> | undefined;
+  return {
+    get: async () => {
+      if (client && !client.isClosed) return client;
+      connecting ??= connectDaemon(paths, { env }).finally(() => (connecting = undefined));
+      client = await connecting;
+      return client;
+    },
+    close: () => client?.close(),
+  };
+}
+
+export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream }): Promise<void> {
+  const { paths, config } = setup(opts.env);
+  const logs = createFileLogger(`${paths.logDir}/mcp.log`, config.logLevel);
+  const log = logs.logger.child({ mod: 'mcp' });
+  const daemon = daemonClient(opts.env);
+  const server = buildServer(daemon.get, opts.cwd, log);
+  const client = { close: daemon.close };
   const transport = new StdioServerTransport(opts.stdin as Readable, opts.stdout as Writable);
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();
     opts.stdin.once('end', () => resolve());
   });
   await server.connect(transport);
-  log.info({ tools: tools.length }, 'mcp server ready');
+  log.info('mcp server ready on stdio');
   await closed;
-  client?.close();
+  client.close();
   await server.close().catch(() => undefined);
+  await logs.close();
+}
+
+/**
+ * Streamable HTTP on 127.0.0.1 only, behind a bearer token: off unless asked
+ * for (`traced mcp --http`). Stateless: each request gets its own server and
+ * transport over the shared daemon connection.
+ */
+export async function runMcpHttp(opts: { env: Env; cwd: string; port: number; token: string; onListening?: (url: string) => void; signal?: AbortSignal }): Promise<void> {
+  const { paths, config } = setup(opts.env);
+  const logs = createFileLogger(`${paths.logDir}/mcp.log`, config.logLevel);
+  const log = logs.logger.child({ mod: 'mcp-http' });
+  const daemon = daemonClient(opts.env);
+  const expected = Buffer.from(`Bearer ${opts.token}`);
+  const httpServer = http.createServer((req, res) => {
+    const got = Buffer.from(req.headers.authorization ?? '');
+    if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ error: 'TRACED_UNAUTHORIZED: a bearer token is required' }));
+      return;
+    }
+    if (new URL(req.url ?? '/', 'http://127.0.0.1').pathname !== '/mcp') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the MCP endpoint is /mcp' }));
+      return;
+    }
+    const server = buildServer(daemon.get, opts.cwd, log);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    server
+      .connect(transport)
+      .then(() => transport.handleRequest(req, res))
+      .catch((err: unknown) => {
+        log.warn({ err }, 'mcp http request failed');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port, '127.0.0.1', () => resolve());
+  });
+  const addr = httpServer.address() as import('node:net').AddressInfo;
+  const url = `http://127.0.0.1:${addr.port}/mcp`;
+  log.info({ url }, 'mcp http ready');
+  opts.onListening?.(url);
+  await new Promise<void>((resolve) => {
+    const stop = () => httpServer.close(() => resolve());
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, stop);
+  });
+  daemon.close();
   await logs.close();
 }

@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operations } from '../../src/api/index.js';
 import { BIN, git, killHomeDaemon, makeHome, makeRepo, waitFor, type Home } from '../helpers/env.js';
@@ -156,3 +157,30 @@ describe('traced mcp with the SDK client over stdio', () => {
     await expect(client.getPrompt({ name: 'when-did-it-break', arguments: {} })).rejects.toThrow(/needs "query"/);
   });
 });
+
+describe('traced mcp --http (Streamable HTTP on 127.0.0.1, bearer token)', () => {
+  it('serves the same tools to a client with the token and refuses one without', async () => {
+    const home = makeHome({ TRACED_MCP_TOKEN: 'test-token-123' });
+    const child = spawn(process.execPath, [BIN, 'mcp', '--http', '--port', '0'], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(err)?.[1], { what: 'the http server' });
+      const denied = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(denied.status).toBe(401);
+      const wrong = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{}' });
+      expect(wrong.status).toBe(401);
+      const client = new Client({ name: 'http-test', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: 'Bearer test-token-123' } } }));
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(operations.map((o) => o.name).sort());
+      const st = await client.callTool({ name: 'status', arguments: {} });
+      expect((st.structuredContent as any).daemon.pid).toBeGreaterThan(0);
+      await client.close();
+    } finally {
+      child.kill('SIGTERM');
+      killHomeDaemon(home);
+    }
+  }, 30_000);
+});
+
