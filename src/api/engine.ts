@@ -6,7 +6,7 @@ import type { SessionSummary } from '../model.js';
 import type { DeviceList } from '../capture/devices.js';
 import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
-  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput, AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput, ImportRecordingInput, ImportRecordingOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
+  ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput, AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput, ImportRecordingInput, ImportRecordingOutput, PruneInput, PruneOutput, ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
 } from './schemas.js';
 import type { QueueStatusOutput } from './queue.js';
 
@@ -36,4 +36,5 @@ export interface Engine {
   replayCursor(q: ReplayCursorInput): ReplayCursorOutput;
   whatHappened(q: WhatHappenedInput): WhatHappenedOutput;
   importRecording(q: ImportRecordingInput, cwd?: string): ImportRecordingOutput;
+  prune(q: PruneInput): PruneOutput;
 }

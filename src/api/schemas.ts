@@ -319,3 +319,16 @@ export const ImportRecordingInput = z.object({
 export const ImportRecordingOutput = z.object({ session_id: z.string(), events: z.number().int(), media: z.number().int() });
 export type ImportRecordingInput = z.infer<typeof ImportRecordingInput>;
 export type ImportRecordingOutput = z.input<typeof ImportRecordingOutput>;
+
+export const PruneInput = z.object({ dry_run: z.boolean().default(true).describe('Only list what the retention policy would delete (the default).') });
+export const PruneOutput = z.object({
+  dry_run: z.boolean(),
+  policy: z.object({ maxDiskGb: z.number().optional(), maxAgeDays: z.number().optional(), hardCapGb: z.number().optional() }),
+  items: z.array(z.object({ session_id: z.string(), channel_id: z.string(), seq: z.number().int(), path: z.string(), bytes: z.number().int(), uploaded: z.boolean(), reason: z.enum(['age', 'disk', 'hard_cap']) })),
+  total_bytes: z.number().int(),
+  after_bytes: z.number().int(),
+  freed_bytes: z.number().int(),
+  kept_unuploaded_bytes: z.number().int().describe('Media over the budget kept because it is not uploaded yet.'),
+});
+export type PruneInput = z.infer<typeof PruneInput>;
+export type PruneOutput = z.input<typeof PruneOutput>;

@@ -4,7 +4,7 @@ import { DeviceList } from '../capture/devices.js';
 import { defineOperation } from './operation.js';
 import {
   GetSessionInput, GetSessionOutput, ListSessionsInput, ListSessionsOutput, SessionRefInput, StartSessionInput,
-  StartSessionOutput, StatusOutput,
+  StartSessionOutput, StatusOutput, PruneInput, PruneOutput,
 } from './schemas.js';
 
 export const startSession = defineOperation({
@@ -89,4 +89,16 @@ export const listDevices = defineOperation({
   output: DeviceList,
   readOnly: true,
   run: (engine) => engine.listDevices(),
+});
+
+export const prune = defineOperation({
+  name: 'prune',
+  title: 'Apply the retention policy',
+  description:
+    'Delete the media the retention policy (config retention.maxDiskGb / maxAgeDays / hardCapGb) says can go: oldest ended sessions first, uploaded or local-only media only unless the hard cap is crossed. ' +
+    'dry_run (default true) only lists it. Events and transcripts are kept.',
+  input: PruneInput,
+  output: PruneOutput,
+  readOnly: false,
+  run: (engine, input) => engine.prune(input),
 });

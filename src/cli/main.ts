@@ -15,6 +15,7 @@ import type { Env } from '../daemon/config.js';
 import { setup, startDaemon } from '../daemon/main.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
 import { doctor, renderDoctor } from '../doctor.js';
+import { runSteps, servicePlan, serviceState, waitReady, writeDefinition } from '../service.js';
 import { SPOOL_FILE, hookSnippet } from '../capture/terminal.js';
 import { MODEL_CATALOG, listModels, pullModel } from '../index/models.js';
 import { runMcp, runMcpHttp } from '../mcp/server.js';
@@ -494,6 +495,90 @@ export const commands: Command[] = [
       if (tty) io.stderr.write('\n');
       io.stdout.write(a.values.json ? `${JSON.stringify(m, null, 2)}\n` : `Installed ${m.name} (${bytes(m.bytes)}, SHA-1 verified) at ${m.file}. The daemon uses it after a restart (traced stop; it starts again on the next command).\n`);
       return 0;
+    },
+  },
+  {
+    name: 'prune',
+    usage: 'traced prune [--dry-run]',
+    summary: 'delete the media the retention policy allows (config retention.*); --dry-run only lists it',
+    options: { 'dry-run': { type: 'boolean' } },
+    op: 'prune',
+    params: (a) => ({ dry_run: a.values['dry-run'] === true }),
+    render: (r: { dry_run: boolean; policy: Record<string, number>; items: { session_id: string; channel_id: string; seq: number; bytes: number; uploaded: boolean; reason: string }[]; total_bytes: number; after_bytes: number; freed_bytes: number; kept_unuploaded_bytes: number }) =>
+      [
+        Object.keys(r.policy).length ? `Policy: ${Object.entries(r.policy).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'No retention policy (set retention.maxDiskGb / maxAgeDays / hardCapGb in config.json): nothing is deleted.',
+        ...r.items.map((i) => `  ${r.dry_run ? 'would delete' : 'deleted'} ${i.session_id} ${i.channel_id} #${i.seq} ${bytes(i.bytes)} (${i.reason}${i.uploaded ? '' : ', NOT UPLOADED'})`),
+        `Media ${bytes(r.total_bytes)} → ${bytes(r.after_bytes)}${r.dry_run ? ' (dry run: nothing deleted)' : `, freed ${bytes(r.freed_bytes)}`}${r.kept_unuploaded_bytes ? `; ${bytes(r.kept_unuploaded_bytes)} over budget kept because it is not uploaded yet` : ''}`,
+      ].join('\n'),
+  },
+  {
+    name: 'service',
+    usage: 'traced service install|uninstall|status|start|stop|logs [--dry-run] [--lines N]',
+    summary: 'run traced at login under launchd, systemd (user) or the Windows logon task',
+    options: { 'dry-run': { type: 'boolean' }, lines: { type: 'string', short: 'n' } },
+    run: async (a, io) => {
+      const sub = one(a, 'traced service install|uninstall|status|start|stop|logs');
+      const plan = servicePlan(io.env);
+      const dry = a.values['dry-run'] === true;
+      const show = (steps: string[][]) => steps.map((s) => `  ${s.join(' ')}`).join('\n');
+      const report = (rows: { cmd: string; code: number | null; out: string }[]) => {
+        for (const r of rows) io.stdout.write(`${r.code === 0 ? 'ok  ' : 'FAIL'} ${r.cmd}${r.code === 0 ? '' : `: ${r.out}`}\n`);
+        return rows.every((r) => r.code === 0);
+      };
+      switch (sub) {
+        case 'install': {
+          if (dry) {
+            io.stdout.write(`Would write ${plan.file} (${plan.manager}):\n${plan.content}\nThen run:\n${show(plan.install)}\n`);
+            return 0;
+          }
+          writeDefinition(plan);
+          io.stdout.write(`Wrote ${plan.file}\n`);
+          if (!report(await runSteps(plan.install, io.env))) return 1;
+          const ready = await waitReady(io.env, 15_000);
+          io.stdout.write(ready ? 'traced is running and answers; it starts at every login.\n' : 'Installed, but the daemon does not answer yet: traced service logs\n');
+          return ready ? 0 : 1;
+        }
+        case 'uninstall': {
+          if (dry) {
+            io.stdout.write(`Would run:\n${show(plan.uninstall)}\nand remove ${plan.file}\n`);
+            return 0;
+          }
+          report(await runSteps(plan.uninstall, io.env));
+          fs.rmSync(plan.file, { force: true });
+          io.stdout.write(`Removed ${plan.file}; recorded data stays in place.\n`);
+          return 0;
+        }
+        case 'start':
+        case 'stop': {
+          const steps = sub === 'start' ? plan.start : plan.stop;
+          if (dry) {
+            io.stdout.write(`Would run:\n${show(steps)}\n`);
+            return 0;
+          }
+          if (!report(await runSteps(steps, io.env))) return 1;
+          if (sub === 'start') {
+            const ready = await waitReady(io.env, 15_000);
+            io.stdout.write(ready ? 'traced answers.\n' : 'Started, but the daemon does not answer: traced service logs\n');
+            return ready ? 0 : 1;
+          }
+          return 0;
+        }
+        case 'status': {
+          const st = await serviceState(io.env);
+          io.stdout.write(a.values.json ? `${JSON.stringify(st, null, 2)}\n` : `${st.manager}: ${st.installed ? `installed (${st.file})` : 'not installed'}; ${st.active}; daemon ${st.answering ? 'answers' : 'does not answer'}\n`);
+          return 0;
+        }
+        case 'logs': {
+          const { paths } = setup(io.env);
+          const file = path.join(paths.logDir, 'current.log');
+          const n = num(a.values.lines, 'lines') ?? 50;
+          const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n) : [`no log yet at ${file}`];
+          io.stdout.write(`${lines.join('\n')}\n`);
+          return 0;
+        }
+        default:
+          throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced service install|uninstall|status|start|stop|logs [--dry-run]');
+      }
     },
   },
   {

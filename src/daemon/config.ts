@@ -90,6 +90,15 @@ export const Config = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** Media retention (off unless set): see src/retention.ts. Events and transcripts are kept. */
+  retention: z
+    .object({
+      maxDiskGb: z.number().positive().optional(),
+      maxAgeDays: z.number().positive().optional(),
+      /** Past this, media not yet uploaded is deleted too (oldest first), loudly. */
+      hardCapGb: z.number().positive().optional(),
+    })
+    .prefault({}),
   /** AI-assistant logs that become events (read-only; only lines inside the session's time and project). */
   assistant: z
     .object({

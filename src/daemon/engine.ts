@@ -18,7 +18,7 @@ import type {
   GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, IngestEventInput, IngestEventOutput,
   ListSessionsInput, SearchInput, SearchOutput, StartSessionInput, StartSessionOutput, StatusOutput,
   ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, GetTranscriptInput, GetTranscriptOutput,
-  AnnotateInput, AnnotateOutput, ImportRecordingInput, ImportRecordingOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput,
+  AnnotateInput, AnnotateOutput, ImportRecordingInput, ImportRecordingOutput, PruneInput, PruneOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput,
 } from '../api/schemas.js';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
 import { ErrorCodes, TracedError, isDiskFull, toTracedError } from '../errors.js';
@@ -31,7 +31,7 @@ import { eventText } from '../timeline/event-text.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from '../timeline/query.js';
 import { redactDeep } from '../timeline/redact.js';
 import { EVENTS_JSONL, EventLog, lastJsonlSeq, readSessionJson, writeSessionJson } from '../timeline/session-files.js';
-import type { EventInsert, IndexProgressRow, SearchRow, SessionRow, Store } from '../timeline/store.js';
+import type { EventInsert, IndexProgressRow, SearchRow, SegmentRow, SessionRow, Store } from '../timeline/store.js';
 import type { IndexedEvent, IndexerStatus } from '../index/indexer.js';
 import type { TerminalRecord } from '../capture/terminal.js';
 import { claudeCodeEvents, claudeProjectsDir } from '../capture/assistant.js';
@@ -40,6 +40,7 @@ import type { UploadQueue } from '../queue/queue.js';
 import type { VideoDBTarget } from '../queue/videodb.js';
 import { muxSession, rawChannelFiles, type MuxResult } from '../export/mux.js';
 import { Replay } from '../timeline/replay.js';
+import { applyPrune, planPrune } from '../retention.js';
 import { importRecording, readRecording, writeRecording } from '../timeline/recording.js';
 import type { Config, Env } from './config.js';
 import { sessionDir, type Paths } from './paths.js';
@@ -300,9 +301,11 @@ export class SessionEngine implements Engine {
     } catch (err) {
       this.log.warn({ err }, 'reading assistant logs failed');
     }
-    if (!this.deps.queue?.targetNames.length) return this.summary(stopped.id);
-    this.enqueueExport(stopped.id);
-    await this.flushUploads(stopped.id, this.deps.config.queue.flushTimeoutMs);
+    if (this.deps.queue?.targetNames.length) {
+      this.enqueueExport(stopped.id);
+      await this.flushUploads(stopped.id, this.deps.config.queue.flushTimeoutMs);
+    }
+    this.retentionSoon();
     return this.summary(stopped.id);
   }
 
@@ -928,6 +931,41 @@ export class SessionEngine implements Engine {
       stored += evs.length;
     }
     return stored;
+  }
+
+  /** Applies the retention policy, when one is configured (after a session ends, and hourly). */
+  retentionSoon(): void {
+    const r = this.deps.config.retention;
+    if (r.maxDiskGb === undefined && r.maxAgeDays === undefined && r.hardCapGb === undefined) return;
+    try {
+      this.prune({ dry_run: false });
+    } catch (err) {
+      this.log.warn({ err }, 'retention failed');
+    }
+  }
+
+  /** The retention policy: list (dry run) or delete the media it allows. */
+  prune(q: PruneInput): PruneOutput {
+    const policy = this.deps.config.retention;
+    const q2 = this.deps.queue;
+    const uploaded = (g: SegmentRow): boolean => {
+      if (!q2 || q2.targetNames.length === 0) return true; // local-only: nothing to wait for
+      return q2.targetNames.every((t) => q2.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done');
+    };
+    const dir = (id: string) => sessionDir(this.deps.paths, id);
+    const plan = planPrune(this.store, policy, { now: this.clock.now(), sessionDir: dir, uploaded });
+    const hard = plan.items.filter((i) => i.reason === 'hard_cap');
+    let freed = 0;
+    if (!q.dry_run && plan.items.length) {
+      freed = applyPrune(this.store, plan, dir);
+      if (hard.length) {
+        // Loud: media that was never uploaded is gone.
+        this.log.error({ segments: hard.length, bytes: hard.reduce((a, i) => a + i.bytes, 0) }, 'retention hard cap crossed: deleted media not yet uploaded');
+        this.deps.notify('retention.hard_cap', { segments: hard.length, sessions: [...new Set(hard.map((i) => i.session_id))] });
+      }
+      this.log.info({ segments: plan.items.length, freed }, 'retention pruned media');
+    }
+    return { dry_run: q.dry_run, policy: { ...policy }, ...plan, freed_bytes: freed };
   }
 
   /** Brings in the AI-assistant events of a session (live or ended) that are not there yet. */

@@ -114,6 +114,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     let tick = 0;
     const spoolTimer = setInterval(() => {
       drain();
+      if (tick % 3600 === 0) engine.retentionSoon();
       // Assistant transcripts of the live session, every 15 s (and once more at stop).
       if (++tick % 15 === 0) {
         const live = engine.status().session;

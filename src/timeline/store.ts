@@ -262,6 +262,7 @@ export class Store {
       deleteMoments: db.prepare('DELETE FROM moments WHERE session_id = ?'),
       addMoment: db.prepare('INSERT INTO moments (session_id, kind, start_offset_ms, end_offset_ms, score, data) VALUES (@session_id, @kind, @start_offset_ms, @end_offset_ms, @score, @data)'),
       moments: db.prepare('SELECT * FROM moments WHERE session_id = ? AND start_offset_ms <= ? AND end_offset_ms >= ? ORDER BY start_offset_ms, id'),
+      pruneSegment: db.prepare("UPDATE segments SET state = 'pruned' WHERE session_id = ? AND channel_id = ? AND seq = ?"),
       getSegment: db.prepare('SELECT * FROM segments WHERE session_id = ? AND channel_id = ? AND seq = ?'),
       typeCounts: db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE session_id = ? GROUP BY type ORDER BY type'),
     };
@@ -416,6 +417,10 @@ export class Store {
 
   recordIndexProgress(row: IndexProgressRow): void {
     this.st.progress.run(row);
+  }
+
+  markSegmentPruned(sessionId: string, channelId: string, seq: number): void {
+    this.st.pruneSegment.run(sessionId, channelId, seq);
   }
 
   getSegment(sessionId: string, channelId: string, seq: number): SegmentRow | undefined {

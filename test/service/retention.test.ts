@@ -1,0 +1,111 @@
+/**
+ * Retention on a synthetic store with real files: deletes exactly what the
+ * policy says, never media not yet uploaded under the hard cap, and the dry
+ * run lists the same set.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/daemon/config.js';
+import { SessionEngine } from '../../src/daemon/engine.js';
+import { resolvePaths } from '../../src/daemon/paths.js';
+import { UploadQueue, type UploadTarget } from '../../src/queue/queue.js';
+import { Store } from '../../src/timeline/store.js';
+import { tempDir } from '../helpers/env.js';
+
+const MB = 1024 * 1024;
+const DAY = 86_400_000;
+const stores: Store[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+});
+
+/**
+ * Four ended sessions of 3 MB of media each, oldest first: A (60 days ago, uploaded), B (50 days,
+ * not uploaded), C (2 days, uploaded), D (1 day, not uploaded).
+ */
+function world(retention: Record<string, number>) {
+  const home = tempDir('ret-');
+  const paths = resolvePaths({ env: { TRACED_HOME: home }, home });
+  const store = new Store(paths.db);
+  stores.push(store);
+  const target: UploadTarget = { name: 'videodb', run: async () => 'x', classify: () => 'retry' };
+  const queue = new UploadQueue(store.db, new Map([['videodb', target]]), { concurrency: 1, maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 10, timeoutMs: { segment: 1000 } }, pino({ level: 'silent' }));
+  const now = Date.now();
+  const sessions = { A: [60, true], B: [50, false], C: [2, true], D: [1, false] } as const;
+  const ids: Record<string, string> = {};
+  for (const [name, [daysAgo, uploaded]] of Object.entries(sessions)) {
+    const id = `20250101-00000${Object.keys(ids).length}-ret${name.toLowerCase()}`;
+    ids[name] = id;
+    const started = now - daysAgo * DAY;
+    store.insertSession({ id, project: '/p', label: name, profile: 'full', state: 'recording', started_at: started, meta: '{}' });
+    store.appendEvents([{ session_id: id, seq: 1, parent_seq: null, ts: started, offset_ms: 0, channel: 'editor', type: 'editor.note', data: { text: `note ${name}` }, text: `note ${name}` }]);
+    for (let seq = 0; seq < 3; seq++) {
+      const rel = `display-1/${String(seq).padStart(5, '0')}.mkv`;
+      const file = path.join(paths.sessionsDir, id, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, Buffer.alloc(MB, seq));
+      store.insertSegment({ session_id: id, channel_id: 'display:1', seq, path: rel, start_offset_ms: seq * 60_000, duration_ms: 60_000, bytes: MB, sha256: 'x', state: 'complete', created_at: started });
+      queue.enqueue({ target: 'videodb', kind: 'segment', session_id: id, channel_id: 'display:1', segment_seq: seq });
+      if (uploaded) store.db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = 'r' WHERE session_id = ? AND segment_seq = ?").run(id, seq);
+    }
+    store.endSession(id, { state: 'ended', ended_at: started + 180_000, end_offset_ms: 180_000 });
+  }
+  const engine = new SessionEngine({
+    store, paths, config: loadConfig({ env: {}, file: { retention } }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'test',
+    channelFactory: () => undefined, notify: () => undefined, queue,
+  });
+  const files = (name: string) => fs.readdirSync(path.join(paths.sessionsDir, ids[name] as string, 'display-1'));
+  return { engine, store, ids, files };
+}
+
+const pick = (items: { session_id: string; reason: string }[], ids: Record<string, string>) =>
+  items.map((i) => `${Object.keys(ids).find((k) => ids[k] === i.session_id)}:${i.reason}`);
+
+describe('retention', () => {
+  it('by age: only uploaded media of sessions past maxAgeDays; the dry run lists the same set', () => {
+    const w = world({ maxAgeDays: 30 });
+    const dry = w.engine.prune({ dry_run: true });
+    expect(pick(dry.items, w.ids)).toEqual(['A:age', 'A:age', 'A:age']);
+    expect(w.files('A').length).toBe(3); // nothing deleted by the dry run
+    const done = w.engine.prune({ dry_run: false });
+    expect(done.items).toEqual(dry.items);
+    expect(done.freed_bytes).toBe(3 * MB);
+    expect(w.files('A')).toEqual([]);
+    expect(w.files('B').length).toBe(3); // 50 days old but never uploaded: kept
+    // Segments are marked pruned; the events stay.
+    expect(w.store.segments(w.ids.A as string).every((g) => g.state === 'pruned')).toBe(true);
+    expect(w.store.eventCount(w.ids.A as string)).toBe(1);
+    // A second run has nothing left to do.
+    expect(w.engine.prune({ dry_run: true }).items).toEqual([]);
+  });
+
+  it('by disk: oldest uploaded first until under the budget; media not uploaded stays and is reported', () => {
+    const w = world({ maxDiskGb: (5 * MB) / 1024 ** 3 });
+    const dry = w.engine.prune({ dry_run: true });
+    // 12 MB total, 5 MB budget: A (3) and C (3) are uploaded; B and D (6 MB) are not.
+    expect(pick(dry.items, w.ids)).toEqual(['A:disk', 'A:disk', 'A:disk', 'C:disk', 'C:disk', 'C:disk']);
+    expect(dry.after_bytes).toBe(6 * MB);
+    expect(dry.kept_unuploaded_bytes).toBe(6 * MB);
+    const done = w.engine.prune({ dry_run: false });
+    expect(done.items).toEqual(dry.items);
+    expect([w.files('A').length, w.files('B').length, w.files('C').length, w.files('D').length]).toEqual([0, 3, 0, 3]);
+  });
+
+  it('past the hard cap even media not uploaded goes, oldest first', () => {
+    const w = world({ maxDiskGb: (5 * MB) / 1024 ** 3, hardCapGb: (4 * MB) / 1024 ** 3 });
+    const dry = w.engine.prune({ dry_run: true });
+    expect(pick(dry.items, w.ids)).toEqual(['A:disk', 'A:disk', 'A:disk', 'C:disk', 'C:disk', 'C:disk', 'B:hard_cap', 'B:hard_cap']);
+    expect(dry.after_bytes).toBe(4 * MB);
+    w.engine.prune({ dry_run: false });
+    expect([w.files('A').length, w.files('B').length, w.files('C').length, w.files('D').length]).toEqual([0, 1, 0, 3]);
+  });
+
+  it('no policy: nothing is deleted', () => {
+    const w = world({});
+    const r = w.engine.prune({ dry_run: false });
+    expect(r.items).toEqual([]);
+    expect(r.total_bytes).toBe(12 * MB);
+  });
+});
