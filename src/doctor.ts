@@ -14,6 +14,7 @@ import type { Env } from './daemon/config.js';
 import { probeSocket } from './daemon/lock.js';
 import { setup } from './daemon/main.js';
 import { TracedError } from './errors.js';
+import { serviceState } from './service.js';
 import { pickModel } from './index/models.js';
 import { chooseOcr } from './index/ocr.js';
 import { chooseSpeech } from './index/speech.js';
@@ -166,11 +167,20 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
         const { default: Database } = await import('better-sqlite3');
         const db = new Database(p.db, { readonly: true, fileMustExist: true });
         try {
-          const res = db.pragma('quick_check', { simple: true });
+          const res = db.pragma('integrity_check', { simple: true });
           add(
             res === 'ok'
-              ? { id: 'database', status: 'ok', summary: `database ${p.db} passes quick_check` }
+              ? { id: 'database', status: 'ok', summary: `database ${p.db} passes integrity_check` }
               : { id: 'database', status: 'fail', summary: `database ${p.db} is damaged: ${String(res)}`, fix: 'stop traced, move traced.db aside and start again: sessions are rebuilt from their folders' },
+          );
+          // Queue health, read where the daemon keeps it.
+          const counts = Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state').all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
+          const failed = counts.failed ?? 0;
+          const pending = (counts.pending ?? 0) + (counts.in_flight ?? 0);
+          add(
+            failed
+              ? { id: 'queue', status: 'warn', summary: `${failed} uploads failed, ${pending} waiting, ${counts.done ?? 0} done`, fix: 'traced queue shows why; traced queue retry sends them again' }
+              : { id: 'queue', status: 'ok', summary: config?.videodb.apiKey ? `uploads: ${pending} waiting, ${counts.done ?? 0} done` : 'uploads off (no VideoDB key): everything stays local' },
           );
         } finally {
           db.close();
@@ -181,6 +191,16 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
     } else {
       add({ id: 'database', status: 'ok', summary: `no database yet (${path.basename(p.db)} is created at the first start)` });
     }
+  }
+  try {
+    const st = await serviceState(env, platform === 'darwin' ? 'launchd' : platform === 'win32' ? 'windows' : 'systemd');
+    add(
+      st.installed
+        ? { id: 'service', status: 'ok', summary: `${st.manager}: installed, ${st.active}${st.answering ? '; the daemon answers' : ''}` }
+        : { id: 'service', status: 'ok', summary: `not installed as a ${st.manager} service (traced starts on demand); traced service install makes it start at login` },
+    );
+  } catch (err) {
+    add({ id: 'service', status: 'warn', summary: `cannot tell the service state: ${(err as Error).message}` });
   }
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }

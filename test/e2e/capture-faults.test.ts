@@ -143,6 +143,35 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
     expect(segs.some((s) => s.start_offset_ms + s.duration_ms <= holdFrom + 1000)).toBe(true);
   }, 60_000);
 
+  it('SIGTERM while recording (what a service manager sends): the session ends cleanly with its last segment registered', async () => {
+    const c = await RawClient.connect(home.socket);
+    const res = await c.call('start_session', { project: await makeRepo(), channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const id = res.result.session.id;
+    const t0 = res.result.session.started_at;
+    c.close();
+    await sleep(6500); // one 4 s segment done, the next half way
+    const killAt = Date.now() - t0;
+    daemon!.child.kill('SIGTERM');
+    expect(await daemon!.exited).toBe(0);
+    const { default: Database } = await import('better-sqlite3');
+    const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
+    const row = sql.prepare('SELECT state, ended_at FROM sessions WHERE id = ?').get(id) as any;
+    const segs = sql.prepare('SELECT * FROM segments WHERE session_id = ? ORDER BY channel_id, seq').all(id) as Seg[];
+    sql.close();
+    expect(row.state).toBe('ended');
+    for (const ch of ['display:1', 'mic:default']) {
+      const mine = segs.filter((g) => g.channel_id === ch);
+      expect(mine.length, ch).toBeGreaterThanOrEqual(2);
+      const end = Math.max(...mine.map((g) => g.start_offset_ms + g.duration_ms));
+      expect(killAt - end, `${ch} ends at ${end} ms, SIGTERM at ${killAt} ms`).toBeLessThan(1500);
+      for (const g of mine) expect(decodes(path.join(home.home, 'sessions', id, g.path)), g.path).toBe(true);
+    }
+    daemon = await startDaemonProc(home);
+    const shown = await RawClient.connect(home.socket);
+    expect((await shown.call('get_session', { session: id })).result.session.state).toBe('ended');
+    shown.close();
+  }, 60_000);
+
   describe('a full disk', () => {
     let disk: Tmpfs | string = 'not mounted';
     let fullHome: Home;
