@@ -112,7 +112,7 @@ describe('traced mcp with the SDK client over stdio', () => {
       export_session: { session: sid, target: 'jsonl' }, get_clip: { session: sid, from_ms: 1000, to_ms: 3000 },
       get_transcript: { session: sid }, what_happened: { session: sid },
       replay_at: { session: sid, at: 2500 }, get_frame: { session: sid, at: 2500 },
-      annotate: { session: sid, at: 4000, text: 'via mcp' }, replay_cursor: { session: sid, advance: 10 },
+      annotate: { session: sid, at: 4000, text: 'via mcp' }, replay_cursor: { session: sid, advance: 10 }, prune: { dry_run: true },
     };
     // Order: import first, the live-session tools in lifecycle order, the rest after.
     const order = ['import_recording', 'start_session', 'ingest_event', 'pause_session', 'resume_session', 'stop_session'];
