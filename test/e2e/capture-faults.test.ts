@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, waitFor, type DaemonProc, type Home } from '../helpers/env.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { decodes } from '../helpers/media.js';
 import { rigMissing, startRig, type Rig } from '../helpers/rig.js';
 import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
@@ -26,10 +27,6 @@ async function segmentsOf(home: Home, id: string): Promise<Seg[]> {
   } finally {
     sql.close();
   }
-}
-
-function decodes(file: string): boolean {
-  return spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' }).status === 0;
 }
 
 /** Milliseconds of [a0, a1] that fall inside [b0, b1]. */

@@ -1,29 +1,14 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, makeHome, makeRepo, startDaemonProc, stopDaemonProc, waitFor, type DaemonProc, type Home } from '../helpers/env.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { decodes, meanDb, probeDuration } from '../helpers/media.js';
 import { rigMissing, startRig, type Rig } from '../helpers/rig.js';
 
 const skip = rigMissing();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function probeDuration(file: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
-  return Number(out);
-}
-
-function decodes(file: string): boolean {
-  return spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' }).status === 0;
-}
-
-/** Mean volume (dB) of `file` between `fromS` and `toS`. */
-function meanDb(file: string, fromS: number, toS: number): number {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-ss', String(Math.max(0, fromS)), '-to', String(toS), '-i', file, '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
-  const m = /mean_volume:\s*(-?[\d.]+|-inf)/.exec(r.stderr);
-  return !m || m[1] === '-inf' ? -120 : Number(m[1]);
-}
 
 describe.skipIf(!!skip)('media capture on Xvfb + PulseAudio', () => {
   let rig: Rig;

@@ -5,22 +5,17 @@
  * the speech and the tone in its mix; get_frame shows what was on screen at
  * a moment and not what came later (read back with tesseract).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, tempDir, type DaemonProc, type Home } from '../helpers/env.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { meanDb } from '../helpers/media.js';
 import { rigMissing, startRig, type Rig } from '../helpers/rig.js';
 
 const skip = rigMissing(['tesseract']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function meanDb(file: string, fromS: number, toS: number): number {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-ss', String(fromS), '-to', String(toS), '-i', file, '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
-  const m = /mean_volume:\s*(-?[\d.]+|-inf)/.exec(r.stderr);
-  return !m || m[1] === '-inf' ? -120 : Number(m[1]);
-}
 
 describe.skipIf(!!skip)('replay and export of recorded media', () => {
   let rig: Rig;
