@@ -13,6 +13,7 @@ import { run } from './capture/proc.js';
 import type { Env } from './daemon/config.js';
 import { probeSocket } from './daemon/lock.js';
 import { setup } from './daemon/main.js';
+import { freeBytes } from './daemon/paths.js';
 import { TracedError } from './errors.js';
 import { serviceState } from './service.js';
 import { pickModel } from './index/models.js';
@@ -205,17 +206,6 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
 
-function freeBytes(dir: string): number | undefined {
-  // The home may not exist yet: measure the nearest existing parent.
-  for (let d = dir; ; d = path.dirname(d)) {
-    try {
-      const st = fs.statfsSync(d);
-      return st.bavail * st.bsize;
-    } catch {
-      if (path.dirname(d) === d) return undefined;
-    }
-  }
-}
 
 /** The report as lines for a person: a mark per check, the fix under each problem. */
 export function renderDoctor(r: DoctorReport): string {

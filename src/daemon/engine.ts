@@ -43,7 +43,7 @@ import { Replay } from '../timeline/replay.js';
 import { applyPrune, planPrune } from '../retention.js';
 import { importRecording, readRecording, writeRecording } from '../timeline/recording.js';
 import type { Config, Env } from './config.js';
-import { sessionDir, type Paths } from './paths.js';
+import { freeBytes, sessionDir, type Paths } from './paths.js';
 
 export interface Clock {
   /** Wall clock, ms since the epoch. */
@@ -146,7 +146,6 @@ export class SessionEngine implements Engine {
   private readonly startedAt: number;
   /** Set while writes fail (full disk); cleared by the next write that succeeds. */
   private storageProblem: { code: string; message: string; since: number } | undefined;
-  private ffprobe: Promise<string> | undefined;
   private ffmpeg: Promise<FfmpegInfo> | undefined;
   readonly replay: Replay;
   private readonly momentTimers = new Map<string, NodeJS.Timeout>();
@@ -713,7 +712,7 @@ export class SessionEngine implements Engine {
 
   /** Free space and why writes fail: a failed write, or a disk with less than LOW_SPACE_BYTES left (ffmpeg may be the one that noticed). */
   private storage(now: number): { free_bytes: number | null; problem: { code: string; message: string; since: number } | null } {
-    const free = freeBytes(this.deps.paths.home);
+    const free = freeBytes(this.deps.paths.home) ?? null;
     if (this.storageProblem) return { free_bytes: free, problem: this.storageProblem };
     if (free !== null && free < LOW_SPACE_BYTES) {
       return { free_bytes: free, problem: { code: ErrorCodes.DISK_FULL, message: `only ${free} bytes free on the disk holding ${this.deps.paths.home}; free space to keep recording`, since: now } };
@@ -1083,12 +1082,9 @@ export class SessionEngine implements Engine {
   private async recoverMedia(row: SessionRow, log: Logger): Promise<SegmentInfo[]> {
     const dir = sessionDir(this.deps.paths, row.id);
     const known = new Set(this.store.segments(row.id).map((s) => `${path.dirname(s.path)}/${s.seq}`));
-    // Resolved once per daemon: running `ffmpeg -version` per session made recovering 100 sessions take 9 s.
-    this.ffprobe ??= resolveFfmpeg({ configPath: this.deps.config.capture.ffmpegPath, env: this.deps.env }).then(
-      (f) => f.ffprobe,
-      () => 'ffprobe', // no ffmpeg: listed segments are still registered from their lists; unlisted ones cannot be probed
-    );
-    const ffprobe = await this.ffprobe;
+    // Located once per daemon (ffmpegInfo caches it): running `ffmpeg -version` per session made recovering 100 sessions take 9 s.
+    // No ffmpeg: listed segments are still registered from their lists; unlisted ones cannot be probed.
+    const ffprobe = await this.ffmpegInfo().then((f) => f.ffprobe, () => 'ffprobe');
     try {
       const found = await recoverMediaSegments({ sessionDir: dir, startedAt: row.started_at, known, ffprobe });
       // One transaction for the lot: thousands of orphaned files cost one commit, not one each.
@@ -1323,14 +1319,6 @@ export function mergeAdjacent(rows: readonly SearchRow[]): SearchOutput['hits'] 
   }));
 }
 
-function freeBytes(dir: string): number | null {
-  try {
-    const st = fs.statfsSync(dir);
-    return st.bavail * st.bsize;
-  } catch {
-    return null;
-  }
-}
 
 function dedupeSpecs(specs: ChannelSpec[]): ChannelSpec[] {
   const seen = new Map<string, ChannelSpec>();

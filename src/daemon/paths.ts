@@ -95,3 +95,15 @@ export function ensureDataDirs(paths: Paths): void {
   fs.mkdirSync(paths.sessionsDir, { recursive: true, mode: 0o700 });
   if (process.platform !== 'win32') ensurePrivateDir(paths.socketDir);
 }
+
+/** Free bytes on the disk holding `dir` (or its nearest existing parent); undefined when unknown. */
+export function freeBytes(dir: string): number | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      const st = fs.statfsSync(d);
+      return st.bavail * st.bsize;
+    } catch {
+      if (path.dirname(d) === d) return undefined;
+    }
+  }
+}
