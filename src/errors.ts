@@ -49,6 +49,20 @@ export const ErrorCodes = {
   QUEUE_PAUSED: 'TRACED_QUEUE_PAUSED',
   /** No upload target is configured (no VideoDB key). */
   NO_TARGET: 'TRACED_NO_UPLOAD_TARGET',
+  /** A recording offered for import is malformed or hostile; `data.field` names what is wrong (never its content). */
+  IMPORT_INVALID: 'TRACED_IMPORT_INVALID',
+  /** A reply would exceed the frame or byte budget; the message says how to page. */
+  REPLY_TOO_LARGE: 'TRACED_REPLY_TOO_LARGE',
+  /** A time argument is in none of the accepted forms (listed in the message). */
+  INVALID_TIME: 'TRACED_INVALID_TIME',
+  /** TRACED_HOME (or a folder under it) cannot be created or written. */
+  HOME_UNWRITABLE: 'TRACED_HOME_UNWRITABLE',
+  /** traced.db is not a readable database; it was moved aside and rebuilt from the session folders. */
+  DB_CORRUPT: 'TRACED_DB_CORRUPT',
+  /** The socket directory cannot be used (mode, owner, not a directory); the message says why. */
+  SOCKET_DIR_UNUSABLE: 'TRACED_SOCKET_DIR_UNUSABLE',
+  /** The session has no recorded screen (no display channel). */
+  NO_SCREEN: 'TRACED_NO_SCREEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
