@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { loadConfig } from '../dist/daemon/config.js';
+import { loadConfig } from '../dist/config/config.js';
 import { SessionEngine } from '../dist/daemon/engine.js';
-import { resolvePaths } from '../dist/daemon/paths.js';
+import { resolvePaths } from '../dist/config/paths.js';
 import { eventText } from '../dist/timeline/event-text.js';
 import { Store } from '../dist/timeline/store.js';
 import { percentiles, tempHome } from './lib.mjs';

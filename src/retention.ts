@@ -8,6 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
+import type { PruneInput, PruneOutput } from './model.js';
 import type { SegmentRow, SessionRow, Store } from './timeline/store.js';
 
 export interface RetentionPolicy {
@@ -101,5 +103,48 @@ function sizeOf(file: string, recorded: number | null): number {
     return fs.statSync(file).size;
   } catch {
     return recorded ?? 0;
+  }
+}
+
+export interface RetentionDeps {
+  store: Store;
+  policy: RetentionPolicy;
+  sessionDir: (id: string) => string;
+  now: () => number;
+  log: Logger;
+  notify: (topic: string, data: unknown) => void;
+  /** Whether a segment is uploaded to every target (true when no target is configured: local-only). */
+  uploaded: (s: SegmentRow) => boolean;
+}
+
+/** The retention policy as a service: list (dry run) or delete the media it allows. */
+export class Retention {
+  constructor(private readonly d: RetentionDeps) {}
+
+  /** Applies the policy when one is configured (after a session ends, and hourly); never throws. */
+  soon(): void {
+    const r = this.d.policy;
+    if (r.maxDiskGb === undefined && r.maxAgeDays === undefined && r.hardCapGb === undefined) return;
+    try {
+      this.prune({ dry_run: false });
+    } catch (err) {
+      this.d.log.warn({ err }, 'retention failed');
+    }
+  }
+
+  prune(q: PruneInput): PruneOutput {
+    const plan = planPrune(this.d.store, this.d.policy, { now: this.d.now(), sessionDir: this.d.sessionDir, uploaded: this.d.uploaded });
+    const hard = plan.items.filter((i) => i.reason === 'hard_cap');
+    let freed = 0;
+    if (!q.dry_run && plan.items.length) {
+      freed = applyPrune(this.d.store, plan, this.d.sessionDir);
+      if (hard.length) {
+        // Loud: media that was never uploaded is gone.
+        this.d.log.error({ segments: hard.length, bytes: hard.reduce((a, i) => a + i.bytes, 0) }, 'retention hard cap crossed: deleted media not yet uploaded');
+        this.d.notify('retention.hard_cap', { segments: hard.length, sessions: [...new Set(hard.map((i) => i.session_id))] });
+      }
+      this.d.log.info({ segments: plan.items.length, freed }, 'retention pruned media');
+    }
+    return { dry_run: q.dry_run, policy: { ...this.d.policy }, ...plan, freed_bytes: freed };
   }
 }

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './capture/proc.js';
-import type { Env } from './daemon/config.js';
-import { probeSocket } from './daemon/lock.js';
-import { setup } from './daemon/main.js';
+import type { Env } from './config/config.js';
+import { probeSocket } from './ipc/probe.js';
+import { setup } from './config/setup.js';
 import { ErrorCodes, TracedError } from './errors.js';
 
 export type Manager = 'launchd' | 'systemd' | 'windows';

@@ -1,5 +1,5 @@
 import { defineOperation } from './operation.js';
-import { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ImportRecordingInput, ImportRecordingOutput } from './schemas.js';
+import { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ImportRecordingInput, ImportRecordingOutput } from '../model.js';
 
 export const exportSession = defineOperation({
   name: 'export_session',
@@ -10,7 +10,7 @@ export const exportSession = defineOperation({
   input: ExportSessionInput,
   output: ExportSessionOutput,
   readOnly: false,
-  run: (engine, input) => engine.exportSession(input),
+  run: ({ sessions, exporter }, { session, ...q }) => exporter.export(sessions.resolve(session), q),
 });
 
 export const getClip = defineOperation({
@@ -21,7 +21,7 @@ export const getClip = defineOperation({
   input: GetClipInput,
   output: GetClipOutput,
   readOnly: false,
-  run: (engine, input) => engine.getClip(input),
+  run: ({ sessions, exporter }, { session, ...q }) => exporter.clip(sessions.resolve(session), q),
 });
 
 export const importRecording = defineOperation({
@@ -31,5 +31,5 @@ export const importRecording = defineOperation({
   input: ImportRecordingInput,
   output: ImportRecordingOutput,
   readOnly: false,
-  run: (engine, input, ctx) => engine.importRecording(input, ctx.cwd),
+  run: ({ exporter }, input, ctx) => exporter.import(input, ctx.cwd),
 });

@@ -19,4 +19,4 @@ export function findOperation(name: string): Operation | undefined {
 }
 
 export { invoke, type Operation, type OperationContext } from './operation.js';
-export type { Engine } from './engine.js';
+export type { Services } from './services.js';

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
-import type { Engine } from './engine.js';
+import type { Services } from './services.js';
 
 export interface OperationContext {
   /** The caller's working directory: relative paths in the input resolve against it. */
@@ -22,7 +22,7 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
   readonly output: O;
   /** Changes nothing (MCP readOnlyHint). */
   readonly readOnly: boolean;
-  run(engine: Engine, input: z.output<I>, ctx: OperationContext): Promise<z.input<O>> | z.input<O>;
+  run(services: Services, input: z.output<I>, ctx: OperationContext): Promise<z.input<O>> | z.input<O>;
 }
 
 export function defineOperation<I extends z.ZodObject, O extends z.ZodObject>(op: Operation<I, O>): Operation<I, O> {
@@ -34,7 +34,7 @@ export function formatIssues(error: z.ZodError): string[] {
 }
 
 /** Parses input, runs, parses output. Every failure comes out as a TracedError. */
-export async function invoke(op: Operation, rawInput: unknown, engine: Engine, ctx: OperationContext = {}): Promise<unknown> {
+export async function invoke(op: Operation, rawInput: unknown, services: Services, ctx: OperationContext = {}): Promise<unknown> {
   const parsed = op.input.safeParse(rawInput ?? {});
   if (!parsed.success) {
     const issues = formatIssues(parsed.error);
@@ -42,7 +42,7 @@ export async function invoke(op: Operation, rawInput: unknown, engine: Engine, c
   }
   let result: unknown;
   try {
-    result = await op.run(engine, parsed.data, ctx);
+    result = await op.run(services, parsed.data, ctx);
   } catch (err) {
     throw toTracedError(err);
   }

@@ -1,25 +1,6 @@
 import { z } from 'zod';
 import { defineOperation } from './operation.js';
-
-const JobState = z.enum(['pending', 'in_flight', 'done', 'failed']);
-export const QueueStatusOutput = z.object({
-  enabled: z.boolean().describe('False when no upload target is configured (no VideoDB key): everything stays local.'),
-  targets: z.array(z.string()),
-  paused: z
-    .object({ code: z.string(), reason: z.string(), since: z.number().int(), by: z.enum(['auth', 'user']) })
-    .nullable()
-    .describe('Why uploads are not running: TRACED_UPLOAD_AUTH (a rejected key; resumes when the key changes) or TRACED_QUEUE_PAUSED (paused by the user).'),
-  counts: z.record(JobState, z.number().int()),
-  in_flight: z.number().int(),
-  next_attempt_at: z.number().int().nullable(),
-  failed: z.array(
-    z.object({
-      id: z.number().int(), target: z.string(), kind: z.string(), session_id: z.string(), channel_id: z.string(), segment_seq: z.number().int(),
-      attempts: z.number().int(), last_error: z.string().nullable(), updated_at: z.number().int(),
-    }),
-  ),
-});
-export type QueueStatusOutput = z.input<typeof QueueStatusOutput>;
+import { QueueStatusOutput } from '../model.js';
 
 export const queueStatus = defineOperation({
   name: 'queue_status',
@@ -28,7 +9,7 @@ export const queueStatus = defineOperation({
   input: z.object({}),
   output: QueueStatusOutput,
   readOnly: true,
-  run: (engine) => engine.queueStatus(),
+  run: ({ queue }) => queue.status(),
 });
 
 export const queueRetry = defineOperation({
@@ -38,7 +19,7 @@ export const queueRetry = defineOperation({
   input: z.object({ session: z.string().max(64).optional().describe('Only this session\'s failed jobs.') }),
   output: z.object({ requeued: z.number().int() }),
   readOnly: false,
-  run: (engine, input) => engine.queueRetry(input.session),
+  run: ({ sessions, queue }, input) => ({ requeued: queue.retry(input.session === undefined ? undefined : sessions.resolve(input.session)) }),
 });
 
 export const queuePause = defineOperation({
@@ -48,7 +29,7 @@ export const queuePause = defineOperation({
   input: z.object({}),
   output: QueueStatusOutput,
   readOnly: false,
-  run: (engine) => engine.queuePause(),
+  run: ({ queue }) => queue.pauseByUser(),
 });
 
 export const queueResume = defineOperation({
@@ -58,5 +39,8 @@ export const queueResume = defineOperation({
   input: z.object({}),
   output: QueueStatusOutput,
   readOnly: false,
-  run: (engine) => engine.queueResume(),
+  run: ({ queue }) => {
+    queue.resume();
+    return queue.status();
+  },
 });

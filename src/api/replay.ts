@@ -1,7 +1,7 @@
 import { defineOperation } from './operation.js';
 import {
   AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput,
-} from './schemas.js';
+} from '../model.js';
 
 export const replayAt = defineOperation({
   name: 'replay_at',
@@ -12,7 +12,7 @@ export const replayAt = defineOperation({
   input: ReplayAtInput,
   output: ReplayAtOutput,
   readOnly: true,
-  run: (engine, input) => engine.replayAt(input),
+  run: ({ replay }, input) => replay.replayAt(input),
 });
 
 export const getFrame = defineOperation({
@@ -22,7 +22,7 @@ export const getFrame = defineOperation({
   input: GetFrameInput,
   output: GetFrameOutput,
   readOnly: true,
-  run: (engine, input) => engine.getFrame(input),
+  run: ({ replay }, input) => replay.getFrame(input),
 });
 
 export const annotate = defineOperation({
@@ -32,7 +32,10 @@ export const annotate = defineOperation({
   input: AnnotateInput,
   output: AnnotateOutput,
   readOnly: false,
-  run: (engine, input) => engine.annotate(input),
+  run: ({ sessions, replay, events }, input) => {
+    const id = sessions.resolve(input.session);
+    return events.annotate(id, replay.offsetOf(id, input.at), input.text);
+  },
 });
 
 export const replayCursor = defineOperation({
@@ -44,7 +47,7 @@ export const replayCursor = defineOperation({
   input: ReplayCursorInput,
   output: ReplayCursorOutput,
   readOnly: true,
-  run: (engine, input) => engine.replayCursor(input),
+  run: ({ replay }, input) => replay.cursor(input),
 });
 
 export const whatHappened = defineOperation({
@@ -56,5 +59,5 @@ export const whatHappened = defineOperation({
   input: WhatHappenedInput,
   output: WhatHappenedOutput,
   readOnly: true,
-  run: (engine, input) => engine.whatHappened(input),
+  run: ({ replay }, input) => replay.whatHappened(input),
 });

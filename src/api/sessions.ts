@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { SessionSummary } from '../model.js';
-import { DeviceList } from '../capture/devices.js';
+import { DeviceList, SessionSummary } from '../model.js';
 import { defineOperation } from './operation.js';
 import {
   GetSessionInput, GetSessionOutput, ListSessionsInput, ListSessionsOutput, SessionRefInput, StartSessionInput,
   StartSessionOutput, StatusOutput, PruneInput, PruneOutput,
-} from './schemas.js';
+} from '../model.js';
 
 export const startSession = defineOperation({
   name: 'start_session',
@@ -16,7 +15,7 @@ export const startSession = defineOperation({
   input: StartSessionInput,
   output: StartSessionOutput,
   readOnly: false,
-  run: (engine, input, ctx) => engine.start(input, ctx.cwd),
+  run: ({ recorder }, input, ctx) => recorder.start(input, ctx.cwd),
 });
 
 export const stopSession = defineOperation({
@@ -26,7 +25,7 @@ export const stopSession = defineOperation({
   input: SessionRefInput,
   output: SessionSummary,
   readOnly: false,
-  run: (engine, input) => engine.stop(input.session),
+  run: ({ recorder }, input) => recorder.stop(input.session),
 });
 
 export const pauseSession = defineOperation({
@@ -36,7 +35,7 @@ export const pauseSession = defineOperation({
   input: SessionRefInput,
   output: SessionSummary,
   readOnly: false,
-  run: (engine, input) => engine.pause(input.session),
+  run: ({ recorder }, input) => recorder.pause(input.session),
 });
 
 export const resumeSession = defineOperation({
@@ -46,7 +45,7 @@ export const resumeSession = defineOperation({
   input: SessionRefInput,
   output: SessionSummary,
   readOnly: false,
-  run: (engine, input) => engine.resume(input.session),
+  run: ({ recorder }, input) => recorder.resume(input.session),
 });
 
 export const status = defineOperation({
@@ -56,7 +55,7 @@ export const status = defineOperation({
   input: z.object({}),
   output: StatusOutput,
   readOnly: true,
-  run: (engine) => engine.status(),
+  run: ({ sessions }) => sessions.status(),
 });
 
 export const listSessions = defineOperation({
@@ -66,7 +65,7 @@ export const listSessions = defineOperation({
   input: ListSessionsInput,
   output: ListSessionsOutput,
   readOnly: true,
-  run: (engine, input, ctx) => ({ sessions: engine.listSessions(input, ctx.cwd) }),
+  run: ({ sessions }, input, ctx) => ({ sessions: sessions.list(input, ctx.cwd) }),
 });
 
 export const getSession = defineOperation({
@@ -76,7 +75,7 @@ export const getSession = defineOperation({
   input: GetSessionInput,
   output: GetSessionOutput,
   readOnly: true,
-  run: (engine, input) => engine.getSession(input),
+  run: ({ sessions }, { session, ...q }) => sessions.get(sessions.resolve(session), q),
 });
 
 export const listDevices = defineOperation({
@@ -88,7 +87,7 @@ export const listDevices = defineOperation({
   input: z.object({}),
   output: DeviceList,
   readOnly: true,
-  run: (engine) => engine.listDevices(),
+  run: ({ devices }) => devices.list(),
 });
 
 export const prune = defineOperation({
@@ -100,5 +99,5 @@ export const prune = defineOperation({
   input: PruneInput,
   output: PruneOutput,
   readOnly: false,
-  run: (engine, input) => engine.prune(input),
+  run: ({ retention }, input) => retention.prune(input),
 });

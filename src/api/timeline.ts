@@ -1,7 +1,7 @@
 import { defineOperation } from './operation.js';
 import {
   GetTimelineInput, GetTimelineOutput, GetTranscriptInput, GetTranscriptOutput, IngestEventInput, IngestEventOutput, SearchInput, SearchOutput,
-} from './schemas.js';
+} from '../model.js';
 
 export const getTimeline = defineOperation({
   name: 'get_timeline',
@@ -12,7 +12,7 @@ export const getTimeline = defineOperation({
   input: GetTimelineInput,
   output: GetTimelineOutput,
   readOnly: true,
-  run: (engine, input) => engine.timeline(input),
+  run: ({ sessions }, { session, ...q }) => sessions.timeline(sessions.resolve(session), q),
 });
 
 export const search = defineOperation({
@@ -24,7 +24,7 @@ export const search = defineOperation({
   input: SearchInput,
   output: SearchOutput,
   readOnly: true,
-  run: (engine, input) => engine.search(input),
+  run: ({ sessions, search }, { session, ...q }) => search.run(q, session === undefined ? undefined : sessions.resolve(session)),
 });
 
 export const ingestEvent = defineOperation({
@@ -36,7 +36,7 @@ export const ingestEvent = defineOperation({
   input: IngestEventInput,
   output: IngestEventOutput,
   readOnly: false,
-  run: (engine, input) => engine.ingest(input),
+  run: ({ recorder }, input) => recorder.ingest(input),
 });
 
 export const getTranscript = defineOperation({
@@ -48,5 +48,5 @@ export const getTranscript = defineOperation({
   input: GetTranscriptInput,
   output: GetTranscriptOutput,
   readOnly: true,
-  run: (engine, input) => engine.getTranscript(input),
+  run: ({ sessions }, { session, ...q }) => sessions.transcript(sessions.resolve(session), q),
 });

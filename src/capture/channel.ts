@@ -5,7 +5,6 @@
  */
 import type { Logger } from 'pino';
 import type { ChannelState, EventData } from '../model.js';
-import type { SegmentInfo } from './media.js';
 
 export interface ChannelContext {
   readonly sessionId: string;
@@ -44,4 +43,17 @@ export interface ChannelDriver {
   resume?(): Promise<void>;
   /** Told of every focus change (privacy exclusions). */
   onWindowFocus?(w: { title: string; app: string }): Promise<void>;
+}
+
+/** A finished, fsync'd media segment, as a channel reports it. */
+export interface SegmentInfo {
+  channel: string;
+  seq: number;
+  /** Relative to the session folder. */
+  path: string;
+  start_offset_ms: number;
+  duration_ms: number;
+  bytes: number;
+  sha256: string;
+  repaired: boolean;
 }

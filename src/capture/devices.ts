@@ -4,20 +4,10 @@
  * X11 (xwininfo/xrandr) and PulseAudio (pactl); macOS avfoundation and Windows
  * dshow/gdigrab listings are parsed from ffmpeg's own output.
  */
-import { z } from 'zod';
+import type { AudioSource, Display, DeviceList } from '../model.js';
 import { run, type RunOptions } from './proc.js';
 
-export const Display = z.object({ id: z.string(), index: z.number().int(), name: z.string(), width: z.number().int(), height: z.number().int(), x: z.number().int(), y: z.number().int() });
-export type Display = z.infer<typeof Display>;
-export const AudioSource = z.object({ id: z.string(), name: z.string(), kind: z.enum(['mic', 'monitor']), description: z.string(), default: z.boolean() });
-export type AudioSource = z.infer<typeof AudioSource>;
-export const DeviceList = z.object({
-  platform: z.string(),
-  displays: z.array(Display),
-  audio: z.array(AudioSource),
-  problems: z.array(z.string()).describe('Why a kind of device could not be listed, with the fix.'),
-});
-export type DeviceList = z.infer<typeof DeviceList>;
+export { AudioSource, Display, DeviceList } from '../model.js';
 
 /** `xrandr --listmonitors`: ` 0: +*screen 1280/339x720/191+0+0  screen` */
 export function parseXrandrMonitors(out: string): Omit<Display, 'id'>[] {

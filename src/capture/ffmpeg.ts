@@ -58,3 +58,37 @@ export async function resolveFfmpeg(opts: { configPath?: string | undefined; env
     { data: { tried } },
   );
 }
+
+/**
+ * The one ffmpeg/ffprobe lookup of a daemon, handed to every user (capture,
+ * indexer, replay, export, uploads, devices). A found ffmpeg is kept; a failed
+ * lookup is not, so an ffmpeg installed later is found by the next caller.
+ */
+export class FfmpegLocator {
+  private found: Promise<FfmpegInfo> | undefined;
+
+  constructor(private readonly opts: { configPath?: string | undefined; env: RunOptions['env'] }) {}
+
+  info(): Promise<FfmpegInfo> {
+    if (!this.found) {
+      const p = resolveFfmpeg(this.opts);
+      this.found = p;
+      p.catch(() => {
+        if (this.found === p) this.found = undefined;
+      });
+    }
+    return this.found;
+  }
+
+  async path(): Promise<string> {
+    return (await this.info()).path;
+  }
+
+  /** ffprobe beside the ffmpeg found, or `ffprobe` on PATH when no ffmpeg is found at all. */
+  async ffprobe(): Promise<string> {
+    return this.info().then(
+      (f) => f.ffprobe,
+      () => 'ffprobe',
+    );
+  }
+}

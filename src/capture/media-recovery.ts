@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { SegmentInfo } from './media.js';
+import type { SegmentInfo } from './channel.js';
 import { fsyncFile, parseSegmentList, probeDurationMs, seqOf, sha256File } from './segments.js';
 
 interface RunDoc {

@@ -10,9 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
-import type { ChannelContext, ChannelDriver } from './channel.js';
+import type { ChannelContext, ChannelDriver, SegmentInfo } from './channel.js';
 import { audioInput, displayInput, listDevices, pulseSource } from './devices.js';
 import { resolveFfmpeg, type FfmpegInfo } from './ffmpeg.js';
+
+export type { SegmentInfo } from './channel.js';
 import {
   channelDirName, fsyncFile, meanVolumeDb, outputArgs, parseSegmentList, parseStartEpoch, probeDurationMs, segmentExt, seqOf, sha256File,
   type MediaKind,
@@ -20,6 +22,8 @@ import {
 
 export interface MediaOptions {
   ffmpegPath?: string | undefined;
+  /** The daemon's one ffmpeg lookup; without it the channel looks ffmpeg up itself. */
+  ffmpeg?: (() => Promise<FfmpegInfo>) | undefined;
   segmentSeconds: number;
   fps: number;
   /** No new bytes for this long: degraded. */
@@ -32,17 +36,6 @@ export interface MediaOptions {
   platform?: NodeJS.Platform;
 }
 
-export interface SegmentInfo {
-  channel: string;
-  seq: number;
-  /** Relative to the session folder. */
-  path: string;
-  start_offset_ms: number;
-  duration_ms: number;
-  bytes: number;
-  sha256: string;
-  repaired: boolean;
-}
 
 interface Run {
   id: number;
@@ -93,7 +86,7 @@ export class MediaChannel implements ChannelDriver {
   async start(ctx: ChannelContext): Promise<void> {
     this.ctx = ctx;
     try {
-      this.ffmpeg = await resolveFfmpeg({ configPath: this.opts.ffmpegPath, env: ctx.env });
+      this.ffmpeg = await (this.opts.ffmpeg ? this.opts.ffmpeg() : resolveFfmpeg({ configPath: this.opts.ffmpegPath, env: ctx.env }));
     } catch (err) {
       ctx.setHealth('unavailable', `${ErrorCodes.CAPTURE_DEVICE_UNAVAILABLE}: ${(err as Error).message}`);
       return;

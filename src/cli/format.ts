@@ -42,7 +42,7 @@ function str(v: unknown): string {
 }
 
 /** What an event says, in one line. */
-export function describeEvent(e: RecordedEvent): string {
+export function describeEvent(e: Pick<RecordedEvent, 'type' | 'data'>): string {
   const d = e.data;
   if (e.type.startsWith('file.')) return `${str(d.path)}${d.size !== undefined ? ` (${bytes(d.size)})` : ''}`;
   if (e.type === 'git.commit') {
@@ -59,7 +59,7 @@ export function describeEvent(e: RecordedEvent): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
-export function eventLine(e: RecordedEvent): string {
+export function eventLine(e: Pick<RecordedEvent, 'offset_ms' | 'ts' | 'channel' | 'type' | 'data'>): string {
   return `${offset(e.offset_ms)}  ${clock(e.ts)}  ${e.channel.padEnd(8)} ${e.type.padEnd(20)} ${describeEvent(e)}`.trimEnd();
 }
 

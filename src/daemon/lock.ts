@@ -5,31 +5,11 @@
  * TRACED_DAEMON_RUNNING.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import { ErrorCodes, TracedError } from '../errors.js';
+import { probeSocket } from '../ipc/probe.js';
 
 export interface DaemonLock {
   release(): void;
-}
-
-/** True when something accepts connections on the socket within `timeoutMs`. */
-export function probeSocket(socketPath: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ path: socketPath });
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve(false);
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      clearTimeout(t);
-      resolve(false);
-    });
-  });
 }
 
 function pidAlive(pid: number): boolean {

@@ -1,50 +1,56 @@
 /**
- * The composition root: config, paths, the single-instance lock, the logger,
- * the store, cold-start recovery, the engine and the socket, and one orderly
+ * The composition root, and the only file that imports everything: config,
+ * paths, the single-instance lock, the logger, the store, every service built
+ * in dependency order, cold-start recovery, and the socket, with one orderly
  * stop for SIGINT, SIGTERM and SIGHUP. Returns when the daemon has stopped;
  * the caller (the CLI) owns the process exit.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { ChannelSpec } from '../model.js';
-import { resolveFfmpeg } from '../capture/ffmpeg.js';
-import { UploadQueue, type Job, type UploadTarget } from '../queue/queue.js';
-import { VideoDBTarget } from '../queue/videodb.js';
-import { Indexer } from '../index/indexer.js';
-import { drainSpool } from '../capture/terminal.js';
-import { pickModel } from '../index/models.js';
-import { chooseOcr } from '../index/ocr.js';
-import { chooseSpeech } from '../index/speech.js';
+import type { Services } from '../api/services.js';
+import type { ChannelDriver } from '../capture/channel.js';
+import { listDevices } from '../capture/devices.js';
+import { FfmpegLocator } from '../capture/ffmpeg.js';
 import { FilesChannel } from '../capture/files.js';
 import { GitChannel } from '../capture/git.js';
-import { WindowChannel } from '../capture/window.js';
 import { MediaChannel } from '../capture/media.js';
-import type { ChannelDriver } from '../capture/channel.js';
+import { drainSpool } from '../capture/terminal.js';
+import { WindowChannel } from '../capture/window.js';
+import type { Config, Env } from '../config/config.js';
+import { createDaemonLogger } from '../config/logger.js';
+import { ensureDataDirs, type Paths } from '../config/paths.js';
+import { setup } from '../config/setup.js';
+import { Exporter, SessionMuxer } from '../export/exporter.js';
+import { Indexer } from '../index/indexer.js';
+
+type OcrChoice = { engine: OcrEngine | undefined; reason: string };
+type SpeechChoice = { engine: SpeechEngine | undefined; reason: string };
+import { pickModel } from '../index/models.js';
+import { chooseOcr, type OcrEngine } from '../index/ocr.js';
+import { chooseSpeech, type SpeechEngine } from '../index/speech.js';
 import { IpcServer } from '../ipc/server.js';
+import type { ChannelSpec, LiveSession } from '../model.js';
+import { UploadQueue, type UploadTarget } from '../queue/queue.js';
+import { Recovery } from '../queue/recovery.js';
+import { VideoDBTarget } from '../queue/videodb.js';
+import { Retention } from '../retention.js';
+import { EventWriter, type Clock } from '../session/event-writer.js';
+import { LateIngest } from '../session/late-ingest.js';
+import { Recorder, newSessionId, registerSegment, type ChannelFactory } from '../session/recorder.js';
+import { StorageHealth } from '../session/storage-health.js';
+import { Replay } from '../timeline/replay.js';
+import { Search } from '../timeline/search.js';
+import { SessionFiles, UPLOADS_JSONL } from '../timeline/session-files.js';
+import { SessionViews } from '../timeline/sessions.js';
 import { Store } from '../timeline/store.js';
 import { VERSION } from '../version.js';
-import { loadConfig, readConfigFile, type Config, type Env } from './config.js';
-import { SessionEngine, UPLOADS_JSONL, type ChannelFactory } from './engine.js';
 import { acquireDaemonLock } from './lock.js';
-import { createDaemonLogger } from './logger.js';
-import { defaultHome, ensureDataDirs, resolvePaths, sessionDir, type Paths } from './paths.js';
 
-export interface Setup {
-  config: Config;
-  paths: Paths;
-}
+export const systemClock: Clock = { now: () => Date.now(), mono: () => performance.now() };
 
-/** Config and paths for this environment; shared by the daemon, the CLI and `traced mcp`. */
-export function setup(env: Env): Setup {
-  const home = defaultHome(env);
-  const file = readConfigFile(`${home}/config.json`);
-  const config = loadConfig({ env, file });
-  const paths = resolvePaths({ env, home: config.home ?? home, socketDir: config.socketDir });
-  return { config, paths };
-}
-
-export function channelFactory(config: Config): ChannelFactory {
+export function channelFactory(config: Config, ffmpeg: FfmpegLocator): ChannelFactory {
   return (spec: ChannelSpec): ChannelDriver | undefined => {
     switch (spec.id) {
       case 'files':
@@ -55,11 +61,125 @@ export function channelFactory(config: Config): ChannelFactory {
         return new WindowChannel(config.window.pollMs);
       default:
         if (/^(display|mic|system_audio):/.test(spec.id)) {
-          return new MediaChannel(spec.id, spec.store, { ...config.capture, excludeWindows: config.privacy.excludeWindows });
+          return new MediaChannel(spec.id, spec.store, { ...config.capture, excludeWindows: config.privacy.excludeWindows, ffmpeg: () => ffmpeg.info() });
         }
         return undefined;
     }
   };
+}
+
+export interface BuildOptions {
+  store: Store;
+  paths: Paths;
+  config: Config;
+  logger: Logger;
+  env: Env;
+  cwd: string;
+  version?: string;
+  clock?: Clock;
+  notify: (topic: string, data: unknown) => void;
+  channelFactory?: ChannelFactory;
+  /** Upload targets by name (VideoDB when a key is configured); none: everything stays local. */
+  targets?: (muxer: SessionMuxer, ffmpeg: FfmpegLocator) => Map<string, UploadTarget>;
+  /** The local indexer's engines, when one runs (chosen before: choosing is async). */
+  indexing?: { ocr: OcrChoice; speech: SpeechChoice } | undefined;
+}
+
+/** Every service of a daemon, in dependency order; no service is assigned after construction. */
+export interface Built {
+  services: Services;
+  store: Store;
+  files: SessionFiles;
+  ffmpeg: FfmpegLocator;
+  health: StorageHealth;
+  events: EventWriter;
+  recorder: Recorder;
+  sessions: SessionViews;
+  replay: Replay;
+  queue: UploadQueue;
+  recovery: Recovery;
+  late: LateIngest;
+  indexer: Indexer | undefined;
+  retention: Retention;
+  exporter: Exporter;
+  muxer: SessionMuxer;
+  live: { current: LiveSession | undefined };
+}
+
+/** Builds the services of a daemon around an open store. Shared by the daemon and the tests. */
+export function buildServices(o: BuildOptions): Built {
+  const { store, paths, config, env } = o;
+  const clock = o.clock ?? systemClock;
+  const now = () => clock.now();
+  const log = o.logger;
+  const notify = o.notify;
+  const startedAt = now();
+  const files = new SessionFiles(paths.sessionsDir);
+  const ffmpeg = new FfmpegLocator({ configPath: config.capture.ffmpegPath, env });
+  const live: { current: LiveSession | undefined } = { current: undefined };
+  const liveId = () => live.current?.id;
+  const health = new StorageHealth({ home: paths.home, log, notify, now });
+  const replay = new Replay({ store, sessionDir: (id) => files.dir(id), now, ffmpeg: () => ffmpeg.path(), liveId });
+  const refreshMoments = (id: string) => replay.refreshMoments(id);
+  const events = new EventWriter({
+    store, files, health, clock, log, notify, commitIntervalMs: config.session.commitIntervalMs, jsonlSyncMs: config.session.jsonlSyncMs, refreshMoments,
+  });
+  const muxer = new SessionMuxer({ store, files, ffmpeg: () => ffmpeg.path(), tmpDir: path.join(paths.home, 'tmp'), fps: config.capture.fps, notify });
+  const targets = o.targets?.(muxer, ffmpeg) ?? new Map<string, UploadTarget>();
+  const queue = new UploadQueue(store.db, targets, { ...config.queue }, log.child({ mod: 'queue' }), notify);
+  const videodb = targets.get('videodb') as VideoDBTarget | undefined;
+  const uploads = queue.targetNames.length ? (id: string) => queue.sessionCounts(id) : undefined;
+  const indexer = o.indexing && createIndexer(o, o.indexing, files, ffmpeg, events);
+  const sessions = new SessionViews({
+    store, live, now, cwd: o.cwd, uploads, refreshMoments, storage: () => health.status(), indexer: indexer && (() => indexer.status()),
+    daemon: () => ({
+      pid: process.pid, version: o.version ?? VERSION, node: process.versions.node, started_at: startedAt, uptime_ms: now() - startedAt, home: paths.home, socket: paths.socket,
+    }),
+  });
+  const search = new Search({ store, now, cloud: videodb ? { search: (q, n) => videodb.search(q, n), sessionsByVideo: () => queue.sessionsByVideo() } : undefined });
+  const exporter = new Exporter({
+    store, files, muxer, exportsDir: path.join(paths.home, 'exports'), cwd: o.cwd, liveId, flushLive: () => events.flush(), newSessionId: () => newSessionId(now()),
+    restoreEvents: (id, evs) => events.restore(id, evs), gateText: (t) => events.gateText(t), refreshMoments,
+    cloud: videodb
+      ? {
+          configured: () => queue.hasTarget('videodb'),
+          exportJob: (id, create) => {
+            const key = { target: 'videodb', kind: 'export' as const, session_id: id };
+            if (create && !queue.find(key)) queue.enqueue(key);
+            return queue.find(key);
+          },
+          clip: (videoId, fromS, toS) => videodb.clip(videoId, fromS, toS),
+        }
+      : undefined,
+  });
+  const retention = new Retention({
+    store, policy: config.retention, sessionDir: (id) => files.dir(id), now, log, notify,
+    uploaded: (g) =>
+      queue.targetNames.length === 0 ||
+      queue.targetNames.every((t) => queue.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done'),
+  });
+  const late = new LateIngest({
+    store, events, now, env, assistant: config.assistant, live: () => (live.current ? { id: live.current.id, startedAt: live.current.startedAt } : undefined),
+  });
+  const recorder = new Recorder({
+    store, files, events, health, clock, log, notify, env, cwd: o.cwd, defaultProfile: config.session.defaultProfile,
+    channelFactory: o.channelFactory ?? channelFactory(config, ffmpeg), live, summary: (id) => sessions.summary(id), resolve: (ref) => sessions.resolve(ref),
+    queue, flushTimeoutMs: config.queue.flushTimeoutMs, refreshMoments,
+    afterStop: (id) => {
+      if (late.assistant(id)) refreshMoments(id);
+      retention.soon();
+    },
+  });
+  const recovery = new Recovery({
+    store, files, log, ffprobe: () => ffmpeg.ffprobe(), queue, events, refreshMoments,
+    registerSegment: (id, seg) => registerSegment(store, queue, id, seg, now()),
+    writeFailed: (err) => health.failed(err),
+  });
+  const services: Services = {
+    recorder, events, sessions, search, replay, exporter, queue, retention,
+    devices: { list: async () => listDevices(env, await ffmpeg.path().catch(() => undefined)) },
+  };
+  return { services, store, files, ffmpeg, health, events, recorder, sessions, replay, queue, recovery, late, indexer, retention, exporter, muxer, live };
 }
 
 export interface DaemonHandle {
@@ -82,22 +202,17 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
   try {
     log.info({ version: VERSION, node: process.versions.node, home: paths.home, socket: paths.socket }, 'daemon starting');
     store = new Store(paths.db);
-    let notify = (_topic: string, _data: unknown): void => undefined;
-    let muxer: SessionEngine | undefined;
-    const { queue, videodb } = createQueue(store, config, paths, opts.env, log, (topic, data) => notify(topic, data), async (job, signal) => {
-      if (!muxer) throw new Error('the daemon is still starting');
-      return (await muxer.muxTo(job.session_id, path.join(paths.home, 'tmp', `export-${job.id}-${job.attempts}.mp4`), {}, signal)).file;
+    // Notifications go to the socket's subscribers once it listens; the indexer wakes on new segments.
+    const subscribers: ((topic: string, data: unknown) => void)[] = [];
+    const notify = (topic: string, data: unknown) => {
+      for (const s of subscribers) s(topic, data);
+    };
+    const built = buildServices({
+      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, notify,
+      indexing: await chooseEngines(config, paths, opts.env, log),
+      targets: (muxer, ffmpeg) => videodbTargets(store as Store, config, paths, opts.env, muxer, ffmpeg),
     });
-    const engine = new SessionEngine({
-      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, version: VERSION,
-      channelFactory: channelFactory(config),
-      notify: (topic, data) => notify(topic, data),
-      queue,
-      videodb,
-    });
-    muxer = engine;
-    // Cold start, one pass: uploads in flight back to pending, open sessions recovered (their media
-    // registered and enqueued), then every stored segment without a job gets one.
+    const { recorder, recovery, queue, late, retention, events, files } = built;
     // Shell hooks append to the spool whether or not the daemon runs. Read it before recovery, so commands
     // run while the daemon was down extend the session they belong to; then every second.
     const spoolDir = path.join(paths.home, 'spool');
@@ -105,7 +220,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     const drain = () => {
       try {
         const records = drainSpool(spoolDir);
-        if (records.length) log.debug({ stored: engine.ingestTerminal(records), read: records.length }, 'terminal commands');
+        if (records.length) log.debug({ stored: late.terminal(records), read: records.length }, 'terminal commands');
       } catch (err) {
         log.warn({ err }, 'reading the terminal spool failed');
       }
@@ -114,13 +229,13 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     let tick = 0;
     const spoolTimer = setInterval(() => {
       drain();
-      if (tick % 3600 === 0) engine.retentionSoon();
+      if (tick % 3600 === 0) retention.soon();
       // Assistant transcripts of the live session, every 15 s (and once more at stop).
       if (++tick % 15 === 0) {
-        const live = engine.status().session;
-        if (live) {
+        const id = built.live.current?.id;
+        if (id) {
           try {
-            engine.ingestAssistant(live.id);
+            late.assistant(id);
           } catch (err) {
             log.warn({ err }, 'reading assistant logs failed');
           }
@@ -128,9 +243,11 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       }
     }, 1000);
     spoolTimer.unref();
+    // Cold start, one pass: uploads in flight back to pending, folders unknown to the DB rebuilt, open sessions
+    // recovered (their media registered and enqueued), then every stored segment without a job gets one.
     const requeued = queue.recoverInFlight();
-    await engine.rebuildFromFolders();
-    const recovered = await engine.recoverOpenSessions();
+    await recovery.rebuildFromFolders();
+    const recovered = await recovery.recoverOpenSessions();
     if (recovered.length) log.warn({ recovered }, 'recovered sessions at cold start');
     const backfilled = queue.targetNames.reduce((n, t) => n + queue.backfill(t), 0);
     if (requeued || backfilled) log.info({ requeued, backfilled }, 'upload queue recovered');
@@ -139,23 +256,22 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       if (job.state !== 'done') return;
       const line = { target: job.target, kind: job.kind, channel: job.channel_id, seq: job.segment_seq, remote_id: job.remote_id, meta: job.remote_meta ? (JSON.parse(job.remote_meta) as unknown) : null, at: Date.now() };
       try {
-        fs.appendFileSync(path.join(sessionDir(paths, job.session_id), UPLOADS_JSONL), `${JSON.stringify(line)}\n`);
+        files.appendLine(job.session_id, UPLOADS_JSONL, line);
       } catch (err) {
         log.warn({ err, job: job.id }, 'could not note the upload in the session folder');
       }
     });
     queue.start();
-    const indexer = await createIndexer(store, config, paths, opts.env, log, engine);
+    const indexer = built.indexer as Indexer;
     indexer.start();
-    engine.attachIndexer(() => indexer.status());
 
-    server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, engine, logger: log });
+    server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, services: built.services, logger: log });
     await server.start();
     const srv = server;
-    notify = (topic, data) => {
+    subscribers.push((topic, data) => {
       if (topic === 'segment.completed') indexer.wake();
       srv.notify(topic, data);
-    };
+    });
 
     let stopping: Promise<void> | undefined;
     let resolveDone!: () => void;
@@ -165,14 +281,15 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       stopping ??= (async () => {
         log.info({ reason }, 'daemon stopping');
         try {
-          await engine.shutdown();
+          await recorder.shutdown();
         } catch (err) {
-          log.error({ err }, 'engine shutdown failed');
+          log.error({ err }, 'recorder shutdown failed');
         }
         await queue.stop();
         await indexer.stop();
         clearInterval(spoolTimer);
         drain();
+        events.flush();
         await srv.stop();
         st.close();
         log.info('daemon stopped');
@@ -198,59 +315,58 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
   }
 }
 
-/** The local indexer with the OCR and speech engines this machine has (each choice and its reason shows in status). */
-async function createIndexer(store: Store, config: Config, paths: Paths, env: Env, log: Logger, engine: SessionEngine): Promise<Indexer> {
+/** The OCR and speech engines this machine has (each choice and its reason shows in status). */
+async function chooseEngines(config: Config, paths: Paths, env: Env, log: Logger): Promise<{ ocr: OcrChoice; speech: SpeechChoice }> {
   const modelsDir = path.join(paths.home, 'models');
   const [ocr, speech] = await Promise.all([
     chooseOcr({ enabled: config.index.ocr.enabled, engine: config.index.ocr.engine, env }),
     chooseSpeech({ enabled: config.index.speech.enabled, engine: config.index.speech.engine, modelFile: pickModel(modelsDir, config.index.speech.model), env }),
   ]);
   log.info({ ocr: ocr.reason, speech: speech.reason }, 'indexing engines');
+  return { ocr, speech };
+}
+
+/** The local indexer: it reads finished segments and hands what it read to the event writer. */
+function createIndexer(o: BuildOptions, engines: { ocr: OcrChoice; speech: SpeechChoice }, files: SessionFiles, ffmpeg: FfmpegLocator, events: EventWriter): Indexer {
+  const { config, paths } = o;
   const tmpDir = path.join(paths.home, 'tmp');
   fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-  let ffmpeg: Promise<string> | undefined;
   return new Indexer({
-    store, sessionDir: (id) => sessionDir(paths, id), tmpDir, ocr, speech,
-    ffmpeg: () => (ffmpeg ??= resolveFfmpeg({ configPath: config.capture.ffmpegPath, env }).then((f) => f.path)),
+    store: o.store, sessionDir: (id) => files.dir(id), tmpDir, ocr: engines.ocr, speech: engines.speech, ffmpeg: () => ffmpeg.path(),
     ocrIntervalMs: config.index.ocr.intervalMs, duplicateThreshold: config.index.ocr.duplicateThreshold, silenceDb: config.index.speech.silenceDb,
-    commit: (sessionId, events, progress) => engine.appendIndexed(sessionId, events, progress),
-    log: log.child({ mod: 'indexer' }),
+    commit: (sessionId, evs, progress) => void events.appendLate(sessionId, evs, progress),
+    log: o.logger.child({ mod: 'indexer' }),
   });
 }
 
-/** The upload queue with the targets this config enables: VideoDB when a key is configured, none otherwise. */
-function createQueue(
-  store: Store, config: Config, paths: Paths, env: Env, log: Logger, notify: (topic: string, data: unknown) => void,
-  exportFile: (job: Job, signal: AbortSignal) => Promise<string>,
-): { queue: UploadQueue; videodb: VideoDBTarget | undefined } {
+/** VideoDB when a key is configured; no target otherwise. */
+function videodbTargets(store: Store, config: Config, paths: Paths, env: Env, muxer: SessionMuxer, ffmpeg: FfmpegLocator): Map<string, UploadTarget> {
   const targets = new Map<string, UploadTarget>();
-  let videodb: VideoDBTarget | undefined;
-  if (config.videodb.apiKey) {
-    // Read again on every connection: a key fixed in config.json resumes an auth-paused queue.
-    const apiKey = (): string | undefined => {
-      try {
-        return setup(env).config.videodb.apiKey;
-      } catch {
-        return config.videodb.apiKey;
-      }
-    };
-    videodb = new VideoDBTarget({
-      apiKey,
-      baseUrl: config.videodb.baseUrl,
-      collection: config.videodb.collection,
-      ffmpeg: async () => (await resolveFfmpeg({ configPath: config.capture.ffmpegPath, env })).path,
+  if (!config.videodb.apiKey) return targets;
+  // Read again on every connection: a key fixed in config.json resumes an auth-paused queue.
+  const apiKey = (): string | undefined => {
+    try {
+      return setup(env).config.videodb.apiKey;
+    } catch {
+      return config.videodb.apiKey;
+    }
+  };
+  const files = new SessionFiles(paths.sessionsDir);
+  targets.set(
+    'videodb',
+    new VideoDBTarget({
+      apiKey, baseUrl: config.videodb.baseUrl, collection: config.videodb.collection, ffmpeg: () => ffmpeg.path(),
       segmentFile: (job) => {
         const seg = store.getSegment(job.session_id, job.channel_id, job.segment_seq);
         if (!seg || seg.state === 'pruned') return undefined;
-        return { file: path.join(sessionDir(paths, job.session_id), seg.path), media: job.channel_id.startsWith('display:') ? 'video' : 'audio' };
+        return { file: path.join(files.dir(job.session_id), seg.path), media: job.channel_id.startsWith('display:') ? 'video' : 'audio' };
       },
-      exportFile,
+      exportFile: async (job, signal) => (await muxer.mux(job.session_id, path.join(paths.home, 'tmp', `export-${job.id}-${job.attempts}.mp4`), {}, signal)).file,
       index: config.videodb.index,
       tmpDir: path.join(paths.home, 'tmp'),
-    });
-    targets.set('videodb', videodb);
-  }
-  return { queue: new UploadQueue(store.db, targets, { ...config.queue }, log.child({ mod: 'queue' }), notify), videodb };
+    }),
+  );
+  return targets;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

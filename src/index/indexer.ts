@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { run } from '../capture/proc.js';
 import { isDiskFull } from '../errors.js';
-import type { EventData } from '../model.js';
+import type { EventData, IndexerStatus } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
 import { changedRows, cropRows, frameFiles, invert, readPgm, thumbnail, type OcrEngine } from './ocr.js';
@@ -43,12 +43,7 @@ export interface IndexerOptions {
   idleMs?: number;
 }
 
-export interface IndexerStatus {
-  ocr: { engine: string | null; reason: string; pending_segments: number; behind_ms: number };
-  speech: { engine: string | null; reason: string; pending_segments: number; behind_ms: number };
-  current: { session: string; channel: string; seq: number; kind: string } | null;
-  indexed_segments: number;
-}
+export type { IndexerStatus } from '../model.js';
 
 const DISK_FULL_RETRY_MS = 10_000;
 

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import { IPCModule } from 'node-ipc';
 import type { Logger } from 'pino';
-import { findOperation, invoke, type Engine } from '../api/index.js';
+import { findOperation, invoke, type Services } from '../api/index.js';
 import { formatIssues } from '../api/operation.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import { NOTIFY, Request, REQUEST, RESPONSE, SubscribeParams, topicMatches, type Response } from './protocol.js';
@@ -18,7 +18,7 @@ import { NOTIFY, Request, REQUEST, RESPONSE, SubscribeParams, topicMatches, type
 export interface IpcServerOptions {
   socketPath: string;
   maxMessageBytes: number;
-  engine: Engine;
+  services: Services;
   logger: Logger;
 }
 
@@ -119,7 +119,7 @@ export class IpcServer {
     }
     const op = findOperation(req.method);
     if (!op) throw new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, `unknown method "${req.method.slice(0, 64)}"`, { data: { method: req.method.slice(0, 64) } });
-    return invoke(op, req.params ?? {}, this.opts.engine, { cwd: req.cwd });
+    return invoke(op, req.params ?? {}, this.opts.services, { cwd: req.cwd });
   }
 
   private reply(socket: Socket, res: Response): void {

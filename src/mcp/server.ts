@@ -18,10 +18,10 @@ import {
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { operations, findOperation } from '../api/index.js';
-import { connectDaemon } from '../cli/connect.js';
-import type { Env } from '../daemon/config.js';
-import { createFileLogger } from '../daemon/logger.js';
-import { setup } from '../daemon/main.js';
+import { connectDaemon } from '../ipc/connect.js';
+import type { Env } from '../config/config.js';
+import { createFileLogger } from '../config/logger.js';
+import { setup } from '../config/setup.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import type { IpcClient } from '../ipc/client.js';
 import { VERSION } from '../version.js';

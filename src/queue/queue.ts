@@ -9,6 +9,7 @@
  * the target's credentials change or the user resumes it.
  */
 import type Database from 'better-sqlite3';
+import type { QueueStatusOutput } from '../model.js';
 import type { Logger } from 'pino';
 import { ErrorCodes } from '../errors.js';
 
@@ -70,14 +71,8 @@ export interface QueuePause {
   by: 'auth' | 'user';
 }
 
-export interface QueueStatus {
-  targets: string[];
-  paused: QueuePause | null;
-  counts: Record<JobState, number>;
-  in_flight: number;
-  next_attempt_at: number | null;
-  failed: Pick<Job, 'id' | 'target' | 'kind' | 'session_id' | 'channel_id' | 'segment_seq' | 'attempts' | 'last_error' | 'updated_at'>[];
-}
+/** The queue's state as `queue_status` reports it (its schema is in model.ts). */
+export type QueueStatus = QueueStatusOutput;
 
 export interface EnqueueInput {
   target: string;
@@ -297,6 +292,17 @@ export class UploadQueue {
     this.wake();
   }
 
+  /** Pauses uploads until `resume` (jobs in flight finish); returns the new status. */
+  pauseByUser(): QueueStatus {
+    this.pause('user', ErrorCodes.QUEUE_PAUSED, 'paused by the user (traced queue resume)');
+    return this.status();
+  }
+
+  /** The session id of each exported video id, for cloud search hits. */
+  sessionsByVideo(): Map<string, string> {
+    return this.exportedVideos('videodb');
+  }
+
   /** Failed jobs (all, or one session's) back to pending with their attempts reset. */
   retry(sessionId?: string): number {
     const now = this.now();
@@ -310,6 +316,7 @@ export class UploadQueue {
     for (const r of this.st.counts.all() as { state: JobState; n: number }[]) counts[r.state] = r.n;
     const next = (this.st.nextDue.get() as { t: number | null }).t;
     return {
+      enabled: this.targetNames.length > 0,
       targets: this.targetNames,
       paused: this.pausedBy ?? null,
       counts,

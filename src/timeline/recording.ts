@@ -9,8 +9,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type { RecordedEvent, SessionState } from '../model.js';
-import { eventText } from './event-text.js';
-import { redactDeep } from './redact.js';
 import type { Store } from './store.js';
 
 export const RECORDING_FORMAT = 'traced-recording/1';
@@ -117,21 +115,26 @@ export function readRecording(file: string): { meta: RecordingMeta; events: Reco
  * Loads a recording into the store as a session with the recording's id (or
  * `newId`); its media is registered where `mediaDir` holds the files.
  */
-export function importRecording(store: Store, rec: { meta: RecordingMeta; events: RecordingLine[] }, opts: { newId?: string; sessionDir: (id: string) => string; mediaDir?: string }): { session_id: string; events: number; media: number } {
+export interface ImportOptions {
+  newId?: string | undefined;
+  sessionDir: (id: string) => string;
+  mediaDir?: string | undefined;
+  /** Stores the events (with their seqs) through the event writer's gate; inside the import transaction. */
+  restore: (sessionId: string, events: Omit<RecordedEvent, 'session_id'>[]) => number;
+  /** The gate for single strings (label, bookmarks). */
+  gateText: (text: string | null) => string | null;
+}
+
+export function importRecording(store: Store, rec: { meta: RecordingMeta; events: RecordingLine[] }, opts: ImportOptions): { session_id: string; events: number; media: number } {
   const m = rec.meta;
   const id = opts.newId ?? m.session.id;
   if (store.getSession(id)) throw new TracedError(ErrorCodes.SESSION_ACTIVE, `session ${id} already exists here; import it as a new session (as_new: true)`);
   let media = 0;
   store.transaction(() => {
-    store.insertSession({ id, project: m.session.project, label: m.session.label, profile: m.session.profile, state: 'recording', started_at: m.session.started_at, meta: JSON.stringify({ imported_from: m.session.id }) });
+    store.insertSession({ id, project: m.session.project, label: opts.gateText(m.session.label), profile: m.session.profile, state: 'recording', started_at: m.session.started_at, meta: JSON.stringify({ imported_from: m.session.id }) });
     for (const c of m.channels) store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind, store: c.store ? 1 : 0, state: 'stopped', detail: 'imported' });
-    store.appendEvents(
-      rec.events.map((e) => {
-        const data = redactDeep(e.data ?? {});
-        return { session_id: id, seq: e.seq, parent_seq: e.parent_seq ?? null, ts: e.timestamp, offset_ms: e.offset, channel: e.channel, type: e.type, data, text: eventText(e.type, data) };
-      }),
-    );
-    for (const a of m.annotations) store.addAnnotation({ session_id: id, offset_ms: a.offset_ms, ts: a.ts, text: a.text, created_at: a.ts });
+    opts.restore(id, rec.events.map((e) => ({ seq: e.seq, parent_seq: e.parent_seq ?? null, ts: e.timestamp, offset_ms: e.offset, channel: e.channel, type: e.type, data: e.data ?? {} })));
+    for (const a of m.annotations) store.addAnnotation({ session_id: id, offset_ms: a.offset_ms, ts: a.ts, text: opts.gateText(a.text) ?? '', created_at: a.ts });
     for (const g of m.media) {
       const src = opts.mediaDir ? path.join(opts.mediaDir, g.path) : undefined;
       if (!src || !fs.existsSync(src)) continue;

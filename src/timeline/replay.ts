@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type {
-  AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput,
+  GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput,
   WhatHappenedInput, WhatHappenedOutput,
-} from '../api/schemas.js';
+} from '../model.js';
 import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type { RecordedEvent } from '../model.js';
@@ -22,6 +22,8 @@ export interface ReplayDeps {
   sessionDir: (id: string) => string;
   ffmpeg: () => Promise<string>;
   now: () => number;
+  /** The live session's id: its moments are computed on demand, so a digest of it is current. */
+  liveId?: (() => string | undefined) | undefined;
 }
 
 const FILE_TYPES = ['file.changed', 'file.created', 'file.deleted'];
@@ -39,7 +41,8 @@ export class Replay {
   }
 
   /** An `at` as an offset on the session clock: ms, an ISO time, or a clock time ("14:32") on the session's day. */
-  offsetOf(row: SessionRow, at: number | string): number {
+  offsetOf(session: SessionRow | string, at: number | string): number {
+    const row = typeof session === 'string' ? this.session(session) : session;
     if (typeof at === 'number') return at;
     const clock = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(at.trim());
     let ts: number;
@@ -118,19 +121,6 @@ export class Replay {
     }
   }
 
-  annotate(q: AnnotateInput): AnnotateOutput {
-    const row = this.session(q.session);
-    const at = this.offsetOf(row, q.at);
-    const a = { session_id: row.id, offset_ms: at, ts: row.started_at + at, text: q.text, created_at: this.d.now() };
-    const id = this.d.store.addAnnotation(a);
-    try {
-      fs.appendFileSync(path.join(this.d.sessionDir(row.id), ANNOTATIONS_JSONL), `${JSON.stringify({ id, ...a })}\n`);
-    } catch {
-      // the DB holds it; the folder copy is for rebuilds
-    }
-    return { id, session_id: row.id, offset_ms: at, ts: a.ts, text: q.text };
-  }
-
   /**
    * A cursor that lives in its token: `<session>:<offset>:<seq>` of the last
    * event returned. Events are walked in (offset, seq) order; each is returned
@@ -166,6 +156,8 @@ export class Replay {
   }
 
   whatHappened(q: WhatHappenedInput): WhatHappenedOutput {
+    const live = this.d.liveId?.();
+    if (live) this.refreshMoments(live);
     const now = this.d.now();
     let rows: SessionRow[];
     let since: number;
@@ -245,4 +237,3 @@ export class Replay {
   }
 }
 
-export const ANNOTATIONS_JSONL = 'annotations.jsonl';

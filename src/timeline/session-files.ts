@@ -1,15 +1,115 @@
 /**
- * The session folder: `session.json` (written at start, rewritten at the end)
- * and `events.jsonl`, an append-only copy of the session's events that lets the
- * folder alone rebuild the database. The DB is the source of truth; the JSONL
- * is written after each commit and fsync'd in batches.
+ * The session folder, and the only module that knows its format:
+ * `session.json` (written at start, rewritten at the end), `events.jsonl` (an
+ * append-only copy of the session's events that lets the folder alone rebuild
+ * the database), `index.jsonl` (indexing progress), `uploads.jsonl` (finished
+ * uploads) and `annotations.jsonl`. The DB is the source of truth; the JSONL
+ * files are written after each commit. Every folder is reached through
+ * `SessionFiles.dir`, which refuses anything that is not a session id.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ErrorCodes, TracedError } from '../errors.js';
 import type { RecordedEvent } from '../model.js';
 
 export const SESSION_JSON = 'session.json';
 export const EVENTS_JSONL = 'events.jsonl';
+/** Finished uploads of a session, one JSON line each: what a rebuilt database needs to not upload them again. */
+export const UPLOADS_JSONL = 'uploads.jsonl';
+/** Indexing progress of a session's segments, one JSON line each. */
+export const INDEX_JSONL = 'index.jsonl';
+export const ANNOTATIONS_JSONL = 'annotations.jsonl';
+
+/** Time-sortable, readable and safe as a directory name: `20261121-145012-k3x9`. */
+export const SESSION_ID_PATTERN = /^\d{8}-\d{6}-[a-z0-9]{4}$/;
+
+export function isSessionId(id: unknown): id is string {
+  return typeof id === 'string' && SESSION_ID_PATTERN.test(id);
+}
+
+/** Session folders under one root; an id that is not a session id never becomes a path. */
+export class SessionFiles {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    if (!isSessionId(id)) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a session id (like 20261121-145012-k3x9)', { data: { field: 'session' } });
+    return path.join(this.root, id);
+  }
+
+  /** Ids of the session folders present (anything else under the root is ignored). */
+  list(): string[] {
+    try {
+      return fs.readdirSync(this.root).filter(isSessionId).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /** Creates the session's folder (private to this user) and returns it. */
+  ensure(id: string): string {
+    const dir = this.dir(id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  /** Appends one JSON line to a file of the session's folder. */
+  appendLine(id: string, file: typeof UPLOADS_JSONL | typeof INDEX_JSONL | typeof ANNOTATIONS_JSONL, value: unknown): void {
+    fs.appendFileSync(path.join(this.dir(id), file), `${JSON.stringify(value)}\n`, { mode: 0o600 });
+  }
+
+  readLines(id: string, file: typeof EVENTS_JSONL | typeof UPLOADS_JSONL | typeof INDEX_JSONL | typeof ANNOTATIONS_JSONL): Record<string, any>[] {
+    return readJsonl(path.join(this.dir(id), file));
+  }
+
+  /** An events.jsonl writer for the session (syncMs 0: every append is fsync'd). */
+  eventLog(id: string, syncMs: number): EventLog {
+    return new EventLog(path.join(this.dir(id), EVENTS_JSONL), syncMs);
+  }
+
+  /** Appends events to the session's events.jsonl and fsyncs them. */
+  appendEvents(id: string, events: readonly RecordedEvent[]): void {
+    if (!events.length) return;
+    const log = this.eventLog(id, 0);
+    try {
+      log.append(events);
+    } finally {
+      log.close();
+    }
+  }
+
+  lastSeq(id: string): number {
+    return lastJsonlSeq(path.join(this.dir(id), EVENTS_JSONL));
+  }
+
+  readSession(id: string): Record<string, unknown> | undefined {
+    return readSessionJson(this.dir(id));
+  }
+
+  writeSession(id: string, doc: Record<string, unknown>): void {
+    writeSessionJson(this.dir(id), doc);
+  }
+}
+
+/** Parsed lines of a JSONL file; torn or foreign lines are skipped. */
+export function readJsonl(file: string): Record<string, any>[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: Record<string, any>[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v)) out.push(v as Record<string, any>);
+    } catch {
+      // a torn last line after a crash
+    }
+  }
+  return out;
+}
 
 /** Writes a file atomically: temp file, fsync, rename, fsync of the directory. */
 export function writeFileAtomic(file: string, content: string): void {

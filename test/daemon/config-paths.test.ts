@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, readConfigFile } from '../../src/daemon/config.js';
-import { defaultHome, ensurePrivateDir, resolvePaths } from '../../src/daemon/paths.js';
+import { loadConfig, readConfigFile } from '../../src/config/config.js';
+import { defaultHome, ensurePrivateDir, resolvePaths } from '../../src/config/paths.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { tempDir } from '../helpers/env.js';
 

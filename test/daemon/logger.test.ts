@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RollingFile } from '../../src/daemon/logger.js';
+import { RollingFile } from '../../src/config/logger.js';
 import { tempDir } from '../helpers/env.js';
 
 describe('RollingFile (the daemon log)', () => {

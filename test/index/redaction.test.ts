@@ -11,14 +11,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/daemon/config.js';
-import { SessionEngine } from '../../src/daemon/engine.js';
-import { resolvePaths } from '../../src/daemon/paths.js';
 import { Indexer } from '../../src/index/indexer.js';
 import { TesseractCli } from '../../src/index/ocr.js';
 import type { SpeechEngine, Utterance } from '../../src/index/speech.js';
 import { Store } from '../../src/timeline/store.js';
 import { tempDir, waitFor } from '../helpers/env.js';
+import { testServices, type TestServices } from '../helpers/services.js';
 
 const missing = ['ffmpeg', 'tesseract'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
 if (missing.length && process.env.CI === 'true') throw new Error(`CI: missing ${missing.join(', ')}`);
@@ -49,19 +47,18 @@ class CorpusSpeech implements SpeechEngine {
 
 describe.skipIf(missing.length > 0)('redaction corpus: screen, speech and terminal text', () => {
   let store: Store;
-  let engine: SessionEngine;
+  let engine: TestServices['recorder'];
+  let events: TestServices['events'];
   let indexer: Indexer;
   let sessionId: string;
 
   beforeAll(async () => {
     const home = tempDir('red-');
-    const paths = resolvePaths({ env: { TRACED_HOME: home }, home });
-    fs.mkdirSync(paths.sessionsDir, { recursive: true });
-    store = new Store(paths.db);
-    engine = new SessionEngine({
-      store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'test',
-      channelFactory: () => undefined, notify: () => undefined,
-    });
+    const t = testServices({ home });
+    const paths = t.paths;
+    store = t.store;
+    engine = t.recorder;
+    events = t.events;
     const project = tempDir('redp-');
     const started = await engine.start({ project, profile: 'events', channels: [] });
     sessionId = started.session.id;
@@ -83,7 +80,7 @@ describe.skipIf(missing.length > 0)('redaction corpus: screen, speech and termin
       store, sessionDir: (id) => path.join(paths.sessionsDir, id), tmpDir: home, ffmpeg: async () => 'ffmpeg',
       ocr: { engine: new TesseractCli(), reason: 'test' }, speech: { engine: new CorpusSpeech(), reason: 'test' },
       ocrIntervalMs: 1000, duplicateThreshold: 3, silenceDb: -60,
-      commit: (sid, events, progress) => engine.appendIndexed(sid, events, progress), log: pino({ level: 'silent' }), idleMs: 100,
+      commit: (sid, evs, progress) => void events.appendLate(sid, evs, progress), log: pino({ level: 'silent' }), idleMs: 100,
     });
     indexer.start();
     await waitFor(() => (indexer.status().ocr.pending_segments === 0 && indexer.status().speech.pending_segments === 0 && !indexer.status().current ? true : undefined), { timeoutMs: 120_000, what: 'indexing' });

@@ -5,33 +5,21 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/daemon/config.js';
-import { SessionEngine } from '../../src/daemon/engine.js';
-import { resolvePaths } from '../../src/daemon/paths.js';
-import { UploadQueue, type UploadTarget } from '../../src/queue/queue.js';
-import { Store } from '../../src/timeline/store.js';
-import { tempDir } from '../helpers/env.js';
+import { describe, expect, it } from 'vitest';
+import type { UploadTarget } from '../../src/queue/queue.js';
+import { testServices } from '../helpers/services.js';
 
 const MB = 1024 * 1024;
 const DAY = 86_400_000;
-const stores: Store[] = [];
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
-});
 
 /**
  * Four ended sessions of 3 MB of media each, oldest first: A (60 days ago, uploaded), B (50 days,
  * not uploaded), C (2 days, uploaded), D (1 day, not uploaded).
  */
 function world(retention: Record<string, number>) {
-  const home = tempDir('ret-');
-  const paths = resolvePaths({ env: { TRACED_HOME: home }, home });
-  const store = new Store(paths.db);
-  stores.push(store);
   const target: UploadTarget = { name: 'videodb', run: async () => 'x', classify: () => 'retry' };
-  const queue = new UploadQueue(store.db, new Map([['videodb', target]]), { concurrency: 1, maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 10, timeoutMs: { segment: 1000 } }, pino({ level: 'silent' }));
+  const t = testServices({ config: { retention }, targets: { videodb: target } });
+  const { store, paths, queue } = t;
   const now = Date.now();
   const sessions = { A: [60, true], B: [50, false], C: [2, true], D: [1, false] } as const;
   const ids: Record<string, string> = {};
@@ -52,10 +40,7 @@ function world(retention: Record<string, number>) {
     }
     store.endSession(id, { state: 'ended', ended_at: started + 180_000, end_offset_ms: 180_000 });
   }
-  const engine = new SessionEngine({
-    store, paths, config: loadConfig({ env: {}, file: { retention } }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'test',
-    channelFactory: () => undefined, notify: () => undefined, queue,
-  });
+  const engine = t.retention;
   const files = (name: string) => fs.readdirSync(path.join(paths.sessionsDir, ids[name] as string, 'display-1'));
   return { engine, store, ids, files };
 }

@@ -1,14 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChannelContext, ChannelDriver } from '../../src/capture/channel.js';
-import { loadConfig } from '../../src/daemon/config.js';
-import { SessionEngine } from '../../src/daemon/engine.js';
-import { resolvePaths } from '../../src/daemon/paths.js';
 import { ErrorCodes, TracedError } from '../../src/errors.js';
-import { Store } from '../../src/timeline/store.js';
-import { tempDir } from '../helpers/env.js';
+import { testServices } from '../helpers/services.js';
 
 /** A channel driver whose start/stop behaviour the test chooses. */
 class TestChannel implements ChannelDriver {
@@ -29,31 +24,18 @@ class TestChannel implements ChannelDriver {
   }
 }
 
-const stores: Store[] = [];
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
-});
-
 function makeEngine(drivers: Record<string, TestChannel>) {
-  const home = tempDir('eng-');
-  const paths = resolvePaths({ env: { TRACED_HOME: home }, home });
-  fs.mkdirSync(paths.sessionsDir, { recursive: true });
-  const store = new Store(paths.db);
-  stores.push(store);
-  const notes: string[] = [];
-  const engine = new SessionEngine({
-    store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'test',
-    channelFactory: (spec) => drivers[spec.id], notify: (topic) => notes.push(topic),
-  });
-  return { engine, store, home, paths, notes };
+  const t = testServices({ channels: drivers });
+  const { recorder, sessions, search } = t.services;
+  return { recorder, sessions, search, store: t.store, home: t.home, paths: t.paths, notes: t.notes, rebuild: t.rebuild };
 }
 
-describe('SessionEngine', () => {
+describe('Recorder', () => {
   it('stops what it started and ends the session when a start fails half-way', async () => {
     const files = new TestChannel('files');
     const git = new TestChannel('git', { failStart: true });
     const window = new TestChannel('window');
-    const { engine, store, home } = makeEngine({ files, git, window });
+    const { recorder: engine, sessions, store, home } = makeEngine({ files, git, window });
     const err = await engine.start({ project: home, profile: 'events' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TracedError);
     expect((err as TracedError).code).toBe(ErrorCodes.SESSION_START_FAILED);
@@ -64,7 +46,7 @@ describe('SessionEngine', () => {
     const [row] = store.listSessions({ limit: 5 });
     expect(row?.state).toBe('failed');
     expect(JSON.parse(row?.error ?? '{}').code).toBe(ErrorCodes.CAPTURE_DEVICE_UNAVAILABLE);
-    expect(engine.status().session).toBeNull();
+    expect(sessions.status().session).toBeNull();
     // The failure left nothing half-open: a new session starts.
     git['behaviour'].failStart = false;
     const ok = await engine.start({ project: home, profile: 'events' });
@@ -76,7 +58,7 @@ describe('SessionEngine', () => {
     const files = new TestChannel('files', { failStop: true });
     const git = new TestChannel('git');
     const window = new TestChannel('window', { unavailable: true });
-    const { engine } = makeEngine({ files, git, window });
+    const { recorder: engine } = makeEngine({ files, git, window });
     const started = await engine.start({ profile: 'events' });
     expect(started.warnings).toEqual(['window: not on this machine']);
     const summary = await engine.stop();
@@ -89,21 +71,21 @@ describe('SessionEngine', () => {
 
   it('puts every event on one clock with increasing seq, and refuses a second start', async () => {
     const files = new TestChannel('files');
-    const { engine, notes } = makeEngine({ files, git: new TestChannel('git'), window: new TestChannel('window') });
+    const { recorder: engine, sessions, search, notes } = makeEngine({ files, git: new TestChannel('git'), window: new TestChannel('window') });
     const { session } = await engine.start({ profile: 'events' });
     await expect(engine.start({ profile: 'events' })).rejects.toMatchObject({ code: ErrorCodes.SESSION_ACTIVE });
     const a = await engine.ingest({ type: 'editor.file_opened', data: { path: 'a.ts' }, channel: 'editor' });
     files.ctx?.emit('file.changed', { path: 'b.ts' }, { ts: Date.now() - 50 });
     const b = await engine.ingest({ type: 'editor.test_run', data: { passed: 3, token: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789' }, channel: 'editor' });
     expect(b.seq).toBe((a.seq ?? 0) + 2);
-    const tl = engine.timeline({ session: session.id, limit: 100 });
+    const tl = sessions.timeline(session.id, { limit: 100 });
     const seqs = tl.events.map((e) => e.seq).sort((x, y) => x - y);
     expect(seqs).toEqual([1, 2, 3, 4]);
     const byType = Object.fromEntries(tl.events.map((e) => [e.type, e]));
     expect(byType['file.changed']?.offset_ms).toBeLessThanOrEqual(byType['editor.test_run']?.offset_ms ?? 0);
     // Secrets never reach the stored data or the index.
     expect(JSON.stringify(byType['editor.test_run']?.data)).toContain('[REDACTED:github_token]');
-    expect((await engine.search({ query: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', limit: 5 })).hits).toEqual([]);
+    expect((await search.run({ query: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', limit: 5 })).hits).toEqual([]);
     await engine.pause();
     const dropped = await engine.ingest({ type: 'editor.x', data: {}, channel: 'editor' });
     expect(dropped.dropped).toBe('paused');
@@ -113,14 +95,11 @@ describe('SessionEngine', () => {
   });
 
   it('recovers a session left open, ending it at its last event', async () => {
-    const { engine, store, paths } = makeEngine({ files: new TestChannel('files'), git: new TestChannel('git'), window: new TestChannel('window') });
+    const { recorder: engine, store, paths, rebuild } = makeEngine({ files: new TestChannel('files'), git: new TestChannel('git'), window: new TestChannel('window') });
     const { session } = await engine.start({ profile: 'events' });
     const last = await engine.ingest({ type: 'editor.save', data: { path: 'z.ts' }, channel: 'editor' });
     // Simulate a killed daemon: the row is still 'recording'; a fresh engine recovers it.
-    const engine2 = new SessionEngine({
-      store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: paths.home, version: 'test',
-      channelFactory: () => undefined, notify: () => undefined,
-    });
+    const engine2 = rebuild().recovery;
     expect(await engine2.recoverOpenSessions()).toEqual([session.id]);
     const row = store.getSession(session.id);
     expect(row?.state).toBe('recovered');

@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Env } from '../daemon/config.js';
-import type { Paths } from '../daemon/paths.js';
+import type { Env } from '../config/config.js';
+import type { Paths } from '../config/paths.js';
 import { ErrorCodes, TracedError } from '../errors.js';
-import { IpcClient } from '../ipc/client.js';
+import { IpcClient } from './client.js';
 import { BIN_PATH } from '../version.js';
 
 export interface ConnectOptions {

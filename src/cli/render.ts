@@ -1,0 +1,82 @@
+/** How results look to a person: the blocks several commands share. */
+import type { IndexerStatus, QueueStatusOutput, ReplayAtOutput, SessionSummary, WhatHappenedOutput } from '../model.js';
+import { dateTime, duration, eventLine, offset } from './format.js';
+
+
+export function indexerLines(ix: IndexerStatus): string {
+  const part = (what: string, p: IndexerStatus['ocr']) =>
+    p.engine
+      ? `  ${what.padEnd(12)} ${p.engine}${p.pending_segments ? `, ${p.pending_segments} segments (${duration(p.behind_ms)} of media) to go` : ', up to date'}`
+      : `  ${what.padEnd(12)} off: ${p.reason}`;
+  return ['Indexing:', part('screen text', ix.ocr), part('speech', ix.speech)].join('\n');
+}
+
+
+export function renderReplay(r: ReplayAtOutput): string {
+  const lines = [`${r.session_id} at ${offset(r.offset_ms)} (${dateTime(r.ts)})${r.speaking ? ', someone is talking' : ''}`];
+  if (r.window) lines.push(`  window     ${r.window.app} — ${r.window.title}`);
+  if (r.last_saved) lines.push(`  last save  ${r.last_saved.path} at ${offset(r.last_saved.offset_ms)}`);
+  if (r.git_head) lines.push(`  git HEAD   ${(r.git_head.hash ?? '').slice(0, 10)} ${r.git_head.subject ?? ''}${r.git_head.branch ? ` (${r.git_head.branch})` : ''}`);
+  for (const m of r.moments) lines.push(`  moment     ${m.kind} ${offset(m.start_offset_ms)}–${offset(m.end_offset_ms)}`);
+  for (const a of r.annotations) lines.push(`  bookmark   ${offset(a.offset_ms)} ${a.text}`);
+  if (r.current.length) lines.push('Now:', ...r.current.map((e) => `  ${eventLine(e)}`));
+  if (r.recent.length) lines.push('Just before:', ...r.recent.slice(-10).map((e) => `  ${eventLine(e)}`));
+  if (r.transcript.length) lines.push('Said:', ...r.transcript.map((t) => `  ${offset(t.offset_ms)} ${t.text}`));
+  if (r.screen_text) lines.push(`On screen (${offset(r.screen_text.offset_ms)}):`, ...r.screen_text.text.split('\n').slice(0, 15).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+
+export function renderWhatHappened(r: WhatHappenedOutput): string {
+  if (!r.sessions.length) return 'Nothing recorded in that range.';
+  const out: string[] = [];
+  for (const s of r.sessions) {
+    out.push(`${s.id}  ${dateTime(s.started_at)}, ${duration(s.duration_ms)}  ${s.project}${s.label ? ` "${s.label}"` : ''}`);
+    for (const m of s.moments) out.push(`  ${offset(m.start_offset_ms)} ${m.kind.padEnd(8)} ${duration(m.duration_ms).padStart(6)}  ${m.what}`);
+    if (s.commits.length) out.push('  commits:', ...s.commits.map((c) => `    ${offset(c.offset_ms)} ${c.subject}`));
+    if (s.files_touched.length) out.push(`  files: ${s.files_touched.slice(0, 8).map((f) => `${f.path} (${f.saves})`).join(', ')}`);
+    if (s.failed_commands.length) out.push('  failed commands:', ...s.failed_commands.slice(0, 8).map((c) => `    ${offset(c.offset_ms)} ${c.command} → ${c.exit_code}`));
+    if (s.errors_on_screen.length) out.push('  errors on screen:', ...s.errors_on_screen.slice(0, 8).map((e) => `    ${offset(e.offset_ms)} ${e.text}`));
+    if (s.said.length) out.push('  said:', ...s.said.slice(0, 8).map((t) => `    ${offset(t.offset_ms)} ${t.text}`));
+    if (s.annotations.length) out.push('  bookmarks:', ...s.annotations.map((a) => `    ${offset(a.offset_ms)} ${a.text}`));
+  }
+  if (r.truncated) out.push('(shortened to fit; ask for one session for more)');
+  return out.join('\n');
+}
+
+export function renderQueue(q: QueueStatusOutput): string {
+  if (!q.enabled) return 'Uploads are off: no VideoDB key (set videodb.apiKey in config.json or VIDEO_DB_API_KEY). Everything stays on this machine.';
+  const c = q.counts as Record<string, number>;
+  const lines = [`Uploads to ${q.targets.join(', ')}: ${c.done ?? 0} done, ${c.pending ?? 0} pending, ${c.in_flight ?? 0} in flight, ${c.failed ?? 0} failed`];
+  if (q.paused) lines.push(`PAUSED ${q.paused.code}: ${q.paused.reason}`);
+  else if (q.next_attempt_at && (c.pending ?? 0) > 0) lines.push(`next attempt ${dateTime(q.next_attempt_at)}`);
+  for (const f of q.failed) lines.push(`  failed ${f.session_id} ${f.channel_id} #${f.segment_seq} after ${f.attempts} attempts: ${f.last_error ?? ''}`);
+  if (q.failed.length) lines.push('Retry with: traced queue retry [SESSION]');
+  return lines.join('\n');
+}
+
+export function channelLine(s: SessionSummary): string {
+  const now = Date.now();
+  return s.channels
+    .map((c) => {
+      const age = c.lastSegmentAt !== undefined && s.ended_at === null ? ` (last segment ${duration(Math.max(0, now - c.lastSegmentAt))} ago)` : '';
+      return `  ${c.id.padEnd(22)} ${c.state.padEnd(12)} ${c.store ? '' : '(not stored) '}${c.detail ?? ''}${age}`.trimEnd();
+    })
+    .join('\n');
+}
+
+export function sessionBlock(s: SessionSummary): string {
+  const lines = [
+    `Session ${s.id}${s.label ? ` "${s.label}"` : ''}`,
+    `  project   ${s.project}`,
+    `  state     ${s.state} (${s.profile})`,
+    `  started   ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)}` : ''}, ${duration(s.duration_ms)}`,
+    `  events    ${s.event_count}`,
+    'Channels:',
+    channelLine(s),
+  ];
+  if (s.warnings.length) lines.push('Warnings:', ...s.warnings.map((w) => `  ${w}`));
+  if (s.error) lines.push(`Error: ${s.error.code}: ${s.error.message}`);
+  return lines.join('\n');
+}
+

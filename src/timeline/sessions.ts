@@ -1,0 +1,150 @@
+/**
+ * Read views of sessions: summaries, lists, one session, its timeline and
+ * transcript, and the daemon's status. A live session's state and channel
+ * health come from what the recorder publishes in memory; everything else
+ * from the store. Session references are resolved once, here (`resolve`).
+ */
+import path from 'node:path';
+import { ErrorCodes, TracedError } from '../errors.js';
+import type {
+  ChannelState, ChannelStatus, DaemonInfo, GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, GetTranscriptInput, GetTranscriptOutput,
+  IndexerStatus, ListSessionsInput, LiveSession, Profile, SessionSummary, StatusOutput, StorageStatus,
+} from '../model.js';
+import { parseTimeArg } from './query.js';
+import type { SessionRow, Store } from './store.js';
+
+export interface SessionViewsDeps {
+  store: Store;
+  live: { readonly current: LiveSession | undefined };
+  now: () => number;
+  /** Where a relative project filter resolves when the caller gave no directory. */
+  cwd: string;
+  /** Upload counts of a session, when a cloud target is configured. */
+  uploads?: ((sessionId: string) => { done: number; pending: number; in_flight: number; failed: number }) | undefined;
+  daemon: () => Omit<DaemonInfo, 'storage'>;
+  storage: () => StorageStatus;
+  indexer?: (() => IndexerStatus) | undefined;
+  /** Recomputes the stored moments of a session (the live one's are computed on demand). */
+  refreshMoments: (sessionId: string) => void;
+}
+
+export class SessionViews {
+  constructor(private readonly d: SessionViewsDeps) {}
+
+  /** A session id from an id, a unique prefix or "last"; TRACED_SESSION_NOT_FOUND otherwise. */
+  resolve(ref: string): string {
+    return this.d.store.resolveSessionRef(ref);
+  }
+
+  summary(id: string): SessionSummary {
+    const row = this.d.store.getSession(id);
+    if (!row) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `no session ${id}`);
+    return this.toSummary(row);
+  }
+
+  private toSummary(row: SessionRow): SessionSummary {
+    const cur = this.d.live.current;
+    const live = cur?.id === row.id ? cur : undefined;
+    const now = this.d.now();
+    const segCounts = new Map<string, number>();
+    const segLast = new Map<string, number>();
+    for (const sg of this.d.store.segments(row.id)) {
+      segCounts.set(sg.channel_id, (segCounts.get(sg.channel_id) ?? 0) + 1);
+      segLast.set(sg.channel_id, Math.max(segLast.get(sg.channel_id) ?? 0, sg.created_at));
+    }
+    const channels: ChannelStatus[] = this.d.store.channels(row.id).map((c) => {
+      const lc = live?.channels.get(c.channel_id);
+      // A live channel's health comes from memory: its row may lag while writes fail.
+      const s: ChannelStatus = { id: c.channel_id, store: c.store === 1, state: lc ? lc.state : (c.state as ChannelState) };
+      const detail = lc ? lc.detail : c.detail;
+      if (detail) s.detail = detail;
+      const segs = segCounts.get(c.channel_id);
+      if (segs !== undefined) s.segments = segs;
+      const lastSeg = segLast.get(c.channel_id);
+      if (lastSeg !== undefined) s.lastSegmentAt = lastSeg;
+      if (lc) {
+        s.events = lc.events;
+        if (lc.lastEventAt !== undefined) s.lastEventAt = lc.lastEventAt;
+      }
+      return s;
+    });
+    const ended = row.ended_at ?? (live ? null : row.started_at);
+    return {
+      id: row.id,
+      project: row.project,
+      label: row.label,
+      profile: (live ? live.profile : row.profile) as Profile,
+      state: live ? live.state : row.state,
+      started_at: row.started_at,
+      ended_at: row.ended_at,
+      duration_ms: Math.max(0, (live ? now : (ended ?? row.started_at)) - row.started_at),
+      event_count: this.d.store.eventCount(row.id),
+      channels,
+      warnings: live ? [...live.warnings] : (JSON.parse(row.warnings) as string[]),
+      error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : null,
+      ...(this.d.uploads ? { uploads: this.d.uploads(row.id) } : {}),
+    };
+  }
+
+  status(): StatusOutput {
+    const live = this.d.live.current;
+    return {
+      daemon: { ...this.d.daemon(), storage: this.d.storage() },
+      session: live ? this.summary(live.id) : null,
+      ...(this.d.indexer ? { indexer: this.d.indexer() } : {}),
+    };
+  }
+
+  list(q: ListSessionsInput, cwd?: string): SessionSummary[] {
+    const now = this.d.now();
+    return this.d.store
+      .listSessions({
+        limit: q.limit,
+        since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
+        until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
+        project: q.project === undefined ? undefined : path.resolve(cwd ?? this.d.cwd, q.project),
+      })
+      .map((r) => this.toSummary(r));
+  }
+
+  get(id: string, q: Omit<GetSessionInput, 'session'>): GetSessionOutput {
+    const events = this.d.store.events({ sessionId: id, limit: q.events_limit + 1 });
+    return {
+      session: this.summary(id),
+      counts: this.d.store.typeCounts(id),
+      events: events.slice(0, q.events_limit),
+      truncated: events.length > q.events_limit,
+    };
+  }
+
+  timeline(id: string, q: Omit<GetTimelineInput, 'session'>): GetTimelineOutput {
+    const events = this.d.store.events({ sessionId: id, fromMs: q.from_ms, toMs: q.to_ms, types: q.types, channels: q.channels, afterSeq: q.after_seq, limit: q.limit + 1 });
+    const page = events.slice(0, q.limit);
+    const last = page[page.length - 1];
+    if (this.d.live.current?.id === id) this.d.refreshMoments(id);
+    const moments =
+      q.after_seq === undefined
+        ? this.d.store
+            .moments(id, q.from_ms ?? 0, q.to_ms ?? Number.MAX_SAFE_INTEGER)
+            .map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, data: JSON.parse(m.data) as Record<string, unknown> }))
+        : undefined;
+    return { session_id: id, events: page, next_after_seq: events.length > q.limit && last ? last.seq : null, ...(moments ? { moments } : {}) };
+  }
+
+  transcript(id: string, q: Omit<GetTranscriptInput, 'session'>): GetTranscriptOutput {
+    const events = this.d.store.events({ sessionId: id, types: ['transcript.segment'], fromMs: q.from_ms, toMs: q.to_ms, limit: q.limit });
+    return {
+      session_id: id,
+      segments: events.map((e) => ({
+        offset_ms: e.offset_ms,
+        end_offset_ms: typeof e.data.end_offset_ms === 'number' ? e.data.end_offset_ms : e.offset_ms,
+        channel: e.channel,
+        text: String(e.data.text ?? ''),
+        confidence: typeof e.data.confidence === 'number' ? e.data.confidence : null,
+        engine: String(e.data.engine ?? ''),
+        seq: e.seq,
+      })),
+      engine: this.d.indexer?.().speech.engine ?? null,
+    };
+  }
+}
