@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../dist/config/config.js';
-import { SessionEngine } from '../dist/daemon/engine.js';
+import { buildServices } from '../dist/daemon/main.js';
+import { findOperation, invoke } from '../dist/api/index.js';
 import { resolvePaths } from '../dist/config/paths.js';
 import { eventText } from '../dist/timeline/event-text.js';
 import { Store } from '../dist/timeline/store.js';
@@ -44,24 +45,25 @@ for (let i = 1; i <= nEvents; i++) {
 }
 for (let i = 0; i < evs.length; i += 5000) store.appendEvents(evs.slice(i, i + 5000));
 store.endSession(sid, { state: 'ended', ended_at: started + 3_600_000, end_offset_ms: 3_600_000 });
-const engine = new SessionEngine({ store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'bench', channelFactory: () => undefined, notify: () => undefined });
-engine.replay.refreshMoments(sid);
+const built = buildServices({ store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'bench', notify: () => undefined });
+built.replay.refreshMoments(sid);
+const call = (op, params) => invoke(findOperation(op), params, built.services);
 
 const t0 = performance.now();
-const mp4 = await engine.exportSession({ session: sid, target: 'mp4' });
+const mp4 = await call('export_session', { session: sid, target: 'mp4' });
 const exportS = (performance.now() - t0) / 1000;
 
 const rand = (n) => Math.floor(Math.random() * n);
 const frames = [];
 for (let i = 0; i < 20; i++) {
   const a = performance.now();
-  await engine.getFrame({ session: sid, at: rand(3_600_000) });
+  await call('get_frame', { session: sid, at: rand(3_600_000) });
   frames.push(performance.now() - a);
 }
 const replays = [];
 for (let i = 0; i < 200; i++) {
   const a = performance.now();
-  engine.replayAt({ session: sid, at: rand(3_600_000), tolerance_ms: 2000, window_ms: 60_000 });
+  await call('replay_at', { session: sid, at: rand(3_600_000), tolerance_ms: 2000, window_ms: 60_000 });
   replays.push(performance.now() - a);
 }
 const pf = percentiles(frames);

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../dist/config/config.js';
-import { SessionEngine } from '../dist/daemon/engine.js';
+import { buildServices } from '../dist/daemon/main.js';
+import { findOperation, invoke } from '../dist/api/index.js';
 import { resolvePaths } from '../dist/config/paths.js';
 import { eventText } from '../dist/timeline/event-text.js';
 import { Store } from '../dist/timeline/store.js';
@@ -83,10 +84,8 @@ const dbBytes = ['traced.db', 'traced.db-wal'].reduce((a, f) => a + (fs.existsSy
 console.log(`built ${rows} rows in ${sessions} one-hour sessions in ${buildS.toFixed(0)} s (${Math.round(rows / buildS)} rows/s, word + trigram indexes); db ${(dbBytes / 1e9).toFixed(2)} GB`);
 store.db.pragma('wal_checkpoint(TRUNCATE)');
 
-const engine = new SessionEngine({
-  store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'bench',
-  channelFactory: () => undefined, notify: () => undefined,
-});
+const built = buildServices({ store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'bench', notify: () => undefined });
+const searchOp = findOperation('search');
 const mid = ids0[Math.floor(sessions / 2)];
 const queries = [
   { query: 'TS2345' },
@@ -117,7 +116,7 @@ for (const q of queries) {
   let hits = 0;
   for (let r = 0; r < runs; r++) {
     const a = performance.now();
-    const res = await engine.search({ limit: 20, ...q });
+    const res = await invoke(searchOp, { limit: 20, ...q }, built.services);
     times.push(performance.now() - a);
     hits = res.hits.length;
   }

@@ -9,6 +9,12 @@ if (major < 22 || (major === 22 && minor < 13)) {
   );
   process.exit(1);
 }
+// The version needs nothing but package.json: answer it before loading the CLI.
+if (['--version', '-v', 'version'].includes(process.argv[2] ?? '') && process.argv.length === 3) {
+  const { readFileSync } = await import('node:fs');
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+  process.exit(0);
+}
 const { main } = await import('../dist/cli/main.js');
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
