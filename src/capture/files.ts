@@ -9,10 +9,13 @@
  * The tree is watched by a small watcher of our own rather than chokidar:
  * chokidar 6 lists every directory through readdirp with `alwaysStat` and
  * `lstat`, which lstats each entry before its `ignored` predicate is asked, so
- * `.env` beside `package.json` was lstat'd at every scan whatever the predicate said.
+ * `.env` beside `package.json` was lstat'd at every scan whatever the predicate
+ * said. Nor does git walk the tree for us any more: `git ls-files --others`
+ * opened untracked `.ssh/` to look inside.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type { ChannelContext, ChannelDriver } from './channel.js';
 import { IgnoreRules } from './ignore.js';
@@ -33,16 +36,29 @@ export interface FilesOptions {
   secretFiles?: readonly string[];
 }
 
+interface DirFound {
+  abs: string;
+  ino: number;
+}
+
 interface FileFact {
   ino: number;
   mtimeMs: number;
   size: number;
 }
 
+// The callback API, promisified: fs.promises costs several times more per call (measured: 9,500
+// lstats take 530 ms through fs.promises, 85 ms through callbacks), and a scan makes one per entry.
+const lstat = promisify(fs.lstat);
+const readdir = promisify(fs.readdir);
+
 const isMissing = (err: unknown): boolean => {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
 };
+
+/** Of these directories, the ones git ignores (asked by path only: the names were judged already). */
+type GitIgnoredDirs = (dirs: readonly string[]) => Promise<ReadonlySet<string>>;
 
 /**
  * Watches a project tree and reports file creations, changes and deletions.
@@ -51,7 +67,10 @@ const isMissing = (err: unknown): boolean => {
  * rules let through are ever lstat'd. Directories are watched one by one on
  * Linux (Node's recursive watch there lstats every file itself); macOS and
  * Windows watch the root natively and recursively, which stats nothing.
- * Everything runs on one queue, so the known-file map has one writer.
+ * Trees are walked a level at a time so git is asked once per level which new
+ * directories it ignores, instead of walking the tree itself (it would open
+ * untracked `.ssh/` to look inside). Everything runs on one queue, so the
+ * known-file map has one writer.
  */
 class TreeWatcher {
   private readonly files = new Map<string, FileFact>();
@@ -62,6 +81,7 @@ class TreeWatcher {
 
   constructor(
     private readonly rules: IgnoreRules,
+    private readonly gitIgnored: GitIgnoredDirs,
     private readonly report: (abs: string, kind: Kind) => void,
     private readonly fault: (err: unknown) => void,
   ) {}
@@ -69,12 +89,14 @@ class TreeWatcher {
   /** Lists and watches the tree; what is already there is not reported. Throws when the root cannot be watched. */
   async start(): Promise<void> {
     const root = this.rules.root;
-    const st = await fs.promises.lstat(root);
+    const st = await lstat(root);
     if (!st.isDirectory()) throw new Error(`${root} is not a directory`);
+    this.dirs.set(root, { ino: st.ino, watcher: this.watch(root) });
+    const names = await readdir(root);
     let failure: unknown;
     await this.enqueue(async () => {
       try {
-        await this.addDir(root, st.ino, true, true);
+        await this.addTrees(await this.examineAll(root, names, true), true);
       } catch (err) {
         failure = err;
       }
@@ -106,29 +128,35 @@ class TreeWatcher {
     return w;
   }
 
-  /** Watches `dir` (unless a recursive watch above covers it) and visits everything in it. */
-  private async addDir(dir: string, ino: number, initial: boolean, isRoot = false): Promise<void> {
-    if (this.closed) return;
-    let watcher: fs.FSWatcher | undefined;
-    if (isRoot || !this.recursive) {
-      try {
-        watcher = this.watch(dir);
-      } catch (err) {
-        if (isRoot) throw err;
-        if (!isMissing(err)) this.fault(err);
-        return;
-      }
+  /**
+   * Watches and lists new directories a level at a time (unless a recursive
+   * watch above already covers them), skipping what git ignores.
+   */
+  private async addTrees(found: DirFound[], initial: boolean): Promise<void> {
+    let level = found;
+    while (level.length > 0 && !this.closed) {
+      const ignored = await this.gitIgnored(level.map((d) => d.abs));
+      const next: DirFound[] = [];
+      await Promise.all(
+        level.map(async ({ abs, ino }) => {
+          if (ignored.has(abs) || this.dirs.has(abs) || this.closed) return;
+          let watcher: fs.FSWatcher | undefined;
+          try {
+            if (!this.recursive) watcher = this.watch(abs);
+            this.dirs.set(abs, { ino, watcher });
+            next.push(...(await this.examineAll(abs, await readdir(abs), initial)));
+          } catch (err) {
+            if (!isMissing(err)) this.fault(err); // unreadable, or out of inotify watches: the rest still runs
+          }
+        }),
+      );
+      level = next;
     }
-    this.dirs.set(dir, { ino, watcher });
-    let names: string[];
-    try {
-      names = await fs.promises.readdir(dir);
-    } catch (err) {
-      if (isRoot) throw err;
-      if (!isMissing(err)) this.fault(err);
-      return;
-    }
-    await Promise.all(names.map((name) => this.visit(path.join(dir, name), initial)));
+  }
+
+  private async examineAll(dir: string, names: string[], initial: boolean): Promise<DirFound[]> {
+    const found = await Promise.all(names.map((name) => this.examine(path.join(dir, name), initial)));
+    return found.filter((d): d is DirFound => d !== undefined);
   }
 
   private async onEvent(dir: string, name: string): Promise<void> {
@@ -143,7 +171,7 @@ class TreeWatcher {
     if (!this.dirs.has(dir)) return;
     let names: string[];
     try {
-      names = await fs.promises.readdir(dir);
+      names = await readdir(dir);
     } catch (err) {
       if (!isMissing(err)) this.fault(err);
       if (dir !== this.rules.root) await this.visit(dir, false);
@@ -153,42 +181,49 @@ class TreeWatcher {
     for (const known of [...this.files.keys(), ...this.dirs.keys()]) {
       if (path.dirname(known) === dir && !present.has(known)) this.gone(known);
     }
-    await Promise.all([...present].map((abs) => this.visit(abs, false)));
+    await this.addTrees(await this.examineAll(dir, names, false), false);
   }
 
-  /** Brings one path up to date. The rules see the name first: nothing they skip is ever stat'd. */
   private async visit(abs: string, initial: boolean): Promise<void> {
-    if (this.closed || this.rules.ignores(abs)) return;
+    const dir = await this.examine(abs, initial);
+    if (dir) await this.addTrees([dir], initial);
+  }
+
+  /**
+   * Brings one path up to date and returns it when it is a directory not yet
+   * watched. The rules see the name first: nothing they skip is ever stat'd.
+   */
+  private async examine(abs: string, initial: boolean): Promise<DirFound | undefined> {
+    if (this.closed || this.rules.ignores(abs)) return undefined;
     let st: fs.Stats;
     try {
-      st = await fs.promises.lstat(abs);
+      st = await lstat(abs);
     } catch (err) {
       if (isMissing(err)) this.gone(abs);
       else this.fault(err);
-      return;
+      return undefined;
     }
-    if (this.closed) return;
+    if (this.closed) return undefined;
     if (st.isDirectory()) {
       if (this.files.has(abs)) this.gone(abs);
       const known = this.dirs.get(abs);
-      if (known && known.ino === st.ino) return; // its own watch reports what happens inside
+      if (known && known.ino === st.ino) return undefined; // its own watch reports what happens inside
       if (known) this.gone(abs); // removed and made again before we looked
-      if (this.rules.ignores(abs, true)) return;
-      await this.addDir(abs, st.ino, initial);
-      return;
+      return this.rules.ignores(abs, true) ? undefined : { abs, ino: st.ino };
     }
     if (this.dirs.has(abs)) this.gone(abs);
     // Symlinks are not followed and, like sockets and FIFOs, not reported.
     if (!st.isFile()) {
       if (this.files.has(abs)) this.gone(abs);
-      return;
+      return undefined;
     }
     const prev = this.files.get(abs);
     this.files.set(abs, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size });
-    if (initial) return;
+    if (initial) return undefined;
     if (!prev) this.report(abs, 'created');
-    // A chmod or a read also wakes the watch: only content, size or identity changes count.
+    // A chmod also wakes the watch: only content, size or identity changes count.
     else if (prev.ino !== st.ino || prev.mtimeMs !== st.mtimeMs || prev.size !== st.size) this.report(abs, 'changed');
+    return undefined;
   }
 
   /** `abs` is no longer there: report it, and everything known below it when it was a directory. */
@@ -233,15 +268,17 @@ export class FilesChannel implements ChannelDriver {
     const root = path.resolve(ctx.project);
     const rules = new IgnoreRules(root, this.opts.ignore, this.opts.secretFiles ?? []);
     this.rules = rules;
-    const ls = await run('git', ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z'], { cwd: root, env: ctx.env, timeoutMs: 30_000 });
-    if (ls.code === 0) {
-      this.isGit = true;
-      for (const p of ls.stdout.split('\0')) if (p) rules.addGitIgnored(p);
-    }
-    const tree = new TreeWatcher(rules, (abs, kind) => this.note(abs, kind), (err) => {
-      ctx.logger.warn({ err }, 'file watcher error');
-      ctx.setHealth('degraded', `watcher error: ${(err as Error).message}`);
-    });
+    const inside = await run('git', ['rev-parse', '--is-inside-work-tree'], { cwd: root, env: ctx.env });
+    this.isGit = inside.code === 0 && inside.stdout.trim() === 'true';
+    const tree = new TreeWatcher(
+      rules,
+      (dirs) => this.gitIgnoredDirs(dirs),
+      (abs, kind) => this.note(abs, kind),
+      (err) => {
+        ctx.logger.warn({ err }, 'file watcher error');
+        ctx.setHealth('degraded', `watcher error: ${(err as Error).message}`);
+      },
+    );
     try {
       await tree.start();
     } catch (err) {
@@ -250,6 +287,29 @@ export class FilesChannel implements ChannelDriver {
     }
     this.tree = tree;
     ctx.setHealth('running', this.isGit ? 'watching (git-ignored paths skipped)' : 'watching (not a git repository)');
+  }
+
+  /**
+   * Which of these directories git ignores; they are skipped by name from then on.
+   * Only paths the rules let through are passed: git lstats each one and reads
+   * the `.gitignore` files above it, never anything inside a secret's name.
+   */
+  private async gitIgnoredDirs(dirs: readonly string[]): Promise<ReadonlySet<string>> {
+    const ctx = this.ctx;
+    const rules = this.rules;
+    const out = new Set<string>();
+    if (!this.isGit || !ctx || !rules || dirs.length === 0) return out;
+    const byRel = new Map(dirs.map((d) => [`${rules.rel(d)}/`, d]));
+    const res = await run('git', ['check-ignore', '-z', '--stdin'], { cwd: rules.root, env: ctx.env, input: `${[...byRel.keys()].join('\0')}\0`, timeoutMs: 30_000 });
+    // exit 1 = nothing ignored; anything else but 0 means git could not answer: watch them all
+    if (res.code !== 0) return out;
+    for (const rel of res.stdout.split('\0')) {
+      const abs = byRel.get(rel);
+      if (abs === undefined) continue;
+      out.add(abs);
+      rules.addGitIgnored(rel);
+    }
+    return out;
   }
 
   private note(abs: string, kind: Kind): void {
@@ -296,7 +356,7 @@ export class FilesChannel implements ChannelDriver {
       let size: number | undefined;
       if (p.kind !== 'deleted') {
         try {
-          const st = await fs.promises.lstat(abs);
+          const st = await lstat(abs);
           if (!st.isFile()) continue;
           size = st.size;
         } catch {
