@@ -75,14 +75,14 @@ function test(rules: Ignore, rel: string): boolean {
 export class IgnoreRules {
   /** User globs (`files.ignore`), with gitignore semantics. */
   private readonly user: Ignore;
-  /** DESIGN §11's names plus the user's `privacy.secretFiles`. */
-  private readonly secrets: Ignore;
+  /** The user's `privacy.secretFiles`, apart from DESIGN §11's list so a `!` there cannot undo it. */
+  private readonly userSecrets: Ignore;
   /** Paths git reported as ignored at start (directories end with `/`). */
   private readonly gitIgnored = new Set<string>();
 
   constructor(readonly root: string, globs: readonly string[], secretFiles: readonly string[] = []) {
     this.user = ignore().add(globs);
-    this.secrets = ignore({ ignorecase: true }).add(SECRET_FILE_PATTERNS).add(secretFiles);
+    this.userSecrets = ignore({ ignorecase: true }).add(secretFiles);
   }
 
   addGitIgnored(rel: string): void {
@@ -106,7 +106,7 @@ export class IgnoreRules {
     const rel = this.rel(abs);
     if (rel === undefined) return true;
     if (rel === '') return false;
-    return test(this.secrets, rel) || test(this.secrets, `${rel}/`);
+    return [builtinSecrets, this.userSecrets].some((rules) => test(rules, rel) || test(rules, `${rel}/`));
   }
 
   /**
