@@ -113,7 +113,9 @@ describe('files channel and secret files', () => {
       await waitFor(() => out.includes('ready\n'), { what: `channel ready (stderr: ${err})`, timeoutMs: 10_000 });
       for (let round = 0; round < 8; round++) {
         for (const rel of [...PLANTED, 'src/app.ts']) save(root, rel);
-        save(root, 'keys/new.key'); // made after the scan
+        save(root, 'keys/new.key'); // made after the scan, beside an ordinary file in a new directory
+        save(root, 'deploy/.env.staging');
+        save(root, 'deploy/run.sh');
         await sleep(30);
       }
       await sleep(300);
@@ -124,10 +126,11 @@ describe('files channel and secret files', () => {
     }
     const events = JSON.parse(out.slice(out.indexOf('ready\n') + 6).trim()) as { type: string; data: EventData }[];
     expect(events.some((e) => e.type === 'file.changed' && e.data.path === 'src/app.ts'), out).toBe(true);
+    expect(events.some((e) => e.type === 'file.created' && e.data.path === 'deploy/run.sh'), out).toBe(true);
     expect(events.filter((e) => SECRET_TEXT.test(JSON.stringify(e)))).toEqual([]);
 
     const lines = fs.readFileSync(log, 'utf8').split('\n');
-    const secretRels = [...PLANTED, 'keys/new.key', '.ssh', 'private'];
+    const secretRels = [...PLANTED, 'keys/new.key', 'deploy/.env.staging', '.ssh', 'private'];
     const touched = lines.filter((line) => quotedPaths(line).some((p) => secretRels.some((s) => namesPath(p, root, s))));
     expect(touched, touched.slice(0, 10).join('\n')).toEqual([]);
     // The trace is real: the ordinary file was stat'd, and so was the project listed.
