@@ -1,9 +1,11 @@
 /**
  * What the files channel never looks at: VCS and dependency folders, build
- * output, editor scratch files, secrets files (`.env`-like files are never
- * stat'd, read or reported), user globs, and what git ignores.
+ * output, editor scratch files, secret files, user globs, and what git ignores.
+ * Every decision here is made from the path alone, so callers ask before they
+ * stat, open or list anything: a secret file is never touched (DESIGN §11).
  */
 import path from 'node:path';
+import ignore, { type Ignore } from 'ignore';
 
 export const IGNORED_DIRS: ReadonlySet<string> = new Set([
   '.git', '.hg', '.svn', 'node_modules', 'bower_components', 'dist', 'build', 'out', 'target', '.next', '.nuxt',
@@ -11,9 +13,22 @@ export const IGNORED_DIRS: ReadonlySet<string> = new Set([
   '.mypy_cache', '.venv', 'venv', '.tox', '.gradle', '.terraform', '.direnv', '.idea', '.vs',
 ]);
 
-/** `.env`, `.env.local`, `prod.env`, `.envrc`: never touched. */
+/**
+ * DESIGN §11's secret names as gitignore patterns, matched case-insensitively
+ * (macOS and Windows file systems ignore case) against every component of a
+ * path: a directory with such a name (`.ssh`, `credentials/`) is never entered.
+ */
+export const SECRET_FILE_PATTERNS: readonly string[] = [
+  '.env*', '*.env', '*.pem', '*.key', '*.p12', '*.pfx', '*.kdbx',
+  'id_rsa*', 'id_ed25519*', 'id_ecdsa*', 'id_dsa*', '.ssh', '.gnupg',
+  '.npmrc', '.netrc', '.pgpass', '.pypirc', 'credentials*', 'secrets.*', '*.secrets',
+];
+
+const builtinSecrets = ignore({ ignorecase: true }).add(SECRET_FILE_PATTERNS);
+
+/** True for a base name on DESIGN §11's list (`.env.local`, `prod.env`, `id_rsa`, `server.pem` …). */
 export function isSecretFile(base: string): boolean {
-  return /^\.env(\..*)?$/i.test(base) || /\.env$/i.test(base) || base === '.envrc' || base === '.netrc' || base === '.npmrc' || base === '.pypirc';
+  return test(builtinSecrets, base);
 }
 
 /** Editor swap/backup files and other noise. */
@@ -21,7 +36,11 @@ export function isScratchFile(base: string): boolean {
   return /\.(swp|swo|swx|tmp|temp|bak|orig)$/i.test(base) || base.endsWith('~') || base.startsWith('.#') || base === '4913' || base === '.DS_Store' || base === 'Thumbs.db';
 }
 
-/** Converts a gitignore-like glob (`*`, `**`, `?`) into a RegExp over posix relative paths. */
+/**
+ * Converts a gitignore-like glob (`*`, `**`, `?`) into a RegExp over posix
+ * relative paths. The channel matches globs with the `ignore` package now
+ * (character classes, `!` negation); this is kept for callers of the old API.
+ */
 export function globToRegExp(glob: string): RegExp {
   let g = glob.replace(/\\/g, '/');
   const anchored = g.startsWith('/');
@@ -44,13 +63,26 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`${prefix}${re}(?:/.*)?$`);
 }
 
+/** `ignore` throws on paths it cannot judge (`..`, absolute): those count as matched, so they are skipped. */
+function test(rules: Ignore, rel: string): boolean {
+  try {
+    return rules.ignores(rel);
+  } catch {
+    return true; // fail closed: a path the matcher cannot read is not looked at
+  }
+}
+
 export class IgnoreRules {
-  private readonly globs: RegExp[];
+  /** User globs (`files.ignore`), with gitignore semantics. */
+  private readonly user: Ignore;
+  /** The user's `privacy.secretFiles`, apart from DESIGN §11's list so a `!` there cannot undo it. */
+  private readonly userSecrets: Ignore;
   /** Paths git reported as ignored at start (directories end with `/`). */
   private readonly gitIgnored = new Set<string>();
 
-  constructor(readonly root: string, globs: readonly string[]) {
-    this.globs = globs.map(globToRegExp);
+  constructor(readonly root: string, globs: readonly string[], secretFiles: readonly string[] = []) {
+    this.user = ignore().add(globs);
+    this.userSecrets = ignore({ ignorecase: true }).add(secretFiles);
   }
 
   addGitIgnored(rel: string): void {
@@ -60,26 +92,43 @@ export class IgnoreRules {
   /** Relative posix path of `abs` inside the root, or undefined when outside it. */
   rel(abs: string): string | undefined {
     const r = path.relative(this.root, abs);
-    if (r === '' ) return '';
-    if (r.startsWith('..') || path.isAbsolute(r)) return undefined;
+    if (r === '') return '';
+    if (r === '..' || r.startsWith(`..${path.sep}`) || path.isAbsolute(r)) return undefined;
     return r.split(path.sep).join('/');
   }
 
-  /** Decides from the path alone: never needs to stat or read the file. */
-  ignores(abs: string): boolean {
+  /**
+   * True when `abs`, or a directory above it, is a secret by name. A user's
+   * directory-only pattern (`private/`) counts for a path of either kind: its
+   * kind is not known without a stat.
+   */
+  isSecret(abs: string): boolean {
     const rel = this.rel(abs);
     if (rel === undefined) return true;
     if (rel === '') return false;
+    return [builtinSecrets, this.userSecrets].some((rules) => test(rules, rel) || test(rules, `${rel}/`));
+  }
+
+  /**
+   * Decides from the path alone: never needs to stat, open or list it. Pass
+   * `isDir` once a stat has shown a directory, so directory-only user globs
+   * (`docs/build/`) apply to the directory itself and not only to what is in it.
+   */
+  ignores(abs: string, isDir = false): boolean {
+    const rel = this.rel(abs);
+    if (rel === undefined) return true;
+    if (rel === '') return false;
+    if (this.isSecret(abs)) return true;
     const parts = rel.split('/');
     for (const p of parts) if (IGNORED_DIRS.has(p)) return true;
     const base = parts[parts.length - 1] as string;
-    if (isSecretFile(base) || isScratchFile(base)) return true;
+    if (isScratchFile(base)) return true;
     if (this.gitIgnored.has(rel) || this.gitIgnored.has(`${rel}/`)) return true;
     let prefix = '';
     for (let i = 0; i < parts.length - 1; i++) {
       prefix += `${parts[i]}/`;
       if (this.gitIgnored.has(prefix)) return true;
     }
-    return this.globs.some((g) => g.test(rel));
+    return test(this.user, isDir ? `${rel}/` : rel);
   }
 }

@@ -63,6 +63,8 @@ export const Config = z.object({
     .object({
       /** Window title/app patterns (case-insensitive regular expressions) never recorded on screen. */
       excludeWindows: z.array(z.string()).default(['1password', 'keepass', 'bitwarden', 'lastpass', 'password']),
+      /** Extra secret-file globs (gitignore syntax) the files channel never stats, reads or reports, on top of DESIGN §11's list. */
+      secretFiles: z.array(z.string()).default([]),
     })
     .prefault({}),
   /** Local indexing of recorded media: on-screen text and speech, on this machine. */
