@@ -54,7 +54,7 @@ export function channelFactory(config: Config, ffmpeg: FfmpegLocator): ChannelFa
   return (spec: ChannelSpec): ChannelDriver | undefined => {
     switch (spec.id) {
       case 'files':
-        return new FilesChannel({ ignore: config.files.ignore, settleMs: config.files.settleMs });
+        return new FilesChannel({ ignore: config.files.ignore, settleMs: config.files.settleMs, secretFiles: config.privacy.secretFiles });
       case 'git':
         return new GitChannel();
       case 'window':
