@@ -117,6 +117,14 @@ export const TimeArg = z
   .describe('A point in time: epoch milliseconds, an ISO 8601 date-time, or a relative time like "30m", "2h", "1d" meaning that long ago.');
 
 const Limit = (def: number, max: number) => z.number().int().min(1).max(max).default(def);
+/** The byte budget of a reply's lists; what does not fit comes with a continuation. */
+const MaxBytes = z
+  .number()
+  .int()
+  .min(1000)
+  .max(900_000)
+  .default(40_000)
+  .describe('Budget of the reply in bytes of JSON (default 40000, about 10k tokens; at most 900000). What does not fit is left for the next page.');
 
 export const StartSessionInput = z.object({
   project: z.string().min(1).max(4096).optional().describe('Project directory to record (absolute, or relative to the daemon). Defaults to the daemon\'s working directory.'),
@@ -165,7 +173,9 @@ export const GetTranscriptInput = z.object({
   session: SessionRef,
   from_ms: z.number().int().nonnegative().optional(),
   to_ms: z.number().int().positive().optional(),
-  limit: Limit(500, 5000),
+  after_seq: z.number().int().min(0).optional().describe('Continue after this seq (pass the previous next_after_seq).'),
+  limit: Limit(200, 5000),
+  max_bytes: MaxBytes,
 });
 export const GetTranscriptOutput = z.object({
   session_id: z.string(),
@@ -176,6 +186,7 @@ export const GetTranscriptOutput = z.object({
     }),
   ),
   engine: z.string().nullable().describe('The speech engine indexing now, or null with the reason in status.indexer.speech.'),
+  next_after_seq: z.number().int().nullable().describe('Pass as after_seq for the rest; null when there is no more.'),
 });
 
 export const ListSessionsInput = z.object({
@@ -183,18 +194,24 @@ export const ListSessionsInput = z.object({
   since: TimeArg.optional().describe('Only sessions still running at or after this time.'),
   until: TimeArg.optional().describe('Only sessions started at or before this time.'),
   project: z.string().max(4096).optional().describe('Only sessions of this project directory.'),
+  max_bytes: MaxBytes,
 });
-export const ListSessionsOutput = z.object({ sessions: z.array(SessionSummary) });
+export const ListSessionsOutput = z.object({
+  sessions: z.array(SessionSummary),
+  next_until: z.number().int().nullable().optional().describe('More sessions are older than these: pass as until (minus 1) for the next page.'),
+});
 
 export const GetSessionInput = z.object({
   session: SessionRef,
-  events_limit: Limit(200, 5000).describe('How many of the session\'s first events to include.'),
+  events_limit: Limit(50, 5000).describe('How many of the session\'s first events to include (default 50).'),
+  max_bytes: MaxBytes,
 });
 export const GetSessionOutput = z.object({
   session: SessionSummary,
   counts: z.record(z.string(), z.number().int()).describe('Number of events per type.'),
   events: z.array(RecordedEvent),
   truncated: z.boolean(),
+  next_after_seq: z.number().int().nullable().describe('When truncated: pass as after_seq to get_timeline for the rest.'),
 });
 
 export const GetTimelineInput = z.object({
@@ -204,12 +221,13 @@ export const GetTimelineInput = z.object({
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or type prefixes, e.g. ["git.commit", "file"].'),
   channels: z.array(z.string().max(64)).max(32).optional().describe('Channels, e.g. ["files", "git"].'),
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
-  limit: Limit(500, 10_000),
+  limit: Limit(200, 10_000).describe('At most this many events (default 200).'),
+  max_bytes: MaxBytes,
 });
 export const GetTimelineOutput = z.object({
   session_id: z.string(),
   events: z.array(RecordedEvent),
-  next_after_seq: z.number().int().nullable().describe('Pass as after_seq to get the next page; null when there is no more.'),
+  next_after_seq: z.number().int().nullable().describe('Pass as after_seq to get the next page; null when there is no more. Pages follow seq, the order events were recorded in.'),
   moments: z
     .array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), data: z.record(z.string(), z.unknown()) }))
     .optional()
@@ -224,6 +242,7 @@ export const SearchInput = z.object({
   channels: z.array(z.string().max(64)).max(32).optional(),
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or prefixes, e.g. ["git.commit"].'),
   limit: Limit(20, 200),
+  max_bytes: MaxBytes,
 });
 export const SearchHit = z.object({
   session_id: z.string(),
@@ -244,6 +263,7 @@ export const SearchOutput = z.object({
   query: z.string(),
   hits: z.array(SearchHit),
   warnings: z.array(z.string()).optional().describe('E.g. the cloud index could not be asked; local hits are still complete.'),
+  truncated: z.boolean().optional().describe('Hits were left out to fit max_bytes; ask with a larger max_bytes or narrower filters.'),
 });
 
 export const ExportSessionInput = z.object({
@@ -312,6 +332,7 @@ export type StatusOutput = z.input<typeof StatusOutput>;
 export type GetTranscriptInput = z.infer<typeof GetTranscriptInput>;
 export type GetTranscriptOutput = z.input<typeof GetTranscriptOutput>;
 export type ListSessionsInput = z.infer<typeof ListSessionsInput>;
+export type ListSessionsOutput = z.input<typeof ListSessionsOutput>;
 export type GetSessionInput = z.infer<typeof GetSessionInput>;
 export type GetSessionOutput = z.input<typeof GetSessionOutput>;
 export type GetTimelineInput = z.infer<typeof GetTimelineInput>;
@@ -334,6 +355,7 @@ export const ReplayAtInput = z.object({
   at: At,
   tolerance_ms: z.number().int().min(0).max(60_000).default(2000).describe('Events this close to the moment are "current".'),
   window_ms: z.number().int().min(0).max(3_600_000).default(60_000).describe('How far back "recent" events reach.'),
+  include_frame: z.boolean().default(false).describe('Also return the screen at that moment as an image (MCP); otherwise call get_frame when you need it.'),
 });
 const EventOut = z.object({ seq: z.number().int(), offset_ms: z.number().int(), ts: z.number().int(), channel: z.string(), type: z.string(), data: z.record(z.string(), z.unknown()) });
 export const ReplayAtOutput = z.object({
@@ -366,7 +388,7 @@ export const GetFrameOutput = z.object({
   width: z.number().int(),
   height: z.number().int(),
   mime_type: z.literal('image/png'),
-  png_base64: z.string(),
+  png_base64: z.string().optional().describe('The PNG, base64 (over IPC). Over MCP the image is sent once, as image content, and not repeated here.'),
 });
 
 export const AnnotateInput = z.object({ session: SessionRef, at: At, text: z.string().min(1).max(4000) });
@@ -379,6 +401,7 @@ export const ReplayCursorInput = z.object({
   advance: z.number().int().min(1).max(1000).optional().describe('Return the next N events.'),
   advance_to_ms: z.number().int().nonnegative().optional().describe('Return every event up to this offset.'),
   types: z.array(z.string().max(64)).max(32).optional(),
+  max_bytes: MaxBytes,
 });
 export const ReplayCursorOutput = z.object({
   session_id: z.string(),

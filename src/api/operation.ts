@@ -22,6 +22,8 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
   readonly output: O;
   /** Changes nothing (MCP readOnlyHint). */
   readonly readOnly: boolean;
+  /** Deletes what cannot be recovered (MCP destructiveHint). */
+  readonly destructive?: boolean;
   run(services: Services, input: z.output<I>, ctx: OperationContext): Promise<z.input<O>> | z.input<O>;
 }
 

@@ -65,7 +65,7 @@ export const listSessions = defineOperation({
   input: ListSessionsInput,
   output: ListSessionsOutput,
   readOnly: true,
-  run: ({ sessions }, input, ctx) => ({ sessions: sessions.list(input, ctx.cwd) }),
+  run: ({ sessions }, input, ctx) => sessions.list(input, ctx.cwd),
 });
 
 export const getSession = defineOperation({
@@ -99,5 +99,6 @@ export const prune = defineOperation({
   input: PruneInput,
   output: PruneOutput,
   readOnly: false,
+  destructive: true,
   run: ({ retention }, input) => retention.prune(input),
 });

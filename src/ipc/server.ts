@@ -122,7 +122,26 @@ export class IpcServer {
     return invoke(op, req.params ?? {}, this.opts.services, { cwd: req.cwd });
   }
 
+  /**
+   * Every request gets an answer: a result too large for one frame becomes a
+   * TRACED_REPLY_TOO_LARGE error (with how to page) instead of a frame the
+   * encoder refuses and the caller waits for forever.
+   */
   private reply(socket: Socket, res: Response): void {
+    if (socket.destroyed) return;
+    const bytes = Buffer.byteLength(JSON.stringify({ type: RESPONSE, data: res }));
+    if ('result' in res && bytes > this.opts.maxMessageBytes - 1024) {
+      this.log.warn({ bytes, limit: this.opts.maxMessageBytes }, 'reply too large for one frame');
+      this.send(socket, RESPONSE, {
+        id: res.id,
+        error: {
+          code: ErrorCodes.REPLY_TOO_LARGE,
+          message: `the reply is ${bytes} bytes, over the ${this.opts.maxMessageBytes}-byte frame limit; ask for less (a smaller limit or max_bytes, a narrower range) and page with the continuation the reply gives`,
+          data: { bytes, limit: this.opts.maxMessageBytes },
+        },
+      });
+      return;
+    }
     this.send(socket, RESPONSE, res);
   }
 

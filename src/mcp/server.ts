@@ -48,7 +48,7 @@ export function toolDefinitions(): Tool[] {
     description: op.description,
     inputSchema: jsonSchema(op.input, 'input'),
     outputSchema: jsonSchema(op.output, 'output'),
-    annotations: { title: op.title, readOnlyHint: op.readOnly, destructiveHint: false, openWorldHint: false },
+    annotations: { title: op.title, readOnlyHint: op.readOnly, destructiveHint: op.destructive === true, openWorldHint: false },
   }));
 }
 
@@ -58,12 +58,14 @@ export function toolDefinitions(): Tool[] {
  * for replay_at (the frame of that moment, fetched alongside).
  */
 async function toolResult(tool: string, result: Record<string, unknown>, c: IpcClient, args: Record<string, unknown>): Promise<CallToolResult> {
+  // Compact JSON: the text is what an assistant's context pays for.
   if (tool === 'get_frame' && typeof result.png_base64 === 'string') {
+    // The picture goes once, as image content; the structured result describes it.
     const { png_base64, ...rest } = result;
-    return { content: [{ type: 'image', data: png_base64, mimeType: 'image/png' }, { type: 'text', text: JSON.stringify(rest, null, 2) }], structuredContent: result };
+    return { content: [{ type: 'image', data: png_base64, mimeType: 'image/png' }, { type: 'text', text: JSON.stringify(rest) }], structuredContent: rest };
   }
-  const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result, null, 2) }];
-  if (tool === 'replay_at' && result.frame) {
+  const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result) }];
+  if (tool === 'replay_at' && args.include_frame === true && result.frame) {
     try {
       const f = (await c.call('get_frame', { session: result.session_id, at: result.offset_ms })) as { png_base64: string };
       content.push({ type: 'image', data: f.png_base64, mimeType: 'image/png' });
@@ -115,7 +117,7 @@ function registerResourcesAndPrompts(server: Server, getClient: () => Promise<Ip
       if (!m) throw new McpError(McpErrorCode.InvalidParams, `unknown resource ${uri}; try traced://sessions or traced://sessions/last/timeline`);
       const session = decodeURIComponent(m[1] as string);
       try {
-        body = m[2] === 'timeline' ? await c.call('get_timeline', { session, limit: 2000 }, { cwd }) : await c.call('what_happened', { session }, { cwd });
+        body = m[2] === 'timeline' ? await c.call('get_timeline', { session }, { cwd }) : await c.call('what_happened', { session }, { cwd });
       } catch (err) {
         throw new McpError(McpErrorCode.InvalidParams, `${toTracedError(err).code}: ${toTracedError(err).message}`);
       }

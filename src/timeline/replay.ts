@@ -13,6 +13,7 @@ import type {
 import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type { RecordedEvent } from '../model.js';
+import { fitPage } from './budget.js';
 import { computeMoments } from './moments.js';
 import { parseTimeArg } from './query.js';
 import type { SessionRow, Store } from './store.js';
@@ -26,6 +27,8 @@ export interface ReplayDeps {
   liveId?: (() => string | undefined) | undefined;
 }
 
+/** On-screen text in a replay_at reply (characters): a full screen of a terminal is ~8k. */
+const MAX_SCREEN_TEXT = 8000;
 const FILE_TYPES = ['file.changed', 'file.created', 'file.deleted'];
 const HEAD_TYPES = ['git.commit', 'git.checkout', 'git.branch.switched', 'git.reset', 'git.merge', 'git.rebase'];
 
@@ -63,12 +66,20 @@ export class Replay {
     const s = this.d.store;
     const at = this.offsetOf(row, q.at);
     const near = s.events({ sessionId: row.id, fromMs: Math.max(0, at - Math.max(q.window_ms, 15_000)), toMs: at + q.tolerance_ms, limit: 5000 });
-    const current = near.filter((e) => Math.abs(e.offset_ms - at) <= q.tolerance_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text');
-    const recent = near.filter((e) => e.offset_ms < at - q.tolerance_ms && e.offset_ms >= at - q.window_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text').slice(-50);
+    // Each list has its share of the reply budget: the events nearest the moment first.
+    const current = fitPage(
+      near.filter((e) => Math.abs(e.offset_ms - at) <= q.tolerance_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text').sort((a, b) => Math.abs(a.offset_ms - at) - Math.abs(b.offset_ms - at)),
+      50, 12_000,
+    ).page.sort((a, b) => a.offset_ms - b.offset_ms || a.seq - b.seq);
+    const recent = fitPage(
+      near.filter((e) => e.offset_ms < at - q.tolerance_ms && e.offset_ms >= at - q.window_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text').reverse(),
+      50, 12_000,
+    ).page.reverse();
     const talk = s.events({ sessionId: row.id, types: ['transcript.segment'], fromMs: Math.max(0, at - 60_000), toMs: at + 15_000, limit: 200 });
-    const transcript = talk
-      .map((e) => ({ offset_ms: e.offset_ms, end_offset_ms: Number(e.data.end_offset_ms ?? e.offset_ms), text: String(e.data.text ?? '') }))
-      .filter((t) => t.end_offset_ms >= at - 15_000);
+    const transcript = fitPage(
+      talk.map((e) => ({ offset_ms: e.offset_ms, end_offset_ms: Number(e.data.end_offset_ms ?? e.offset_ms), text: String(e.data.text ?? '') })).filter((t) => t.end_offset_ms >= at - 15_000),
+      100, 6000,
+    ).page;
     const screen = s.lastOfTypes(row.id, at, ['screen.text']);
     const win = s.lastOfTypes(row.id, at, ['window.focus']);
     const saved = s.lastOfTypes(row.id, at, FILE_TYPES);
@@ -81,7 +92,7 @@ export class Replay {
       annotations: s.annotations(row.id, Math.max(0, at - q.window_ms), at + q.tolerance_ms).map((a) => ({ id: a.id, offset_ms: a.offset_ms, text: a.text })),
       transcript,
       speaking: transcript.some((t) => t.offset_ms <= at && t.end_offset_ms >= at),
-      screen_text: screen ? { offset_ms: screen.offset_ms, text: String(screen.data.text ?? '') } : null,
+      screen_text: screen ? { offset_ms: screen.offset_ms, text: String(screen.data.text ?? '').slice(0, MAX_SCREEN_TEXT) } : null,
       window: win ? { offset_ms: win.offset_ms, title: String(win.data.title ?? ''), app: String(win.data.app ?? '') } : null,
       last_saved: saved ? { offset_ms: saved.offset_ms, path: String(saved.data.path ?? ''), type: saved.type } : null,
       git_head: head ? { offset_ms: head.offset_ms, hash: (head.data.hash as string | undefined) ?? null, subject: (head.data.subject as string | undefined) ?? null, branch: (head.data.branch as string | undefined) ?? (head.data.to as string | undefined) ?? null } : null,
@@ -138,10 +149,12 @@ export class Replay {
     else throw new TracedError(ErrorCodes.INVALID_PARAMS, 'give a session or a cursor');
     if (q.seek_ms !== undefined) pos = { offset: q.seek_ms - 1, seq: Number.MAX_SAFE_INTEGER };
     const limit = q.advance ?? (q.advance_to_ms !== undefined ? 10_000 : 0);
-    const events = limit === 0 ? [] : this.d.store.eventsFrom(sessionId, pos.offset, pos.seq, q.advance_to_ms, q.types, limit);
+    const all = limit === 0 ? [] : this.d.store.eventsFrom(sessionId, pos.offset, pos.seq, q.advance_to_ms, q.types, limit);
+    // The cursor is the last event returned, so a walk cut by the budget goes on exactly where it stopped.
+    const { page: events, more: cut } = fitPage(all, limit, q.max_bytes);
     const last = events[events.length - 1];
     if (last) pos = { offset: last.offset_ms, seq: last.seq };
-    else if (q.advance_to_ms !== undefined) pos = { offset: Math.max(pos.offset, q.advance_to_ms), seq: Number.MAX_SAFE_INTEGER };
+    if (!cut && !last && q.advance_to_ms !== undefined) pos = { offset: Math.max(pos.offset, q.advance_to_ms), seq: Number.MAX_SAFE_INTEGER };
     const more = this.d.store.eventsFrom(sessionId, pos.offset, pos.seq, undefined, q.types, 1).length > 0;
     return { session_id: sessionId, events: events.map(out), position_ms: Math.max(0, pos.offset), cursor: `${sessionId}:${pos.offset}:${Math.min(pos.seq, Number.MAX_SAFE_INTEGER)}`, done: !more };
   }

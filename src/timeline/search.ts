@@ -5,6 +5,7 @@
  * injected interface, so this module knows nothing of VideoDB.
  */
 import type { SearchInput, SearchOutput } from '../model.js';
+import { fitPage } from './budget.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
 import type { SearchRow, Store } from './store.js';
 
@@ -63,7 +64,8 @@ export class Search {
         warnings.push(`VideoDB search failed (${(err as Error).message}); these are local results only`);
       }
     }
-    return { query: q.query, hits: hits.slice(0, q.limit), ...(warnings.length ? { warnings } : {}) };
+    const { page, more } = fitPage(hits, q.limit, q.max_bytes);
+    return { query: q.query, hits: page, ...(warnings.length ? { warnings } : {}), ...(more && page.length < Math.min(hits.length, q.limit) ? { truncated: true } : {}) };
   }
 }
 

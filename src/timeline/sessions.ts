@@ -8,8 +8,9 @@ import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type {
   ChannelState, ChannelStatus, DaemonInfo, GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, GetTranscriptInput, GetTranscriptOutput,
-  IndexerStatus, ListSessionsInput, LiveSession, Profile, SessionSummary, StatusOutput, StorageStatus,
+  IndexerStatus, ListSessionsInput, ListSessionsOutput, LiveSession, Profile, SessionSummary, StatusOutput, StorageStatus,
 } from '../model.js';
+import { fitPage } from './budget.js';
 import { parseTimeArg } from './query.js';
 import type { SessionRow, Store } from './store.js';
 
@@ -95,56 +96,74 @@ export class SessionViews {
     };
   }
 
-  list(q: ListSessionsInput, cwd?: string): SessionSummary[] {
+  list(q: ListSessionsInput, cwd?: string): ListSessionsOutput {
     const now = this.d.now();
-    return this.d.store
-      .listSessions({
-        limit: q.limit,
-        since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
-        until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
-        project: q.project === undefined ? undefined : path.resolve(cwd ?? this.d.cwd, q.project),
-      })
-      .map((r) => this.toSummary(r));
-  }
-
-  get(id: string, q: Omit<GetSessionInput, 'session'>): GetSessionOutput {
-    const events = this.d.store.events({ sessionId: id, limit: q.events_limit + 1 });
-    return {
-      session: this.summary(id),
-      counts: this.d.store.typeCounts(id),
-      events: events.slice(0, q.events_limit),
-      truncated: events.length > q.events_limit,
-    };
-  }
-
-  timeline(id: string, q: Omit<GetTimelineInput, 'session'>): GetTimelineOutput {
-    const events = this.d.store.events({ sessionId: id, fromMs: q.from_ms, toMs: q.to_ms, types: q.types, channels: q.channels, afterSeq: q.after_seq, limit: q.limit + 1 });
-    const page = events.slice(0, q.limit);
+    const rows = this.d.store.listSessions({
+      limit: q.limit,
+      since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
+      until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
+      project: q.project === undefined ? undefined : path.resolve(cwd ?? this.d.cwd, q.project),
+    });
+    const { page, more } = fitPage(rows.map((r) => this.toSummary(r)), q.limit, q.max_bytes);
     const last = page[page.length - 1];
+    return { sessions: page, ...(more && last ? { next_until: last.started_at } : {}) };
+  }
+
+  /** A session, its counts by type and its first events within the budget; the rest through get_timeline. */
+  get(id: string, q: Omit<GetSessionInput, 'session'>): GetSessionOutput {
+    const session = this.summary(id);
+    const counts = this.d.store.typeCounts(id);
+    const used = Buffer.byteLength(JSON.stringify({ session, counts }));
+    const events = this.d.store.events({ sessionId: id, order: 'seq', limit: q.events_limit + 1 });
+    const { page, more } = fitPage(events, q.events_limit, q.max_bytes, used);
+    const last = page[page.length - 1];
+    return { session, counts, events: page, truncated: more, next_after_seq: more && last ? last.seq : null };
+  }
+
+  /**
+   * Events in the writer's order (seq), filtered, within `limit` and
+   * `max_bytes`; `next_after_seq` continues exactly after the last one
+   * returned, so paging returns every event once even when events were
+   * recorded out of time order. Moments overlapping the range come on the
+   * first page.
+   */
+  timeline(id: string, q: Omit<GetTimelineInput, 'session'>): GetTimelineOutput {
+    if (q.from_ms !== undefined && q.to_ms !== undefined && q.from_ms > q.to_ms) {
+      throw new TracedError(ErrorCodes.INVALID_PARAMS, `from_ms (${q.from_ms}) is after to_ms (${q.to_ms})`, { data: { field: 'from_ms' } });
+    }
     if (this.d.live.current?.id === id) this.d.refreshMoments(id);
     const moments =
       q.after_seq === undefined
         ? this.d.store
             .moments(id, q.from_ms ?? 0, q.to_ms ?? Number.MAX_SAFE_INTEGER)
+            .slice(0, MAX_MOMENTS)
             .map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, data: JSON.parse(m.data) as Record<string, unknown> }))
         : undefined;
-    return { session_id: id, events: page, next_after_seq: events.length > q.limit && last ? last.seq : null, ...(moments ? { moments } : {}) };
+    const used = moments ? Buffer.byteLength(JSON.stringify(moments)) : 0;
+    const events = this.d.store.events({ sessionId: id, order: 'seq', fromMs: q.from_ms, toMs: q.to_ms, types: q.types, channels: q.channels, afterSeq: q.after_seq, limit: q.limit + 1 });
+    const { page, more } = fitPage(events, q.limit, q.max_bytes, used);
+    const last = page[page.length - 1];
+    return { session_id: id, events: page, next_after_seq: more && last ? last.seq : null, ...(moments ? { moments } : {}) };
   }
 
   transcript(id: string, q: Omit<GetTranscriptInput, 'session'>): GetTranscriptOutput {
-    const events = this.d.store.events({ sessionId: id, types: ['transcript.segment'], fromMs: q.from_ms, toMs: q.to_ms, limit: q.limit });
-    return {
-      session_id: id,
-      segments: events.map((e) => ({
-        offset_ms: e.offset_ms,
-        end_offset_ms: typeof e.data.end_offset_ms === 'number' ? e.data.end_offset_ms : e.offset_ms,
-        channel: e.channel,
-        text: String(e.data.text ?? ''),
-        confidence: typeof e.data.confidence === 'number' ? e.data.confidence : null,
-        engine: String(e.data.engine ?? ''),
-        seq: e.seq,
-      })),
-      engine: this.d.indexer?.().speech.engine ?? null,
-    };
+    const events = this.d.store.events({ sessionId: id, order: 'seq', types: ['transcript.segment'], fromMs: q.from_ms, toMs: q.to_ms, afterSeq: q.after_seq, limit: q.limit + 1 });
+    const segments = events.map((e) => ({
+      offset_ms: e.offset_ms,
+      end_offset_ms: typeof e.data.end_offset_ms === 'number' ? e.data.end_offset_ms : e.offset_ms,
+      channel: e.channel,
+      text: String(e.data.text ?? ''),
+      confidence: typeof e.data.confidence === 'number' ? e.data.confidence : null,
+      engine: String(e.data.engine ?? ''),
+      seq: e.seq,
+    }));
+    const { page, more } = fitPage(segments, q.limit, q.max_bytes);
+    const last = page[page.length - 1];
+    // Spoken text reads in time order; seqs of late-indexed audio follow the order it was indexed in.
+    page.sort((x, y) => x.offset_ms - y.offset_ms || x.seq - y.seq);
+    return { session_id: id, segments: page, engine: this.d.indexer?.().speech.engine ?? null, next_after_seq: more && last ? last.seq : null };
   }
 }
+
+/** Moments on a timeline's first page: far more than any session has; a bound all the same. */
+const MAX_MOMENTS = 200;

@@ -89,6 +89,8 @@ export interface EventQuery {
   types?: string[] | undefined;
   channels?: string[] | undefined;
   afterSeq?: number | undefined;
+  /** seq: the writer's order (pages); offset (the default unless afterSeq is given): time order. */
+  order?: 'seq' | 'offset' | undefined;
   limit: number;
 }
 
@@ -454,7 +456,8 @@ export class Store {
     if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
     if (q.types?.length) { where.push(`(${q.types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
     if (q.channels?.length) { where.push(`channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
-    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY offset_ms, seq LIMIT ?`;
+    // Pages continue after a seq, so they are in seq order (the writer's); views of a moment use time order.
+    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${q.order === 'seq' || q.afterSeq !== undefined ? 'seq' : 'offset_ms, seq'} LIMIT ?`;
     return (this.db.prepare(sql).all(...args, q.limit) as EventDbRow[]).map(rowToEvent);
   }
 

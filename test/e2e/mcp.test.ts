@@ -129,7 +129,13 @@ describe('traced mcp with the SDK client over stdio', () => {
     expect(img.mimeType).toBe('image/png');
     expect(Buffer.from(img.data, 'base64').subarray(1, 4).toString()).toBe('PNG');
     expect((frame.content as any[]).find((c) => c.type === 'text').text).not.toContain('png_base64');
-    const replay = await client.callTool({ name: 'replay_at', arguments: { session: sid, at: 2500 } });
+    // The PNG goes once: not again in the structured content.
+    expect(JSON.stringify(frame.structuredContent)).not.toContain(img.data.slice(0, 64));
+    expect((frame.structuredContent as any).png_base64).toBeUndefined();
+    // replay_at decodes a frame only when asked.
+    const plain = await client.callTool({ name: 'replay_at', arguments: { session: sid, at: 2500 } });
+    expect((plain.content as any[]).some((c) => c.type === 'image')).toBe(false);
+    const replay = await client.callTool({ name: 'replay_at', arguments: { session: sid, at: 2500, include_frame: true } });
     expect((replay.content as any[]).some((c) => c.type === 'image' && c.mimeType === 'image/png')).toBe(true);
     expect((replay.structuredContent as any).last_saved.path).toBe('fixture.ts');
     // Invalid arguments to the new tools: isError with the code, and the server goes on.
