@@ -425,7 +425,12 @@ export function importRecording(store: Store, rec: { meta: RecordingMeta; events
       store.insertSession({ id, project: m.session.project, label: opts.gateText(m.session.label), profile: m.session.profile, state: 'recording', started_at: m.session.started_at, meta: JSON.stringify({ imported_from: m.session.id }) });
       for (const c of m.channels) store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind, store: c.store ? 1 : 0, state: 'stopped', detail: 'imported' });
       // Event data the writer's gate refuses (too large, too deep) makes the recording invalid, not the call.
-      gate(() => opts.restore(id, rec.events.map((e) => ({ seq: e.seq, parent_seq: e.parent_seq, ts: e.timestamp, offset_ms: e.offset, channel: e.channel, type: e.type, data: e.data }))));
+      try {
+        opts.restore(id, rec.events.map((e) => ({ seq: e.seq, parent_seq: e.parent_seq, ts: e.timestamp, offset_ms: e.offset, channel: e.channel, type: e.type, data: e.data })));
+      } catch (err) {
+        if (err instanceof TracedError && err.code === ErrorCodes.INVALID_PARAMS) throw invalid('events[].data', err.message, err.data);
+        throw err;
+      }
       for (const a of m.annotations) store.addAnnotation({ session_id: id, offset_ms: a.offset_ms, ts: a.ts, text: opts.gateText(a.text) ?? '', created_at: a.ts });
       for (const g of kept) store.insertSegment({ session_id: id, channel_id: g.channel, seq: g.seq, path: g.path, start_offset_ms: g.start_offset_ms, duration_ms: g.duration_ms, bytes: g.bytes, sha256: g.sha256, state: 'complete', created_at: m.session.started_at });
       const state = m.session.state === 'recording' || m.session.state === 'paused' ? 'recovered' : m.session.state;
