@@ -5,7 +5,9 @@
 import { z } from 'zod';
 
 /** Time-sortable, readable and safe as a directory name: `20261121-145012-k3x9`. */
-export const SessionId = z.string().regex(/^\d{8}-\d{6}-[a-z0-9]{4}$/, 'a session id looks like 20261121-145012-k3x9');
+/** The one session-id pattern: every id parsed anywhere (IPC, MCP, import, folder scan) is held to it before it names a path. */
+export const SESSION_ID_PATTERN = /^\d{8}-\d{6}-[a-z0-9]{4}$/;
+export const SessionId = z.string().regex(SESSION_ID_PATTERN, 'a session id looks like 20261121-145012-k3x9');
 export type SessionId = z.infer<typeof SessionId>;
 
 /** A session id, a unique prefix of one, or `last` for the most recent session. */

@@ -14,7 +14,9 @@ import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
 
 /** Time-sortable, readable and safe as a directory name: `20261121-145012-k3x9`. */
-export const SESSION_ID_PATTERN = /^\d{8}-\d{6}-[a-z0-9]{4}$/;
+import { SESSION_ID_PATTERN } from '../model.js';
+
+export { SESSION_ID_PATTERN };
 
 const SEGMENT = /^[A-Za-z0-9._:-]{1,255}$/;
 const MAX_SEGMENTS = 3;

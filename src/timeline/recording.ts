@@ -11,6 +11,7 @@ import { ErrorCodes, TracedError } from '../errors.js';
 import { z } from 'zod';
 import { ChannelId, SessionState, type RecordedEvent } from '../model.js';
 import { assertSessionId, confinedPath, copyFileConfined, isPlainRelative, SESSION_ID_PATTERN } from './confine.js';
+import { commitFile } from './session-files.js';
 import type { Store } from './store.js';
 
 export const RECORDING_FORMAT = 'traced-recording/1';
@@ -141,7 +142,7 @@ export function writeRecording(store: Store, sessionId: string, file: string, fo
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
+  commitFile(tmp, file);
   return { file, bytes: fs.statSync(file).size, events: events.length };
 }
 

@@ -12,7 +12,7 @@ import type {
 } from '../model.js';
 import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
-import type { RecordedEvent } from '../model.js';
+import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 import { fitPage } from './budget.js';
 import { computeMoments } from './moments.js';
 import { parseTimeArg } from './query.js';
@@ -29,6 +29,8 @@ export interface ReplayDeps {
 
 /** On-screen text in a replay_at reply (characters): a full screen of a terminal is ~8k. */
 const MAX_SCREEN_TEXT = 8000;
+/** A replay cursor token: `<session id>:<offset>:<seq>`. */
+const CURSOR = new RegExp(`^(${SESSION_ID_PATTERN.source.slice(1, -1)}):(-?\\d+):(-?\\d+)$`);
 const FILE_TYPES = ['file.changed', 'file.created', 'file.deleted'];
 const HEAD_TYPES = ['git.commit', 'git.checkout', 'git.branch.switched', 'git.reset', 'git.merge', 'git.rebase'];
 
@@ -141,7 +143,7 @@ export class Replay {
     let sessionId: string;
     let pos = { offset: -1, seq: -1 };
     if (q.cursor) {
-      const m = /^(\d{8}-\d{6}-[a-z0-9]{4}):(-?\d+):(-?\d+)$/.exec(q.cursor);
+      const m = CURSOR.exec(q.cursor);
       if (!m) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
       sessionId = this.d.store.resolveSessionRef(m[1] as string);
       pos = { offset: Number(m[2]), seq: Number(m[3]) };

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
-import type { RecordedEvent } from '../model.js';
+import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 
 export const SESSION_JSON = 'session.json';
 export const EVENTS_JSONL = 'events.jsonl';
@@ -20,8 +20,6 @@ export const UPLOADS_JSONL = 'uploads.jsonl';
 export const INDEX_JSONL = 'index.jsonl';
 export const ANNOTATIONS_JSONL = 'annotations.jsonl';
 
-/** Time-sortable, readable and safe as a directory name: `20261121-145012-k3x9`. */
-export const SESSION_ID_PATTERN = /^\d{8}-\d{6}-[a-z0-9]{4}$/;
 
 export function isSessionId(id: unknown): id is string {
   return typeof id === 'string' && SESSION_ID_PATTERN.test(id);
@@ -121,6 +119,11 @@ export function writeFileAtomic(file: string, content: string): void {
   } finally {
     fs.closeSync(fd);
   }
+  commitFile(tmp, file);
+}
+
+/** Renames a finished temp file into place and fsyncs the directory, so the rename itself survives a power cut. */
+export function commitFile(tmp: string, file: string): void {
   fs.renameSync(tmp, file);
   syncDir(path.dirname(file));
 }
