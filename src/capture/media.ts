@@ -5,7 +5,7 @@
  * with backoff and the gap is an event; a channel that stops producing data or
  * records only silence is `degraded`, never shown as fine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { ErrorCodes, TracedError } from '../errors.js';
 import type { ChannelContext, ChannelDriver, SegmentInfo } from './channel.js';
 import { audioInput, displayInput, listDevices, pulseSource } from './devices.js';
 import { resolveFfmpeg, type FfmpegInfo } from './ffmpeg.js';
+import { type ChildRegistry, spawnTied } from './proc.js';
 
 export type { SegmentInfo } from './channel.js';
 import {
@@ -24,6 +25,8 @@ export interface MediaOptions {
   ffmpegPath?: string | undefined;
   /** The daemon's one ffmpeg lookup; without it the channel looks ffmpeg up itself. */
   ffmpeg?: (() => Promise<FfmpegInfo>) | undefined;
+  /** Where the daemon records its long-lived children (reaped at the next cold start if they outlive it). */
+  children?: ChildRegistry | undefined;
   segmentSeconds: number;
   fps: number;
   /** No new bytes for this long: degraded. */
@@ -144,7 +147,8 @@ export class MediaChannel implements ChannelDriver {
       ...outputArgs(this.mediaKind, { segmentSeconds: this.opts.segmentSeconds, startNumber: this.nextSeq, listFile, pattern: path.join(this.dir, `%05d.${segmentExt(this.mediaKind)}`), fps: this.opts.fps }),
     ];
     ctx.logger.debug({ args }, 'starting ffmpeg');
-    const child = spawn(ff.path, args, { stdio: ['ignore', 'ignore', 'pipe'], env: ctx.env as NodeJS.ProcessEnv, windowsHide: true });
+    const child = spawnTied(ff.path, args, { stdio: ['ignore', 'ignore', 'pipe'], env: ctx.env as NodeJS.ProcessEnv, windowsHide: true });
+    this.opts.children?.track(child);
     const run: Run = {
       id, child, listFile, startEpoch: undefined, stderr: '', expectedExit: false, registered: new Set(),
       exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),

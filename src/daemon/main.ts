@@ -13,6 +13,7 @@ import type { Services } from '../api/services.js';
 import type { ChannelDriver } from '../capture/channel.js';
 import { listDevices } from '../capture/devices.js';
 import { FfmpegLocator } from '../capture/ffmpeg.js';
+import { ChildRegistry } from '../capture/proc.js';
 import { FilesChannel } from '../capture/files.js';
 import { GitChannel } from '../capture/git.js';
 import { MediaChannel } from '../capture/media.js';
@@ -50,7 +51,7 @@ import { acquireDaemonLock } from './lock.js';
 
 export const systemClock: Clock = { now: () => Date.now(), mono: () => performance.now() };
 
-export function channelFactory(config: Config, ffmpeg: FfmpegLocator): ChannelFactory {
+export function channelFactory(config: Config, ffmpeg: FfmpegLocator, children?: ChildRegistry): ChannelFactory {
   return (spec: ChannelSpec): ChannelDriver | undefined => {
     switch (spec.id) {
       case 'files':
@@ -61,7 +62,7 @@ export function channelFactory(config: Config, ffmpeg: FfmpegLocator): ChannelFa
         return new WindowChannel(config.window.pollMs);
       default:
         if (/^(display|mic|system_audio):/.test(spec.id)) {
-          return new MediaChannel(spec.id, spec.store, { ...config.capture, excludeWindows: config.privacy.excludeWindows, ffmpeg: () => ffmpeg.info() });
+          return new MediaChannel(spec.id, spec.store, { ...config.capture, excludeWindows: config.privacy.excludeWindows, ffmpeg: () => ffmpeg.info(), children });
         }
         return undefined;
     }
@@ -79,6 +80,8 @@ export interface BuildOptions {
   clock?: Clock;
   notify: (topic: string, data: unknown) => void;
   channelFactory?: ChannelFactory;
+  /** The record of long-lived children (capture ffmpeg), reaped at the next cold start. */
+  children?: ChildRegistry | undefined;
   /** Upload targets by name (VideoDB when a key is configured); none: everything stays local. */
   targets?: (muxer: SessionMuxer, ffmpeg: FfmpegLocator) => Map<string, UploadTarget>;
   /** The local indexer's engines, when one runs (chosen before: choosing is async). */
@@ -163,7 +166,7 @@ export function buildServices(o: BuildOptions): Built {
   });
   const recorder = new Recorder({
     store, files, events, health, clock, log, notify, env, cwd: o.cwd, defaultProfile: config.session.defaultProfile,
-    channelFactory: o.channelFactory ?? channelFactory(config, ffmpeg), live, summary: (id) => sessions.summary(id), resolve: (ref) => sessions.resolve(ref),
+    channelFactory: o.channelFactory ?? channelFactory(config, ffmpeg, o.children), live, summary: (id) => sessions.summary(id), resolve: (ref) => sessions.resolve(ref),
     queue, flushTimeoutMs: config.queue.flushTimeoutMs, refreshMoments,
     afterStop: (id) => {
       if (late.assistant(id)) refreshMoments(id);
@@ -201,6 +204,11 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
   let server: IpcServer | undefined;
   try {
     log.info({ version: VERSION, node: process.versions.node, home: paths.home, socket: paths.socket }, 'daemon starting');
+    // Children a killed daemon left running (where no parent-death signal took them) go before anything
+    // registers their segments: a recorder nobody supervises must not keep the microphone open.
+    const children = new ChildRegistry(path.join(paths.home, 'run', 'children'));
+    const reaped = await children.reap();
+    if (reaped.length) log.warn({ pids: reaped }, 'killed children a previous daemon left running');
     store = new Store(paths.db);
     // Notifications go to the socket's subscribers once it listens; the indexer wakes on new segments.
     const subscribers: ((topic: string, data: unknown) => void)[] = [];
@@ -208,7 +216,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       for (const s of subscribers) s(topic, data);
     };
     const built = buildServices({
-      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, notify,
+      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, notify, children,
       indexing: await chooseEngines(config, paths, opts.env, log),
       targets: (muxer, ffmpeg) => videodbTargets(store as Store, config, paths, opts.env, muxer, ffmpeg),
     });

@@ -7,11 +7,10 @@
  * and stays in sync. Used by `export_session` (mp4), clips, and the VideoDB
  * session upload.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
-import { run } from '../capture/proc.js';
+import { run, spawnTied } from '../capture/proc.js';
 
 export interface MuxSegment {
   channel_id: string;
@@ -149,13 +148,13 @@ async function videoSize(ffmpeg: string, file: string): Promise<{ width: number;
 
 function runWithProgress(ffmpeg: string, args: string[], totalMs: number, onProgress: MuxOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, ...(signal ? { signal } : {}) });
+    const child = spawnTied(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, ...(signal ? { signal } : {}) });
     let stderr = '';
     let buf = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => (stderr = (stderr + d).slice(-8192)));
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => (stderr = (stderr + d).slice(-8192)));
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => {
       buf += d;
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
