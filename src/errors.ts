@@ -35,6 +35,8 @@ export const ErrorCodes = {
   IPC_UNKNOWN_METHOD: 'TRACED_IPC_UNKNOWN_METHOD',
   IPC_BAD_FRAME: 'TRACED_IPC_BAD_FRAME',
   IPC_TIMEOUT: 'TRACED_IPC_TIMEOUT',
+  /** The daemon already serves as many clients as it allows; try again when one has gone. */
+  IPC_TOO_MANY_CLIENTS: 'TRACED_IPC_TOO_MANY_CLIENTS',
   CLI_USAGE: 'TRACED_CLI_USAGE',
   /** A model download failed (network, HTTP status). */
   MODEL_DOWNLOAD: 'TRACED_MODEL_DOWNLOAD',

@@ -41,6 +41,7 @@ import { EventWriter, type Clock } from '../session/event-writer.js';
 import { LateIngest } from '../session/late-ingest.js';
 import { Recorder, newSessionId, registerSegment, type ChannelFactory } from '../session/recorder.js';
 import { StorageHealth } from '../session/storage-health.js';
+import { ReadPool, type Offload } from '../timeline/read-pool.js';
 import { Replay } from '../timeline/replay.js';
 import { Search } from '../timeline/search.js';
 import { SessionFiles, UPLOADS_JSONL } from '../timeline/session-files.js';
@@ -80,6 +81,8 @@ export interface BuildOptions {
   clock?: Clock;
   notify: (topic: string, data: unknown) => void;
   channelFactory?: ChannelFactory;
+  /** Where heavy reads run (the daemon's worker pool); inline when absent. */
+  reads?: Offload | undefined;
   /** The record of long-lived children (capture ffmpeg), reaped at the next cold start. */
   children?: ChildRegistry | undefined;
   /** Upload targets by name (VideoDB when a key is configured); none: everything stays local. */
@@ -122,7 +125,7 @@ export function buildServices(o: BuildOptions): Built {
   const live: { current: LiveSession | undefined } = { current: undefined };
   const liveId = () => live.current?.id;
   const health = new StorageHealth({ home: paths.home, log, notify, now });
-  const replay = new Replay({ store, sessionDir: (id) => files.dir(id), now, ffmpeg: () => ffmpeg.path(), liveId });
+  const replay = new Replay({ store, sessionDir: (id) => files.dir(id), now, ffmpeg: () => ffmpeg.path(), liveId, reads: o.reads });
   const refreshMoments = (id: string) => replay.refreshMoments(id);
   const events = new EventWriter({
     store, files, health, clock, log, notify, commitIntervalMs: config.session.commitIntervalMs, jsonlSyncMs: config.session.jsonlSyncMs, refreshMoments,
@@ -134,12 +137,12 @@ export function buildServices(o: BuildOptions): Built {
   const uploads = queue.targetNames.length ? (id: string) => queue.sessionCounts(id) : undefined;
   const indexer = o.indexing && createIndexer(o, o.indexing, files, ffmpeg, events);
   const sessions = new SessionViews({
-    store, live, now, cwd: o.cwd, uploads, refreshMoments, storage: () => health.status(), indexer: indexer && (() => indexer.status()),
+    store, live, now, cwd: o.cwd, uploads, refreshMoments, storage: () => health.status(), indexer: indexer && (() => indexer.status()), reads: o.reads,
     daemon: () => ({
       pid: process.pid, version: o.version ?? VERSION, node: process.versions.node, started_at: startedAt, uptime_ms: now() - startedAt, home: paths.home, socket: paths.socket,
     }),
   });
-  const search = new Search({ store, now, cloud: videodb ? { search: (q, n) => videodb.search(q, n), sessionsByVideo: () => queue.sessionsByVideo() } : undefined });
+  const search = new Search({ store, now, reads: o.reads, cloud: videodb ? { search: (q, n) => videodb.search(q, n), sessionsByVideo: () => queue.sessionsByVideo() } : undefined });
   const exporter = new Exporter({
     store, files, muxer, exportsDir: path.join(paths.home, 'exports'), cwd: o.cwd, liveId, flushLive: () => events.flush(), newSessionId: () => newSessionId(now()),
     restoreEvents: (id, evs) => events.restore(id, evs), gateText: (t) => events.gateText(t), refreshMoments,
@@ -215,8 +218,10 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     const notify = (topic: string, data: unknown) => {
       for (const s of subscribers) s(topic, data);
     };
+    // Two readers: one heavy read per core, so the loop itself stays free for IPC and capture.
+    const reads = new ReadPool({ db: paths.db, size: 2, log: log.child({ mod: 'reads' }) });
     const built = buildServices({
-      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, notify, children,
+      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, notify, children, reads: (t, m, a) => reads.run(t, m, a),
       indexing: await chooseEngines(config, paths, opts.env, log),
       targets: (muxer, ffmpeg) => videodbTargets(store as Store, config, paths, opts.env, muxer, ffmpeg),
     });
@@ -295,6 +300,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
         }
         await queue.stop();
         await indexer.stop();
+        await reads.close();
         clearInterval(spoolTimer);
         drain();
         events.flush();

@@ -59,6 +59,8 @@ export class Indexer {
   private readonly ctls = new Set<AbortController>();
   private readonly current = new Map<'ocr' | 'speech', NonNullable<IndexerStatus['current']>>();
   private done = 0;
+  private readonly backlog = new Map<'ocr' | 'speech', { n: number; ms: number }>();
+  private readonly stale = new Set<'ocr' | 'speech'>(['ocr', 'speech']);
   /** Last thumbnail read per display, so a still screen across segments is not read again. */
   private readonly lastThumb = new Map<string, Uint8Array>();
 
@@ -83,12 +85,29 @@ export class Indexer {
 
   /** New segments: look now instead of at the next idle poll. */
   wake(): void {
+    this.stale.add('ocr');
+    this.stale.add('speech');
     for (const w of this.wakers) w();
   }
 
+  /** Counts what is left to index of one kind, when something changed since the last count. */
+  private countBacklog(kind: 'ocr' | 'speech', glob: string): void {
+    if (!this.stale.has(kind)) return;
+    this.stale.delete(kind);
+    try {
+      this.backlog.set(kind, this.o.store.indexBacklog(kind, glob));
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not count the indexing backlog');
+    }
+  }
+
+  /**
+   * Cheap at any size of history: the backlog is counted by the indexer's own
+   * loop when segments arrive or finish, never by a status call.
+   */
   status(): IndexerStatus {
-    const part = (kind: 'ocr' | 'speech', glob: string, e: { engine: { name: string } | undefined; reason: string }) => {
-      const b = e.engine ? this.o.store.indexBacklog(kind, glob) : { n: 0, ms: 0 };
+    const part = (kind: 'ocr' | 'speech', _glob: string, e: { engine: { name: string } | undefined; reason: string }) => {
+      const b = (e.engine && this.backlog.get(kind)) || { n: 0, ms: 0 };
       return { engine: e.engine?.name ?? null, reason: e.reason, pending_segments: b.n, behind_ms: b.ms };
     };
     return {
@@ -103,9 +122,11 @@ export class Indexer {
     const engine = kind === 'ocr' ? this.o.ocr.engine : this.o.speech.engine;
     if (!engine) return;
     while (this.running) {
+      this.countBacklog(kind, glob);
       const seg = this.o.store.nextToIndex(kind, glob);
       if (seg) {
         // index() handles its own failures; this guards the loop against anything else (a closed store).
+        this.stale.add(kind);
         await this.index(kind, seg).catch(async (err: unknown) => {
           this.o.log.error({ err }, 'indexer error');
           await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));

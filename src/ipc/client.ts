@@ -27,6 +27,7 @@ export class IpcClient {
   private readonly listeners = new Set<(topic: string, data: unknown) => void>();
   private nextId = 1;
   private closed = false;
+  private refusal: TracedError | undefined;
   private closeListeners: (() => void)[] = [];
 
   private constructor(readonly socketPath: string) {
@@ -74,6 +75,8 @@ export class IpcClient {
   }
 
   private onResponse(data: { id?: unknown; result?: unknown; error?: WireError }): void {
+    // An error for no request: the daemon refuses the connection itself (too many clients); it closes next.
+    if (data?.id === null && data.error && isErrorCode(data.error.code)) this.refusal = new TracedError(data.error.code, data.error.message);
     if (typeof data?.id !== 'number') return;
     const p = this.pending.get(data.id);
     if (!p) return;
@@ -90,7 +93,7 @@ export class IpcClient {
     this.closed = true;
     for (const p of this.pending.values()) {
       if (p.timer) clearTimeout(p.timer);
-      p.reject(new TracedError(ErrorCodes.DAEMON_UNREACHABLE, 'the daemon closed the connection'));
+      p.reject(this.refusal ?? new TracedError(ErrorCodes.DAEMON_UNREACHABLE, 'the daemon closed the connection'));
     }
     this.pending.clear();
     for (const l of this.closeListeners) l();
@@ -105,7 +108,7 @@ export class IpcClient {
   }
 
   call(method: string, params: unknown = {}, opts: CallOptions = {}): Promise<unknown> {
-    if (this.closed) return Promise.reject(new TracedError(ErrorCodes.DAEMON_UNREACHABLE, 'the connection to the daemon is closed'));
+    if (this.closed) return Promise.reject(this.refusal ?? new TracedError(ErrorCodes.DAEMON_UNREACHABLE, 'the connection to the daemon is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? 0;

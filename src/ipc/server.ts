@@ -22,6 +22,9 @@ export interface IpcServerOptions {
   logger: Logger;
 }
 
+/** Clients served at once; one more is told TRACED_IPC_TOO_MANY_CLIENTS and closed. */
+export const MAX_CLIENTS = 256;
+
 /** Events node-ipc itself publishes on the server: never client frames. */
 const INTERNAL = new Set(['start', 'connect', 'close', 'error', 'socket.disconnected', 'data']);
 
@@ -30,6 +33,7 @@ export class IpcServer {
   private readonly subs = new Map<Socket, string[]>();
   private readonly log: Logger;
   private inflight = 0;
+  private readonly clients = new Set<Socket>();
 
   constructor(private readonly opts: IpcServerOptions) {
     this.log = opts.logger.child({ mod: 'ipc' });
@@ -41,7 +45,8 @@ export class IpcServer {
     c.socketRoot = `${path.dirname(opts.socketPath)}${path.sep}`;
     c.secureSocketRoot = true;
     c.unlink = true; // the lock already proved any socket file here stale
-    c.maxConnections = 256;
+    // node-ipc closes connections past its own limit without a word; ours answers them with a code first.
+    c.maxConnections = MAX_CLIENTS * 4;
   }
 
   start(): Promise<void> {
@@ -55,6 +60,14 @@ export class IpcServer {
           this.reply(socket as Socket, { id: null, error: { code: ErrorCodes.IPC_BAD_FRAME, message: 'unknown frame type; send {"type":"req","data":{"id":…,"method":…,"params":…}}' } });
         });
         server.on('error', (err: Error & { code?: string }) => this.log.warn({ code: err.code, msg: err.message }, 'ipc protocol error; connection closed'));
+        server.on('connect', (socket: Socket) => {
+          this.clients.add(socket);
+          socket.once('close', () => this.clients.delete(socket));
+          if (this.clients.size <= MAX_CLIENTS) return;
+          this.log.warn({ clients: this.clients.size }, 'too many clients; refusing one');
+          this.reply(socket, { id: null, error: { code: ErrorCodes.IPC_TOO_MANY_CLIENTS, message: `the daemon serves ${MAX_CLIENTS} clients at once; close idle ones or try again shortly` } });
+          socket.end();
+        });
         server.on('socket.disconnected', (socket: Socket) => this.subs.delete(socket));
         server.on('start', () => {
           if (process.platform !== 'win32') fs.chmodSync(this.opts.socketPath, 0o600);

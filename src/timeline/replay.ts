@@ -14,6 +14,7 @@ import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
 import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 import { fitPage } from './budget.js';
+import type { Offload } from './read-pool.js';
 import { computeMoments } from './moments.js';
 import { parseTimeArg } from './query.js';
 import type { SessionRow, Store } from './store.js';
@@ -25,6 +26,8 @@ export interface ReplayDeps {
   now: () => number;
   /** The live session's id: its moments are computed on demand, so a digest of it is current. */
   liveId?: (() => string | undefined) | undefined;
+  /** Where heavy reads run (a worker pool); inline when absent. */
+  reads?: Offload | undefined;
 }
 
 /** On-screen text in a replay_at reply (characters): a full screen of a terminal is ~8k. */
@@ -170,9 +173,10 @@ export class Replay {
     this.d.store.replaceMoments(sessionId, computeMoments(events, end));
   }
 
-  whatHappened(q: WhatHappenedInput): WhatHappenedOutput {
+  async whatHappened(q: WhatHappenedInput): Promise<WhatHappenedOutput> {
     const live = this.d.liveId?.();
     if (live) this.refreshMoments(live);
+    if (this.d.reads) return (await this.d.reads('replay', 'whatHappened', [q])) as WhatHappenedOutput;
     const now = this.d.now();
     let rows: SessionRow[];
     let since: number;
@@ -216,9 +220,7 @@ export class Replay {
     const s = this.d.store;
     const from = Math.max(0, since - r.started_at);
     const to = Math.max(0, until - r.started_at);
-    const ev = s.events({ sessionId: r.id, fromMs: from, toMs: to, limit: 200_000 });
-    const saves = new Map<string, number>();
-    for (const e of ev) if (e.type.startsWith('file.') && typeof e.data.path === 'string') saves.set(e.data.path, (saves.get(e.data.path) ?? 0) + 1);
+    const { saves, events: ev } = s.digestParts(r.id, from, to);
     const clip = (t: unknown, n = 200) => String(t ?? '').replace(/\s+/g, ' ').slice(0, n);
     const errorsSeen = new Set<string>();
     const moments = s.moments(r.id, from, to);
@@ -233,7 +235,7 @@ export class Replay {
     return {
       id: r.id, project: r.project, label: r.label, started_at: r.started_at, duration_ms: Math.max(0, (r.ended_at ?? this.d.now()) - r.started_at), state: r.state,
       moments: moments.map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, duration_ms: m.end_offset_ms - m.start_offset_ms, what: describe(m) })),
-      files_touched: [...saves].sort((a, b) => b[1] - a[1]).map(([p, n]) => ({ path: p, saves: n })),
+      files_touched: saves.map((f) => ({ path: String(f.path), saves: f.n })),
       commits: ev.filter((e) => e.type === 'git.commit').map((e) => ({ offset_ms: e.offset_ms, hash: (e.data.hash as string | undefined) ?? null, subject: clip(e.data.subject, 120) })),
       failed_commands: ev.filter((e) => e.type === 'terminal.command' && Number(e.data.exit_code ?? 0) !== 0).map((e) => ({ offset_ms: e.offset_ms, command: clip(e.data.command, 160), exit_code: typeof e.data.exit_code === 'number' ? e.data.exit_code : null })),
       errors_on_screen: ev

@@ -6,6 +6,7 @@
  */
 import type { SearchInput, SearchOutput } from '../model.js';
 import { fitPage } from './budget.js';
+import type { Offload } from './read-pool.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
 import type { SearchRow, Store } from './store.js';
 
@@ -20,6 +21,8 @@ export interface SearchDeps {
   store: Store;
   now: () => number;
   cloud?: CloudSearch | undefined;
+  /** Where heavy reads run (a worker pool); inline when absent. */
+  reads?: Offload | undefined;
 }
 
 /** Hits closer than this on the same session and kind of text are one moment. */
@@ -29,7 +32,8 @@ export class Search {
   constructor(private readonly d: SearchDeps) {}
 
   /** `sessionId`: an already resolved session to search in. */
-  async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {
+  /** Hits from this machine's indexes, merged into moments (what a read worker runs). */
+  local(q: Omit<SearchInput, 'session'>, sessionId?: string): SearchOutput['hits'] {
     const now = this.d.now();
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
@@ -39,7 +43,14 @@ export class Search {
     const trigram = toTrigramQuery(q.query);
     const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(q.query);
     const rows = this.d.store.search({ match: prefixOnly ? undefined : toFtsQuery(q.query), trigram, sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit * 2 });
-    const hits: SearchOutput['hits'] = mergeAdjacent(rows).slice(0, q.limit);
+    return mergeAdjacent(rows).slice(0, q.limit);
+  }
+
+  async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {
+    const now = this.d.now();
+    const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
+    const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
+    const hits: SearchOutput['hits'] = this.d.reads ? ((await this.d.reads('search', 'local', [q, sessionId])) as SearchOutput['hits']) : this.local(q, sessionId);
     const warnings: string[] = [];
     const cloud = this.d.cloud;
     // The cloud index only holds spoken words and scenes: a search filtered to other channels or types does not ask it.

@@ -11,6 +11,7 @@ import type {
   IndexerStatus, ListSessionsInput, ListSessionsOutput, LiveSession, Profile, SessionSummary, StatusOutput, StorageStatus,
 } from '../model.js';
 import { fitPage } from './budget.js';
+import type { Offload } from './read-pool.js';
 import { parseTimeArg } from './query.js';
 import type { SessionRow, Store } from './store.js';
 
@@ -27,6 +28,8 @@ export interface SessionViewsDeps {
   indexer?: (() => IndexerStatus) | undefined;
   /** Recomputes the stored moments of a session (the live one's are computed on demand). */
   refreshMoments: (sessionId: string) => void;
+  /** Where heavy reads run (a worker pool); inline when absent (tests, the read workers themselves). */
+  reads?: Offload | undefined;
 }
 
 export class SessionViews {
@@ -127,11 +130,12 @@ export class SessionViews {
    * recorded out of time order. Moments overlapping the range come on the
    * first page.
    */
-  timeline(id: string, q: Omit<GetTimelineInput, 'session'>): GetTimelineOutput {
+  async timeline(id: string, q: Omit<GetTimelineInput, 'session'>): Promise<GetTimelineOutput> {
     if (q.from_ms !== undefined && q.to_ms !== undefined && q.from_ms > q.to_ms) {
       throw new TracedError(ErrorCodes.INVALID_PARAMS, `from_ms (${q.from_ms}) is after to_ms (${q.to_ms})`, { data: { field: 'from_ms' } });
     }
     if (this.d.live.current?.id === id) this.d.refreshMoments(id);
+    if (this.d.reads) return (await this.d.reads('sessions', 'timeline', [id, q])) as GetTimelineOutput;
     const moments =
       q.after_seq === undefined
         ? this.d.store

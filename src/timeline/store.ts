@@ -154,9 +154,10 @@ export class Store {
   private readonly st: ReturnType<Store['prepare']>;
   private readonly appendTx: (events: readonly EventInsert[]) => void;
 
-  constructor(file: string) {
+  /** `readonly`: a reader's connection (a read worker): no migrations, no writes. */
+  constructor(file: string, opts: { readonly?: boolean } = {}) {
     try {
-      this.db = new Database(file);
+      this.db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     } catch (err) {
       throw new TracedError(ErrorCodes.STORE_FAILED, `cannot open ${file}: ${(err as Error).message}`, { cause: err });
     }
@@ -164,12 +165,14 @@ export class Store {
     // leaves a half-written page. synchronous=FULL: every commit fsyncs the WAL,
     // so an acknowledged event survives a power cut, not only a killed process;
     // group commit in the engine keeps that affordable (one fsync per batch).
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
     // The CLI may read while the daemon writes: wait rather than fail on a lock.
     this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    }
     this.st = this.prepare();
     this.appendTx = this.db.transaction((events: readonly EventInsert[]) => {
       for (const e of events) {
@@ -268,6 +271,29 @@ export class Store {
       getSegment: db.prepare('SELECT * FROM segments WHERE session_id = ? AND channel_id = ? AND seq = ?'),
       typeCounts: db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE session_id = ? GROUP BY type ORDER BY type'),
     };
+  }
+
+  /**
+   * What a digest needs of a stretch of a session, without loading its
+   * events: saves counted per path by SQLite, and the few kinds of event a
+   * digest quotes, each list bounded (newest kept) so memory does not grow
+   * with the session.
+   */
+  digestParts(sessionId: string, fromMs: number, toMs: number, max = 2000): { saves: { path: string; n: number }[]; events: RecordedEvent[] } {
+    const saves = this.db
+      .prepare(
+        "SELECT json_extract(data, '$.path') AS path, COUNT(*) AS n FROM events WHERE session_id = ? AND offset_ms BETWEEN ? AND ? AND type LIKE 'file.%' AND json_extract(data, '$.path') IS NOT NULL GROUP BY 1 ORDER BY n DESC, path LIMIT ?",
+      )
+      .all(sessionId, fromMs, toMs, max) as { path: string; n: number }[];
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM (SELECT * FROM events WHERE session_id = ? AND offset_ms BETWEEN ? AND ? AND (
+           type = 'git.commit' OR type = 'screen.text' OR type = 'transcript.segment'
+           OR (type = 'terminal.command' AND COALESCE(json_extract(data, '$.exit_code'), 0) != 0)
+         ) ORDER BY offset_ms DESC, seq DESC LIMIT ?) ORDER BY offset_ms, seq`,
+      )
+      .all(sessionId, fromMs, toMs, max * 4) as EventDbRow[];
+    return { saves, events: rows.map(rowToEvent) };
   }
 
   /** Writes a batch of events and their FTS rows in one transaction. */

@@ -78,7 +78,7 @@ describe('Recorder', () => {
     files.ctx?.emit('file.changed', { path: 'b.ts' }, { ts: Date.now() - 50 });
     const b = await engine.ingest({ type: 'editor.test_run', data: { passed: 3, token: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789' }, channel: 'editor' });
     expect(b.seq).toBe((a.seq ?? 0) + 2);
-    const tl = sessions.timeline(session.id, { limit: 100 });
+    const tl = await sessions.timeline(session.id, { limit: 100, max_bytes: 40_000 });
     const seqs = tl.events.map((e) => e.seq).sort((x, y) => x - y);
     expect(seqs).toEqual([1, 2, 3, 4]);
     const byType = Object.fromEntries(tl.events.map((e) => [e.type, e]));
