@@ -1,75 +1,161 @@
 /**
- * Secret redaction applied to every text before it is indexed, stored as
- * searchable text or uploaded. Each rule replaces a match with
- * `[REDACTED:<kind>]`. Rules are ordered: specific token formats first, then
- * the generic ones (assignments, URLs with passwords).
+ * The redaction gate: every text that reaches the store, a session folder, an
+ * export or an upload passes `redact` (strings) or `redactDeep` (event data).
+ * A secret becomes `[REDACTED:<rule id>]`; the rules are data, in
+ * `redact-rules.ts`. Recognized text (OCR, speech) goes through
+ * `redactRecognized`, which also tries the joins a recognizer's stray spaces
+ * broke apart.
  */
-export interface RedactionRule {
-  kind: string;
-  pattern: RegExp;
-  /** Replace only this capture group (1-based) instead of the whole match. */
-  group?: number;
+import { isTellingKey, RULES, shannonEntropy, type RedactionRule, type RuleMatch } from './redact-rules.js';
+
+export type { RedactionRule } from './redact-rules.js';
+export { isTellingKey } from './redact-rules.js';
+
+/** The rules `redact` applies, in order. */
+export const redactionRules: readonly RedactionRule[] = RULES;
+
+/** Shorter than any rule's shortest match: nothing to look for. */
+const MIN_SECRET_TEXT = 8;
+const MARK = '[REDACTED';
+
+function applyRule(text: string, lower: string, rule: RedactionRule): string {
+  if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) return text;
+  const re = rule.regex;
+  re.lastIndex = 0;
+  let out = '';
+  let last = 0;
+  let changed = false;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m[0].length === 0) {
+      re.lastIndex++;
+      continue;
+    }
+    let span: [number, number] | undefined = [m.index, m.index + m[0].length];
+    if (rule.groups) {
+      span = undefined;
+      for (const g of rule.groups) {
+        const at = m.indices?.[g];
+        if (at) {
+          span = at;
+          break;
+        }
+      }
+      if (!span) continue;
+    }
+    const [start, end] = span;
+    const secret = text.slice(start, end);
+    if (secret.includes(MARK) || start < last) continue;
+    if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
+    if (rule.accept && !rule.accept({ text, match: m, secret, start, end } satisfies RuleMatch)) continue;
+    out += text.slice(last, start) + `[REDACTED:${rule.id}]`;
+    last = end;
+    changed = true;
+  }
+  re.lastIndex = 0;
+  return changed ? out + text.slice(last) : text;
 }
 
-export const redactionRules: readonly RedactionRule[] = [
-  { kind: 'private_key', pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g },
-  { kind: 'aws_access_key', pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g },
-  { kind: 'aws_secret_key', pattern: /(aws_secret_access_key|aws_secret_key|secret_access_key)(\s*[:=]\s*["']?)([A-Za-z0-9/+=]{40})/gi, group: 3 },
-  { kind: 'github_token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g },
-  { kind: 'gitlab_token', pattern: /\bglpat-[A-Za-z0-9_-]{20,}\b/g },
-  { kind: 'npm_token', pattern: /\bnpm_[A-Za-z0-9]{36}\b/g },
-  { kind: 'slack_token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
-  { kind: 'slack_webhook', pattern: /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g },
-  { kind: 'stripe_key', pattern: /\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g },
-  { kind: 'openai_key', pattern: /\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}\b/g },
-  { kind: 'google_api_key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { kind: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g },
-  { kind: 'bearer', pattern: /(\bbearer\s+)([A-Za-z0-9._~+/=-]{12,})/gi, group: 2 },
-  { kind: 'basic_auth', pattern: /(\bauthorization:\s*basic\s+)([A-Za-z0-9+/=]{8,})/gi, group: 2 },
-  { kind: 'url_password', pattern: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi, group: 2 },
-  {
-    // .env-style assignments: an upper-case name that says it holds a secret.
-    kind: 'env_assignment',
-    pattern: /(\b[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)[A-Z0-9_]*\s*[:=]\s*)(["']?)([^\s"']{4,})(\2)/g,
-    group: 3,
-  },
-  {
-    // key: value / key=value with a secret-looking key in any case (JSON, YAML, flags).
-    kind: 'password',
-    pattern: /(\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[:=]\s*)(["']?)([^\s"',;]{4,})(\2)/gi,
-    group: 3,
-  },
-];
-
-/** Returns `text` with every secret replaced by `[REDACTED:<kind>]`. */
+/**
+ * Returns `text` with every secret the rules know replaced by
+ * `[REDACTED:<rule id>]`; the text around a secret is kept. Synchronous and
+ * linear in the length of `text`. Idempotent: redacting twice changes nothing.
+ */
 export function redact(text: string): string {
+  if (text.length < MIN_SECRET_TEXT) return text;
+  // Keywords are looked up in the original text: a redaction only removes
+  // text (and adds markers, which no rule redacts), so a rule whose keyword
+  // is absent here cannot match later.
+  const lower = text.toLowerCase();
   let out = text;
-  for (const rule of redactionRules) {
-    rule.pattern.lastIndex = 0;
-    if (rule.group === undefined) {
-      out = out.replace(rule.pattern, `[REDACTED:${rule.kind}]`);
-    } else {
-      const g = rule.group;
-      out = out.replace(rule.pattern, (...m: unknown[]) => {
-        const groups = m.slice(1, -2) as (string | undefined)[];
-        if ((groups[g - 1] ?? '').startsWith('[REDACTED:')) return m[0] as string;
-        return groups.map((part, i) => (i === g - 1 ? `[REDACTED:${rule.kind}]` : (part ?? ''))).join('');
-      });
-    }
-  }
+  for (const rule of RULES) out = applyRule(out, lower, rule);
   return out;
 }
 
-/** Redacts every string inside a JSON value (keys are kept). */
+const WHOLE_MARK = /^\[REDACTED:[a-z0-9_:.-]+\]$/;
+
+/** What a value under a telling key becomes: the content rules' name for it when they saw it all, else the key's. */
+function redactUnderKey(value: string | number, keyName: string): string {
+  if (typeof value === 'string') {
+    if (value === '') return value;
+    const r = redact(value);
+    if (WHOLE_MARK.test(r)) return r;
+  }
+  return `[REDACTED:key:${keyName}]`;
+}
+
+function markName(key: string): string {
+  return key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+}
+
+interface Frame {
+  src: object;
+  dst: Record<string, unknown> | unknown[];
+  /** The telling key this container sits under, if any: every scalar inside is a secret. */
+  under: string | undefined;
+}
+
+/**
+ * Redacts a JSON value at any depth and returns a copy of the same shape
+ * (same keys, same array lengths). Every string is passed through `redact`;
+ * under a key that names a secret (`password`, `api_key`, `clientSecret`,
+ * `auth`, `credentials`… — see `isTellingKey`) every string and number, at
+ * any depth below it, is replaced whole by `[REDACTED:key:<name>]` (or by
+ * the rule's own marker when a rule recognized the whole value). Keys that
+ * themselves hold a secret are redacted as strings; when two keys redact to
+ * the same text, later ones get `#2`, `#3`… so no key is lost.
+ *
+ * Iterative (an explicit stack): any depth is safe. Shared and cyclic
+ * references keep their sharing in the copy. Callers that need bounded input
+ * check it first with `checkShape` (`shape.ts`).
+ */
 export function redactDeep<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v);
-    return out as T;
+  if (value === null || typeof value !== 'object') return value;
+  const seen = new Map<object, Record<string, unknown> | unknown[]>();
+  const root = newContainer(value as object);
+  seen.set(value as object, root);
+  const stack: Frame[] = [{ src: value as object, dst: root, under: undefined }];
+  for (let f = stack.pop(); f !== undefined; f = stack.pop()) {
+    const { src, dst, under } = f;
+    if (Array.isArray(dst)) {
+      const arr = src as unknown[];
+      for (let i = 0; i < arr.length; i++) dst[i] = child(arr[i], under, stack, seen);
+      continue;
+    }
+    const used = new Set<string>();
+    for (const key of Object.keys(src)) {
+      const v = (src as Record<string, unknown>)[key];
+      let outKey = redact(key);
+      if (outKey !== key) {
+        let n = 2;
+        const base = outKey;
+        while (used.has(outKey) || Object.hasOwn(src, outKey)) outKey = `${base}#${n++}`;
+      }
+      used.add(outKey);
+      const tell = under ?? (isTellingKey(key) ? (outKey === key ? markName(key) : 'redacted') : undefined);
+      const out = child(v, tell, stack, seen);
+      // A `__proto__` key is data here: define it, never let assignment set the prototype.
+      if (outKey === '__proto__') Object.defineProperty(dst, outKey, { value: out, enumerable: true, writable: true, configurable: true });
+      else (dst as Record<string, unknown>)[outKey] = out;
+    }
   }
-  return value;
+  return root as T;
+}
+
+function newContainer(src: object): Record<string, unknown> | unknown[] {
+  return Array.isArray(src) ? new Array<unknown>(src.length) : {};
+}
+
+function child(v: unknown, under: string | undefined, stack: Frame[], seen: Map<object, Record<string, unknown> | unknown[]>): unknown {
+  if (typeof v === 'string') return under !== undefined ? redactUnderKey(v, under) : redact(v);
+  if (typeof v === 'number') return under !== undefined ? redactUnderKey(v, under) : v;
+  if (v === null || typeof v !== 'object') return v;
+  const known = seen.get(v);
+  if (known) return known;
+  const dst = newContainer(v);
+  seen.set(v, dst);
+  stack.push({ src: v, dst, under });
+  return dst;
 }
 
 /**
