@@ -31,9 +31,10 @@ export interface RedactionRule {
   /** Flags `g` and `d`; `i` where the format is case-insensitive. */
   readonly regex: RegExp;
   /**
-   * Lower-case strings, one of which must occur in the lower-cased text for
-   * the regex to run at all: the cheap prefilter that keeps ordinary text
-   * cheap. Empty means always run.
+   * Strings one of which must occur in the text for the regex to run at all:
+   * the cheap prefilter that keeps ordinary text cheap. Written in lower case
+   * a keyword matches in any case; with upper case in it, exactly. Empty
+   * means always run.
    */
   readonly keywords: readonly string[];
   /**
@@ -83,6 +84,11 @@ export function looksSecret(v: string): boolean {
   return v.length >= 16 && shannonEntropy(v) >= 3.5;
 }
 
+/** A value after `--password` that starts with `-` is the next option (`-h`, `--verbose`) unless it looks like a secret. */
+export function notAFlag(v: string): boolean {
+  return looksSecret(v) && !/^--?[A-Za-z][A-Za-z-]*(?:=.*)?$/.test(v);
+}
+
 /**
  * Acceptance for `KEY=value`, `KEY: value`, `"KEY": "value"`, `KEY value` and
  * `--key value`, with groups: 1 keyword, 2 key's closing quote, 3 a `=`/`:`
@@ -102,8 +108,10 @@ function acceptAssignment(opts: { envOnly?: boolean }) {
     const next = text[quoted ? end + 1 : end] ?? '';
     if (match[4]) {
       // `KEY value`: a flag takes any value; a bare word must be followed by something secret-shaped.
-      if (key.startsWith('-')) return !v.startsWith('-') && v.length >= 2 && !LITERAL.test(v);
-      return looksSecret(v) && !/^(?:[./~]|[a-z]+:\/\/)/.test(v);
+      if (key.startsWith('-')) return (!v.startsWith('-') || notAFlag(v)) && v.length >= 2 && !LITERAL.test(v);
+      // `validateApiKey parsePasswordPolicy` is code: a camelCase name is no key here, nor a camelCase value.
+      if (/[a-z][A-Z]/.test(key) || /^[a-z]+(?:[A-Z][a-z]+)+$/.test(v)) return false;
+      return looksSecret(v) && !/^(?:\.{0,2}\/|~\/|[a-z]+:\/\/)/.test(v);
     }
     if (quoted) return !LITERAL.test(v);
     const sep = match[3] ?? '';
@@ -176,9 +184,10 @@ export const RULES: readonly RedactionRule[] = [
   { id: 'google_api_key', regex: /AIza[0-9A-Za-z_-]{35}/gd, keywords: ['aiza'] },
   { id: 'sendgrid_key', regex: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}/gd, keywords: ['sg.'] },
   // The auth token that follows an account SID (`-u AC…:token`) goes first; then the SID itself.
-  { id: 'twilio_auth_token', regex: /\bAC[0-9a-fA-F]{32}:([0-9a-fA-F]{32})\b/gd, keywords: ['ac'], groups: [1] },
-  { id: 'twilio_account_sid', regex: /\bAC[0-9a-fA-F]{32}\b/gd, keywords: ['ac'] },
-  { id: 'twilio_api_key', regex: /\bSK[0-9a-fA-F]{32}\b/gd, keywords: ['sk'] },
+  // Exact keywords (upper case): `ac` and `sk` are in half of all text once lower-cased.
+  { id: 'twilio_auth_token', regex: /\bAC[0-9a-fA-F]{32}:([0-9a-fA-F]{32})\b/gd, keywords: ['AC'], groups: [1] },
+  { id: 'twilio_account_sid', regex: /\bAC[0-9a-fA-F]{32}\b/gd, keywords: ['AC'] },
+  { id: 'twilio_api_key', regex: /\bSK[0-9a-fA-F]{32}\b/gd, keywords: ['SK'] },
   { id: 'shopify_token', regex: /\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/gd, keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'] },
   { id: 'linear_key', regex: /\blin_api_[A-Za-z0-9]{40}/gd, keywords: ['lin_api_'] },
   { id: 'onepassword_token', regex: /\bops_eyJ[A-Za-z0-9+/]{64,}={0,3}/gd, keywords: ['ops_eyj'] },
@@ -202,11 +211,11 @@ export const RULES: readonly RedactionRule[] = [
     groups: [1],
   },
   { id: 'bearer', regex: /\bbearer[ \t]+([A-Za-z0-9._~+/=-]{12,})/gid, keywords: ['bearer'], groups: [1] },
-  { id: 'basic_auth', regex: /\bauthorization["']?[ \t]*[:=][ \t]*["']?basic[ \t]+([A-Za-z0-9+/=]{8,})/gid, keywords: ['basic'], groups: [1] },
+  { id: 'basic_auth', regex: /\bauthorization["']?[ \t]*[:=][ \t]*["'`]?basic[ \t]+([A-Za-z0-9+/=]{8,})/gid, keywords: ['basic'], groups: [1] },
   {
     // Any other Authorization header value (`token …`, a short bearer, a raw key).
     id: 'authorization',
-    regex: /\bauthorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|token|digest|apikey|sso-key)[ \t]+)?([^\s"',;]{6,1024})/gid,
+    regex: /\bauthorization["']?[ \t]*[:=][ \t]*["'`]?(?:(?:bearer|basic|token|digest|apikey|sso-key)[ \t]+)?([^\s"',;]{6,1024})/gid,
     keywords: ['authorization'],
     groups: [1],
     accept: acceptHeader,

@@ -6,7 +6,7 @@
  * `redactRecognized`, which also tries the joins a recognizer's stray spaces
  * broke apart.
  */
-import { isTellingKey, RULES, shannonEntropy, type RedactionRule, type RuleMatch } from './redact-rules.js';
+import { isTellingKey, notAFlag, RULES, shannonEntropy, type RedactionRule, type RuleMatch } from './redact-rules.js';
 
 export type { RedactionRule } from './redact-rules.js';
 export { isTellingKey } from './redact-rules.js';
@@ -18,8 +18,38 @@ export const redactionRules: readonly RedactionRule[] = RULES;
 const MIN_SECRET_TEXT = 8;
 const MARK = '[REDACTED';
 
-function applyRule(text: string, lower: string, rule: RedactionRule): string {
-  if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) return text;
+/**
+ * The keyword prefilter, one pass for all rules: one regex of every
+ * lower-case keyword runs over the lower-cased text, resuming one character
+ * after each hit so overlapping keywords are all seen (a keyword that starts
+ * where a longer one does is implied by it: the map below runs its rules
+ * too). One scan instead of an `includes` per keyword per rule keeps ordinary
+ * text cheap. Keywords with upper case are exact and checked with `includes`.
+ */
+const isExact = (k: string): boolean => k !== k.toLowerCase();
+const KEYWORDS = [...new Set(RULES.flatMap((r) => r.keywords.filter((k) => !isExact(k))))].sort((a, b) => b.length - a.length);
+const SIEVE = new RegExp(KEYWORDS.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+/** For each keyword, the rules to run when it is present (its own and those of every keyword inside it). */
+const RULES_BY_KEYWORD = new Map<string, number[]>(
+  KEYWORDS.map((k) => [k, RULES.flatMap((r, i) => (r.keywords.some((x) => !isExact(x) && k.includes(x)) ? [i] : []))]),
+);
+const EXACT = RULES.flatMap((r, i) => r.keywords.filter(isExact).map((k) => [k, i] as const));
+const ALWAYS = RULES.flatMap((r, i) => (r.keywords.length === 0 ? [i] : []));
+
+/** Indices of the rules whose keywords occur in `text`, plus those without keywords. */
+function rulesFor(text: string): Set<number> {
+  const run = new Set(ALWAYS);
+  for (const [k, i] of EXACT) if (text.includes(k)) run.add(i);
+  const lower = text.toLowerCase();
+  SIEVE.lastIndex = 0;
+  for (let m = SIEVE.exec(lower); m !== null; m = SIEVE.exec(lower)) {
+    for (const i of RULES_BY_KEYWORD.get(m[0]) ?? []) run.add(i);
+    SIEVE.lastIndex = m.index + 1;
+  }
+  return run;
+}
+
+function applyRule(text: string, rule: RedactionRule): string {
   const re = rule.regex;
   re.lastIndex = 0;
   let out = '';
@@ -65,9 +95,17 @@ export function redact(text: string): string {
   // Keywords are looked up in the original text: a redaction only removes
   // text (and adds markers, which no rule redacts), so a rule whose keyword
   // is absent here cannot match later.
-  const lower = text.toLowerCase();
+  const run = rulesFor(text);
   let out = text;
-  for (const rule of RULES) out = applyRule(out, lower, rule);
+  // A redaction can expose a neighbour to a rule that needs a boundary (a key
+  // glued to the end of another): run again until nothing changes. Each pass
+  // that changes something turns text into markers, so this ends; the cap
+  // keeps the cost linear whatever the input.
+  for (let pass = 0; pass < 4; pass++) {
+    const before = out;
+    for (let i = 0; i < RULES.length; i++) if (run.has(i)) out = applyRule(out, RULES[i] as RedactionRule);
+    if (out === before) break;
+  }
   return out;
 }
 
@@ -119,20 +157,25 @@ export function redactDeep<T>(value: T): T {
     const { src, dst, under } = f;
     if (Array.isArray(dst)) {
       const arr = src as unknown[];
-      for (let i = 0; i < arr.length; i++) dst[i] = child(arr[i], under, stack, seen);
+      const argv = under === undefined ? argvSecrets(arr) : undefined;
+      for (let i = 0; i < arr.length; i++) {
+        const mark = argv?.get(i);
+        dst[i] = mark !== undefined ? mark : child(arr[i], under, stack, seen);
+      }
       continue;
     }
-    const used = new Set<string>();
+    let renamed: Set<string> | undefined;
     for (const key of Object.keys(src)) {
       const v = (src as Record<string, unknown>)[key];
-      let outKey = redact(key);
+      const k = keyInfo(key);
+      let outKey = k.out;
       if (outKey !== key) {
+        renamed ??= new Set();
         let n = 2;
-        const base = outKey;
-        while (used.has(outKey) || Object.hasOwn(src, outKey)) outKey = `${base}#${n++}`;
+        while (renamed.has(outKey) || Object.hasOwn(src, outKey)) outKey = `${k.out}#${n++}`;
+        renamed.add(outKey);
       }
-      used.add(outKey);
-      const tell = under ?? (isTellingKey(key) ? (outKey === key ? markName(key) : 'redacted') : undefined);
+      const tell = under ?? k.tell;
       const out = child(v, tell, stack, seen);
       // A `__proto__` key is data here: define it, never let assignment set the prototype.
       if (outKey === '__proto__') Object.defineProperty(dst, outKey, { value: out, enumerable: true, writable: true, configurable: true });
@@ -140,6 +183,73 @@ export function redactDeep<T>(value: T): T {
     }
   }
   return root as T;
+}
+
+interface KeyInfo {
+  /** The key as stored: redacted when it holds a secret itself. */
+  out: string;
+  /** The name a telling key gives its values' marker; undefined for other keys. */
+  tell: string | undefined;
+}
+
+/** Keys repeat across events (`path`, `command`, `exit_code`): what each means is worked out once. */
+const keyCache = new Map<string, KeyInfo>();
+const KEY_CACHE_MAX = 4096;
+
+function keyInfo(key: string): KeyInfo {
+  const hit = keyCache.get(key);
+  if (hit) return hit;
+  let out = redact(key);
+  // A key is a name: one that looks like a random token is a secret used as a name (a map keyed by token).
+  if (out === key && looksRandom(key)) out = '[REDACTED:random_token]';
+  const info: KeyInfo = { out, tell: isTellingKey(key) ? (out === key ? markName(key) : 'redacted') : undefined };
+  // Only short keys are kept: a key that is a secret itself is not worth remembering.
+  if (key.length <= 64) {
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(key, info);
+  }
+  return info;
+}
+
+/** An argument that names what follows it: `--password`, `aws_secret_access_key`, `X-Api-Key:`, `DB_TOKEN`. */
+const ARG_KEY = /^(?:-{1,2}[A-Za-z][\w.-]*|[\w.-]*[_.-][\w.-]*:?|[A-Za-z][\w-]*:|[A-Z0-9_]+|[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+)$/;
+/** What may stand between such an argument and its value: a separator or an auth scheme. */
+const ARG_FILLER = /^(?:=|:|=>|bearer|basic|token|digest)$/i;
+const MYSQL_FAMILY = /(?:^|\/)(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)$/;
+
+/**
+ * An argument vector keeps a secret's context in the element before it
+ * (`["aws", "configure", "set", "aws_secret_access_key", "…"]`,
+ * `["--password", "…"]`, `["mysql", "-uroot", "-p…"]`), where per-string
+ * rules cannot see it. Returns the elements to replace, by index.
+ */
+function argvSecrets(arr: readonly unknown[]): Map<number, string> | undefined {
+  let out: Map<number, string> | undefined;
+  let mysql = false;
+  let curl = false;
+  for (let i = 0; i < arr.length; i++) {
+    const a = arr[i];
+    if (typeof a !== 'string' || a.length > 64) continue;
+    if (MYSQL_FAMILY.test(a)) mysql = true;
+    else if (mysql && /^-p[^\s]/.test(a)) (out ??= new Map()).set(i, '-p[REDACTED:mysql_password]');
+    if (/(?:^|\/)curl$/.test(a)) curl = true;
+    else if (curl && /^(?:-u|--user|-U|--proxy-user)$/.test(a)) {
+      const v = arr[i + 1];
+      const colon = typeof v === 'string' ? v.indexOf(':') : -1;
+      if (typeof v === 'string' && colon >= 0 && colon < v.length - 1) (out ??= new Map()).set(i + 1, `${v.slice(0, colon)}:[REDACTED:curl_user]`);
+    }
+    // A plain word (`token`) names a value only when a separator follows it: in prose it is just a word.
+    const keyLike = ARG_KEY.test(a) || (typeof arr[i + 1] === 'string' && /^(?:=|:|=>)$/.test(arr[i + 1] as string));
+    if (!keyLike || !isTellingKey(a)) continue;
+    let j = i + 1;
+    while (j < arr.length && typeof arr[j] === 'string' && ARG_FILLER.test(arr[j] as string)) j++;
+    const v = arr[j];
+    if ((typeof v === 'string' && v !== '' && (!v.startsWith('-') || notAFlag(v))) || typeof v === 'number') {
+      (out ??= new Map()).set(j, redactUnderKey(v, markName(a.replace(/^-+|[:=]+$/g, ''))));
+      i = j;
+    }
+  }
+  return out;
 }
 
 function newContainer(src: object): Record<string, unknown> | unknown[] {
