@@ -134,6 +134,7 @@ function acceptHeader({ text, secret, end }: RuleMatch): boolean {
 
 const VALUE = String.raw`(?:"((?:[^"\\\n]|\\.){0,1024})"|'((?:[^'\\\n]|\\.){0,1024})'|([^\s"'\x60,;&|()[\]{}<>]{1,1024}))`;
 const SEP = String.raw`(["']?)(?:([ \t]*(?:=>|:=|[:=])[ \t]*)|([ \t]+))(?!=)`;
+/** As SEP without the blank form; the empty group keeps the group numbers the same. */
 const SEP_NO_BLANK = String.raw`(["']?)([ \t]*(?:=>|:=|[:=])[ \t]*)()(?!=)`;
 /** Capture groups of a value in the assignment regexes (double quoted, single quoted, bare). */
 const VALUE_GROUPS = [5, 6, 7] as const;
