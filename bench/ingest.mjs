@@ -54,8 +54,20 @@ const gated = new Array(total);
 for (let i = 0; i < total; i++) gated[i] = gate('20260101-000000-aaaa', i + 1, raws[i]);
 const gateMs = performance.now() - tg;
 const leaked = gated.filter((e) => JSON.stringify(e).includes('ghp_')).length;
-gated.length = 0;
 console.log(`redaction gate alone (redactDeep + eventText): ${total} events in ${gateMs.toFixed(0)} ms = ${Math.round(total / (gateMs / 1000))} events/s; planted secrets left: ${leaked}`);
+
+// 0b. The store alone, on the same events gated beforehand: what the gate adds is the difference.
+{
+  const home0 = tempHome();
+  const store0 = new Store(path.join(home0, 'traced.db'));
+  store0.insertSession({ id: '20260101-000000-aaaa', project: '/p', label: null, profile: 'events', state: 'recording', started_at: 1_700_000_000_000, meta: '{}' });
+  const t = performance.now();
+  for (let i = 0; i < total; i += 1000) store0.appendEvents(gated.slice(i, i + 1000));
+  const ms = performance.now() - t;
+  store0.close();
+  console.log(`store.appendEvents alone (events gated beforehand): ${total} events with FTS in ${ms.toFixed(0)} ms = ${Math.round(total / (ms / 1000))} events/s`);
+}
+gated.length = 0;
 
 // 1. Store with the gate: batches of 1000 events per transaction (what the group commit produces
 // under load), each event redacted and given its text inside the timed loop.
