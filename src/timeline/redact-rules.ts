@@ -64,8 +64,10 @@ export function shannonEntropy(s: string): number {
 // ----------------------------------------------------------- key = value forms
 
 /** Values that are code or a reference to a secret, never a secret themselves. */
-const LITERAL = /^(?:null|undefined|none|nil|true|false|yes|no|on|off|await|new|this|self|function|async|yield|typeof|void|return|string|number|boolean|bool|str|int|any|unknown|object|required|optional|include|omit|same-origin|redacted|\*+|x{3,}|\.{3}|<[^>]*>)$/i;
-const REFERENCE = /^(?:\$\{\{|\$\{[A-Za-z_][\w.]*\}|\$[A-Z_][A-Z0-9_]*$|\$\(|%[A-Za-z_]\w*%|\{\{|process\.env|os\.environ|import\.meta\.env|env\.|ENV\[|secrets\.|vars\.)/;
+const LITERAL =
+  /^(?:null|undefined|none|nil|true|false|yes|no|on|off|await|new|this|self|function|async|yield|typeof|void|return|string|number|boolean|bool|str|int|any|unknown|object|required|optional|include|omit|same-origin|redacted|\*+|x{3,}|\.{3}|<[^>]*>)$/i;
+const REFERENCE =
+  /^(?:\$\{\{|\$\{[A-Za-z_][\w.]*\}|\$[A-Z_][A-Z0-9_]*$|\$\(|%[A-Za-z_]\w*%|\{\{|process\.env|os\.environ|import\.meta\.env|env\.|ENV\[|secrets\.|vars\.)/;
 const IDENT_PATH = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
 const IDENT_NO_DIGIT = /^[A-Za-z_$][A-Za-z_$]*$/;
 const KEY_CHAR = /[A-Za-z0-9_.-]/;
@@ -129,7 +131,14 @@ function acceptAssignment(opts: { envOnly?: boolean }) {
 
 /** An Authorization header's value, unless it is code that reads one (`req.headers.authorization`). */
 function acceptHeader({ text, secret, end }: RuleMatch): boolean {
-  return !/^(?:bearer|basic|token|digest|apikey|sso-key|negotiate|ntlm)$/i.test(secret) && !REFERENCE.test(secret) && !IDENT_PATH.test(secret) && !LITERAL.test(secret) && text[end] !== '(' && text[end] !== '[';
+  return (
+    !/^(?:bearer|basic|token|digest|apikey|sso-key|negotiate|ntlm)$/i.test(secret) &&
+    !REFERENCE.test(secret) &&
+    !IDENT_PATH.test(secret) &&
+    !LITERAL.test(secret) &&
+    text[end] !== '(' &&
+    text[end] !== '['
+  );
 }
 
 const VALUE = String.raw`(?:"((?:[^"\\\n]|\\.){0,1024})"|'((?:[^'\\\n]|\\.){0,1024})'|([^\s"'\x60,;&|()[\]{}<>]{1,1024}))`;
@@ -139,8 +148,8 @@ const SEP_NO_BLANK = String.raw`(["']?)([ \t]*(?:=>|:=|[:=])[ \t]*)()(?!=)`;
 /** Capture groups of a value in the assignment regexes (double quoted, single quoted, bare). */
 const VALUE_GROUPS = [5, 6, 7] as const;
 
-const GENERIC_KEY = String.raw`(passw(?:or)?d|passphrase|pwd|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)`;
-const ENV_KEY = String.raw`(PASSW(?:OR)?D|PASSPHRASE|PWD|SECRET(?:_?KEY)?|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)`;
+const GENERIC_KEY = '(passw(?:or)?d|passphrase|pwd|secret(?:[_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)';
+const ENV_KEY = '(PASSW(?:OR)?D|PASSPHRASE|PWD|SECRET(?:_?KEY)?|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)';
 const ASSIGN_KEYWORDS = ['pass', 'pwd', 'secret', 'token', 'key', 'credential'];
 
 // -------------------------------------------------------------------- the rules
@@ -152,71 +161,71 @@ const ASSIGN_KEYWORDS = ['pass', 'pwd', 'secret', 'token', 'key', 'credential'];
 export const RULES: readonly RedactionRule[] = [
   {
     id: 'private_key',
-    regex: /-----BEGIN[ A-Z0-9]{0,64}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9]{0,64}PRIVATE KEY(?: BLOCK)?-----|$)/gd,
+    regex: /-----BEGIN[ A-Z0-9]{0,64}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9]{0,64}PRIVATE KEY(?: BLOCK)?-----|$)/dg,
     keywords: ['private key'],
   },
   {
     id: 'aws_access_key',
-    regex: /(?<![A-Z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])/gd,
+    regex: /(?<![A-Z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])/dg,
     keywords: ['akia', 'asia', 'agpa', 'aida', 'aroa', 'aipa', 'anpa', 'anva', 'a3t'],
   },
   {
     // 40 characters after a telling name: `aws_secret_access_key = …`, `AWS_SECRET_ACCESS_KEY=…`,
     // `"SecretAccessKey": "…"`, `aws configure set aws_secret_access_key …`.
     id: 'aws_secret_key',
-    regex: /secret[_.-]?(?:access[_.-]?)?key["']?(?:[ \t]*(?:=>|[:=])[ \t]*|[ \t]+)["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gid,
+    regex: /secret[_.-]?(?:access[_.-]?)?key["']?(?:[ \t]*(?:=>|[:=])[ \t]*|[ \t]+)["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/dgi,
     keywords: ['secret'],
     groups: [1],
   },
   {
     id: 'github_token',
-    regex: /(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})/gd,
+    regex: /(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})/dg,
     keywords: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
   },
-  { id: 'gitlab_token', regex: /gl(?:pat|dt|rt|ptt|ft|soat)-[A-Za-z0-9_-]{20,}/gd, keywords: ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glft-', 'glsoat-'] },
-  { id: 'npm_token', regex: /npm_[A-Za-z0-9]{36,}/gd, keywords: ['npm_'] },
-  { id: 'pypi_token', regex: /pypi-[A-Za-z0-9_-]{50,}/gd, keywords: ['pypi-'] },
-  { id: 'slack_token', regex: /\bxox[abposre]-[A-Za-z0-9-]{10,}/gd, keywords: ['xox'] },
-  { id: 'slack_webhook', regex: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9/_-]+/gd, keywords: ['hooks.slack.com'] },
-  { id: 'stripe_key', regex: /\b(?:sk|rk|pk)_(?:live|test|prod)_[A-Za-z0-9]{10,}/gd, keywords: ['_live_', '_test_', '_prod_'] },
-  { id: 'anthropic_key', regex: /\bsk-ant-[A-Za-z0-9_-]{20,}/gd, keywords: ['sk-ant-'] },
-  { id: 'openai_key', regex: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/gd, keywords: ['sk-'], entropy: 3 },
+  { id: 'gitlab_token', regex: /gl(?:pat|dt|rt|ptt|ft|soat)-[A-Za-z0-9_-]{20,}/dg, keywords: ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'glft-', 'glsoat-'] },
+  { id: 'npm_token', regex: /npm_[A-Za-z0-9]{36,}/dg, keywords: ['npm_'] },
+  { id: 'pypi_token', regex: /pypi-[A-Za-z0-9_-]{50,}/dg, keywords: ['pypi-'] },
+  { id: 'slack_token', regex: /\bxox[abposre]-[A-Za-z0-9-]{10,}/dg, keywords: ['xox'] },
+  { id: 'slack_webhook', regex: /https:\/\/hooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9/_-]+/dg, keywords: ['hooks.slack.com'] },
+  { id: 'stripe_key', regex: /\b(?:sk|rk|pk)_(?:live|test|prod)_[A-Za-z0-9]{10,}/dg, keywords: ['_live_', '_test_', '_prod_'] },
+  { id: 'anthropic_key', regex: /\bsk-ant-[A-Za-z0-9_-]{20,}/dg, keywords: ['sk-ant-'] },
+  { id: 'openai_key', regex: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/dg, keywords: ['sk-'], entropy: 3 },
   // `AIza` + 35: the key may end in `-` or `_`, so no boundary after it.
-  { id: 'google_api_key', regex: /AIza[0-9A-Za-z_-]{35}/gd, keywords: ['aiza'] },
-  { id: 'sendgrid_key', regex: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}/gd, keywords: ['sg.'] },
+  { id: 'google_api_key', regex: /AIza[0-9A-Za-z_-]{35}/dg, keywords: ['aiza'] },
+  { id: 'sendgrid_key', regex: /\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}/dg, keywords: ['sg.'] },
   // The auth token that follows an account SID (`-u AC…:token`) goes first; then the SID itself.
   // Exact keywords (upper case): `ac` and `sk` are in half of all text once lower-cased.
-  { id: 'twilio_auth_token', regex: /\bAC[0-9a-fA-F]{32}:([0-9a-fA-F]{32})\b/gd, keywords: ['AC'], groups: [1] },
-  { id: 'twilio_account_sid', regex: /\bAC[0-9a-fA-F]{32}\b/gd, keywords: ['AC'] },
-  { id: 'twilio_api_key', regex: /\bSK[0-9a-fA-F]{32}\b/gd, keywords: ['SK'] },
-  { id: 'shopify_token', regex: /\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/gd, keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'] },
-  { id: 'linear_key', regex: /\blin_api_[A-Za-z0-9]{40}/gd, keywords: ['lin_api_'] },
-  { id: 'onepassword_token', regex: /\bops_eyJ[A-Za-z0-9+/]{64,}={0,3}/gd, keywords: ['ops_eyj'] },
-  { id: 'huggingface_token', regex: /\bhf_[A-Za-z0-9]{34,}/gd, keywords: ['hf_'] },
-  { id: 'docker_pat', regex: /\bdckr_pat_[A-Za-z0-9_-]{20,}/gd, keywords: ['dckr_pat_'] },
-  { id: 'databricks_token', regex: /\bdapi[a-f0-9]{32}(?:-\d)?\b/gd, keywords: ['dapi'] },
+  { id: 'twilio_auth_token', regex: /\bAC[0-9a-fA-F]{32}:([0-9a-fA-F]{32})\b/dg, keywords: ['AC'], groups: [1] },
+  { id: 'twilio_account_sid', regex: /\bAC[0-9a-fA-F]{32}\b/dg, keywords: ['AC'] },
+  { id: 'twilio_api_key', regex: /\bSK[0-9a-fA-F]{32}\b/dg, keywords: ['SK'] },
+  { id: 'shopify_token', regex: /\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}/dg, keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'] },
+  { id: 'linear_key', regex: /\blin_api_[A-Za-z0-9]{40}/dg, keywords: ['lin_api_'] },
+  { id: 'onepassword_token', regex: /\bops_eyJ[A-Za-z0-9+/]{64,}={0,3}/dg, keywords: ['ops_eyj'] },
+  { id: 'huggingface_token', regex: /\bhf_[A-Za-z0-9]{34,}/dg, keywords: ['hf_'] },
+  { id: 'docker_pat', regex: /\bdckr_pat_[A-Za-z0-9_-]{20,}/dg, keywords: ['dckr_pat_'] },
+  { id: 'databricks_token', regex: /\bdapi[a-f0-9]{32}(?:-\d)?\b/dg, keywords: ['dapi'] },
   {
     id: 'azure_storage_key',
-    regex: /\b(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*([^;\s"']+)/gid,
+    regex: /\b(?:AccountKey|SharedAccessKey)[ \t]*=[ \t]*([^;\s"']+)/dgi,
     keywords: ['accountkey', 'sharedaccesskey'],
     groups: [1],
   },
-  { id: 'azure_sas', regex: /\bSharedAccessSignature[ \t]*=[ \t]*([^;\s"']+)/gid, keywords: ['sharedaccesssignature'], groups: [1] },
-  { id: 'azure_sas', regex: /[?&]sig=([A-Za-z0-9%+/=_-]{16,})/gd, keywords: ['sig='], groups: [1] },
-  { id: 'jwt', regex: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/gd, keywords: ['eyj'] },
+  { id: 'azure_sas', regex: /\bSharedAccessSignature[ \t]*=[ \t]*([^;\s"']+)/dgi, keywords: ['sharedaccesssignature'], groups: [1] },
+  { id: 'azure_sas', regex: /[?&]sig=([A-Za-z0-9%+/=_-]{16,})/dg, keywords: ['sig='], groups: [1] },
+  { id: 'jwt', regex: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/dg, keywords: ['eyj'] },
   {
     // scheme://user:password@host — the password may itself hold `@`: the last `@` before the path ends it.
     id: 'url_password',
-    regex: /\b[a-z][a-z0-9+.-]{0,31}:\/\/[^\s:/@'"]{1,256}:([^\s/?#'"]{1,256})@/gid,
+    regex: /\b[a-z][a-z0-9+.-]{0,31}:\/\/[^\s:/@'"]{1,256}:([^\s/?#'"]{1,256})@/dgi,
     keywords: ['://'],
     groups: [1],
   },
-  { id: 'bearer', regex: /\bbearer[ \t]+([A-Za-z0-9._~+/=-]{12,})/gid, keywords: ['bearer'], groups: [1] },
-  { id: 'basic_auth', regex: /\bauthorization["']?[ \t]*[:=][ \t]*["'`]?basic[ \t]+([A-Za-z0-9+/=]{8,})/gid, keywords: ['basic'], groups: [1] },
+  { id: 'bearer', regex: /\bbearer[ \t]+([A-Za-z0-9._~+/=-]{12,})/dgi, keywords: ['bearer'], groups: [1] },
+  { id: 'basic_auth', regex: /\bauthorization["']?[ \t]*[:=][ \t]*["'`]?basic[ \t]+([A-Za-z0-9+/=]{8,})/dgi, keywords: ['basic'], groups: [1] },
   {
     // Any other Authorization header value (`token …`, a short bearer, a raw key).
     id: 'authorization',
-    regex: /\bauthorization["']?[ \t]*[:=][ \t]*["'`]?(?:(?:bearer|basic|token|digest|apikey|sso-key)[ \t]+)?([^\s"',;]{6,1024})/gid,
+    regex: /\bauthorization["']?[ \t]*[:=][ \t]*["'`]?(?:(?:bearer|basic|token|digest|apikey|sso-key)[ \t]+)?([^\s"',;]{6,1024})/dgi,
     keywords: ['authorization'],
     groups: [1],
     accept: acceptHeader,
@@ -224,13 +233,14 @@ export const RULES: readonly RedactionRule[] = [
   {
     // mysql -uroot -pS3cret (the password glued to -p), only on mysql-family command lines.
     id: 'mysql_password',
-    regex: /\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)\b[^\n|;&]{0,512}?[ \t]-p(?![ \t])("[^"\n]{0,256}"|'[^'\n]{0,256}'|[^\s'"]{1,256})/gd,
+    regex:
+      /\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)\b[^\n|;&]{0,512}?[ \t]-p(?![ \t])("[^"\n]{0,256}"|'[^'\n]{0,256}'|[^\s'"]{1,256})/dg,
     keywords: ['mysql', 'mariadb'],
     groups: [1],
   },
   {
     id: 'curl_user',
-    regex: /\bcurl\b[^\n|;&]{0,512}?[ \t](?:-u|--user)[ \t]*["']?[^\s:'"]{1,256}:([^\s'"]{1,256})/gd,
+    regex: /\bcurl\b[^\n|;&]{0,512}?[ \t](?:-u|--user)[ \t]*["']?[^\s:'"]{1,256}:([^\s'"]{1,256})/dg,
     keywords: ['curl'],
     groups: [1],
   },
@@ -258,7 +268,8 @@ export const RULES: readonly RedactionRule[] = [
  * the key lower-cased with everything but letters and digits removed, as a
  * suffix: `max_tokens`, `tokenCount`, `author` and `token_type` are not telling.
  */
-const TELLING_KEY = /(?:password|passwd|passphrase|pwd|secret|secretkey|token|apikey|accesskey|privatekey|clientsecret|auth|authorization|credential|credentials|cookie|sessionkey|signingkey|encryptionkey)$/;
+const TELLING_KEY =
+  /(?:password|passwd|passphrase|pwd|secret|secretkey|token|apikey|accesskey|privatekey|clientsecret|auth|authorization|credential|credentials|cookie|sessionkey|signingkey|encryptionkey)$/;
 
 export function isTellingKey(key: string): boolean {
   if (key.length > 128) return false;

@@ -291,7 +291,10 @@ export function redactRecognized(text: string): string {
           let j = i;
           // Prefer the shortest run a named rule recognizes ("sk_live_" + "51Hq…" is a stripe key; with
           // "STRIPE" in front it is only random-looking); else trim while the kind stays the same.
-          const named = (a: number) => kinds(recog(toks.slice(a, i + k).join(''))).split(',').some((x) => x && x !== 'random_token');
+          const named = (a: number) =>
+            kinds(recog(toks.slice(a, i + k).join('')))
+              .split(',')
+              .some((x) => x && x !== 'random_token');
           let best = -1;
           for (let a = i + k - 2; a >= i && best < 0; a--) if (named(a)) best = a;
           if (best >= 0) j = best;
@@ -301,7 +304,14 @@ export function redactRecognized(text: string): string {
           }
           // A key split in more pieces than the rule needed: take the random-looking pieces that follow.
           let end = i + k;
-          while (end < toks.length && /^[A-Za-z0-9/+_=.-]{3,}$/.test(toks[end] as string) && /[0-9]/.test(toks[end] as string) && /[a-z]/.test(toks[end] as string) && /[A-Z]/.test(toks[end] as string)) end++;
+          while (
+            end < toks.length &&
+            /^[A-Za-z0-9/+_=.-]{3,}$/.test(toks[end] as string) &&
+            /[0-9]/.test(toks[end] as string) &&
+            /[a-z]/.test(toks[end] as string) &&
+            /[A-Z]/.test(toks[end] as string)
+          )
+            end++;
           run = [j, end];
         }
         if (!run || run[1] - run[0] < 2) {

@@ -68,9 +68,15 @@ export function checkShape(value: unknown, limits: ShapeLimits = SHAPE_LIMITS, w
   // with depth (capped), never with the width of what was sent.
   const stack: Frame[] = [];
   const enter = (v: unknown, depth: number): void => {
-    if (typeof v === 'string') return checkString(v);
-    // Numbers, booleans, null; JSON drops functions, symbols and undefined.
-    if (v === null || typeof v !== 'object') return addBytes(typeof v === 'number' || typeof v === 'bigint' ? 8 : 4);
+    if (typeof v === 'string') {
+      checkString(v);
+      return;
+    }
+    if (v === null || typeof v !== 'object') {
+      // Numbers, booleans, null; JSON drops functions, symbols and undefined.
+      addBytes(typeof v === 'number' || typeof v === 'bigint' ? 8 : 4);
+      return;
+    }
     if (depth > limits.maxDepth) refuse('depth', limits.maxDepth, what, `is nested deeper than ${limits.maxDepth} levels`);
     if (Array.isArray(v)) {
       if (v.length > limits.maxArrayItems) refuse('array', limits.maxArrayItems, what, `holds an array of more than ${limits.maxArrayItems} items`);

@@ -73,7 +73,11 @@ function makeSecrets(): Secret[] {
       return { kind: 'jwt', value: `${header}.${payload}.${sig}`, random: `${payload.slice(20)}.${sig}` };
     })(),
     (() => {
-      const body = randomBytes(600).toString('base64').match(/.{1,64}/g)?.join('\n') ?? '';
+      const body =
+        randomBytes(600)
+          .toString('base64')
+          .match(/.{1,64}/g)
+          ?.join('\n') ?? '';
       const type = pick(['RSA ', 'EC ', 'OPENSSH ', '', 'ENCRYPTED ']);
       return { kind: 'private_key', value: `-----BEGIN ${type}PRIVATE KEY-----\n${body}\n-----END ${type}PRIVATE KEY-----`, random: body.replace(/\n/g, '') };
     })(),
@@ -151,7 +155,11 @@ function contexts(s: Secret): string[] {
         log(`login failed for user=admin password=${v}`),
       ];
     case 'basic_auth':
-      return [`curl -H "Authorization: Basic ${v}" https://api.example.com`, `Authorization: Basic ${v}`, JSON.stringify({ headers: { Authorization: `Basic ${v}` } })];
+      return [
+        `curl -H "Authorization: Basic ${v}" https://api.example.com`,
+        `Authorization: Basic ${v}`,
+        JSON.stringify({ headers: { Authorization: `Basic ${v}` } }),
+      ];
     case 'bearer':
       return [
         `curl -H "Authorization: Bearer ${v}" https://api.example.com/v1/me`,
@@ -273,7 +281,33 @@ describe('redaction corpus: secrets with fresh random values', () => {
   it('redacts values under telling keys whole, at any depth, strings and numbers alike', () => {
     const v = rand(LOWER, 12); // no shape a content rule would know
     const pin = randomInt(10_000_000, 99_999_999);
-    const keys = ['password', 'Password', 'db_password', 'dbPassword', 'secret', 'client_secret', 'clientSecret', 'token', 'access_token', 'refreshToken', 'api_key', 'apiKey', 'API-KEY', 'x-api-key', 'apikey', 'access_key', 'secret_key', 'private_key', 'privateKey', 'auth', 'Authorization', 'credentials', 'passphrase', 'PASSWD', 'pwd'];
+    const keys = [
+      'password',
+      'Password',
+      'db_password',
+      'dbPassword',
+      'secret',
+      'client_secret',
+      'clientSecret',
+      'token',
+      'access_token',
+      'refreshToken',
+      'api_key',
+      'apiKey',
+      'API-KEY',
+      'x-api-key',
+      'apikey',
+      'access_key',
+      'secret_key',
+      'private_key',
+      'privateKey',
+      'auth',
+      'Authorization',
+      'credentials',
+      'passphrase',
+      'PASSWD',
+      'pwd',
+    ];
     for (const key of keys) {
       const data = deep({ [key]: v, sibling: { [key]: pin } }, 10);
       const out = JSON.stringify(redactDeep(data));
@@ -281,9 +315,18 @@ describe('redaction corpus: secrets with fresh random values', () => {
       expect(out, key).not.toContain(String(pin));
       expect(out, key).toContain(`[REDACTED:key:`);
     }
-    expect(redactDeep({ credentials: { user: 'deploy', pass: v, port: 22 } })).toEqual({ credentials: { user: '[REDACTED:key:credentials]', pass: '[REDACTED:key:credentials]', port: '[REDACTED:key:credentials]' } });
+    expect(redactDeep({ credentials: { user: 'deploy', pass: v, port: 22 } })).toEqual({
+      credentials: { user: '[REDACTED:key:credentials]', pass: '[REDACTED:key:credentials]', port: '[REDACTED:key:credentials]' },
+    });
     // What is not a secret stays: counts, types, authors, booleans.
-    expect(redactDeep({ max_tokens: 4096, token_type: 'bearer', tokenCount: 12, author: 'Ada', auth: true, keys: ['a'] })).toEqual({ max_tokens: 4096, token_type: 'bearer', tokenCount: 12, author: 'Ada', auth: true, keys: ['a'] });
+    expect(redactDeep({ max_tokens: 4096, token_type: 'bearer', tokenCount: 12, author: 'Ada', auth: true, keys: ['a'] })).toEqual({
+      max_tokens: 4096,
+      token_type: 'bearer',
+      tokenCount: 12,
+      author: 'Ada',
+      auth: true,
+      keys: ['a'],
+    });
   });
 
   it('catches every kind over many fresh values (fast-check)', () => {
@@ -376,7 +419,9 @@ describe('false positives on ordinary code text', () => {
       }
     }
     const rate = redacted / total;
-    console.log(`false positives: ${redacted} redacted tokens / ${total} tokens = ${(rate * 100).toFixed(2)}%${hits.length ? `\n  ${[...new Set(hits)].join('\n  ')}` : ''}`);
+    console.log(
+      `false positives: ${redacted} redacted tokens / ${total} tokens = ${(rate * 100).toFixed(2)}%${hits.length ? `\n  ${[...new Set(hits)].join('\n  ')}` : ''}`,
+    );
     expect(rate).toBeLessThan(0.01);
   });
 
@@ -408,7 +453,9 @@ describe('false positives on ordinary code text', () => {
   it('keeps the text around a secret exactly', () => {
     expect(redact('postgres://admin:s3cretpass@db.local/app')).toBe('postgres://admin:[REDACTED:url_password]@db.local/app');
     expect(redact('mysql -u root -pS3cretPass1 app')).toBe('mysql -u root -p[REDACTED:mysql_password] app');
-    expect(redact('AccountName=a;AccountKey=abcd1234abcd1234==;EndpointSuffix=core.windows.net')).toBe('AccountName=a;AccountKey=[REDACTED:azure_storage_key];EndpointSuffix=core.windows.net');
+    expect(redact('AccountName=a;AccountKey=abcd1234abcd1234==;EndpointSuffix=core.windows.net')).toBe(
+      'AccountName=a;AccountKey=[REDACTED:azure_storage_key];EndpointSuffix=core.windows.net',
+    );
   });
 });
 
@@ -420,7 +467,7 @@ describe('hostile input stays linear', () => {
     'keyword then blanks': 'password' + ' '.repeat(N),
     'unterminated quote': '"password": "' + 'a'.repeat(N),
     'escapes in a quote': rep('token="\\'),
-    'colons': rep('a:'),
+    colons: rep('a:'),
     'mysql flags': 'mysql ' + rep(' -'),
     'URL user part': 'https://' + rep('a:'),
     'many URLs': rep('http://a:b'),
@@ -453,7 +500,15 @@ describe('redact properties (fast-check)', () => {
     const text = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 200 }),
       fc.string({ unit: 'binary', maxLength: 200 }),
-      fc.array(fc.oneof(fc.constantFrom(...secrets, 'password=', 'token ', ' -p', 'mysql ', '://', ':', '@', '"', "'", 'Bearer ', 'Authorization: '), fc.string({ maxLength: 12 })), { maxLength: 12 }).map((xs) => xs.join('')),
+      fc
+        .array(
+          fc.oneof(
+            fc.constantFrom(...secrets, 'password=', 'token ', ' -p', 'mysql ', '://', ':', '@', '"', "'", 'Bearer ', 'Authorization: '),
+            fc.string({ maxLength: 12 }),
+          ),
+          { maxLength: 12 },
+        )
+        .map((xs) => xs.join('')),
     );
     fc.assert(
       fc.property(text, (s) => {

@@ -33,7 +33,8 @@ function shapeDiff(a: unknown, b: unknown): string | undefined {
     const kx = Object.keys(x);
     const ky = Object.keys(y as object);
     if (kx.length !== ky.length) return `${at}: ${kx.length} keys became ${ky.length}`;
-    for (let i = 0; i < kx.length; i++) stack.push([(x as Record<string, unknown>)[kx[i] as string], (y as Record<string, unknown>)[ky[i] as string], `${at}.${kx[i]}`]);
+    for (let i = 0; i < kx.length; i++)
+      stack.push([(x as Record<string, unknown>)[kx[i] as string], (y as Record<string, unknown>)[ky[i] as string], `${at}.${kx[i]}`]);
   }
   return undefined;
 }
@@ -53,7 +54,22 @@ describe('redactDeep (fast-check)', () => {
   });
 
   it('keeps the shape when keys and values are made of secret fragments', () => {
-    const frag = fc.constantFrom('password', 'token', 'api_key', 'AKIA', 'ghp_', 'sk-', '=', ': ', ' ', '-p', 'mysql', '__proto__', 'constructor', '[REDACTED:jwt]');
+    const frag = fc.constantFrom(
+      'password',
+      'token',
+      'api_key',
+      'AKIA',
+      'ghp_',
+      'sk-',
+      '=',
+      ': ',
+      ' ',
+      '-p',
+      'mysql',
+      '__proto__',
+      'constructor',
+      '[REDACTED:jwt]',
+    );
     const str = fc.array(fc.oneof(frag, fc.string({ maxLength: 40 })), { maxLength: 6 }).map((xs) => xs.join(''));
     const value = fc.letrec((tie) => ({
       node: fc.oneof({ depthSize: 'small' }, str, fc.integer(), fc.boolean(), fc.constant(null), tie('arr'), tie('obj')),
@@ -74,7 +90,11 @@ describe('redactDeep (fast-check)', () => {
         expect(redactDeep({ n: v })).toEqual({ n: v });
       }),
     );
-    expect(redactDeep({ path: 'src/cache.ts', tags: ['a', 'b'], nested: [{ kind: 'changed' }] })).toEqual({ path: 'src/cache.ts', tags: ['a', 'b'], nested: [{ kind: 'changed' }] });
+    expect(redactDeep({ path: 'src/cache.ts', tags: ['a', 'b'], nested: [{ kind: 'changed' }] })).toEqual({
+      path: 'src/cache.ts',
+      tags: ['a', 'b'],
+      nested: [{ kind: 'changed' }],
+    });
   });
 });
 
@@ -116,7 +136,13 @@ describe('redactDeep on hostile shapes', () => {
   });
 
   it('redacts an argument vector by what each argument names', () => {
-    expect(redactDeep(['aws', 'configure', 'set', 'aws_secret_access_key', 'wJalrXUtnFEMIK7MDENGbPxRfiCYzzzzzzzzzzzz'])).toEqual(['aws', 'configure', 'set', 'aws_secret_access_key', '[REDACTED:key:aws_secret_access_key]']);
+    expect(redactDeep(['aws', 'configure', 'set', 'aws_secret_access_key', 'wJalrXUtnFEMIK7MDENGbPxRfiCYzzzzzzzzzzzz'])).toEqual([
+      'aws',
+      'configure',
+      'set',
+      'aws_secret_access_key',
+      '[REDACTED:key:aws_secret_access_key]',
+    ]);
     expect(redactDeep(['psql', '--password', '-h', 'db'])).toEqual(['psql', '--password', '-h', 'db']);
     expect(redactDeep(['mysql', '-uroot', '-pS3cret', 'app'])).toEqual(['mysql', '-uroot', '-p[REDACTED:mysql_password]', 'app']);
     expect(redactDeep(['curl', '-u', 'admin:hunter22', 'https://x'])).toEqual(['curl', '-u', 'admin:[REDACTED:curl_user]', 'https://x']);

@@ -88,14 +88,27 @@ describe('checkShape on hostile input', () => {
 
   it('gives nothing or TRACED_INVALID_PARAMS for anything at all (fast-check)', () => {
     fc.assert(
-      fc.property(fc.anything({ maxDepth: 6, withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true, withBoxedValues: true }), (v) => {
-        try {
-          checkShape(v);
-        } catch (err) {
-          expect(err).toBeInstanceOf(TracedError);
-          expect((err as TracedError).code).toBe(ErrorCodes.INVALID_PARAMS);
-        }
-      }),
+      fc.property(
+        fc.anything({
+          maxDepth: 6,
+          withBigInt: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withTypedArray: true,
+          withSparseArray: true,
+          withNullPrototype: true,
+          withBoxedValues: true,
+        }),
+        (v) => {
+          try {
+            checkShape(v);
+          } catch (err) {
+            expect(err).toBeInstanceOf(TracedError);
+            expect((err as TracedError).code).toBe(ErrorCodes.INVALID_PARAMS);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });
