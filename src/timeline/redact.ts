@@ -1,75 +1,271 @@
 /**
- * Secret redaction applied to every text before it is indexed, stored as
- * searchable text or uploaded. Each rule replaces a match with
- * `[REDACTED:<kind>]`. Rules are ordered: specific token formats first, then
- * the generic ones (assignments, URLs with passwords).
+ * The redaction gate: every text that reaches the store, a session folder, an
+ * export or an upload passes `redact` (strings) or `redactDeep` (event data).
+ * A secret becomes `[REDACTED:<rule id>]`; the rules are data, in
+ * `redact-rules.ts`. Recognized text (OCR, speech) goes through
+ * `redactRecognized`, which also tries the joins a recognizer's stray spaces
+ * broke apart.
  */
-export interface RedactionRule {
-  kind: string;
-  pattern: RegExp;
-  /** Replace only this capture group (1-based) instead of the whole match. */
-  group?: number;
+import { isTellingKey, notAFlag, RULES, shannonEntropy, type RedactionRule, type RuleMatch } from './redact-rules.js';
+
+export type { RedactionRule } from './redact-rules.js';
+export { isTellingKey } from './redact-rules.js';
+
+/** The rules `redact` applies, in order. */
+export const redactionRules: readonly RedactionRule[] = RULES;
+
+/** Shorter than any rule's shortest match: nothing to look for. */
+const MIN_SECRET_TEXT = 8;
+const MARK = '[REDACTED';
+
+/**
+ * The keyword prefilter, one pass for all rules: one regex of every
+ * lower-case keyword runs over the lower-cased text, resuming one character
+ * after each hit so overlapping keywords are all seen (a keyword that starts
+ * where a longer one does is implied by it: the map below runs its rules
+ * too). One scan instead of an `includes` per keyword per rule keeps ordinary
+ * text cheap. Keywords with upper case are exact and checked with `includes`.
+ */
+const isExact = (k: string): boolean => k !== k.toLowerCase();
+const KEYWORDS = [...new Set(RULES.flatMap((r) => r.keywords.filter((k) => !isExact(k))))].sort((a, b) => b.length - a.length);
+const SIEVE = new RegExp(KEYWORDS.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+/** For each keyword, the rules to run when it is present (its own and those of every keyword inside it). */
+const RULES_BY_KEYWORD = new Map<string, number[]>(
+  KEYWORDS.map((k) => [k, RULES.flatMap((r, i) => (r.keywords.some((x) => !isExact(x) && k.includes(x)) ? [i] : []))]),
+);
+const EXACT = RULES.flatMap((r, i) => r.keywords.filter(isExact).map((k) => [k, i] as const));
+const ALWAYS = RULES.flatMap((r, i) => (r.keywords.length === 0 ? [i] : []));
+
+/** Indices of the rules whose keywords occur in `text`, plus those without keywords. */
+function rulesFor(text: string): Set<number> {
+  const run = new Set(ALWAYS);
+  for (const [k, i] of EXACT) if (text.includes(k)) run.add(i);
+  const lower = text.toLowerCase();
+  SIEVE.lastIndex = 0;
+  for (let m = SIEVE.exec(lower); m !== null; m = SIEVE.exec(lower)) {
+    for (const i of RULES_BY_KEYWORD.get(m[0]) ?? []) run.add(i);
+    SIEVE.lastIndex = m.index + 1;
+  }
+  return run;
 }
 
-export const redactionRules: readonly RedactionRule[] = [
-  { kind: 'private_key', pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g },
-  { kind: 'aws_access_key', pattern: /\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b/g },
-  { kind: 'aws_secret_key', pattern: /(aws_secret_access_key|aws_secret_key|secret_access_key)(\s*[:=]\s*["']?)([A-Za-z0-9/+=]{40})/gi, group: 3 },
-  { kind: 'github_token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g },
-  { kind: 'gitlab_token', pattern: /\bglpat-[A-Za-z0-9_-]{20,}\b/g },
-  { kind: 'npm_token', pattern: /\bnpm_[A-Za-z0-9]{36}\b/g },
-  { kind: 'slack_token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
-  { kind: 'slack_webhook', pattern: /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g },
-  { kind: 'stripe_key', pattern: /\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b/g },
-  { kind: 'openai_key', pattern: /\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}\b/g },
-  { kind: 'google_api_key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { kind: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g },
-  { kind: 'bearer', pattern: /(\bbearer\s+)([A-Za-z0-9._~+/=-]{12,})/gi, group: 2 },
-  { kind: 'basic_auth', pattern: /(\bauthorization:\s*basic\s+)([A-Za-z0-9+/=]{8,})/gi, group: 2 },
-  { kind: 'url_password', pattern: /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi, group: 2 },
-  {
-    // .env-style assignments: an upper-case name that says it holds a secret.
-    kind: 'env_assignment',
-    pattern: /(\b[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)[A-Z0-9_]*\s*[:=]\s*)(["']?)([^\s"']{4,})(\2)/g,
-    group: 3,
-  },
-  {
-    // key: value / key=value with a secret-looking key in any case (JSON, YAML, flags).
-    kind: 'password',
-    pattern: /(\b(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[:=]\s*)(["']?)([^\s"',;]{4,})(\2)/gi,
-    group: 3,
-  },
-];
+function applyRule(text: string, rule: RedactionRule): string {
+  const re = rule.regex;
+  re.lastIndex = 0;
+  let out = '';
+  let last = 0;
+  let changed = false;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m[0].length === 0) {
+      re.lastIndex++;
+      continue;
+    }
+    let span: [number, number] | undefined = [m.index, m.index + m[0].length];
+    if (rule.groups) {
+      span = undefined;
+      for (const g of rule.groups) {
+        const at = m.indices?.[g];
+        if (at) {
+          span = at;
+          break;
+        }
+      }
+      if (!span) continue;
+    }
+    const [start, end] = span;
+    const secret = text.slice(start, end);
+    if (secret.includes(MARK) || start < last) continue;
+    if (rule.entropy !== undefined && shannonEntropy(secret) < rule.entropy) continue;
+    if (rule.accept && !rule.accept({ text, match: m, secret, start, end } satisfies RuleMatch)) continue;
+    out += text.slice(last, start) + `[REDACTED:${rule.id}]`;
+    last = end;
+    changed = true;
+  }
+  re.lastIndex = 0;
+  return changed ? out + text.slice(last) : text;
+}
 
-/** Returns `text` with every secret replaced by `[REDACTED:<kind>]`. */
+/**
+ * Returns `text` with every secret the rules know replaced by
+ * `[REDACTED:<rule id>]`; the text around a secret is kept. Synchronous and
+ * linear in the length of `text`. Idempotent: redacting twice changes nothing.
+ */
 export function redact(text: string): string {
+  if (text.length < MIN_SECRET_TEXT) return text;
+  // Keywords are looked up in the original text: a redaction only removes
+  // text (and adds markers, which no rule redacts), so a rule whose keyword
+  // is absent here cannot match later.
+  const run = rulesFor(text);
   let out = text;
-  for (const rule of redactionRules) {
-    rule.pattern.lastIndex = 0;
-    if (rule.group === undefined) {
-      out = out.replace(rule.pattern, `[REDACTED:${rule.kind}]`);
-    } else {
-      const g = rule.group;
-      out = out.replace(rule.pattern, (...m: unknown[]) => {
-        const groups = m.slice(1, -2) as (string | undefined)[];
-        if ((groups[g - 1] ?? '').startsWith('[REDACTED:')) return m[0] as string;
-        return groups.map((part, i) => (i === g - 1 ? `[REDACTED:${rule.kind}]` : (part ?? ''))).join('');
-      });
+  // A redaction can expose a neighbour to a rule that needs a boundary (a key
+  // glued to the end of another): run again until nothing changes. Each pass
+  // that changes something turns text into markers, so this ends; the cap
+  // keeps the cost linear whatever the input.
+  for (let pass = 0; pass < 4; pass++) {
+    const before = out;
+    for (let i = 0; i < RULES.length; i++) if (run.has(i)) out = applyRule(out, RULES[i] as RedactionRule);
+    if (out === before) break;
+  }
+  return out;
+}
+
+const WHOLE_MARK = /^\[REDACTED:[a-z0-9_:.-]+\]$/;
+
+/** What a value under a telling key becomes: the content rules' name for it when they saw it all, else the key's. */
+function redactUnderKey(value: string | number, keyName: string): string {
+  if (typeof value === 'string') {
+    if (value === '') return value;
+    const r = redact(value);
+    if (WHOLE_MARK.test(r)) return r;
+  }
+  return `[REDACTED:key:${keyName}]`;
+}
+
+function markName(key: string): string {
+  return key.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+}
+
+interface Frame {
+  src: object;
+  dst: Record<string, unknown> | unknown[];
+  /** The telling key this container sits under, if any: every scalar inside is a secret. */
+  under: string | undefined;
+}
+
+/**
+ * Redacts a JSON value at any depth and returns a copy of the same shape
+ * (same keys, same array lengths). Every string is passed through `redact`;
+ * under a key that names a secret (`password`, `api_key`, `clientSecret`,
+ * `auth`, `credentials`… — see `isTellingKey`) every string and number, at
+ * any depth below it, is replaced whole by `[REDACTED:key:<name>]` (or by
+ * the rule's own marker when a rule recognized the whole value). Keys that
+ * themselves hold a secret are redacted as strings; when two keys redact to
+ * the same text, later ones get `#2`, `#3`… so no key is lost.
+ *
+ * Iterative (an explicit stack): any depth is safe. Shared and cyclic
+ * references keep their sharing in the copy. Callers that need bounded input
+ * check it first with `checkShape` (`shape.ts`).
+ */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const seen = new Map<object, Record<string, unknown> | unknown[]>();
+  const root = newContainer(value as object);
+  seen.set(value as object, root);
+  const stack: Frame[] = [{ src: value as object, dst: root, under: undefined }];
+  for (let f = stack.pop(); f !== undefined; f = stack.pop()) {
+    const { src, dst, under } = f;
+    if (Array.isArray(dst)) {
+      const arr = src as unknown[];
+      const argv = under === undefined ? argvSecrets(arr) : undefined;
+      for (let i = 0; i < arr.length; i++) {
+        const mark = argv?.get(i);
+        dst[i] = mark !== undefined ? mark : child(arr[i], under, stack, seen);
+      }
+      continue;
+    }
+    let renamed: Set<string> | undefined;
+    for (const key of Object.keys(src)) {
+      const v = (src as Record<string, unknown>)[key];
+      const k = keyInfo(key);
+      let outKey = k.out;
+      if (outKey !== key) {
+        renamed ??= new Set();
+        let n = 2;
+        while (renamed.has(outKey) || Object.hasOwn(src, outKey)) outKey = `${k.out}#${n++}`;
+        renamed.add(outKey);
+      }
+      const tell = under ?? k.tell;
+      const out = child(v, tell, stack, seen);
+      // A `__proto__` key is data here: define it, never let assignment set the prototype.
+      if (outKey === '__proto__') Object.defineProperty(dst, outKey, { value: out, enumerable: true, writable: true, configurable: true });
+      else (dst as Record<string, unknown>)[outKey] = out;
+    }
+  }
+  return root as T;
+}
+
+interface KeyInfo {
+  /** The key as stored: redacted when it holds a secret itself. */
+  out: string;
+  /** The name a telling key gives its values' marker; undefined for other keys. */
+  tell: string | undefined;
+}
+
+/** Keys repeat across events (`path`, `command`, `exit_code`): what each means is worked out once. */
+const keyCache = new Map<string, KeyInfo>();
+const KEY_CACHE_MAX = 4096;
+
+function keyInfo(key: string): KeyInfo {
+  const hit = keyCache.get(key);
+  if (hit) return hit;
+  let out = redact(key);
+  // A key is a name: one that looks like a random token is a secret used as a name (a map keyed by token).
+  if (out === key && looksRandom(key)) out = '[REDACTED:random_token]';
+  const info: KeyInfo = { out, tell: isTellingKey(key) ? (out === key ? markName(key) : 'redacted') : undefined };
+  // Only short keys are kept: a key that is a secret itself is not worth remembering.
+  if (key.length <= 64) {
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(key, info);
+  }
+  return info;
+}
+
+/** An argument that names what follows it: `--password`, `aws_secret_access_key`, `X-Api-Key:`, `DB_TOKEN`. */
+const ARG_KEY = /^(?:-{1,2}[A-Za-z][\w.-]*|[\w.-]*[_.-][\w.-]*:?|[A-Za-z][\w-]*:|[A-Z0-9_]+|[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+)$/;
+/** What may stand between such an argument and its value: a separator or an auth scheme. */
+const ARG_FILLER = /^(?:=|:|=>|bearer|basic|token|digest)$/i;
+const MYSQL_FAMILY = /(?:^|\/)(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)$/;
+
+/**
+ * An argument vector keeps a secret's context in the element before it
+ * (`["aws", "configure", "set", "aws_secret_access_key", "…"]`,
+ * `["--password", "…"]`, `["mysql", "-uroot", "-p…"]`), where per-string
+ * rules cannot see it. Returns the elements to replace, by index.
+ */
+function argvSecrets(arr: readonly unknown[]): Map<number, string> | undefined {
+  let out: Map<number, string> | undefined;
+  let mysql = false;
+  let curl = false;
+  for (let i = 0; i < arr.length; i++) {
+    const a = arr[i];
+    if (typeof a !== 'string' || a.length > 64) continue;
+    if (MYSQL_FAMILY.test(a)) mysql = true;
+    else if (mysql && /^-p[^\s]/.test(a)) (out ??= new Map()).set(i, '-p[REDACTED:mysql_password]');
+    if (/(?:^|\/)curl$/.test(a)) curl = true;
+    else if (curl && /^(?:-u|--user|-U|--proxy-user)$/.test(a)) {
+      const v = arr[i + 1];
+      const colon = typeof v === 'string' ? v.indexOf(':') : -1;
+      if (typeof v === 'string' && colon >= 0 && colon < v.length - 1) (out ??= new Map()).set(i + 1, `${v.slice(0, colon)}:[REDACTED:curl_user]`);
+    }
+    // A plain word (`token`) names a value only when a separator follows it: in prose it is just a word.
+    const keyLike = ARG_KEY.test(a) || (typeof arr[i + 1] === 'string' && /^(?:=|:|=>)$/.test(arr[i + 1] as string));
+    if (!keyLike || !isTellingKey(a)) continue;
+    let j = i + 1;
+    while (j < arr.length && typeof arr[j] === 'string' && ARG_FILLER.test(arr[j] as string)) j++;
+    const v = arr[j];
+    if ((typeof v === 'string' && v !== '' && (!v.startsWith('-') || notAFlag(v))) || typeof v === 'number') {
+      (out ??= new Map()).set(j, redactUnderKey(v, markName(a.replace(/^-+|[:=]+$/g, ''))));
+      i = j;
     }
   }
   return out;
 }
 
-/** Redacts every string inside a JSON value (keys are kept). */
-export function redactDeep<T>(value: T): T {
-  if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v);
-    return out as T;
-  }
-  return value;
+function newContainer(src: object): Record<string, unknown> | unknown[] {
+  return Array.isArray(src) ? new Array<unknown>(src.length) : {};
+}
+
+function child(v: unknown, under: string | undefined, stack: Frame[], seen: Map<object, Record<string, unknown> | unknown[]>): unknown {
+  if (typeof v === 'string') return under !== undefined ? redactUnderKey(v, under) : redact(v);
+  if (typeof v === 'number') return under !== undefined ? redactUnderKey(v, under) : v;
+  if (v === null || typeof v !== 'object') return v;
+  const known = seen.get(v);
+  if (known) return known;
+  const dst = newContainer(v);
+  seen.set(v, dst);
+  stack.push({ src: v, dst, under });
+  return dst;
 }
 
 /**
@@ -95,7 +291,10 @@ export function redactRecognized(text: string): string {
           let j = i;
           // Prefer the shortest run a named rule recognizes ("sk_live_" + "51Hq…" is a stripe key; with
           // "STRIPE" in front it is only random-looking); else trim while the kind stays the same.
-          const named = (a: number) => kinds(recog(toks.slice(a, i + k).join(''))).split(',').some((x) => x && x !== 'random_token');
+          const named = (a: number) =>
+            kinds(recog(toks.slice(a, i + k).join('')))
+              .split(',')
+              .some((x) => x && x !== 'random_token');
           let best = -1;
           for (let a = i + k - 2; a >= i && best < 0; a--) if (named(a)) best = a;
           if (best >= 0) j = best;
@@ -105,7 +304,14 @@ export function redactRecognized(text: string): string {
           }
           // A key split in more pieces than the rule needed: take the random-looking pieces that follow.
           let end = i + k;
-          while (end < toks.length && /^[A-Za-z0-9/+_=.-]{3,}$/.test(toks[end] as string) && /[0-9]/.test(toks[end] as string) && /[a-z]/.test(toks[end] as string) && /[A-Z]/.test(toks[end] as string)) end++;
+          while (
+            end < toks.length &&
+            /^[A-Za-z0-9/+_=.-]{3,}$/.test(toks[end] as string) &&
+            /[0-9]/.test(toks[end] as string) &&
+            /[a-z]/.test(toks[end] as string) &&
+            /[A-Z]/.test(toks[end] as string)
+          )
+            end++;
           run = [j, end];
         }
         if (!run || run[1] - run[0] < 2) {
