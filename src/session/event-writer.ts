@@ -17,6 +17,7 @@ import { ErrorCodes, TracedError } from '../errors.js';
 import type { EventData, RecordedEvent } from '../model.js';
 import { eventText } from '../timeline/event-text.js';
 import { redact, redactDeep } from '../timeline/redact.js';
+import { SHAPE_LIMITS, checkShape } from '../timeline/shape.js';
 import { ANNOTATIONS_JSONL, INDEX_JSONL, type EventLog, type SessionFiles } from '../timeline/session-files.js';
 import type { EventInsert, IndexProgressRow, Store } from '../timeline/store.js';
 import type { StorageHealth } from './storage-health.js';
@@ -83,6 +84,8 @@ export class EventWriter {
 
   /** Event data as it may be stored: shape checked, every string at any depth redacted. */
   gate(data: EventData): EventData {
+    // Shape first, without recursion: nothing below may walk (or stringify) unbounded input.
+    checkShape(data, SHAPE_LIMITS, 'data');
     const bytes = Buffer.byteLength(JSON.stringify(data));
     if (bytes > MAX_EVENT_DATA_BYTES) {
       throw new TracedError(ErrorCodes.INVALID_PARAMS, `event data is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`, { data: { limit: 'bytes', max: MAX_EVENT_DATA_BYTES } });
