@@ -34,10 +34,14 @@ export class SessionFiles {
     return path.join(this.root, id);
   }
 
-  /** Ids of the session folders present (anything else under the root is ignored). */
+  /** Ids of the session folders present: real directories only (a symlink named like a session is not one). */
   list(): string[] {
     try {
-      return fs.readdirSync(this.root).filter(isSessionId).sort();
+      return fs
+        .readdirSync(this.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && isSessionId(e.name))
+        .map((e) => e.name)
+        .sort();
     } catch {
       return [];
     }
@@ -52,7 +56,12 @@ export class SessionFiles {
 
   /** Appends one JSON line to a file of the session's folder. */
   appendLine(id: string, file: typeof UPLOADS_JSONL | typeof INDEX_JSONL | typeof ANNOTATIONS_JSONL, value: unknown): void {
-    fs.appendFileSync(path.join(this.dir(id), file), `${JSON.stringify(value)}\n`, { mode: 0o600 });
+    const fd = fs.openSync(path.join(this.dir(id), file), APPEND, 0o600);
+    try {
+      fs.writeSync(fd, `${JSON.stringify(value)}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   readLines(id: string, file: typeof EVENTS_JSONL | typeof UPLOADS_JSONL | typeof INDEX_JSONL | typeof ANNOTATIONS_JSONL): Record<string, any>[] {
@@ -88,11 +97,28 @@ export class SessionFiles {
   }
 }
 
+/**
+ * Files of a session folder are opened without following a symlink: a link
+ * planted in a folder (or a restored backup) never makes traced read or write
+ * a file elsewhere.
+ */
+const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+const APPEND = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | NOFOLLOW;
+
+function readNoFollow(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | NOFOLLOW);
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Parsed lines of a JSONL file; torn or foreign lines are skipped. */
 export function readJsonl(file: string): Record<string, any>[] {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readNoFollow(file);
   } catch {
     return [];
   }
@@ -144,7 +170,7 @@ export function writeSessionJson(dir: string, doc: Record<string, unknown>): voi
 
 export function readSessionJson(dir: string): Record<string, unknown> | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, SESSION_JSON), 'utf8')) as Record<string, unknown>;
+    return JSON.parse(readNoFollow(path.join(dir, SESSION_JSON))) as Record<string, unknown>;
   } catch {
     // A missing or torn session.json is reported by the caller from its own context.
     return undefined;
@@ -155,7 +181,7 @@ export function readSessionJson(dir: string): Record<string, unknown> | undefine
 export function lastJsonlSeq(file: string): number {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | NOFOLLOW);
   } catch {
     return 0;
   }
@@ -187,7 +213,7 @@ export class EventLog {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly file: string, private readonly syncMs: number) {
-    this.fd = fs.openSync(file, 'a', 0o600);
+    this.fd = fs.openSync(file, APPEND, 0o600);
   }
 
   append(events: readonly RecordedEvent[]): void {
