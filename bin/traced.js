@@ -5,7 +5,8 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 13)) {
   process.stderr.write(
     `traced: TRACED_NODE_VERSION: traced needs Node.js >= 22.13; this is ${process.version} (${process.execPath}).\n` +
-      'Run it through npm in the project (npx traced ...), which uses the pinned Node 22, or install Node 22.\n',
+      'Install Node.js 22 or newer (your package manager, nodejs.org, or a version manager such as fnm or nvm) and run traced with it.\n' +
+      'In a clone of the traced repository, `npx traced …` runs it with the Node 22 the project pins.\n',
   );
   process.exit(1);
 }
