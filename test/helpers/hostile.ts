@@ -442,7 +442,7 @@ export function inputArb(schema: JsonSchema, real: Realistic, opts: { topLevel: 
 /** The nastiest values, tried on every field of every operation (not left to chance). */
 export function nastyValues(): unknown[] {
   return [
-    null, [], new Deep(2000, 'object'), new Deep(2000, 'array'), new Deep(6000, 'array'), 'a'.repeat(1_000_000), 'a\u0000b', '../../etc/passwd', '/etc/passwd',
+    null, new Deep(2000, 'object'), new Deep(2000, 'array'), new Deep(6000, 'array'), 'a'.repeat(1_000_000), 'a\u0000b', '../../etc/passwd', '/etc/passwd',
     protoObject(), '\uD800', -1, Number.MAX_SAFE_INTEGER, '99999999999999999999', '99999999999999999999w',
   ];
 }
@@ -462,10 +462,21 @@ export function sweep(schema: JsonSchema, real: Realistic, seed: number): Genera
     base[f] = known?.length ? known[0] : fc.sample(validArb(props[f] as JsonSchema, f, {}), { numRuns: 1, seed: seed + i })[0];
   }
   const out: Generated[] = [];
+  // Every realistic value of every field once (crafted cursors, huge relative times, real paths).
+  for (const f of Object.keys(props)) {
+    for (const v of real[f] ?? []) {
+      const params = { ...base };
+      setOwn(params, f, v);
+      out.push({ kind: 'valid', field: f, params });
+    }
+  }
   // With no fields, an unknown key is all there is to attack.
   const fields = Object.keys(props).length ? [...Object.keys(props), 'unknown_extra_key', '__proto__'] : ['unknown_extra_key'];
+  const nasty = nastyValues();
+  // Keys the schema does not know are stripped before anything runs: a few values say so.
+  const forUnknownKeys = nasty.filter((v) => v instanceof Deep || (typeof v === 'string' && v.length > 1000) || (v !== null && typeof v === 'object' && !Array.isArray(v)));
   for (const f of fields) {
-    for (const v of nastyValues()) {
+    for (const v of props[f] ? nasty : forUnknownKeys) {
       const params = { ...base };
       setOwn(params, f, v);
       out.push({ kind: 'hostile', field: f, params });

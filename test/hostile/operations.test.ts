@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -20,12 +21,12 @@ import { operations } from '../../src/api/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { BIN, git, stopDaemonProc, waitFor, killHomeDaemon, type DaemonProc } from '../helpers/env.js';
 import {
-  createdPaths, describe as show, encodeJson, sweep, inputArb, makeArena, materialize, newOutside, snapshot, startArenaDaemon, straceArgs, straceProblem,
+  Deep, createdPaths, describe as show, encodeJson, sweep, inputArb, makeArena, materialize, newOutside, snapshot, startArenaDaemon, straceArgs, straceProblem,
   type Arena, type Generated, type JsonSchema, type Realistic, type Snapshot,
 } from '../helpers/hostile.js';
 import { RawClient } from '../helpers/raw-client.js';
 
-const RUNS = Number(process.env.HOSTILE_RUNS ?? 30);
+const RUNS = Number(process.env.HOSTILE_RUNS ?? 25);
 const SEED = Number(process.env.HOSTILE_SEED ?? Date.now() % 2_147_483_647);
 const CALL_TIMEOUT_MS = 15_000;
 const FRAME_LIMIT = 1024 * 1024;
@@ -86,6 +87,22 @@ class Tally {
   }
 }
 
+/**
+ * The SDK client serializes arguments with JSON.stringify, which recurses: deeper
+ * values than this only the raw socket can send (over MCP they are cut to this
+ * depth, so the sweep's deeper ones would only repeat it).
+ */
+const MCP_MAX_DEPTH = 2000;
+
+function deeperThan(value: unknown, depth: number): boolean {
+  let found = false;
+  JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof Deep && v.depth > depth) found = true;
+    return v instanceof Deep ? null : v;
+  });
+  return found;
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<T>((_r, reject) => (t = setTimeout(() => reject(new Error(`silence: no answer to ${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
@@ -106,6 +123,14 @@ describe('every operation under schema-generated and hostile input', () => {
   const real: Realistic = {};
   const tallies: Tally[] = [];
   let nextId = 1;
+  let db: Database.Database | undefined;
+
+  /** What a refused call must leave as it was (DESIGN §10: no recorded data is touched). */
+  function rowCounts(): string {
+    db ??= new Database(path.join(a.home, 'traced.db'), { readonly: true, fileMustExist: true });
+    const r = db.prepare('SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM annotations) AS annotations, (SELECT count(*) FROM sessions) AS sessions').get() as Record<string, number>;
+    return `events=${r.events} annotations=${r.annotations} sessions=${r.sessions}`;
+  }
 
   async function ctl(method: string, params: unknown = {}): Promise<any> {
     const r = await control.call(method, params, nextId++, CALL_TIMEOUT_MS);
@@ -181,11 +206,12 @@ describe('every operation under schema-generated and hostile input', () => {
     real.project = [a.repo, path.relative(a.cwd, a.repo), '.'];
     real.file = ['rec.jsonl', 'rec.json', path.join(a.cwd, 'rec.jsonl'), exported.file];
     real.media_dir = ['media', '.', path.join(a.home, 'sessions', s1)];
-    real.cursor = [cur1, cur2, `${s1}:0:0`];
+    // Real cursors, and tokens shaped like them that no call ever handed out.
+    real.cursor = [cur1, cur2, `${s1}:0:0`, `${s1}:99999999999999999999:1`, `${s1}:-5:-5`, `${s1}:9007199254740991:9007199254740991`, `${s2}:-99999999999999999999:0`, '20990101-000000-zzzz:0:0'];
     real.at = [0, 250, 1500, 60_000, '+90s', '+1:30', '14:32', new Date().toISOString(), '5m'];
-    real.since = ['30m', '2h', '1d', Date.now() - 3_600_000, new Date(Date.now() - 86_400_000).toISOString()];
+    real.since = ['30m', '2h', '1d', Date.now() - 3_600_000, new Date(Date.now() - 86_400_000).toISOString(), '99999999999999999999'];
     real.until = ['1m', Date.now(), new Date().toISOString()];
-    real.last = ['30m', '2h', '1d', '1w'];
+    real.last = ['30m', '2h', '1d', '1w', '99999999999999999999w'];
     real.query = ['parser', 'cache', 'TS2345', '"parsed files"', 'src/f1*', 'step OR cache'];
     real.type = ['editor.file_opened', 'editor.test_run', 'agent.message'];
     real.types = [['git.commit'], ['file', 'editor'], ['editor.file_opened']];
@@ -206,6 +232,7 @@ describe('every operation under schema-generated and hostile input', () => {
 
   afterAll(async () => {
     for (const t of tallies) console.log(t.summary());
+    db?.close();
     control?.close();
     raw?.close();
     await mcp?.close().catch(() => undefined);
@@ -248,7 +275,7 @@ describe('every operation under schema-generated and hostile input', () => {
   }
 
   async function mcpCall(name: string, g: Generated): Promise<Outcome> {
-    const args = materialize(g.params, 2000) as Record<string, unknown>;
+    const args = materialize(g.params, MCP_MAX_DEPTH) as Record<string, unknown>;
     try {
       const r = await withTimeout(mcp.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT_MS }), CALL_TIMEOUT_MS + 2000, name);
       if (r.isError) {
@@ -282,12 +309,19 @@ describe('every operation under schema-generated and hostile input', () => {
       const seed = SEED + i + (transport === 'mcp' ? 1000 : 0);
       // Operations without fields (status, list_devices, queue_*) have little to vary: fewer random runs.
       const runs = Object.keys(schema.properties ?? {}).length ? RUNS : Math.min(RUNS, 8);
-      const inputs = [...fc.sample(inputArb(schema, real, { topLevel: transport === 'ipc' }), { numRuns: runs, seed }), ...sweep(schema, real, seed)];
+      const swept = sweep(schema, real, seed).filter((g) => transport === 'ipc' || !deeperThan(g.params, MCP_MAX_DEPTH));
+      const inputs = [...fc.sample(inputArb(schema, real, { topLevel: transport === 'ipc' }), { numRuns: runs, seed }), ...swept];
       const t0 = Date.now();
       for (const g of inputs) {
         await ensure(stateFor(op.name));
+        const counts = rowCounts();
         const o = transport === 'ipc' ? await ipcCall(op.name, g) : await mcpCall(op.name, g);
         tally.add(op.name, g, o);
+        // A refused call writes nothing (a start that fails half-way records its failed session, by design).
+        if (o.kind === 'error' && !(op.name === 'start_session' && o.code === ErrorCodes.SESSION_START_FAILED)) {
+          const now = rowCounts();
+          if (now !== counts) tally.failures.push({ transport, op: op.name, input: g, why: `${o.code} reply, but rows changed: ${counts} -> ${now}` });
+        }
       }
       tally.ms.set(op.name, Date.now() - t0);
       const dead = await alive();
@@ -319,6 +353,17 @@ describe('every operation under schema-generated and hostile input', () => {
     expect(t.failures.map((f) => `${f.op}: ${f.why} <- ${show(f.input.params)}`)).toEqual([]);
     expect(mcpStderr).not.toMatch(/Error|Exception/);
   }, 600_000);
+
+  it('answers an MCP argument over the socket\'s frame limit with a coded error that does not blame the daemon, and goes on', async () => {
+    // 1.2 MB of UTF-8: over the daemon's 1 MiB frame limit once forwarded.
+    const r = await mcp.callTool({ name: 'search', arguments: { query: 'é'.repeat(600_000) } }, undefined, { timeout: CALL_TIMEOUT_MS });
+    expect(r.isError).toBe(true);
+    const code = /^(TRACED_[A-Z_]+): /.exec(String((r.content as any[])[0]?.text))?.[1];
+    expect(code).toBeDefined();
+    expect([ErrorCodes.INTERNAL, ErrorCodes.DAEMON_UNREACHABLE]).not.toContain(code);
+    const st = await mcp.callTool({ name: 'status', arguments: {} }, undefined, { timeout: CALL_TIMEOUT_MS });
+    expect((st.structuredContent as any).daemon.pid).toBe(daemonPid);
+  });
 
   it('is still the same daemon afterwards, and status answers', async () => {
     expect(await alive()).toBeUndefined();
