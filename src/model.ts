@@ -111,6 +111,11 @@ export const DeviceList = z.object({
 export type DeviceList = z.infer<typeof DeviceList>;
 
 // ---------------------------------------------------------------- operation shapes
+
+/** The longest a session can be (a year): larger offsets are mistakes, not moments. */
+export const MAX_OFFSET_MS = 366 * 86_400_000;
+/** The latest time traced accepts (the year 2200): sums with offsets stay safe integers. */
+export const MAX_TS = Date.UTC(2200, 0, 1);
 // What services take and return; src/api builds the operations (and MCP tool schemas) from these.
 
 /** Epoch ms, an ISO date-time, or a relative time such as "30m", "2h", "1d" (that long ago). */
@@ -173,8 +178,8 @@ export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSumma
 
 export const GetTranscriptInput = z.object({
   session: SessionRef,
-  from_ms: z.number().int().nonnegative().optional(),
-  to_ms: z.number().int().positive().optional(),
+  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional(),
+  to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional(),
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (pass the previous next_after_seq).'),
   limit: Limit(200, 5000),
   max_bytes: MaxBytes,
@@ -218,8 +223,8 @@ export const GetSessionOutput = z.object({
 
 export const GetTimelineInput = z.object({
   session: SessionRef,
-  from_ms: z.number().int().min(0).optional().describe('Start of the range, ms from the session start.'),
-  to_ms: z.number().int().min(0).optional().describe('End of the range (inclusive), ms from the session start.'),
+  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of the range, ms from the session start.'),
+  to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the range (inclusive), ms from the session start.'),
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or type prefixes, e.g. ["git.commit", "file"].'),
   channels: z.array(z.string().max(64)).max(32).optional().describe('Channels, e.g. ["files", "git"].'),
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
@@ -274,8 +279,8 @@ export const ExportSessionInput = z.object({
     'mp4: screen + mixed audio in one file; videodb: the session\'s video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel.',
   ),
   display: z.string().regex(/^display:\d+$/).optional().describe('Display to use (mp4); the first one otherwise.'),
-  from_ms: z.number().int().nonnegative().optional().describe('Start, ms from the session start (mp4).'),
-  to_ms: z.number().int().positive().optional().describe('End, ms from the session start (mp4).'),
+  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (mp4).'),
+  to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional().describe('End, ms from the session start (mp4).'),
 });
 export const ExportSessionOutput = z.object({
   session_id: z.string(),
@@ -296,8 +301,8 @@ export const ExportSessionOutput = z.object({
 
 export const GetClipInput = z.object({
   session: SessionRef,
-  from_ms: z.number().int().nonnegative().describe('Start, ms from the session start.'),
-  to_ms: z.number().int().positive().describe('End, ms from the session start.'),
+  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).describe('Start, ms from the session start.'),
+  to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).describe('End, ms from the session start.'),
 });
 export const GetClipOutput = z.object({
   session_id: z.string(),
@@ -317,7 +322,7 @@ export const IngestEventInput = z.object({
     .describe('Event type, e.g. editor.file_opened, editor.diagnostics, editor.test_run, editor.debug_session.'),
   data: z.record(z.string(), z.unknown()).default({}).describe('Event payload (JSON object, at most 64 KiB serialized).'),
   channel: z.enum(['editor', 'agent', 'terminal']).default('editor').describe('Channel the event belongs to.'),
-  ts: z.number().int().optional().describe('When it happened, epoch ms; defaults to now.'),
+  ts: z.number().int().min(0).max(MAX_TS).optional().describe('When it happened, epoch ms; defaults to now.'),
   parent_seq: z.number().int().positive().optional().describe('seq of an event this one follows from.'),
   session: SessionRef.optional().describe('Defaults to the active session.'),
 });
@@ -350,7 +355,7 @@ export type IngestEventOutput = z.input<typeof IngestEventOutput>;
 
 // ---------------------------------------------------------------- replay
 
-const At = z.union([z.number().int().nonnegative(), z.string().min(1).max(64)]).describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+const At = z.union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)]).describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
 
 export const ReplayAtInput = z.object({
   session: SessionRef,
@@ -399,9 +404,9 @@ export const AnnotateOutput = z.object({ id: z.number().int(), session_id: z.str
 export const ReplayCursorInput = z.object({
   session: SessionRef.optional().describe('Session to walk (needed unless cursor is given).'),
   cursor: z.string().max(200).optional().describe('Where a previous call stopped; omit to start at the beginning (or at seek_ms).'),
-  seek_ms: z.number().int().nonnegative().optional().describe('Jump to this offset (events before it are not returned).'),
+  seek_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Jump to this offset (events before it are not returned).'),
   advance: z.number().int().min(1).max(1000).optional().describe('Return the next N events.'),
-  advance_to_ms: z.number().int().nonnegative().optional().describe('Return every event up to this offset.'),
+  advance_to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Return every event up to this offset.'),
   types: z.array(z.string().max(64)).max(32).optional(),
   max_bytes: MaxBytes,
 });

@@ -154,7 +154,7 @@ function registerResourcesAndPrompts(server: Server, getClient: () => Promise<Ip
 }
 
 /** One MCP server over whatever transport: tools, resources and prompts, calls forwarded to the daemon. */
-function buildServer(getClient: () => Promise<IpcClient>, cwd: string, log: Logger): Server {
+function buildServer(getClient: () => Promise<IpcClient>, cwd: string, log: Logger, maxArgBytes: number): Server {
   const tools = toolDefinitions();
   const server = new Server({ name: 'traced', version: VERSION }, { capabilities: { tools: {}, resources: {}, prompts: {} }, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
@@ -163,6 +163,11 @@ function buildServer(getClient: () => Promise<IpcClient>, cwd: string, log: Logg
     const op = findOperation(req.params.name);
     if (!op) return errorResult(new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, `no tool named ${req.params.name}`));
     try {
+      // Arguments the daemon's frame limit would refuse get their own answer here, instead of a closed connection.
+      const bytes = Buffer.byteLength(JSON.stringify(req.params.arguments ?? {}));
+      if (bytes > maxArgBytes) {
+        throw new TracedError(ErrorCodes.INVALID_PARAMS, `the arguments are ${bytes} bytes; the limit is ${maxArgBytes} (ipc.maxMessageBytes): send less`, { data: { limit: 'bytes', max: maxArgBytes } });
+      }
       const c = await getClient();
       const result = (await c.call(op.name, req.params.arguments ?? {}, { cwd })) as Record<string, unknown>;
       return await toolResult(op.name, result, c, req.params.arguments ?? {});
@@ -196,7 +201,7 @@ export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.Readab
   const logs = createFileLogger(`${paths.logDir}/mcp.log`, config.logLevel);
   const log = logs.logger.child({ mod: 'mcp' });
   const daemon = daemonClient(opts.env);
-  const server = buildServer(daemon.get, opts.cwd, log);
+  const server = buildServer(daemon.get, opts.cwd, log, config.ipc.maxMessageBytes - 4096);
   const client = { close: daemon.close };
   const transport = new StdioServerTransport(opts.stdin as Readable, opts.stdout as Writable);
   const closed = new Promise<void>((resolve) => {
@@ -232,7 +237,7 @@ export async function runMcpHttp(opts: { env: Env; cwd: string; port: number; to
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the MCP endpoint is /mcp' }));
       return;
     }
-    const server = buildServer(daemon.get, opts.cwd, log);
+    const server = buildServer(daemon.get, opts.cwd, log, config.ipc.maxMessageBytes - 4096);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       void transport.close();

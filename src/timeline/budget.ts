@@ -7,6 +7,9 @@
 
 /** Default budget of a reply's lists (bytes of JSON): about 10k tokens. */
 export const DEFAULT_REPLY_BYTES = 40_000;
+/** What a reply holds besides its list: ids, a continuation, keys. */
+const ENVELOPE_BYTES = 400;
+
 /** The most a caller can ask for: below the default 1 MiB IPC frame, with room for the envelope. */
 export const MAX_REPLY_BYTES = 900_000;
 
@@ -17,7 +20,8 @@ export const MAX_REPLY_BYTES = 900_000;
  */
 export function fitPage<T>(items: readonly T[], limit: number, maxBytes: number, used = 0): { page: T[]; more: boolean } {
   const page: T[] = [];
-  let bytes = used;
+  // The reply around the list (ids, continuation, keys) is counted too, so the whole reply fits.
+  let bytes = used + ENVELOPE_BYTES;
   for (const item of items) {
     if (page.length >= limit) return { page, more: true };
     const size = Buffer.byteLength(JSON.stringify(item)) + 1;

@@ -1,19 +1,40 @@
 /** Pure helpers for turning user input into store queries. */
 import { ErrorCodes, TracedError } from '../errors.js';
+import { MAX_OFFSET_MS, MAX_TS } from '../model.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** Epoch ms from a number, an ISO date-time or a relative "30m" / "2h" / "1d" (that long before `now`). */
+/** Times traced accepts: from the epoch to the year 2200, so every offset and sum stays a safe integer. */
+export const MIN_TS = 0;
+export { MAX_OFFSET_MS, MAX_TS };
+
+export const TIME_FORMS = 'epoch ms (e.g. 1764430000000), an ISO 8601 date-time (2026-11-29T14:32:00Z), or how long ago: "30m", "2h", "1d"';
+
+function invalidTime(value: unknown, why: string): TracedError {
+  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(String(value).slice(0, 64))} ${why}; use ${TIME_FORMS}`, { data: { value: String(value).slice(0, 64) } });
+}
+
+/** Epoch ms from a number, an ISO date-time or a relative "30m" / "2h" / "1d" (that long before `now`); TRACED_INVALID_TIME otherwise. */
 export function parseTimeArg(value: number | string, now: number): number {
-  if (typeof value === 'number') return value;
-  const rel = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(value.trim());
-  if (rel) return Math.round(now - Number(rel[1]) * (UNITS[(rel[2] as string).toLowerCase()] as number));
-  if (/^\d{10,}$/.test(value)) return Number(value);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) {
-    throw new TracedError(ErrorCodes.INVALID_PARAMS, `"${value}" is not a time: use epoch ms, an ISO date-time or e.g. "30m"`);
+  let t: number;
+  const rel = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(value.trim()) : null;
+  if (typeof value === 'number') t = value;
+  else if (rel) t = Math.round(now - Number(rel[1]) * (UNITS[(rel[2] as string).toLowerCase()] as number));
+  else if (/^\d{10,}$/.test(value)) t = Number(value);
+  else {
+    t = Date.parse(value);
+    if (Number.isNaN(t)) throw invalidTime(value, 'is not a time');
   }
+  if (!Number.isSafeInteger(t) || t < MIN_TS || t > MAX_TS) throw invalidTime(value, 'is out of range');
   return t;
+}
+
+/** An offset on a session clock, held to [0, MAX_OFFSET_MS]. */
+export function checkOffset(offsetMs: number, what = 'offset'): number {
+  if (!Number.isSafeInteger(offsetMs) || offsetMs < 0 || offsetMs > MAX_OFFSET_MS) {
+    throw new TracedError(ErrorCodes.INVALID_TIME, `${what} ${String(offsetMs).slice(0, 32)} ms is not a moment of a session (0 to ${MAX_OFFSET_MS} ms)`, { data: { field: what } });
+  }
+  return offsetMs;
 }
 
 /**

@@ -16,7 +16,7 @@ import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { computeMoments } from './moments.js';
-import { parseTimeArg } from './query.js';
+import { MAX_OFFSET_MS, checkOffset, parseTimeArg } from './query.js';
 import type { SessionRow, Store } from './store.js';
 
 export interface ReplayDeps {
@@ -51,7 +51,7 @@ export class Replay {
   /** An `at` as an offset on the session clock: ms, an ISO time, or a clock time ("14:32") on the session's day. */
   offsetOf(session: SessionRow | string, at: number | string): number {
     const row = typeof session === 'string' ? this.session(session) : session;
-    if (typeof at === 'number') return at;
+    if (typeof at === 'number') return checkOffset(at, 'at');
     const clock = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(at.trim());
     let ts: number;
     if (clock) {
@@ -59,11 +59,11 @@ export class Replay {
       d.setHours(Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0), 0);
       ts = d.getTime();
       if (ts < row.started_at - 12 * 3_600_000) ts += 86_400_000; // a session that ran past midnight
-    } else if (/^\d+$/.test(at)) return Number(at);
+    } else if (/^\d+$/.test(at)) return checkOffset(Number(at), 'at');
     else ts = parseTimeArg(at, this.d.now());
     const off = ts - row.started_at;
-    if (off < 0) throw new TracedError(ErrorCodes.INVALID_PARAMS, `${at} is before session ${row.id} started (${new Date(row.started_at).toISOString()})`);
-    return off;
+    if (off < 0) throw new TracedError(ErrorCodes.INVALID_TIME, `${at} is before session ${row.id} started (${new Date(row.started_at).toISOString()})`);
+    return checkOffset(off, 'at');
   }
 
   replayAt(q: ReplayAtInput): ReplayAtOutput {
@@ -150,6 +150,7 @@ export class Replay {
       if (!m) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
       sessionId = this.d.store.resolveSessionRef(m[1] as string);
       pos = { offset: Number(m[2]), seq: Number(m[3]) };
+      if (pos.offset < -1 || pos.offset > MAX_OFFSET_MS || !Number.isSafeInteger(pos.seq)) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
     } else if (q.session) sessionId = this.d.store.resolveSessionRef(q.session);
     else throw new TracedError(ErrorCodes.INVALID_PARAMS, 'give a session or a cursor');
     if (q.seek_ms !== undefined) pos = { offset: q.seek_ms - 1, seq: Number.MAX_SAFE_INTEGER };

@@ -20,7 +20,9 @@ describe('parseTimeArg', () => {
     expect(parseTimeArg(1000, 5000)).toBe(1000);
     expect(parseTimeArg('30m', 3_600_000)).toBe(1_800_000);
     expect(parseTimeArg('2026-01-01T00:00:00Z', 0)).toBe(Date.UTC(2026, 0, 1));
-    expect(() => parseTimeArg('yesterday-ish', 0)).toThrowError(expect.objectContaining({ code: 'TRACED_INVALID_PARAMS' }));
+    expect(() => parseTimeArg('yesterday-ish', 0)).toThrowError(expect.objectContaining({ code: 'TRACED_INVALID_TIME' }));
+    expect(() => parseTimeArg('99999999999999999999', 0)).toThrowError(expect.objectContaining({ code: 'TRACED_INVALID_TIME' }));
+    expect(() => parseTimeArg('99999999999999999999w', Date.now())).toThrowError(expect.objectContaining({ code: 'TRACED_INVALID_TIME' }));
   });
 });
 
