@@ -171,11 +171,11 @@ export function openStore(file: string, log?: { warn(obj: object, msg: string): 
   let damage: Error | undefined;
   let probe: Database.Database | undefined;
   try {
-    // Reading the schema reads the header and page 1: where garbage and a torn schema show.
-    if (fs.existsSync(file)) (probe = new Database(file, { fileMustExist: true })).prepare('SELECT count(*) FROM sqlite_master').get();
+    // Reading the schema reads the header and page 1, where garbage and a torn schema show. Read-only:
+    // a writer's close would delete the -wal that is to be kept. Other errors are left to the real open.
+    if (fs.existsSync(file)) (probe = new Database(file, { fileMustExist: true, readonly: true })).prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
-    if (!isCorruptDb(err)) throw err;
-    damage = err as Error;
+    if (isCorruptDb(err)) damage = err as Error;
   } finally {
     probe?.close();
   }
