@@ -12,9 +12,9 @@ import { listDevices } from './capture/devices.js';
 import { run } from './capture/proc.js';
 import type { Env } from './config/config.js';
 import { probeSocket } from './ipc/probe.js';
-import { setup } from './config/setup.js';
-import { freeBytes } from './config/paths.js';
-import { TracedError } from './errors.js';
+import { reachPaths, setup } from './config/setup.js';
+import { freeBytes, movedAsideDbs } from './config/paths.js';
+import { ErrorCodes, type TracedError } from './errors.js';
 import { serviceState } from './service.js';
 import { pickModel } from './index/models.js';
 import { chooseOcr } from './index/ocr.js';
@@ -41,6 +41,33 @@ const FAIL_FREE_BYTES = 100 * 1024 * 1024;
 /** Below this, about an hour of screen + mic is left at the measured rates. */
 const WARN_FREE_BYTES = 2 * 1024 * 1024 * 1024;
 const MIN_NODE: [number, number] = [22, 13];
+const REBUILD_FIX = 'stop the daemon, move traced.db (and its -wal, -shm) aside and start again: sessions are rebuilt from their folders';
+
+/** Why `home` could not be created or written, judged without writing anything; undefined when it can. */
+function homeProblem(home: string): string | undefined {
+  let d = home;
+  while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
+  // A file in the way shows as ENOTDIR on the path below it: find the file itself.
+  for (let up = d; path.dirname(up) !== up; up = path.dirname(up)) {
+    if (fs.existsSync(up) && !fs.statSync(up).isDirectory()) return `${up} is a file, not a directory`;
+  }
+  // /proc, /sys and friends: root may "write" there, but no folder can be made.
+  const VIRTUAL = [0x9fa0, 0x62656572, 0x1cd1, 0x64626720, 0x27e0eb, 0x63677270];
+  let type: number | undefined;
+  try {
+    type = fs.statfsSync(d).type;
+  } catch {
+    // statfs unsupported here: only the access check below
+  }
+  if (type !== undefined && VIRTUAL.includes(type)) return `${d} is on a virtual file system (like /proc or /sys) that holds no folders`;
+  try {
+    fs.accessSync(d, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EROFS' ? `${d} is on a read-only file system` : `${d} cannot be written by this user (${code})`;
+  }
+  return undefined;
+}
 
 export async function doctor(env: Env, platform: NodeJS.Platform = process.platform): Promise<DoctorReport> {
   const checks: Check[] = [];
@@ -62,6 +89,12 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
   } catch (err) {
     const e = err as TracedError;
     add({ id: 'config', status: 'fail', summary: `${e.code ?? 'error'}: ${e.message}`, fix: 'correct config.json (see README, "Configuration") or the TRACED_* environment variables' });
+    // The checks of files and the socket still run, where a daemon started with the earlier file would be.
+    try {
+      paths = reachPaths(env).paths;
+    } catch {
+      // the paths themselves are wrong (a socket path too long): said above
+    }
   }
 
   let ffmpegPath: string | undefined;
@@ -137,14 +170,31 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
   if (paths) {
     const p = paths;
     const running = platform === 'win32' || fs.existsSync(p.socket) ? await probeSocket(p.socket) : false;
-    let dirMode: number | undefined;
+    const home = homeProblem(p.home);
+    add(
+      home
+        ? { id: 'home', status: 'fail', summary: `${ErrorCodes.HOME_UNWRITABLE}: ${home}`, fix: `set TRACED_HOME to a directory you can write, or make ${p.home} yours and writable` }
+        : { id: 'home', status: 'ok', summary: `${p.home} can be written` },
+    );
+    let dir: fs.Stats | undefined;
     try {
-      dirMode = fs.statSync(p.socketDir).mode & 0o777;
+      dir = fs.lstatSync(p.socketDir);
     } catch {
-      // created at the first start
+      // created at the first start (ENOTDIR: a file above it, found when the daemon starts)
     }
-    if (dirMode !== undefined && platform !== 'win32' && (dirMode & 0o077) !== 0) {
-      add({ id: 'socket', status: 'fail', summary: `socket directory ${p.socketDir} is open to others (mode ${dirMode.toString(8)})`, fix: `chmod 700 ${p.socketDir}` });
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    const mode = dir ? `0${(dir.mode & 0o777).toString(8)}` : '';
+    const other = (fix: string) => `${fix}, or set TRACED_SOCKET_DIR to a private directory of yours`;
+    if (!dir || platform === 'win32') {
+      add({ id: 'socket', status: 'ok', summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it` });
+    } else if (dir.isSymbolicLink() || (uid !== undefined && dir.uid !== uid)) {
+      add({ id: 'socket', status: 'fail', summary: `${ErrorCodes.SOCKET_DIR_INSECURE}: socket directory ${p.socketDir} is ${dir.isSymbolicLink() ? 'a symlink' : `owned by uid ${dir.uid}`}`, fix: other(`remove ${p.socketDir}`) });
+    } else if (!dir.isDirectory()) {
+      add({ id: 'socket', status: 'fail', summary: `${ErrorCodes.SOCKET_DIR_UNUSABLE}: socket directory ${p.socketDir} is a file, not a directory`, fix: other(`move ${p.socketDir} away`) });
+    } else if ((dir.mode & 0o700) !== 0o700) {
+      add({ id: 'socket', status: 'fail', summary: `${ErrorCodes.SOCKET_DIR_UNUSABLE}: socket directory ${p.socketDir} has mode ${mode}: the daemon cannot create its socket there`, fix: other(`chmod 700 ${p.socketDir}`) });
+    } else if ((dir.mode & 0o077) !== 0) {
+      add({ id: 'socket', status: 'fail', summary: `socket directory ${p.socketDir} is open to others (mode ${mode.slice(1)})`, fix: `chmod 700 ${p.socketDir}` });
     } else {
       add({ id: 'socket', status: 'ok', summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it` });
     }
@@ -172,7 +222,7 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
           add(
             res === 'ok'
               ? { id: 'database', status: 'ok', summary: `database ${p.db} passes integrity_check` }
-              : { id: 'database', status: 'fail', summary: `database ${p.db} is damaged: ${String(res)}`, fix: 'stop traced, move traced.db aside and start again: sessions are rebuilt from their folders' },
+              : { id: 'database', status: 'fail', summary: `${ErrorCodes.DB_CORRUPT}: database ${p.db} is damaged: ${String(res)}`, fix: REBUILD_FIX },
           );
           // Queue health, read where the daemon keeps it.
           const counts = Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state').all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
@@ -187,10 +237,26 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
           db.close();
         }
       } catch (err) {
-        add({ id: 'database', status: 'fail', summary: `database ${p.db} cannot be read: ${(err as Error).message}`, fix: 'check the file\'s permissions; if it is damaged, move it aside and start again' });
+        const code = String((err as { code?: unknown }).code ?? '');
+        add(
+          code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')
+            ? { id: 'database', status: 'fail', summary: `${ErrorCodes.DB_CORRUPT}: ${p.db} is not a readable database (${(err as Error).message})`, fix: `restart the daemon (traced service stop and start, or end the traced daemon process): at its start it moves the file aside and rebuilds it from the session folders` }
+            : { id: 'database', status: 'fail', summary: `database ${p.db} cannot be read: ${(err as Error).message}`, fix: 'check the file\'s permissions' },
+        );
       }
     } else {
       add({ id: 'database', status: 'ok', summary: `no database yet (${path.basename(p.db)} is created at the first start)` });
+    }
+    const moved = movedAsideDbs(p.db);
+    const last = moved[moved.length - 1];
+    if (last) {
+      add({
+        id: 'db-moved',
+        status: 'warn',
+        summary: `${ErrorCodes.DB_CORRUPT}: a damaged traced.db was moved aside to ${last}${moved.length > 1 ? ` (${moved.length} times in all)` : ''} and the database rebuilt from the session folders`,
+        fix: `nothing to repair; keep ${last} for a bug report, or delete it (and its -wal, -shm) to silence this`,
+        data: { code: ErrorCodes.DB_CORRUPT, moved },
+      });
     }
   }
   try {

@@ -4,7 +4,9 @@
  * operation's result as is. Each command group lives in cli/commands/.
  */
 import { parseArgs } from 'node:util';
+import { reachPaths } from '../config/setup.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
+import { connectDaemon } from '../ipc/connect.js';
 import { VERSION } from '../version.js';
 import { type Args, type Command, type Io, type Values, callDaemon, progressPrinter } from './command.js';
 import { adminCommands } from './commands/admin.js';
@@ -51,6 +53,42 @@ function help(): string {
   ].join('\n');
 }
 
+/**
+ * With a broken config.json these still reach a daemon that is already running:
+ * it was started with the earlier, valid file, and a recording must be
+ * stoppable (or its state seen) before the file is fixed. Commands that start
+ * or change what is recorded refuse, so nothing new runs under a configuration
+ * other than the file the user sees.
+ */
+const REACH_WITH_BROKEN_CONFIG = new Set(['stop', 'pause', 'status']);
+
+/**
+ * callDaemon, except that a TRACED_CONFIG_INVALID config.json does not stop it
+ * reaching a running daemon (at the paths reachPaths guesses): the call is made,
+ * with a warning naming the problem on stderr. No daemon is started: with that
+ * file it could not start, so the answer is the config error, with its fix.
+ */
+async function callDespiteConfig(io: Io, method: string, params: unknown, onProgress?: (topic: string, data: unknown) => void, topics?: string[]): Promise<unknown> {
+  const { paths, problem } = reachPaths(io.env);
+  if (!problem) return callDaemon(io, method, params, onProgress, topics);
+  let client: Awaited<ReturnType<typeof connectDaemon>>;
+  try {
+    client = await connectDaemon(paths, { env: io.env, autostart: false });
+  } catch (err) {
+    if (!(err instanceof TracedError) || err.code !== ErrorCodes.DAEMON_UNREACHABLE) throw err;
+    throw new TracedError(problem.code, `${problem.message} (No daemon is running at ${paths.socket}, and none can start until the file is fixed.)`, { data: problem.data, cause: problem });
+  }
+  io.stderr.write(
+    `traced: warning: ${problem.code}: ${problem.message}\ntraced: warning: reached the daemon already running at ${paths.socket}, which uses the configuration it started with; it will not start again until the file is fixed.\n`,
+  );
+  try {
+    if (onProgress && topics?.length) await client.subscribe(topics, onProgress);
+    return await client.call(method, params, { cwd: io.cwd });
+  } finally {
+    client.close();
+  }
+}
+
 /** Runs the CLI; returns the exit code. Never calls process.exit. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
@@ -79,7 +117,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     if (cmd.run) return await cmd.run(parsed, io);
     const params = cmd.params ? cmd.params(parsed, io) : {};
-    const result = await callDaemon(io, cmd.op as string, params, cmd.progress && !json ? progressPrinter(io) : undefined, cmd.progress);
+    const onProgress = cmd.progress && !json ? progressPrinter(io) : undefined;
+    const result = REACH_WITH_BROKEN_CONFIG.has(cmd.name)
+      ? await callDespiteConfig(io, cmd.op as string, params, onProgress, cmd.progress)
+      : await callDaemon(io, cmd.op as string, params, onProgress, cmd.progress);
     io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(result, parsed)}\n`);
     return 0;
   } catch (err) {

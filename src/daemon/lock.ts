@@ -5,6 +5,7 @@
  * TRACED_DAEMON_RUNNING.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
 import { probeSocket } from '../ipc/probe.js';
 
@@ -51,7 +52,15 @@ export async function acquireDaemonLock(lockFile: string, socketPath: string): P
     try {
       fd = fs.openSync(lockFile, 'wx', 0o600);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') {
+        // The socket directory was checked at start-up; this is what changed under us since (or a platform quirk).
+        throw new TracedError(
+          code === 'ENOSPC' ? ErrorCodes.DISK_FULL : ErrorCodes.SOCKET_DIR_UNUSABLE,
+          `cannot create the lock file ${lockFile} (${code ?? (err as Error).message}). Fix: make ${path.dirname(lockFile)} a private directory you can write (chmod 700), or set TRACED_SOCKET_DIR to one.`,
+          { data: { file: lockFile }, cause: err },
+        );
+      }
       let pid = NaN;
       try {
         pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);

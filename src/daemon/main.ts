@@ -46,7 +46,7 @@ import { Replay } from '../timeline/replay.js';
 import { Search } from '../timeline/search.js';
 import { SessionFiles, UPLOADS_JSONL } from '../timeline/session-files.js';
 import { SessionViews } from '../timeline/sessions.js';
-import { Store } from '../timeline/store.js';
+import { Store, openStore } from '../timeline/store.js';
 import { VERSION } from '../version.js';
 import { acquireDaemonLock } from './lock.js';
 
@@ -212,7 +212,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     const children = new ChildRegistry(path.join(paths.home, 'run', 'children'));
     const reaped = await children.reap();
     if (reaped.length) log.warn({ pids: reaped }, 'killed children a previous daemon left running');
-    store = new Store(paths.db);
+    store = openStore(paths.db, log);
     // Notifications go to the socket's subscribers once it listens; the indexer wakes on new segments.
     const subscribers: ((topic: string, data: unknown) => void)[] = [];
     const notify = (topic: string, data: unknown) => {

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Env } from '../config/config.js';
-import type { Paths } from '../config/paths.js';
-import { ErrorCodes, TracedError } from '../errors.js';
+import { ensureDataDirs, type Paths } from '../config/paths.js';
+import { ErrorCodes, TracedError, isErrorCode } from '../errors.js';
 import { IpcClient } from './client.js';
 import { BIN_PATH } from '../version.js';
 
@@ -28,9 +28,21 @@ export async function connectDaemon(paths: Paths, opts: ConnectOptions): Promise
 }
 
 async function startDetachedDaemon(paths: Paths, opts: ConnectOptions): Promise<IpcClient> {
-  fs.mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+  // The directories the daemon needs, checked here first: a home or socket directory that cannot be
+  // used is TRACED_HOME_UNWRITABLE / TRACED_SOCKET_DIR_UNUSABLE at once, with its fix, from the CLI.
+  ensureDataDirs(paths);
   const errFile = path.join(paths.logDir, 'daemon-start.err');
-  const errFd = fs.openSync(errFile, 'w', 0o600);
+  let errFd: number;
+  try {
+    errFd = fs.openSync(errFile, 'w', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TracedError(
+      code === 'ENOSPC' ? ErrorCodes.DISK_FULL : ErrorCodes.HOME_UNWRITABLE,
+      `cannot write ${errFile} (${code ?? (err as Error).message}). Fix: make ${paths.home} writable for you, or set TRACED_HOME to a directory you can write.`,
+      { data: { dir: paths.logDir, home: paths.home }, cause: err },
+    );
+  }
   const child = spawn(process.execPath, [BIN_PATH, 'daemon'], {
     detached: true,
     stdio: ['ignore', 'ignore', errFd],
@@ -53,15 +65,27 @@ async function startDetachedDaemon(paths: Paths, opts: ConnectOptions): Promise<
     if (exited !== undefined && exited !== 0) {
       const why = readTail(errFile);
       // Another starter won the race: its daemon will answer shortly.
-      if (!why.includes(ErrorCodes.DAEMON_RUNNING)) {
-        throw new TracedError(ErrorCodes.DAEMON_UNREACHABLE, `the daemon could not start: ${why || `exit code ${exited}`}`);
-      }
+      if (!why.includes(ErrorCodes.DAEMON_RUNNING)) throw startFailure(why, exited);
     }
     if (Date.now() > deadline) {
       throw new TracedError(ErrorCodes.DAEMON_UNREACHABLE, `the daemon did not answer on ${paths.socket} within ${opts.startTimeoutMs ?? 20_000} ms; see ${paths.logDir}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Why the daemon did not start, as the daemon said it: its coded error (a
+ * corrupt database it could not move, an unusable directory) keeps its code, so
+ * the CLI shows the same fix; anything else is TRACED_DAEMON_UNREACHABLE.
+ */
+function startFailure(why: string, exitCode: number | null): TracedError {
+  const m = /traced: (TRACED_[A-Z_]+): (.*)$/s.exec(why);
+  const code = m?.[1];
+  if (m && isErrorCode(code) && code !== ErrorCodes.INTERNAL && code !== ErrorCodes.DAEMON_RUNNING) {
+    return new TracedError(code, `the daemon could not start: ${m[2]}`, { data: { from: 'daemon' } });
+  }
+  return new TracedError(ErrorCodes.DAEMON_UNREACHABLE, `the daemon could not start: ${why || `exit code ${exitCode}`}`);
 }
 
 function readTail(file: string): string {
