@@ -61,10 +61,16 @@ describe('the socket without node-ipc', () => {
     const sub2 = spawn('python3', [PY, home.socket, '--subscribe', 'event.recorded']);
     let out = '';
     sub2.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 500));
-    const ing = await c.call('ingest_event', { type: 'editor.file_opened', data: { path: 'parser.rs' } });
-    expect(ing.result.seq).toBeGreaterThan(0);
-    await waitFor(() => out.includes('editor.file_opened'), { what: 'python notification' });
+    // Python may take a while to start and subscribe on a busy machine: push until it has seen one.
+    await waitFor(
+      async () => {
+        const ing = await c.call('ingest_event', { type: 'editor.file_opened', data: { path: 'parser.rs' } });
+        expect(ing.result.seq).toBeGreaterThan(0);
+        await new Promise((r) => setTimeout(r, 300));
+        return out.includes('editor.file_opened');
+      },
+      { what: 'python notification', timeoutMs: 20_000 },
+    );
     sub2.kill();
 
     const timeline = await c.call('get_timeline', { session: id, types: ['file', 'git'] });
