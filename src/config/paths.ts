@@ -68,9 +68,6 @@ export function resolvePaths(opts: { env: Env; home?: string; socketDir?: string
   };
 }
 
-export function sessionDir(paths: Paths, sessionId: string): string {
-  return path.join(paths.sessionsDir, sessionId);
-}
 
 type Fail = (reason: string, fix: string | undefined, err?: unknown) => TracedError;
 
@@ -252,6 +249,11 @@ export function ensurePrivateDir(dir: string): void {
  * on a full disk) naming the directory, the reason and the fix. Fast on any
  * path, including ones under /proc or under a regular file.
  */
+/** A folder under TRACED_HOME (spool, run, models…), created the bounded way with TRACED_HOME_UNWRITABLE when it cannot be. */
+export function ensureHomeDir(paths: Paths, dir: string): void {
+  ensureDir(dir, homeFail(paths.home, dir));
+}
+
 export function ensureDataDirs(paths: Paths): void {
   for (const dir of [paths.home, paths.logDir, paths.sessionsDir]) ensureDir(dir, homeFail(paths.home, dir));
   if (process.platform !== 'win32') ensurePrivateDir(paths.socketDir);

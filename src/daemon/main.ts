@@ -21,7 +21,7 @@ import { drainSpool } from '../capture/terminal.js';
 import { WindowChannel } from '../capture/window.js';
 import type { Config, Env } from '../config/config.js';
 import { createDaemonLogger } from '../config/logger.js';
-import { ensureDataDirs, type Paths } from '../config/paths.js';
+import { ensureDataDirs, ensureHomeDir, type Paths } from '../config/paths.js';
 import { setup } from '../config/setup.js';
 import { Exporter, SessionMuxer } from '../export/exporter.js';
 import { Indexer } from '../index/indexer.js';
@@ -229,7 +229,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     // Shell hooks append to the spool whether or not the daemon runs. Read it before recovery, so commands
     // run while the daemon was down extend the session they belong to; then every second.
     const spoolDir = path.join(paths.home, 'spool');
-    fs.mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+    ensureHomeDir(paths, spoolDir);
     const drain = () => {
       try {
         const records = drainSpool(spoolDir);
@@ -344,7 +344,7 @@ async function chooseEngines(config: Config, paths: Paths, env: Env, log: Logger
 function createIndexer(o: BuildOptions, engines: { ocr: OcrChoice; speech: SpeechChoice }, files: SessionFiles, ffmpeg: FfmpegLocator, events: EventWriter): Indexer {
   const { config, paths } = o;
   const tmpDir = path.join(paths.home, 'tmp');
-  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  ensureHomeDir(paths, tmpDir);
   return new Indexer({
     store: o.store, sessionDir: (id) => files.dir(id), tmpDir, ocr: engines.ocr, speech: engines.speech, ffmpeg: () => ffmpeg.path(),
     ocrIntervalMs: config.index.ocr.intervalMs, duplicateThreshold: config.index.ocr.duplicateThreshold, silenceDb: config.index.speech.silenceDb,

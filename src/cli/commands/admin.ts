@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findOperation, operations } from '../../api/index.js';
+import { ensureHomeDir } from '../../config/paths.js';
 import { setup } from '../../config/setup.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
 import type { QueueStatusOutput } from '../../model.js';
@@ -22,7 +23,7 @@ export const adminCommands: Command[] = [
       if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced hook bash|zsh|fish');
       const { paths } = setup(io.env);
       const dir = path.join(paths.home, 'spool');
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      ensureHomeDir(paths, dir);
       const { SPOOL_FILE, hookSnippet } = await import('../../capture/terminal.js');
       io.stdout.write(hookSnippet(shell, path.join(dir, SPOOL_FILE)));
       return 0;
@@ -237,7 +238,7 @@ export const adminCommands: Command[] = [
       const { paths } = setup(io.env);
       const tokenFile = path.join(paths.home, 'run', 'mcp-http.token');
       if (!token) {
-        fs.mkdirSync(path.dirname(tokenFile), { recursive: true, mode: 0o700 });
+        ensureHomeDir(paths, path.dirname(tokenFile));
         token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : crypto.randomBytes(24).toString('base64url');
         fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
       }
