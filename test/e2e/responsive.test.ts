@@ -1,0 +1,87 @@
+/**
+ * One heavy read stalls no one: while a digest over a long session is being
+ * computed, status and ingest answer (ordering, not timing: they must return
+ * before the digest does). Past the connection limit a client is told why
+ * with a code, never just closed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IpcClient } from '../../src/ipc/client.js';
+import { eventText } from '../../src/timeline/event-text.js';
+import { Store } from '../../src/timeline/store.js';
+import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, type DaemonProc, type Home } from '../helpers/env.js';
+
+const SID = '20260101-090000-long';
+
+describe('a daemon that stays responsive', () => {
+  let home: Home;
+  let daemon: DaemonProc;
+
+  beforeAll(async () => {
+    home = makeHome();
+    // A long session written straight into the store before the daemon starts.
+    fs.mkdirSync(path.join(home.home, 'sessions'), { recursive: true });
+    const store = new Store(path.join(home.home, 'traced.db'));
+    const t0 = Date.parse('2026-01-01T09:00:00Z');
+    store.insertSession({ id: SID, project: '/p', label: null, profile: 'events', state: 'recording', started_at: t0, meta: '{}' });
+    const n = 150_000;
+    for (let i = 1; i <= n; ) {
+      const batch = [];
+      for (let k = 0; k < 5000 && i <= n; k++, i++) {
+        const type = i % 3 === 0 ? 'terminal.command' : 'file.changed';
+        const data = type === 'terminal.command' ? { command: `npm test ${i % 40}`, exit_code: i % 2 } : { path: `src/f${i % 300}.ts` };
+        batch.push({ session_id: SID, seq: i, parent_seq: null, ts: t0 + i * 100, offset_ms: i * 100, channel: type.split('.')[0] as string, type, data, text: eventText(type, data) });
+      }
+      store.appendEvents(batch);
+    }
+    store.endSession(SID, { state: 'ended', ended_at: t0 + n * 100, end_offset_ms: n * 100 });
+    store.close();
+    daemon = await startDaemonProc(home);
+  }, 180_000);
+  afterAll(async () => stopDaemonProc(daemon));
+
+  it('answers status and ingest while digests of a 150k-event session are being computed', async () => {
+    const heavy = await IpcClient.connect(home.socket);
+    const light = await IpcClient.connect(home.socket);
+    const repo = await makeRepo();
+    await light.call('start_session', { project: repo, channels: [] });
+    let digestsDone = 0;
+    const digests = Promise.all(
+      Array.from({ length: 4 }, () => heavy.call('what_happened', { session: SID, max_chars: 200_000 }, { timeoutMs: 120_000 }).then(() => digestsDone++)),
+    );
+    let answered = 0;
+    let answeredBeforeDigests = 0;
+    for (let i = 0; i < 10; i++) {
+      await light.call('status', {});
+      await light.call('ingest_event', { type: 'editor.keystroke', data: { i } });
+      answered++;
+      if (digestsDone === 0) answeredBeforeDigests++;
+    }
+    await digests;
+    console.log(`status + ingest answered while 4 digests ran: ${answeredBeforeDigests} of ${answered} before the first digest finished`);
+    expect(answeredBeforeDigests).toBe(10);
+    await light.call('stop_session', {});
+    heavy.close();
+    light.close();
+  }, 180_000);
+
+  it('tells a client past the connection limit why, with a code', async () => {
+    const clients: IpcClient[] = [];
+    try {
+      for (let i = 0; i < 270; i++) clients.push(await IpcClient.connect(home.socket));
+      const outcomes = await Promise.allSettled(clients.map((c) => c.call('status', {}, { timeoutMs: 20_000 })));
+      const codes = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason?.code);
+      expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThan(200);
+      expect(codes.length).toBeGreaterThan(0);
+      expect(new Set(codes)).toEqual(new Set(['TRACED_IPC_TOO_MANY_CLIENTS']));
+    } finally {
+      for (const c of clients) c.close();
+    }
+    // Once they are gone, a new client is served.
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await IpcClient.connect(home.socket);
+    expect(((await again.call('status', {})) as { daemon: { pid: number } }).daemon.pid).toBe(daemon.child.pid);
+    again.close();
+  }, 120_000);
+});
