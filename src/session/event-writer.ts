@@ -206,7 +206,7 @@ export class EventWriter {
     let seq = live ? live.seq : this.d.store.maxSeq(sessionId);
     const inserts: EventInsert[] = events.map((e) => {
       const data = this.gate(e.data);
-      return { session_id: sessionId, seq: ++seq, parent_seq: null, ts: row.started_at + e.offset_ms, offset_ms: e.offset_ms, channel: e.channel, type: e.type, data, text: eventText(e.type, data) };
+      return { session_id: sessionId, seq: ++seq, parent_seq: null, ts: row.started_at + e.offset_ms, offset_ms: e.offset_ms, channel: redact(e.channel), type: e.type, data, text: eventText(e.type, data) };
     });
     try {
       this.d.health.write(() =>
@@ -252,7 +252,8 @@ export class EventWriter {
       if (seen.has(e.seq)) continue;
       seen.add(e.seq);
       const data = this.gate(e.data ?? {});
-      rows.push({ ...e, session_id: sessionId, parent_seq: e.parent_seq ?? null, data, text: eventText(e.type, data) });
+      // Every string of a restored event passes the gate, its channel name included (an imported file says what it likes).
+      rows.push({ ...e, session_id: sessionId, parent_seq: e.parent_seq ?? null, channel: redact(e.channel), type: redact(e.type), data, text: eventText(e.type, data) });
     }
     this.d.store.appendEvents(rows);
     return rows.length;

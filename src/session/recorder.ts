@@ -68,7 +68,10 @@ interface LiveChannel {
 
 interface Live {
   id: string;
+  /** The directory the channels watch (as given). */
   project: string;
+  /** The project path as it is stored, logged and shown: through the gate (a folder name can hold a secret). */
+  storedProject: string;
   label: string | null;
   profile: Profile;
   dir: string;
@@ -154,12 +157,13 @@ export class Recorder {
       const now = this.d.clock.now();
       const id = newSessionId(now);
       const dir = this.d.files.ensure(id);
-      const live: Live = { id, project, label: this.d.events.gateText(input.label ?? null), profile, dir, startedAt: now, mono0: this.d.clock.mono(), state: 'recording', channels: new Map(), warnings: [] };
+      const storedProject = this.d.events.gateText(project);
+      const live: Live = { id, project, storedProject, label: this.d.events.gateText(input.label ?? null), profile, dir, startedAt: now, mono0: this.d.clock.mono(), state: 'recording', channels: new Map(), warnings: [] };
       for (const spec of specs) {
         live.channels.set(spec.id, { spec, kind: MEDIA.test(spec.id) ? 'media' : 'event', driver: undefined, state: 'starting', detail: undefined, events: 0, segments: 0, lastEventAt: undefined });
       }
       this.d.store.transaction(() => {
-        this.d.store.insertSession({ id, project, label: live.label, profile, state: 'recording', started_at: now, meta: JSON.stringify({ clock: 'monotonic', pid: process.pid }) });
+        this.d.store.insertSession({ id, project: storedProject, label: live.label, profile, state: 'recording', started_at: now, meta: JSON.stringify({ clock: 'monotonic', pid: process.pid }) });
         for (const ch of live.channels.values()) this.persistChannel(live, ch);
       });
       this.d.files.writeSession(id, this.sessionDoc(live, 'recording'));
@@ -167,7 +171,7 @@ export class Recorder {
       this.d.events.open({ id, startedAt: now, mono0: live.mono0 });
       this.publish();
       const log = this.log.child({ sessionId: id });
-      log.info({ project, profile, channels: specs.map((s) => s.id) }, 'session starting');
+      log.info({ project: storedProject, profile, channels: specs.map((s) => s.id) }, 'session starting');
       await this.record(live, 'session', 'session.started', { project, profile, label: live.label, channels: specs });
 
       // Channels start together, so every media channel's first frame lands
@@ -213,7 +217,7 @@ export class Recorder {
       }
       this.d.store.setWarnings(id, live.warnings);
       this.publish();
-      this.d.notify('session.started', { session: id, project, profile });
+      this.d.notify('session.started', { session: id, project: storedProject, profile });
       log.info({ warnings: live.warnings }, 'session recording');
       return { session: this.d.summary(id), warnings: [...live.warnings] };
     });
@@ -388,7 +392,7 @@ export class Recorder {
 
   private sessionDoc(live: Live, state: SessionState): Record<string, unknown> {
     return {
-      format: 'traced-session/1', id: live.id, project: live.project, label: live.label, profile: live.profile, state,
+      format: 'traced-session/1', id: live.id, project: live.storedProject, label: live.label, profile: live.profile, state,
       started_at: live.startedAt, clock: { origin_wall_ms: live.startedAt, offsets: 'monotonic ms since origin' },
       channels: [...live.channels.values()].map((c) => ({ id: c.spec.id, store: c.spec.store, kind: c.kind })),
     };

@@ -423,7 +423,7 @@ export function importRecording(store: Store, rec: { meta: RecordingMeta; events
       kept.push(p.g);
     }
     store.transaction(() => {
-      store.insertSession({ id, project: m.session.project, label: opts.gateText(m.session.label), profile: m.session.profile, state: 'recording', started_at: m.session.started_at, meta: JSON.stringify({ imported_from: m.session.id }) });
+      store.insertSession({ id, project: opts.gateText(m.session.project) ?? '', label: opts.gateText(m.session.label), profile: m.session.profile, state: 'recording', started_at: m.session.started_at, meta: JSON.stringify({ imported_from: m.session.id }) });
       for (const c of m.channels) store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind, store: c.store ? 1 : 0, state: 'stopped', detail: 'imported' });
       // Event data the writer's gate refuses (too large, too deep) makes the recording invalid, not the call.
       try {

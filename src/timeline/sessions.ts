@@ -13,6 +13,7 @@ import type {
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { parseTimeArg } from './query.js';
+import { redact } from './redact.js';
 import type { SessionRow, Store } from './store.js';
 
 export interface SessionViewsDeps {
@@ -105,7 +106,8 @@ export class SessionViews {
       limit: q.limit,
       since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
       until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
-      project: q.project === undefined ? undefined : path.resolve(cwd ?? this.d.cwd, q.project),
+      // Stored project paths went through the gate; the filter is compared the same way.
+      project: q.project === undefined ? undefined : redact(path.resolve(cwd ?? this.d.cwd, q.project)),
     });
     const { page, more } = fitPage(rows.map((r) => this.toSummary(r)), q.limit, q.max_bytes);
     const last = page[page.length - 1];
