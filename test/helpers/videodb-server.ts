@@ -29,6 +29,8 @@ export interface Faults {
   uploadDelayMs?: number;
   /** Only fault upload steps (upload_url, the file POST, /upload), not collection lookups. */
   uploadsOnly?: boolean;
+  /** Only fault requests whose path matches (e.g. /^\/async-response\// for the status polls). */
+  only?: RegExp;
 }
 
 export interface Media {
@@ -124,7 +126,7 @@ export class FakeVideoDB {
     const creates = method === 'POST' && /^\/collection\/[^/]+\/upload$/.test(p);
     if (isUpload && this.faults.uploadDelayMs) await new Promise((r) => setTimeout(r, this.faults.uploadDelayMs));
     let fault: 'stall' | 'error500' | undefined;
-    if (!this.faults.uploadsOnly || isUpload) {
+    if ((!this.faults.uploadsOnly || isUpload) && (!this.faults.only || this.faults.only.test(p))) {
       if (this.rand() < (this.faults.stallRate ?? 0)) fault = 'stall';
       else if (this.rand() < (this.faults.error500Rate ?? 0)) fault = 'error500';
     }
