@@ -7,6 +7,12 @@
  * auth) are permanent; after `maxAttempts` a job is `failed`, visible and
  * retryable. An auth failure pauses the whole queue — no retry storm — until
  * the target's credentials change or the user resumes it.
+ *
+ * An attempt can end without knowing what the remote side did (a timeout, a
+ * 5xx, a killed daemon). The target keeps what it knows about such an attempt
+ * in the job's note (`AttemptNotes`, written before it sends a request that
+ * creates something), so the next attempt — in this process or after a
+ * restart — resolves the outcome before it uploads again.
  */
 import type Database from 'better-sqlite3';
 import type { QueueStatusOutput } from '../model.js';
@@ -28,7 +34,10 @@ export interface Job {
   next_attempt_at: number;
   last_error: string | null;
   remote_id: string | null;
-  /** JSON the target returned with the id (stream URLs, indexing results). */
+  /**
+   * Done: JSON the target returned with the id (stream URLs, indexing results).
+   * Not done: `{"pending": note}` when the target left an `AttemptNotes` note.
+   */
   remote_meta: string | null;
   created_at: number;
   updated_at: number;
@@ -42,10 +51,45 @@ export interface RemoteResult {
 /** How a failed attempt is treated. */
 export type Failure = 'auth' | 'permanent' | 'retry';
 
+/**
+ * What a target keeps about its attempts at one job until the job is done:
+ * e.g. "a create request was sent at T" or "the server is processing it at
+ * this status URL". Survives failed attempts, `queue retry` and restarts; the
+ * done mark replaces it.
+ */
+export interface AttemptNotes {
+  /** The last note written for this job, or undefined. Read from the database, so it is current. */
+  read(): unknown;
+  /**
+   * Replaces the note (null clears it) in one committed statement before it
+   * returns, so a request sent after it is never unknown to the next attempt.
+   * Ignored once the job is done; throws when the database cannot be written.
+   */
+  write(note: unknown): void;
+}
+
+/**
+ * Thrown by a target that cannot settle an attempt yet without risking a
+ * second copy (e.g. an earlier request may still take effect): the job is
+ * tried again after `afterMs`, and the attempt is not counted.
+ */
+export class DeferAttempt extends Error {
+  constructor(
+    message: string,
+    readonly afterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 export interface UploadTarget {
   readonly name: string;
-  /** Does the work; resolves to the remote id (and what else the server said) once the server confirmed it. */
-  run(job: Job, signal: AbortSignal): Promise<string | RemoteResult>;
+  /**
+   * Does the work; resolves to the remote id (and what else the server said)
+   * once the server confirmed it. `signal` aborts at the attempt's deadline
+   * and at stop; `notes` is the job's note (see AttemptNotes).
+   */
+  run(job: Job, signal: AbortSignal, notes: AttemptNotes): Promise<string | RemoteResult>;
   classify(err: unknown): Failure;
   /** True when the credentials changed since the last auth failure (the queue then resumes by itself). */
   credentialsChanged?(): boolean;
@@ -124,6 +168,10 @@ export class UploadQueue {
       retryLater: db.prepare("UPDATE upload_jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"),
       // An auth failure is the key's fault, not the job's: the attempt is given back.
       giveBack: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), last_error = ?, updated_at = ? WHERE id = ?"),
+      // A deferred attempt is not a failure: given back, and tried again when the target said.
+      deferAttempt: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"),
+      readNote: db.prepare('SELECT state, remote_meta FROM upload_jobs WHERE id = ?'),
+      writeNote: db.prepare("UPDATE upload_jobs SET remote_meta = ?, updated_at = ? WHERE id = ? AND state != 'done'"),
       fail: db.prepare("UPDATE upload_jobs SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?"),
       recover: db.prepare(`UPDATE upload_jobs SET state = 'pending', last_error = '${INTERRUPTED}', updated_at = ? WHERE state = 'in_flight'`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state'),
@@ -408,7 +456,7 @@ export class UploadQueue {
     });
     const aborted = new Promise<never>((_, reject) => ctl.signal.addEventListener('abort', () => reject(new AttemptAborted('stopped')), { once: true }));
     try {
-      const result = await Promise.race([target.run(job, ctl.signal), deadline, aborted]);
+      const result = await Promise.race([target.run(job, ctl.signal, this.notes(job.id)), deadline, aborted]);
       const remote = typeof result === 'string' ? { id: result } : result;
       if (!remote?.id) throw new Error('the target returned no remote id');
       try {
@@ -426,6 +474,12 @@ export class UploadQueue {
         this.st.giveBack.run(INTERRUPTED, this.now(), job.id);
         return;
       }
+      if (err instanceof DeferAttempt) {
+        const now = this.now();
+        this.st.deferAttempt.run(now + Math.max(0, err.afterMs), errorText(err), now, job.id);
+        this.log.info({ job: job.id, retryInMs: err.afterMs, why: err.message }, 'upload attempt deferred');
+        return;
+      }
       this.failed(job, err, err instanceof AttemptTimeout ? 'retry' : safeClassify(target, err));
     } finally {
       if (timer) clearTimeout(timer);
@@ -434,6 +488,24 @@ export class UploadQueue {
 
   job(id: number): Job | undefined {
     return this.st.get.get(id) as Job | undefined;
+  }
+
+  /** The note of job `id`, stored as `{"pending": note}` in remote_meta until the job is done. */
+  private notes(id: number): AttemptNotes {
+    return {
+      read: () => {
+        const row = this.st.readNote.get(id) as { state: JobState; remote_meta: string | null } | undefined;
+        if (!row?.remote_meta || row.state === 'done') return undefined;
+        try {
+          return (JSON.parse(row.remote_meta) as { pending?: unknown }).pending;
+        } catch {
+          return undefined; // not a note (a done job's meta restored by hand); nothing known
+        }
+      },
+      write: (note) => {
+        this.st.writeNote.run(note === null || note === undefined ? null : JSON.stringify({ pending: note }), this.now(), id);
+      },
+    };
   }
 }
 

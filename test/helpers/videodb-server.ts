@@ -4,7 +4,9 @@
  * unreachable here. It keeps what it was sent (uploads by name, so duplicates
  * can be counted) and injects faults on request: a share of 500s, stalls,
  * 401 for any key but the good one, refused connections (stop/start on the
- * same port), and "No results found." for searches without hits.
+ * same port), and "No results found." for searches without hits. A fault can
+ * come before the request takes effect or after it (the media was created,
+ * the answer is lost), the way a gateway in front of a real service fails.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -15,10 +17,20 @@ export interface Faults {
   error500Rate?: number;
   /** Share of requests never answered (the client's timeout decides). */
   stallRate?: number;
+  /**
+   * A stall that comes before the work holds the request this long, then does
+   * the work and answers (to a client that may have given up): a request that
+   * takes effect late. Unset: a stalled request is never done nor answered.
+   */
+  stallMs?: number;
+  /** Share (0..1) of the injected 500s and stalls that come after the work was done (the answer is lost, the effect is not). */
+  afterWorkShare?: number;
   /** Delay before answering upload steps (ms): widens the window in which a crash hits an upload in flight. */
   uploadDelayMs?: number;
   /** Only fault upload steps (upload_url, the file POST, /upload), not collection lookups. */
   uploadsOnly?: boolean;
+  /** Only fault requests whose path matches (e.g. /^\/async-response\// for the status polls). */
+  only?: RegExp;
 }
 
 export interface Media {
@@ -41,6 +53,10 @@ export class FakeVideoDB {
   asyncUploads = true;
   readonly media: Media[] = [];
   readonly requests: { method: string; path: string; status: number }[] = [];
+  /** Faults injected so far. `late`: stalls answered after stallMs; `afterWork`: 500s and stalls sent after the work was done. */
+  readonly injected = { error500: 0, stalls: 0, late: 0, afterWork: 0 };
+  /** Media whose creating request (POST /collection/{id}/upload) never got its answer to the client. */
+  readonly lostCreations: Media[] = [];
   /** What the "spoken word index" of a video holds, by the video's name (set by a test before the upload is indexed). */
   readonly transcriptsByName = new Map<string, { start: number; end: number; text: string }[]>();
   readonly indexed = new Map<string, string[]>();
@@ -98,22 +114,54 @@ export class FakeVideoDB {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const p = url.pathname;
+    const method = req.method ?? '';
     const send = (status: number, body: unknown) => {
-      this.requests.push({ method: req.method ?? '', path: p, status });
+      this.requests.push({ method, path: p, status });
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     const body = await readBody(req);
     if (req.headers['x-access-token'] !== this.goodKey) return send(401, { success: false, message: 'Invalid API key' });
     const isUpload = /upload/.test(p) || p.startsWith('/blob/');
+    const creates = method === 'POST' && /^\/collection\/[^/]+\/upload$/.test(p);
     if (isUpload && this.faults.uploadDelayMs) await new Promise((r) => setTimeout(r, this.faults.uploadDelayMs));
-    if (!this.faults.uploadsOnly || isUpload) {
-      if (this.rand() < (this.faults.stallRate ?? 0)) {
-        this.requests.push({ method: req.method ?? '', path: p, status: 0 });
+    let fault: 'stall' | 'error500' | undefined;
+    if ((!this.faults.uploadsOnly || isUpload) && (!this.faults.only || this.faults.only.test(p))) {
+      if (this.rand() < (this.faults.stallRate ?? 0)) fault = 'stall';
+      else if (this.rand() < (this.faults.error500Rate ?? 0)) fault = 'error500';
+    }
+    // Drawn only when asked for, so the fault sequence of a seed stays what it was for older tests.
+    const afterWork = fault !== undefined && (this.faults.afterWorkShare ?? 0) > 0 && this.rand() < (this.faults.afterWorkShare ?? 0);
+    if (fault) this.injected[fault === 'stall' ? 'stalls' : 'error500']++;
+    if (fault && !afterWork) {
+      if (fault === 'error500') return send(500, { success: false, message: 'injected server error' });
+      if (this.faults.stallMs === undefined) {
+        this.requests.push({ method, path: p, status: 0 });
         return; // never answered; the socket is destroyed at stop()
       }
-      if (this.rand() < (this.faults.error500Rate ?? 0)) return send(500, { success: false, message: 'injected server error' });
+      this.injected.late++;
+      await new Promise((r) => setTimeout(r, this.faults.stallMs));
     }
+    const before = this.media.length;
+    const [status, answer] = this.route(method, p, url, body);
+    const created = creates ? this.media.slice(before) : [];
+    if (fault && afterWork) {
+      this.injected.afterWork++;
+      this.lostCreations.push(...created);
+      if (fault === 'error500') return send(500, { success: false, message: 'injected server error (after the work)' });
+      this.requests.push({ method, path: p, status: 0 });
+      return; // done, never answered
+    }
+    if (res.destroyed || req.socket.destroyed) {
+      this.requests.push({ method, path: p, status: -1 });
+      this.lostCreations.push(...created);
+      return; // the client gave up before the answer
+    }
+    send(status, answer);
+  }
+
+  /** The contract itself: what a request does and what it answers. */
+  private route(method: string, p: string, url: URL, body: Buffer): [number, unknown] {
     const json = (): any => {
       try {
         return JSON.parse(body.toString('utf8'));
@@ -122,24 +170,24 @@ export class FakeVideoDB {
       }
     };
     let m: RegExpExecArray | null;
-    if (req.method === 'GET' && (m = /^\/collection\/([^/]+)$/.exec(p))) {
+    if (method === 'GET' && (m = /^\/collection\/([^/]+)$/.exec(p))) {
       const id = m[1] === 'default' ? 'c-default' : m[1];
-      return send(200, { success: true, data: { id, name: id, description: '', is_public: false } });
+      return [200, { success: true, data: { id, name: id, description: '', is_public: false } }];
     }
-    if (req.method === 'GET' && /^\/collection\/[^/]+\/upload_url$/.test(p)) {
-      return send(200, { success: true, data: { upload_url: `${this.url}/blob/${crypto.randomUUID()}` } });
+    if (method === 'GET' && /^\/collection\/[^/]+\/upload_url$/.test(p)) {
+      return [200, { success: true, data: { upload_url: `${this.url}/blob/${crypto.randomUUID()}` } }];
     }
-    if (req.method === 'POST' && p.startsWith('/blob/')) {
+    if (method === 'POST' && p.startsWith('/blob/')) {
       const head = body.subarray(0, 2048).toString('latin1');
       const filename = /filename="([^"]+)"/.exec(head)?.[1] ?? '';
-      if (!/name="file"/.test(head)) return send(400, { success: false, message: 'no file field' });
+      if (!/name="file"/.test(head)) return [400, { success: false, message: 'no file field' }];
       this.blobs.set(`${this.url}${p}`, { bytes: body.length, filename });
-      return send(200, { success: true });
+      return [200, { success: true }];
     }
-    if (req.method === 'POST' && (m = /^\/collection\/([^/]+)\/upload$/.exec(p))) {
+    if (method === 'POST' && (m = /^\/collection\/([^/]+)\/upload$/.exec(p))) {
       const q = json();
       const blob = this.blobs.get(q.url);
-      if (!blob) return send(400, { success: false, message: `unknown upload url ${q.url}` });
+      if (!blob) return [400, { success: false, message: `unknown upload url ${q.url}` }];
       const audio = q.media_type === 'audio';
       const id = `${audio ? 'a' : 'm'}-${++this.seq}`;
       const media: Media = {
@@ -147,35 +195,35 @@ export class FakeVideoDB {
         stream_url: `https://play.example/v1/${id}.m3u8`, player_url: `https://console.example/player?url=${id}`,
       };
       this.media.push(media);
-      if (!this.asyncUploads) return send(200, { success: true, data: media });
+      if (!this.asyncUploads) return [200, { success: true, data: media }];
       const job = crypto.randomUUID();
       this.jobs.set(job, media);
-      return send(200, { success: true, status: 'processing', request_type: 'sync', data: { output_url: `${this.url}/async-response/${job}` } });
+      return [200, { success: true, status: 'processing', request_type: 'sync', data: { output_url: `${this.url}/async-response/${job}` } }];
     }
-    if (req.method === 'GET' && (m = /^\/async-response\/(.+)$/.exec(p))) {
+    if (method === 'GET' && (m = /^\/async-response\/(.+)$/.exec(p))) {
       const data = this.jobs.get(m[1] as string);
-      if (!data) return send(404, { success: false, message: 'no such job' });
-      return send(200, { success: true, status: 'done', response: { success: true, data } });
+      if (!data) return [404, { success: false, message: 'no such job' }];
+      return [200, { success: true, status: 'done', response: { success: true, data } }];
     }
-    if (req.method === 'GET' && p === '/video') {
-      return send(200, { success: true, data: { videos: this.media.filter((x) => x.media_type === 'video' && x.collection_id === url.searchParams.get('collection_id')) } });
+    if (method === 'GET' && p === '/video') {
+      return [200, { success: true, data: { videos: this.media.filter((x) => x.media_type === 'video' && x.collection_id === url.searchParams.get('collection_id')) } }];
     }
-    if (req.method === 'GET' && (m = /^\/(video|audio)\/([^/]+)$/.exec(p))) {
+    if (method === 'GET' && (m = /^\/(video|audio)\/([^/]+)$/.exec(p))) {
       const x = this.media.find((y) => y.id === m?.[2]);
-      return x ? send(200, { success: true, data: x }) : send(404, { success: false, message: 'not found' });
+      return x ? [200, { success: true, data: x }] : [404, { success: false, message: 'not found' }];
     }
-    if (req.method === 'POST' && (m = /^\/video\/([^/]+)\/index(\/scene)?$/.exec(p))) {
+    if (method === 'POST' && (m = /^\/video\/([^/]+)\/index(\/scene)?$/.exec(p))) {
       const id = m[1] as string;
       const kind = m[2] ? 'scene' : String(json().index_type ?? 'spoken_word');
       this.indexed.set(id, [...(this.indexed.get(id) ?? []), kind]);
-      return send(200, { success: true, data: kind === 'scene' ? { scene_index_id: `si-${id}` } : { success: true } });
+      return [200, { success: true, data: kind === 'scene' ? { scene_index_id: `si-${id}` } : { success: true } }];
     }
-    if (req.method === 'POST' && (m = /^\/video\/([^/]+)\/stream$/.exec(p))) {
+    if (method === 'POST' && (m = /^\/video\/([^/]+)\/stream$/.exec(p))) {
       const tl = (json().timeline ?? []) as [number, number][];
       const range = tl.map(([a, b]) => `${a}-${b}`).join('_') || 'full';
-      return send(200, { success: true, data: { stream_url: `https://play.example/v1/${m[1]}-${range}.m3u8`, player_url: `https://console.example/player?v=${m[1]}` } });
+      return [200, { success: true, data: { stream_url: `https://play.example/v1/${m[1]}-${range}.m3u8`, player_url: `https://console.example/player?v=${m[1]}` } }];
     }
-    if (req.method === 'POST' && (m = /^\/(collection|video)\/([^/]+)\/search$/.exec(p))) {
+    if (method === 'POST' && (m = /^\/(collection|video)\/([^/]+)\/search$/.exec(p))) {
       const words = String(json().query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
       const results = [];
       for (const media of this.media) {
@@ -187,10 +235,10 @@ export class FakeVideoDB {
         if (docs.length) results.push({ video_id: media.id, collection_id: media.collection_id, title: media.name, length: '60.0', docs });
       }
       // The live service answers a search without hits with an error, not an empty list.
-      if (!results.length) return send(200, { success: false, message: 'No results found.' });
-      return send(200, { success: true, data: { results } });
+      if (!results.length) return [200, { success: false, message: 'No results found.' }];
+      return [200, { success: true, data: { results } }];
     }
-    return send(404, { success: false, message: `no route ${req.method} ${p}` });
+    return [404, { success: false, message: `no route ${method} ${p}` }];
   }
 }
 

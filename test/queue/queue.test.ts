@@ -65,6 +65,9 @@ async function rig(opts: Partial<QueueOptions> = {}): Promise<Rig> {
       return seg ? { file: path.join(home, 'sessions', SESSION, seg.path), media: job.channel_id.startsWith('display:') ? 'video' : 'audio' } : undefined;
     },
     tmpDir: path.join(home, 'tmp'),
+    // A create request that stalls holds its name this long (60 s by default): short here, past the timeouts below.
+    createTimeoutMs: 5000,
+    settleMs: 5000,
   });
   const queue = new UploadQueue(store.db, new Map([['videodb', target]]), {
     concurrency: 2, maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 400, timeoutMs: { segment: 4000 }, pollMs: 50, ...opts,
