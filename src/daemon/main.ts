@@ -46,7 +46,8 @@ import { Replay } from '../timeline/replay.js';
 import { Search } from '../timeline/search.js';
 import { SessionFiles, UPLOADS_JSONL } from '../timeline/session-files.js';
 import { SessionViews } from '../timeline/sessions.js';
-import { Store, openStore } from '../timeline/store.js';
+import { openStore } from '../timeline/open-store.js';
+import { Store } from '../timeline/store.js';
 import { VERSION } from '../version.js';
 import { acquireDaemonLock } from './lock.js';
 
