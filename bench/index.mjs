@@ -65,7 +65,7 @@ const lastCommit = { ocr: 0, speech: 0 };
 const indexer = new Indexer({
   store, sessionDir: () => sdir, tmpDir: home, ffmpeg: async () => 'ffmpeg', ocr, speech,
   ocrIntervalMs: 5000, duplicateThreshold: 3, silenceDb: -55,
-  commit: (s, events, progress) => {
+  commit: (_s, events, progress) => {
     const now = performance.now();
     timings[progress.kind].push({ ms: now - lastCommit[progress.kind], events: events.length, detail: progress.detail });
     lastCommit[progress.kind] = now;

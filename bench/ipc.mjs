@@ -13,7 +13,7 @@ const rounds = Number(process.argv[2] ?? 6000);
 const block = 200;
 const warmup = 500;
 
-async function serverProc(code, socket) {
+async function serverProc(code, _socket) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   await new Promise((r) => child.stdout.once('data', r));
   return child;
@@ -78,7 +78,7 @@ d.child.kill('SIGTERM');
 
 const res = samples.map(percentiles);
 console.log(`IPC round trip: ${rounds} sequential calls each, interleaved in blocks of ${block}, Node ${process.versions.node}`);
-contenders.forEach(([name], k) => console.log(`${name.padEnd(28)} p50 ${us(res[k].p50).padStart(10)}  p99 ${us(res[k].p99).padStart(10)}  mean ${us(res[k].mean).padStart(10)}`));
+for (const [k, [name]] of contenders.entries()) console.log(`${name.padEnd(28)} p50 ${us(res[k].p50).padStart(10)}  p99 ${us(res[k].p99).padStart(10)}  mean ${us(res[k].mean).padStart(10)}`);
 const [e, f, p] = res;
 console.log(`traced ping / node-ipc floor p50: ${(p.p50 / f.p50).toFixed(2)}x   (what traced adds on top of node-ipc)`);
 console.log(`traced ping / bare echo p50:      ${(p.p50 / e.p50).toFixed(2)}x`);

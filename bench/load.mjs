@@ -73,7 +73,7 @@ const abuse = await Promise.allSettled(Array.from({ length: 300 }, async () => {
     h.close();
   }
 }));
-const refused = abuse.filter((r) => r.status === 'rejected').map((r) => r.reason?.code ?? String(r.reason)).reduce((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {});
+const refused = abuse.filter((r) => r.status === 'rejected').map((r) => r.reason?.code ?? String(r.reason)).reduce((m, k) => Object.assign(m, { [k]: (m[k] ?? 0) + 1 }), {});
 await new Promise((r) => setTimeout(r, 3000));
 global.gc?.();
 const after = rss();

@@ -2,7 +2,7 @@
  * An operation is data plus a function, defined once. MCP, IPC and the CLI
  * loop over the list; none of them has a branch per operation.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import type { Services } from './services.js';
 

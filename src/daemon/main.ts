@@ -1,11 +1,4 @@
-/**
- * The composition root, and the only file that imports everything: config,
- * paths, the single-instance lock, the logger, the store, every service built
- * in dependency order, cold-start recovery, and the socket, with one orderly
- * stop for SIGINT, SIGTERM and SIGHUP. Returns when the daemon has stopped;
- * the caller (the CLI) owns the process exit.
- */
-import fs from 'node:fs';
+
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -47,7 +40,7 @@ import { Search } from '../timeline/search.js';
 import { SessionFiles, UPLOADS_JSONL } from '../timeline/session-files.js';
 import { SessionViews } from '../timeline/sessions.js';
 import { openStore } from '../timeline/open-store.js';
-import { Store } from '../timeline/store.js';
+import type { Store } from '../timeline/store.js';
 import { VERSION } from '../version.js';
 import { acquireDaemonLock } from './lock.js';
 

@@ -242,7 +242,11 @@ export class Replay {
       errors_on_screen: ev
         .filter((e) => e.type === 'screen.text')
         .flatMap((e) => String(e.data.text ?? '').split('\n').filter((l) => /\b(error|exception|failed|traceback|panic)\b/i.test(l)).map((l) => ({ offset_ms: e.offset_ms, text: clip(l, 160) })))
-        .filter((x) => (errorsSeen.has(x.text) ? false : (errorsSeen.add(x.text), true))),
+        .filter((x) => {
+          if (errorsSeen.has(x.text)) return false;
+          errorsSeen.add(x.text);
+          return true;
+        }),
       said: ev
         .filter((e) => e.type === 'transcript.segment')
         .map((e) => ({ offset_ms: e.offset_ms, text: clip(e.data.text, 240), len: String(e.data.text ?? '').length }))

@@ -159,7 +159,7 @@ describe('traced mcp with the SDK client over stdio', () => {
     const { prompts } = await client.listPrompts();
     expect(prompts.map((p) => p.name)).toEqual(['summarize-last-session', 'when-did-it-break']);
     const p = await client.getPrompt({ name: 'when-did-it-break', arguments: { query: 'TS2345' } });
-    expect((p.messages[0]?.content as any).text).toMatch(/search for it.*replay_at/s);
+    expect((p.messages[0]?.content as { text?: string } | undefined)?.text).toMatch(/search for it.*replay_at/s);
     await expect(client.getPrompt({ name: 'when-did-it-break', arguments: {} })).rejects.toThrow(/needs "query"/);
   });
 });

@@ -134,7 +134,7 @@ export function createdPaths(log: string): string[] {
     }
     const strings = [...args.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1] as string);
     const target = /^(rename|link|symlink)/.test(name) ? strings[strings.length - 1] : strings[0];
-    if (target && target.startsWith('/')) out.add(target);
+    if (target?.startsWith('/')) out.add(target);
   }
   return [...out].sort();
 }
@@ -322,7 +322,7 @@ export type Realistic = Record<string, readonly unknown[]>;
 export function validArb(s: JsonSchema, name: string, real: Realistic): fc.Arbitrary<unknown> {
   const generic = genericArb(s, real);
   const known = real[name];
-  return known && known.length ? fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 3 }, { arbitrary: generic, weight: 1 }) : generic;
+  return known?.length ? fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 3 }, { arbitrary: generic, weight: 1 }) : generic;
 }
 
 function genericArb(s: JsonSchema, real: Realistic): fc.Arbitrary<unknown> {
@@ -410,7 +410,7 @@ export function inputArb(schema: JsonSchema, real: Realistic, opts: { topLevel: 
   const fields = Object.keys(schema.properties ?? {});
   const valid = base.map((params): Generated => ({ kind: 'valid', params }));
   const arms: { arbitrary: fc.Arbitrary<Generated>; weight: number }[] = [{ arbitrary: valid, weight: 3 }];
-  const boundaryPairs = fields.flatMap((f) => boundaryValues((schema.properties ?? {})[f] as JsonSchema).map((v) => [f, v] as const));
+  const boundaryPairs = fields.flatMap((f) => boundaryValues(schema.properties?.[f] as JsonSchema).map((v) => [f, v] as const));
   if (boundaryPairs.length) {
     arms.push({
       arbitrary: fc.tuple(base, fc.constantFrom(...boundaryPairs)).map(([b, [f, v]]): Generated => {

@@ -23,7 +23,7 @@ export function buildTinyWhisperModel(file: string, word = 'hello'): TinyModel {
   const parts: Buffer[] = [];
   const i32 = (...xs: number[]) => {
     const b = Buffer.alloc(4 * xs.length);
-    xs.forEach((x, i) => b.writeInt32LE(x, 4 * i));
+    for (const [i, x] of xs.entries()) b.writeInt32LE(x, 4 * i);
     parts.push(b);
   };
   const f32 = (n: number, fill: (i: number) => number = () => 0) => {

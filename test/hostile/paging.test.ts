@@ -42,7 +42,11 @@ const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
 function compare(got: number[], want: number[]): string[] {
   const problems: string[] = [];
   const seen = new Set<number>();
-  const dups = got.filter((s) => (seen.has(s) ? true : (seen.add(s), false)));
+  const dups = got.filter((s) => {
+    if (seen.has(s)) return true;
+    seen.add(s);
+    return false;
+  });
   if (dups.length) problems.push(`${dups.length} duplicates, e.g. ${dups.slice(0, 5).join(',')}`);
   const wantSet = new Set(want);
   const missing = want.filter((s) => !seen.has(s));

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Indexer } from '../../src/index/indexer.js';
 import { TesseractCli } from '../../src/index/ocr.js';
 import type { SpeechEngine, Utterance } from '../../src/index/speech.js';
-import { Store } from '../../src/timeline/store.js';
+import type { Store } from '../../src/timeline/store.js';
 import { tempDir, waitFor } from '../helpers/env.js';
 import { testServices, type TestServices } from '../helpers/services.js';
 

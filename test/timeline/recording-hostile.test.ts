@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, TracedError, toTracedError } from '../../src/errors.js';
+import { ErrorCodes, type TracedError, toTracedError } from '../../src/errors.js';
 import { confinedPath, copyFileConfined, isPlainRelative } from '../../src/timeline/confine.js';
 import { importRecording, RECORDING_FORMAT, readRecording, writeRecording } from '../../src/timeline/recording.js';
-import { Store } from '../../src/timeline/store.js';
+import type { Store } from '../../src/timeline/store.js';
 import { testServices } from '../helpers/services.js';
 import { tempDir } from '../helpers/env.js';
 
@@ -436,7 +436,7 @@ describe('importing recordings with one field replaced by arbitrary JSON', () =>
   /** Every place in a recording a value sits, inner nodes included. */
   function places(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
     if (at.length > 0) out.push(at);
-    if (Array.isArray(v)) v.forEach((x, i) => places(x, [...at, i], out));
+    if (Array.isArray(v)) for (const [i, x] of v.entries()) places(x, [...at, i], out);
     else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) places(x, [...at, k], out);
     return out;
   }
