@@ -29,10 +29,20 @@ async function rawCaller(socket) {
   let buf = '';
   s.on('data', (d) => {
     buf += d;
-    if (buf.endsWith('\f')) { buf = ''; pending(); }
+    if (buf.endsWith('\f')) {
+      buf = '';
+      pending();
+    }
   });
   const frame = `${JSON.stringify({ type: 'req', data: { id: 1, method: 'ping', params: {} } })}\f`;
-  return { call: () => new Promise((r) => { pending = r; s.write(frame); }), close: () => s.destroy() };
+  return {
+    call: () =>
+      new Promise((r) => {
+        pending = r;
+        s.write(frame);
+      }),
+    close: () => s.destroy(),
+  };
 }
 
 async function ipcCaller(socket, method) {
@@ -44,14 +54,20 @@ const home = tempHome();
 const d = await startDaemon(home);
 const echoSock = path.join(home, 'echo.sock');
 const floorSock = path.join(home, 'floor.sock');
-const echo = await serverProc(`import net from 'node:net'; net.createServer((s) => s.pipe(s)).listen(${JSON.stringify(echoSock)}, () => console.log('up'));`, echoSock);
+const echo = await serverProc(
+  `import net from 'node:net'; net.createServer((s) => s.pipe(s)).listen(${JSON.stringify(echoSock)}, () => console.log('up'));`,
+  echoSock,
+);
 // node-ipc itself, guarded parser, a handler that only replies: the floor under any node-ipc server.
-const floor = await serverProc(`
+const floor = await serverProc(
+  `
   import { IPCModule } from 'node-ipc';
   const ipc = new IPCModule(); ipc.config.silent = true; ipc.config.parser = 'guarded';
   ipc.serve(${JSON.stringify(floorSock)}, () => ipc.server.on('req', (d, s) => ipc.server.emit(s, 'res', { id: d.id, result: { pong: true } })));
   ipc.server.on('start', () => console.log('up'));
-  ipc.server.start();`, floorSock);
+  ipc.server.start();`,
+  floorSock,
+);
 
 const contenders = [
   ['bare net echo (baseline)', await rawCaller(echoSock)],
@@ -78,7 +94,8 @@ d.child.kill('SIGTERM');
 
 const res = samples.map(percentiles);
 console.log(`IPC round trip: ${rounds} sequential calls each, interleaved in blocks of ${block}, Node ${process.versions.node}`);
-for (const [k, [name]] of contenders.entries()) console.log(`${name.padEnd(28)} p50 ${us(res[k].p50).padStart(10)}  p99 ${us(res[k].p99).padStart(10)}  mean ${us(res[k].mean).padStart(10)}`);
+for (const [k, [name]] of contenders.entries())
+  console.log(`${name.padEnd(28)} p50 ${us(res[k].p50).padStart(10)}  p99 ${us(res[k].p99).padStart(10)}  mean ${us(res[k].mean).padStart(10)}`);
 const [e, f, p] = res;
 console.log(`traced ping / node-ipc floor p50: ${(p.p50 / f.p50).toFixed(2)}x   (what traced adds on top of node-ipc)`);
 console.log(`traced ping / bare echo p50:      ${(p.p50 / e.p50).toFixed(2)}x`);

@@ -30,7 +30,10 @@ export async function startDaemon(home, extraEnv = {}) {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise((r) => {
       const s = net.connect({ path: socket });
-      s.once('connect', () => { s.destroy(); r(true); });
+      s.once('connect', () => {
+        s.destroy();
+        r(true);
+      });
       s.once('error', () => r(false));
     });
     if (ok) return { child, socket, env };

@@ -22,8 +22,25 @@ for (let i = 1; i <= nEvents; ) {
   for (let k = 0; k < 5000 && i <= nEvents; k++, i++) {
     const type = types[i % types.length];
     const off = Math.floor((i * 8 * 3_600_000) / nEvents);
-    const data = type === 'terminal.command' ? { command: `npm test ${i % 50}`, exit_code: i % 4 === 0 ? 1 : 0 } : type === 'git.commit' ? { hash: i.toString(16), subject: `commit ${i}` } : type === 'window.focus' ? { title: `editor ${i % 9}`, app: 'code' } : { path: `src/f${i % 200}.ts`, message: `error TS${2000 + (i % 500)}` };
-    batch.push({ session_id: sid, seq: i, parent_seq: null, ts: started + off, offset_ms: off, channel: type.split('.')[0], type, data, text: eventText(type, data) });
+    const data =
+      type === 'terminal.command'
+        ? { command: `npm test ${i % 50}`, exit_code: i % 4 === 0 ? 1 : 0 }
+        : type === 'git.commit'
+          ? { hash: i.toString(16), subject: `commit ${i}` }
+          : type === 'window.focus'
+            ? { title: `editor ${i % 9}`, app: 'code' }
+            : { path: `src/f${i % 200}.ts`, message: `error TS${2000 + (i % 500)}` };
+    batch.push({
+      session_id: sid,
+      seq: i,
+      parent_seq: null,
+      ts: started + off,
+      offset_ms: off,
+      channel: type.split('.')[0],
+      type,
+      data,
+      text: eventText(type, data),
+    });
   }
   store.appendEvents(batch);
 }
@@ -65,15 +82,20 @@ for (const h of heavy) h.close();
 
 // Abuse round: 300 clients at once, each asking for the largest timeline page it may.
 const before = rss();
-const abuse = await Promise.allSettled(Array.from({ length: 300 }, async () => {
-  const h = await IpcClient.connect(d.socket, 5000);
-  try {
-    return await h.call('get_timeline', { session: sid, limit: 10000, max_bytes: 900000 });
-  } finally {
-    h.close();
-  }
-}));
-const refused = abuse.filter((r) => r.status === 'rejected').map((r) => r.reason?.code ?? String(r.reason)).reduce((m, k) => Object.assign(m, { [k]: (m[k] ?? 0) + 1 }), {});
+const abuse = await Promise.allSettled(
+  Array.from({ length: 300 }, async () => {
+    const h = await IpcClient.connect(d.socket, 5000);
+    try {
+      return await h.call('get_timeline', { session: sid, limit: 10000, max_bytes: 900000 });
+    } finally {
+      h.close();
+    }
+  }),
+);
+const refused = abuse
+  .filter((r) => r.status === 'rejected')
+  .map((r) => r.reason?.code ?? String(r.reason))
+  .reduce((m, k) => Object.assign(m, { [k]: (m[k] ?? 0) + 1 }), {});
 await new Promise((r) => setTimeout(r, 3000));
 global.gc?.();
 const after = rss();
@@ -83,7 +105,9 @@ console.log(`one what_happened over ${nEvents} events: ${digestMs.toFixed(0)} ms
 console.log(`status idle: p50 ${idle.p50.toFixed(2)} ms, p99 ${idle.p99.toFixed(2)} ms`);
 console.log(`status with 20 concurrent what_happened (${digests} digests done meanwhile): p50 ${busy.p50.toFixed(2)} ms, p99 ${busy.p99.toFixed(2)} ms`);
 console.log(`status p99 under heavy reads / idle: ${ratio.toFixed(2)}x (goal <= 3x and <= 20 ms: ${ratio <= 3 && busy.p99 <= 20 ? 'met' : 'NOT met'})`);
-console.log(`daemon RSS before abuse ${before.toFixed(0)} MB, 3 s after 300 clients with large replies ${after.toFixed(0)} MB; refused: ${JSON.stringify(refused)}`);
+console.log(
+  `daemon RSS before abuse ${before.toFixed(0)} MB, 3 s after 300 clients with large replies ${after.toFixed(0)} MB; refused: ${JSON.stringify(refused)}`,
+);
 c.close();
 d.child.kill('SIGTERM');
 await new Promise((r) => d.child.once('exit', r));

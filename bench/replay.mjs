@@ -20,19 +20,76 @@ const sid = '20260101-090000-rply';
 const sdir = path.join(paths.sessionsDir, sid);
 fs.mkdirSync(path.join(sdir, 'display-1'), { recursive: true });
 fs.mkdirSync(path.join(sdir, 'mic-default'), { recursive: true });
-const lines = Array.from({ length: 20 }, (_, i) => `drawtext=text='line ${i} %{eif\\:t\\:d} src/cache/store.ts error TS2345':fontcolor=white:fontsize=16:x=10:y=${20 + i * 24}:font=Monospace`);
+const lines = Array.from(
+  { length: 20 },
+  (_, i) => `drawtext=text='line ${i} %{eif\\:t\\:d} src/cache/store.ts error TS2345':fontcolor=white:fontsize=16:x=10:y=${20 + i * 24}:font=Monospace`,
+);
 const v0 = path.join(sdir, 'display-1', '00000.mkv');
-execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=0x202020:s=1280x720:r=2', '-t', '60', '-vf', lines.join(','), '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage,zerolatency', '-crf', '30', '-pix_fmt', 'yuv420p', '-g', '240', v0]);
+execFileSync('ffmpeg', [
+  '-v',
+  'error',
+  '-f',
+  'lavfi',
+  '-i',
+  'color=c=0x202020:s=1280x720:r=2',
+  '-t',
+  '60',
+  '-vf',
+  lines.join(','),
+  '-c:v',
+  'libx264',
+  '-preset',
+  'veryfast',
+  '-tune',
+  'stillimage,zerolatency',
+  '-crf',
+  '30',
+  '-pix_fmt',
+  'yuv420p',
+  '-g',
+  '240',
+  v0,
+]);
 const a0 = path.join(sdir, 'mic-default', '00000.ogg');
-execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=300:sample_rate=16000', '-t', '60', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip', a0]);
+execFileSync('ffmpeg', [
+  '-v',
+  'error',
+  '-f',
+  'lavfi',
+  '-i',
+  'sine=frequency=300:sample_rate=16000',
+  '-t',
+  '60',
+  '-c:a',
+  'libopus',
+  '-b:a',
+  '24k',
+  '-application',
+  'voip',
+  a0,
+]);
 const store = new Store(paths.db);
 const started = Date.UTC(2026, 0, 1, 9);
 store.insertSession({ id: sid, project: '/work/app', label: null, profile: 'full', state: 'ended', started_at: started, meta: '{}' });
 for (let i = 0; i < 60; i++) {
-  for (const [ch, dir, ext, src] of [['display:1', 'display-1', 'mkv', v0], ['mic:default', 'mic-default', 'ogg', a0]]) {
+  for (const [ch, dir, ext, src] of [
+    ['display:1', 'display-1', 'mkv', v0],
+    ['mic:default', 'mic-default', 'ogg', a0],
+  ]) {
     const rel = path.join(dir, `${String(i).padStart(5, '0')}.${ext}`);
     if (i > 0) fs.copyFileSync(src, path.join(sdir, rel));
-    store.insertSegment({ session_id: sid, channel_id: ch, seq: i, path: rel, start_offset_ms: i * 60_000, duration_ms: 60_000, bytes: fs.statSync(src).size, sha256: 'x', state: 'complete', created_at: i });
+    store.insertSegment({
+      session_id: sid,
+      channel_id: ch,
+      seq: i,
+      path: rel,
+      start_offset_ms: i * 60_000,
+      duration_ms: 60_000,
+      bytes: fs.statSync(src).size,
+      sha256: 'x',
+      state: 'complete',
+      created_at: i,
+    });
   }
 }
 const types = ['file.changed', 'window.focus', 'terminal.command', 'editor.diagnostics', 'screen.text', 'transcript.segment', 'git.commit'];
@@ -40,12 +97,38 @@ const evs = [];
 for (let i = 1; i <= nEvents; i++) {
   const type = types[i % types.length];
   const offset = Math.floor((i * 3_600_000) / nEvents);
-  const data = type === 'file.changed' ? { path: `src/f${i % 40}.ts`, size: i } : type === 'window.focus' ? { title: `editor ${i % 9}`, app: 'code' } : type === 'git.commit' ? { hash: i.toString(16), subject: `commit ${i}` } : { text: `event ${i} cache store`, command: `npm test ${i}`, exit_code: i % 3 };
-  evs.push({ session_id: sid, seq: i, parent_seq: null, ts: started + offset, offset_ms: offset, channel: type.split('.')[0], type, data, text: eventText(type, data) });
+  const data =
+    type === 'file.changed'
+      ? { path: `src/f${i % 40}.ts`, size: i }
+      : type === 'window.focus'
+        ? { title: `editor ${i % 9}`, app: 'code' }
+        : type === 'git.commit'
+          ? { hash: i.toString(16), subject: `commit ${i}` }
+          : { text: `event ${i} cache store`, command: `npm test ${i}`, exit_code: i % 3 };
+  evs.push({
+    session_id: sid,
+    seq: i,
+    parent_seq: null,
+    ts: started + offset,
+    offset_ms: offset,
+    channel: type.split('.')[0],
+    type,
+    data,
+    text: eventText(type, data),
+  });
 }
 for (let i = 0; i < evs.length; i += 5000) store.appendEvents(evs.slice(i, i + 5000));
 store.endSession(sid, { state: 'ended', ended_at: started + 3_600_000, end_offset_ms: 3_600_000 });
-const built = buildServices({ store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'bench', notify: () => undefined });
+const built = buildServices({
+  store,
+  paths,
+  config: loadConfig({ env: {}, file: {} }),
+  logger: pino({ level: 'silent' }),
+  env: {},
+  cwd: home,
+  version: 'bench',
+  notify: () => undefined,
+});
 built.replay.refreshMoments(sid);
 const call = (op, params) => invoke(findOperation(op), params, built.services);
 

@@ -21,17 +21,67 @@ const perSession = 1000; // one event every 3.6 s for an hour
 const sessions = Math.ceil(rows / perSession);
 
 // A deterministic vocabulary of what developers see, say and type.
-const ids = ['invalidateCache', 'parseSessionId', 'renderTimeline', 'flushPending', 'claimJobs', 'resolveFfmpeg', 'useMemo', 'handleSubmit', 'fetchUser', 'computeDiff', 'SessionEngine', 'UploadQueue', 'mergeAdjacent'];
-const files = ['src/cache/store.ts', 'src/api/routes.ts', 'src/ui/Timeline.tsx', 'lib/parser.py', 'cmd/server/main.go', 'src/queue/queue.ts', 'test/e2e/upload.test.ts'];
+const ids = [
+  'invalidateCache',
+  'parseSessionId',
+  'renderTimeline',
+  'flushPending',
+  'claimJobs',
+  'resolveFfmpeg',
+  'useMemo',
+  'handleSubmit',
+  'fetchUser',
+  'computeDiff',
+  'SessionEngine',
+  'UploadQueue',
+  'mergeAdjacent',
+];
+const files = [
+  'src/cache/store.ts',
+  'src/api/routes.ts',
+  'src/ui/Timeline.tsx',
+  'lib/parser.py',
+  'cmd/server/main.go',
+  'src/queue/queue.ts',
+  'test/e2e/upload.test.ts',
+];
 const errors = ['TS2345', 'TS2322', 'TS7006', 'E0308', 'ECONNREFUSED', 'ENOENT', 'SIGSEGV', 'HTTP 503'];
-const words = ['the', 'cache', 'is', 'stale', 'again', 'we', 'should', 'retry', 'after', 'timeout', 'upload', 'failed', 'because', 'socket', 'closed', 'fix', 'later', 'test', 'flaky', 'merge', 'branch', 'review', 'deploy', 'rollback', 'latency', 'memory', 'leak'];
+const words = [
+  'the',
+  'cache',
+  'is',
+  'stale',
+  'again',
+  'we',
+  'should',
+  'retry',
+  'after',
+  'timeout',
+  'upload',
+  'failed',
+  'because',
+  'socket',
+  'closed',
+  'fix',
+  'later',
+  'test',
+  'flaky',
+  'merge',
+  'branch',
+  'review',
+  'deploy',
+  'rollback',
+  'latency',
+  'memory',
+  'leak',
+];
 // mulberry32: deterministic, and unlike a plain LCG its low bits are not periodic.
 let seed = 12345;
 const rnd = (n) => {
   seed = (seed + 0x6d2b79f5) | 0;
   let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return (((t ^ (t >>> 14)) >>> 0) % n);
+  return ((t ^ (t >>> 14)) >>> 0) % n;
 };
 const pick = (a) => a[rnd(a.length)];
 const sentence = (n) => Array.from({ length: n }, () => pick(words)).join(' ');
@@ -41,20 +91,34 @@ function makeEvent(sid, started, seq) {
   const k = rnd(100);
   let channel, type, data;
   if (k < 40) {
-    channel = 'display:1'; type = 'screen.text';
+    channel = 'display:1';
+    type = 'screen.text';
     const f = pick(files);
-    data = { text: `${f}(${1 + rnd(400)},${1 + rnd(80)}): error ${pick(errors)}: ${pick(ids)} ${sentence(8)}\n$ npm test -- ${pick(ids)}\n${sentence(12)}`, confidence: 80 + rnd(20), duration_ms: 5000 };
+    data = {
+      text: `${f}(${1 + rnd(400)},${1 + rnd(80)}): error ${pick(errors)}: ${pick(ids)} ${sentence(8)}\n$ npm test -- ${pick(ids)}\n${sentence(12)}`,
+      confidence: 80 + rnd(20),
+      duration_ms: 5000,
+    };
   } else if (k < 60) {
-    channel = 'mic:default'; type = 'transcript.segment';
+    channel = 'mic:default';
+    type = 'transcript.segment';
     data = { text: sentence(10 + rnd(10)), end_offset_ms: offset + 4000, confidence: 0.8 };
   } else if (k < 75) {
-    channel = 'files'; type = 'file.changed'; data = { path: pick(files), size: 1000 + rnd(90000) };
+    channel = 'files';
+    type = 'file.changed';
+    data = { path: pick(files), size: 1000 + rnd(90000) };
   } else if (k < 82) {
-    channel = 'git'; type = 'git.commit'; data = { hash: rnd(1e9).toString(16).padStart(40, '0'), subject: `Fix ${pick(ids)}: ${sentence(5)}`, files: [{ path: pick(files), status: 'M' }] };
+    channel = 'git';
+    type = 'git.commit';
+    data = { hash: rnd(1e9).toString(16).padStart(40, '0'), subject: `Fix ${pick(ids)}: ${sentence(5)}`, files: [{ path: pick(files), status: 'M' }] };
   } else if (k < 92) {
-    channel = 'terminal'; type = 'terminal.command'; data = { command: `npm test -- ${pick(files)} --grep ${pick(ids)}`, exit_code: rnd(3) === 0 ? 1 : 0, cwd: '/work/app' };
+    channel = 'terminal';
+    type = 'terminal.command';
+    data = { command: `npm test -- ${pick(files)} --grep ${pick(ids)}`, exit_code: rnd(3) === 0 ? 1 : 0, cwd: '/work/app' };
   } else {
-    channel = 'editor'; type = 'editor.diagnostics'; data = { file: pick(files), message: `${pick(errors)}: Argument of type string is not assignable in ${pick(ids)}` };
+    channel = 'editor';
+    type = 'editor.diagnostics';
+    data = { file: pick(files), message: `${pick(errors)}: Argument of type string is not assignable in ${pick(ids)}` };
   }
   return { session_id: sid, seq, parent_seq: null, ts: started + offset, offset_ms: offset, channel, type, data, text: eventText(type, data) };
 }
@@ -81,10 +145,21 @@ for (let s = 0; s < sessions; s++) {
 }
 const buildS = (performance.now() - t0) / 1000;
 const dbBytes = ['traced.db', 'traced.db-wal'].reduce((a, f) => a + (fs.existsSync(path.join(home, f)) ? fs.statSync(path.join(home, f)).size : 0), 0);
-console.log(`built ${rows} rows in ${sessions} one-hour sessions in ${buildS.toFixed(0)} s (${Math.round(rows / buildS)} rows/s, word + trigram indexes); db ${(dbBytes / 1e9).toFixed(2)} GB`);
+console.log(
+  `built ${rows} rows in ${sessions} one-hour sessions in ${buildS.toFixed(0)} s (${Math.round(rows / buildS)} rows/s, word + trigram indexes); db ${(dbBytes / 1e9).toFixed(2)} GB`,
+);
 store.db.pragma('wal_checkpoint(TRUNCATE)');
 
-const built = buildServices({ store, paths, config: loadConfig({ env: {}, file: {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'bench', notify: () => undefined });
+const built = buildServices({
+  store,
+  paths,
+  config: loadConfig({ env: {}, file: {} }),
+  logger: pino({ level: 'silent' }),
+  env: {},
+  cwd: home,
+  version: 'bench',
+  notify: () => undefined,
+});
 const searchOp = findOperation('search');
 const mid = ids0[Math.floor(sessions / 2)];
 const queries = [
@@ -122,11 +197,17 @@ for (const q of queries) {
   }
   all.push(...times);
   const p = percentiles(times);
-  per.push(`  ${JSON.stringify(q).padEnd(96)} p50 ${p.p50.toFixed(1).padStart(7)} ms  max ${Math.max(...times).toFixed(1).padStart(7)} ms  ${hits} hits`);
+  per.push(
+    `  ${JSON.stringify(q).padEnd(96)} p50 ${p.p50.toFixed(1).padStart(7)} ms  max ${Math.max(...times)
+      .toFixed(1)
+      .padStart(7)} ms  ${hits} hits`,
+  );
 }
 console.log(per.join('\n'));
 const p = percentiles(all);
-console.log(`search over ${rows} rows, ${queries.length} queries x ${runs}: p50 ${p.p50.toFixed(1)} ms, p95 ${at(all, 95).toFixed(1)} ms, max ${Math.max(...all).toFixed(1)} ms (goal p95 <= 50 ms)`);
+console.log(
+  `search over ${rows} rows, ${queries.length} queries x ${runs}: p50 ${p.p50.toFixed(1)} ms, p95 ${at(all, 95).toFixed(1)} ms, max ${Math.max(...all).toFixed(1)} ms (goal p95 <= 50 ms)`,
+);
 store.close();
 fs.rmSync(home, { recursive: true, force: true });
 

@@ -78,7 +78,12 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
   add(
     major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
       ? { id: 'node', status: 'ok', summary: `Node.js ${process.versions.node} (${process.execPath})` }
-      : { id: 'node', status: 'fail', summary: `Node.js ${process.versions.node} is too old`, fix: 'install Node.js 22.13 or newer, or run traced through npx in its project' },
+      : {
+          id: 'node',
+          status: 'fail',
+          summary: `Node.js ${process.versions.node} is too old`,
+          fix: 'install Node.js 22.13 or newer, or run traced through npx in its project',
+        },
   );
 
   let config: ReturnType<typeof setup>['config'] | undefined;
@@ -88,7 +93,12 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
     add({ id: 'config', status: 'ok', summary: `config and data in ${paths.home}` });
   } catch (err) {
     const e = err as TracedError;
-    add({ id: 'config', status: 'fail', summary: `${e.code ?? 'error'}: ${e.message}`, fix: 'correct config.json (see README, "Configuration") or the TRACED_* environment variables' });
+    add({
+      id: 'config',
+      status: 'fail',
+      summary: `${e.code ?? 'error'}: ${e.message}`,
+      fix: 'correct config.json (see README, "Configuration") or the TRACED_* environment variables',
+    });
     // The checks of files and the socket still run, where a daemon started with the earlier file would be.
     try {
       paths = reachPaths(env).paths;
@@ -106,14 +116,24 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
     add(
       probe.code === 0
         ? { id: 'ffprobe', status: 'ok', summary: `ffprobe (${ff.ffprobe})` }
-        : { id: 'ffprobe', status: 'warn', summary: `ffprobe not found (${ff.ffprobe})`, fix: 'install ffprobe next to ffmpeg (it ships with ffmpeg): it measures segments left by a crash' },
+        : {
+            id: 'ffprobe',
+            status: 'warn',
+            summary: `ffprobe not found (${ff.ffprobe})`,
+            fix: 'install ffprobe next to ffmpeg (it ships with ffmpeg): it measures segments left by a crash',
+          },
     );
   } catch (err) {
     add({
       id: 'ffmpeg',
       status: 'fail',
       summary: (err as Error).message,
-      fix: platform === 'darwin' ? 'brew install ffmpeg, or set FFMPEG_BIN' : platform === 'win32' ? 'winget install ffmpeg, or set FFMPEG_BIN' : 'apt install ffmpeg (or your distribution\'s package), or set FFMPEG_BIN / capture.ffmpegPath',
+      fix:
+        platform === 'darwin'
+          ? 'brew install ffmpeg, or set FFMPEG_BIN'
+          : platform === 'win32'
+            ? 'winget install ffmpeg, or set FFMPEG_BIN'
+            : "apt install ffmpeg (or your distribution's package), or set FFMPEG_BIN / capture.ffmpegPath",
     });
   }
 
@@ -127,18 +147,26 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
             id: 'display',
             status: 'warn',
             summary: displayProblem ?? 'no display found',
-            fix: env.WAYLAND_DISPLAY ? 'screen capture needs X11 or XWayland: log in to an X11 session, or record the audio profile' : 'run traced inside your desktop session (DISPLAY set); without one, `full` records audio only',
+            fix: env.WAYLAND_DISPLAY
+              ? 'screen capture needs X11 or XWayland: log in to an X11 session, or record the audio profile'
+              : 'run traced inside your desktop session (DISPLAY set); without one, `full` records audio only',
           },
     );
     const audioProblem = devs.problems.find((p) => /pactl|PulseAudio/.test(p));
     add(
       devs.audio.length
-        ? { id: 'audio', status: 'ok', summary: `audio server answers: ${devs.audio.length} sources, default ${devs.audio.find((a) => a.default)?.name ?? 'none'}` }
+        ? {
+            id: 'audio',
+            status: 'ok',
+            summary: `audio server answers: ${devs.audio.length} sources, default ${devs.audio.find((a) => a.default)?.name ?? 'none'}`,
+          }
         : {
             id: 'audio',
             status: 'warn',
             summary: audioProblem ?? 'no audio source found',
-            fix: audioProblem?.includes('not installed') ? 'apt install pulseaudio-utils' : 'start PulseAudio or PipeWire (pipewire-pulse) in your session; the mic channel needs it',
+            fix: audioProblem?.includes('not installed')
+              ? 'apt install pulseaudio-utils'
+              : 'start PulseAudio or PipeWire (pipewire-pulse) in your session; the mic channel needs it',
           },
     );
   } else {
@@ -146,24 +174,51 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
       id: 'devices',
       status: devs.problems.length ? 'warn' : 'ok',
       summary: `${devs.displays.length} displays, ${devs.audio.length} audio sources${devs.problems.length ? `: ${devs.problems.join('; ')}` : ''}`,
-      ...(devs.problems.length ? { fix: platform === 'darwin' ? 'System Settings → Privacy & Security: allow Screen Recording and Microphone for your terminal (or the traced service)' : 'see the problem above' } : {}),
+      ...(devs.problems.length
+        ? {
+            fix:
+              platform === 'darwin'
+                ? 'System Settings → Privacy & Security: allow Screen Recording and Microphone for your terminal (or the traced service)'
+                : 'see the problem above',
+          }
+        : {}),
     });
   }
 
   if (config && paths) {
     const [ocr, speech] = await Promise.all([
       chooseOcr({ enabled: config.index.ocr.enabled, engine: config.index.ocr.engine, env }),
-      chooseSpeech({ enabled: config.index.speech.enabled, engine: config.index.speech.engine, modelFile: pickModel(path.join(paths.home, 'models'), config.index.speech.model), env }),
+      chooseSpeech({
+        enabled: config.index.speech.enabled,
+        engine: config.index.speech.engine,
+        modelFile: pickModel(path.join(paths.home, 'models'), config.index.speech.model),
+        env,
+      }),
     ]);
     add(
       ocr.engine
-        ? { id: 'ocr', status: ocr.engine.name === 'tesseract' ? 'ok' : 'warn', summary: `on-screen text: ${ocr.engine.name} (${ocr.reason})`, ...(ocr.engine.name === 'tesseract' ? {} : { fix: 'apt install tesseract-ocr / brew install tesseract: about 2x faster' }) }
+        ? {
+            id: 'ocr',
+            status: ocr.engine.name === 'tesseract' ? 'ok' : 'warn',
+            summary: `on-screen text: ${ocr.engine.name} (${ocr.reason})`,
+            ...(ocr.engine.name === 'tesseract' ? {} : { fix: 'apt install tesseract-ocr / brew install tesseract: about 2x faster' }),
+          }
         : { id: 'ocr', status: 'warn', summary: `on-screen text is not indexed: ${ocr.reason}`, fix: 'apt install tesseract-ocr / brew install tesseract' },
     );
     add(
       speech.engine
-        ? { id: 'speech', status: speech.engine.name.startsWith('whisper') ? 'ok' : 'warn', summary: `speech: ${speech.engine.name} (${speech.reason})`, ...(speech.engine.name.startsWith('whisper') ? {} : { fix: 'traced models pull base.en: whisper.cpp is far more accurate than pocketsphinx' }) }
-        : { id: 'speech', status: 'warn', summary: `speech is not transcribed: ${speech.reason}`, fix: 'traced models pull base.en (or apt install pocketsphinx pocketsphinx-en-us)' },
+        ? {
+            id: 'speech',
+            status: speech.engine.name.startsWith('whisper') ? 'ok' : 'warn',
+            summary: `speech: ${speech.engine.name} (${speech.reason})`,
+            ...(speech.engine.name.startsWith('whisper') ? {} : { fix: 'traced models pull base.en: whisper.cpp is far more accurate than pocketsphinx' }),
+          }
+        : {
+            id: 'speech',
+            status: 'warn',
+            summary: `speech is not transcribed: ${speech.reason}`,
+            fix: 'traced models pull base.en (or apt install pocketsphinx pocketsphinx-en-us)',
+          },
     );
   }
 
@@ -173,7 +228,12 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
     const home = homeProblem(p.home);
     add(
       home
-        ? { id: 'home', status: 'fail', summary: `${ErrorCodes.HOME_UNWRITABLE}: ${home}`, fix: `set TRACED_HOME to a directory you can write, or make ${p.home} yours and writable` }
+        ? {
+            id: 'home',
+            status: 'fail',
+            summary: `${ErrorCodes.HOME_UNWRITABLE}: ${home}`,
+            fix: `set TRACED_HOME to a directory you can write, or make ${p.home} yours and writable`,
+          }
         : { id: 'home', status: 'ok', summary: `${p.home} can be written` },
     );
     let dir: fs.Stats | undefined;
@@ -186,17 +246,45 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
     const mode = dir ? `0${(dir.mode & 0o777).toString(8)}` : '';
     const other = (fix: string) => `${fix}, or set TRACED_SOCKET_DIR to a private directory of yours`;
     if (!dir || platform === 'win32') {
-      add({ id: 'socket', status: 'ok', summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it` });
+      add({
+        id: 'socket',
+        status: 'ok',
+        summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it`,
+      });
     } else if (dir.isSymbolicLink() || (uid !== undefined && dir.uid !== uid)) {
-      add({ id: 'socket', status: 'fail', summary: `${ErrorCodes.SOCKET_DIR_INSECURE}: socket directory ${p.socketDir} is ${dir.isSymbolicLink() ? 'a symlink' : `owned by uid ${dir.uid}`}`, fix: other(`remove ${p.socketDir}`) });
+      add({
+        id: 'socket',
+        status: 'fail',
+        summary: `${ErrorCodes.SOCKET_DIR_INSECURE}: socket directory ${p.socketDir} is ${dir.isSymbolicLink() ? 'a symlink' : `owned by uid ${dir.uid}`}`,
+        fix: other(`remove ${p.socketDir}`),
+      });
     } else if (!dir.isDirectory()) {
-      add({ id: 'socket', status: 'fail', summary: `${ErrorCodes.SOCKET_DIR_UNUSABLE}: socket directory ${p.socketDir} is a file, not a directory`, fix: other(`move ${p.socketDir} away`) });
+      add({
+        id: 'socket',
+        status: 'fail',
+        summary: `${ErrorCodes.SOCKET_DIR_UNUSABLE}: socket directory ${p.socketDir} is a file, not a directory`,
+        fix: other(`move ${p.socketDir} away`),
+      });
     } else if ((dir.mode & 0o700) !== 0o700) {
-      add({ id: 'socket', status: 'fail', summary: `${ErrorCodes.SOCKET_DIR_UNUSABLE}: socket directory ${p.socketDir} has mode ${mode}: the daemon cannot create its socket there`, fix: other(`chmod 700 ${p.socketDir}`) });
+      add({
+        id: 'socket',
+        status: 'fail',
+        summary: `${ErrorCodes.SOCKET_DIR_UNUSABLE}: socket directory ${p.socketDir} has mode ${mode}: the daemon cannot create its socket there`,
+        fix: other(`chmod 700 ${p.socketDir}`),
+      });
     } else if ((dir.mode & 0o077) !== 0) {
-      add({ id: 'socket', status: 'fail', summary: `socket directory ${p.socketDir} is open to others (mode ${mode.slice(1)})`, fix: `chmod 700 ${p.socketDir}` });
+      add({
+        id: 'socket',
+        status: 'fail',
+        summary: `socket directory ${p.socketDir} is open to others (mode ${mode.slice(1)})`,
+        fix: `chmod 700 ${p.socketDir}`,
+      });
     } else {
-      add({ id: 'socket', status: 'ok', summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it` });
+      add({
+        id: 'socket',
+        status: 'ok',
+        summary: running ? `daemon answers on ${p.socket}` : `daemon not running (socket ${p.socket}); the first command starts it`,
+      });
     }
 
     const free = freeBytes(p.home);
@@ -206,9 +294,21 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
       const summary = `${bytes(free)} free on the disk holding ${p.home}`;
       add(
         free < FAIL_FREE_BYTES
-          ? { id: 'disk', status: 'fail', summary: `disk full: ${summary}`, fix: `free space on that disk or move the data (TRACED_HOME); recording stops below ${bytes(FAIL_FREE_BYTES)}`, data: { free_bytes: free } }
+          ? {
+              id: 'disk',
+              status: 'fail',
+              summary: `disk full: ${summary}`,
+              fix: `free space on that disk or move the data (TRACED_HOME); recording stops below ${bytes(FAIL_FREE_BYTES)}`,
+              data: { free_bytes: free },
+            }
           : free < WARN_FREE_BYTES
-            ? { id: 'disk', status: 'warn', summary: `low on space: ${summary}`, fix: 'free space or prune old sessions; screen + mic take about 40 MB per hour', data: { free_bytes: free } }
+            ? {
+                id: 'disk',
+                status: 'warn',
+                summary: `low on space: ${summary}`,
+                fix: 'free space or prune old sessions; screen + mic take about 40 MB per hour',
+                data: { free_bytes: free },
+              }
             : { id: 'disk', status: 'ok', summary, data: { free_bytes: free } },
       );
     }
@@ -225,13 +325,26 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
               : { id: 'database', status: 'fail', summary: `${ErrorCodes.DB_CORRUPT}: database ${p.db} is damaged: ${String(res)}`, fix: REBUILD_FIX },
           );
           // Queue health, read where the daemon keeps it.
-          const counts = Object.fromEntries((db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state').all() as { state: string; n: number }[]).map((r) => [r.state, r.n]));
+          const counts = Object.fromEntries(
+            (db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state').all() as { state: string; n: number }[]).map((r) => [r.state, r.n]),
+          );
           const failed = counts.failed ?? 0;
           const pending = (counts.pending ?? 0) + (counts.in_flight ?? 0);
           add(
             failed
-              ? { id: 'queue', status: 'warn', summary: `${failed} uploads failed, ${pending} waiting, ${counts.done ?? 0} done`, fix: 'traced queue shows why; traced queue retry sends them again' }
-              : { id: 'queue', status: 'ok', summary: config?.videodb.apiKey ? `uploads: ${pending} waiting, ${counts.done ?? 0} done` : 'uploads off (no VideoDB key): everything stays local' },
+              ? {
+                  id: 'queue',
+                  status: 'warn',
+                  summary: `${failed} uploads failed, ${pending} waiting, ${counts.done ?? 0} done`,
+                  fix: 'traced queue shows why; traced queue retry sends them again',
+                }
+              : {
+                  id: 'queue',
+                  status: 'ok',
+                  summary: config?.videodb.apiKey
+                    ? `uploads: ${pending} waiting, ${counts.done ?? 0} done`
+                    : 'uploads off (no VideoDB key): everything stays local',
+                },
           );
         } finally {
           db.close();
@@ -240,8 +353,13 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
         const code = String((err as { code?: unknown }).code ?? '');
         add(
           code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')
-            ? { id: 'database', status: 'fail', summary: `${ErrorCodes.DB_CORRUPT}: ${p.db} is not a readable database (${(err as Error).message})`, fix: `restart the daemon (traced service stop and start, or end the traced daemon process): at its start it moves the file aside and rebuilds it from the session folders` }
-            : { id: 'database', status: 'fail', summary: `database ${p.db} cannot be read: ${(err as Error).message}`, fix: 'check the file\'s permissions' },
+            ? {
+                id: 'database',
+                status: 'fail',
+                summary: `${ErrorCodes.DB_CORRUPT}: ${p.db} is not a readable database (${(err as Error).message})`,
+                fix: `restart the daemon (traced service stop and start, or end the traced daemon process): at its start it moves the file aside and rebuilds it from the session folders`,
+              }
+            : { id: 'database', status: 'fail', summary: `database ${p.db} cannot be read: ${(err as Error).message}`, fix: "check the file's permissions" },
         );
       }
     } else {
@@ -264,14 +382,17 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
     add(
       st.installed
         ? { id: 'service', status: 'ok', summary: `${st.manager}: installed, ${st.active}${st.answering ? '; the daemon answers' : ''}` }
-        : { id: 'service', status: 'ok', summary: `not installed as a ${st.manager} service (traced starts on demand); traced service install makes it start at login` },
+        : {
+            id: 'service',
+            status: 'ok',
+            summary: `not installed as a ${st.manager} service (traced starts on demand); traced service install makes it start at login`,
+          },
     );
   } catch (err) {
     add({ id: 'service', status: 'warn', summary: `cannot tell the service state: ${(err as Error).message}` });
   }
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
-
 
 /** The report as lines for a person: a mark per check, the fix under each problem. */
 export function renderDoctor(r: DoctorReport): string {
@@ -283,6 +404,12 @@ export function renderDoctor(r: DoctorReport): string {
   }
   const fails = r.checks.filter((c) => c.status === 'fail').length;
   const warns = r.checks.filter((c) => c.status === 'warn').length;
-  lines.push(fails ? `${fails} problem${fails > 1 ? 's' : ''} to fix${warns ? `, ${warns} warning${warns > 1 ? 's' : ''}` : ''}.` : warns ? `Ready, with ${warns} warning${warns > 1 ? 's' : ''}.` : 'Everything traced needs is in place.');
+  lines.push(
+    fails
+      ? `${fails} problem${fails > 1 ? 's' : ''} to fix${warns ? `, ${warns} warning${warns > 1 ? 's' : ''}` : ''}.`
+      : warns
+        ? `Ready, with ${warns} warning${warns > 1 ? 's' : ''}.`
+        : 'Everything traced needs is in place.',
+  );
   return lines.join('\n');
 }

@@ -82,9 +82,7 @@ export class TracedError extends Error {
 
   /** The shape every adapter puts on the wire. */
   toJSON(): { code: ErrorCode; message: string; data?: Record<string, unknown> } {
-    return this.data === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, data: this.data };
+    return this.data === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, data: this.data };
   }
 }
 

@@ -19,9 +19,9 @@ export const SessionRef = z
   .describe('Session id (e.g. 20261121-145012-k3x9), a unique prefix of one, or "last".');
 export type SessionRef = z.infer<typeof SessionRef>;
 
-export const Profile = z.enum(['full', 'audio', 'events']).describe(
-  'Capture profile: full = screen + mic + event channels, audio = mic + events, events = files, git, window and pushed events only.',
-);
+export const Profile = z
+  .enum(['full', 'audio', 'events'])
+  .describe('Capture profile: full = screen + mic + event channels, audio = mic + events, events = files, git, window and pushed events only.');
 export type Profile = z.infer<typeof Profile>;
 
 export const SessionState = z.enum(['recording', 'paused', 'stopping', 'ended', 'recovering', 'recovered', 'failed']);
@@ -31,9 +31,7 @@ export const ChannelState = z.enum(['starting', 'running', 'paused', 'degraded',
 export type ChannelState = z.infer<typeof ChannelState>;
 
 /** Channel ids: `display:N`, `mic:<name|default>`, `system_audio:<name|default>`, `files`, `git`, `window`, `terminal`, `editor`, `agent`. */
-export const ChannelId = z
-  .string()
-  .regex(/^(files|git|window|terminal|editor|agent|display:\d+|mic:[\w.\-:]+|system_audio:[\w.\-:]+)$/, 'unknown channel id');
+export const ChannelId = z.string().regex(/^(files|git|window|terminal|editor|agent|display:\d+|mic:[\w.\-:]+|system_audio:[\w.\-:]+)$/, 'unknown channel id');
 export type ChannelId = z.infer<typeof ChannelId>;
 
 export const ChannelSpec = z.object({
@@ -98,7 +96,15 @@ export type SessionSummary = z.infer<typeof SessionSummary>;
 
 // ---------------------------------------------------------------- devices
 
-export const Display = z.object({ id: z.string(), index: z.number().int(), name: z.string(), width: z.number().int(), height: z.number().int(), x: z.number().int(), y: z.number().int() });
+export const Display = z.object({
+  id: z.string(),
+  index: z.number().int(),
+  name: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  x: z.number().int(),
+  y: z.number().int(),
+});
 export type Display = z.infer<typeof Display>;
 export const AudioSource = z.object({ id: z.string(), name: z.string(), kind: z.enum(['mic', 'monitor']), description: z.string(), default: z.boolean() });
 export type AudioSource = z.infer<typeof AudioSource>;
@@ -134,10 +140,15 @@ const MaxBytes = z
   .describe('Budget of the reply in bytes of JSON (default 40000, about 10k tokens; at most 900000). What does not fit is left for the next page.');
 
 export const StartSessionInput = z.object({
-  project: z.string().min(1).max(4096).optional().describe('Project directory to record (absolute, or relative to the daemon). Defaults to the daemon\'s working directory.'),
+  project: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("Project directory to record (absolute, or relative to the daemon). Defaults to the daemon's working directory."),
   label: z.string().max(200).optional().describe('A short human label for the session, e.g. "fix cache invalidation".'),
   profile: Profile.optional(),
-  channels: z.array(ChannelSpec).max(32).optional().describe('Channels to record instead of the profile\'s set, each with store true|false.'),
+  channels: z.array(ChannelSpec).max(32).optional().describe("Channels to record instead of the profile's set, each with store true|false."),
 });
 export const StartSessionOutput = z.object({ session: SessionSummary, warnings: z.array(z.string()) });
 
@@ -148,7 +159,10 @@ export const SessionRefInput = z.object({
 export const StorageStatus = z
   .object({
     free_bytes: z.number().nullable().describe('Free space on the disk holding the data directory.'),
-    problem: z.object({ code: z.string(), message: z.string(), since: z.number().int() }).nullable().describe('Why data cannot be written right now (e.g. TRACED_DISK_FULL), or null.'),
+    problem: z
+      .object({ code: z.string(), message: z.string(), since: z.number().int() })
+      .nullable()
+      .describe('Why data cannot be written right now (e.g. TRACED_DISK_FULL), or null.'),
   })
   .describe('Can the daemon write what it records?');
 export type StorageStatus = z.infer<typeof StorageStatus>;
@@ -188,8 +202,13 @@ export const GetTranscriptOutput = z.object({
   session_id: z.string(),
   segments: z.array(
     z.object({
-      offset_ms: z.number().int(), end_offset_ms: z.number().int(), channel: z.string(), text: z.string(),
-      confidence: z.number().nullable(), engine: z.string(), seq: z.number().int(),
+      offset_ms: z.number().int(),
+      end_offset_ms: z.number().int(),
+      channel: z.string(),
+      text: z.string(),
+      confidence: z.number().nullable(),
+      engine: z.string(),
+      seq: z.number().int(),
     }),
   ),
   engine: z.string().nullable().describe('The speech engine indexing now, or null with the reason in status.indexer.speech.'),
@@ -210,7 +229,7 @@ export const ListSessionsOutput = z.object({
 
 export const GetSessionInput = z.object({
   session: SessionRef,
-  events_limit: Limit(50, 5000).describe('How many of the session\'s first events to include (default 50).'),
+  events_limit: Limit(50, 5000).describe("How many of the session's first events to include (default 50)."),
   max_bytes: MaxBytes,
 });
 export const GetSessionOutput = z.object({
@@ -234,7 +253,11 @@ export const GetTimelineInput = z.object({
 export const GetTimelineOutput = z.object({
   session_id: z.string(),
   events: z.array(RecordedEvent),
-  next_after_seq: z.number().int().nullable().describe('Pass as after_seq to get the next page; null when there is no more. Pages follow seq, the order events were recorded in.'),
+  next_after_seq: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Pass as after_seq to get the next page; null when there is no more. Pages follow seq, the order events were recorded in.'),
   moments: z
     .array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), data: z.record(z.string(), z.unknown()) }))
     .optional()
@@ -260,7 +283,7 @@ export const SearchHit = z.object({
   type: z.string(),
   snippet: z.string().describe('Matching text with the matched words between ** **.'),
   score: z.number(),
-  source: z.enum(['local', 'videodb']).describe('local: this machine\'s index; videodb: the cloud index of the session\'s exported video.'),
+  source: z.enum(['local', 'videodb']).describe("local: this machine's index; videodb: the cloud index of the session's exported video."),
   end_offset_ms: z.number().int().optional().describe('End of the matched passage or merged moment.'),
   matched: z.enum(['word', 'substring']).optional().describe('Which local index matched: whole words, or a substring of an identifier/path.'),
   merged: z.number().int().optional().describe('How many adjacent hits this moment folds together.'),
@@ -275,17 +298,27 @@ export const SearchOutput = z.object({
 
 export const ExportSessionInput = z.object({
   session: SessionRef,
-  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw']).default('mp4').describe(
-    'mp4: screen + mixed audio in one file; videodb: the session\'s video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel.',
-  ),
-  display: z.string().regex(/^display:\d+$/).optional().describe('Display to use (mp4); the first one otherwise.'),
+  target: z
+    .enum(['mp4', 'videodb', 'json', 'jsonl', 'raw'])
+    .default('mp4')
+    .describe(
+      "mp4: screen + mixed audio in one file; videodb: the session's video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel.",
+    ),
+  display: z
+    .string()
+    .regex(/^display:\d+$/)
+    .optional()
+    .describe('Display to use (mp4); the first one otherwise.'),
   from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (mp4).'),
   to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional().describe('End, ms from the session start (mp4).'),
 });
 export const ExportSessionOutput = z.object({
   session_id: z.string(),
   target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw']),
-  files: z.array(z.object({ channel: z.string(), file: z.string(), bytes: z.number().int() })).optional().describe('raw: one file per channel.'),
+  files: z
+    .array(z.object({ channel: z.string(), file: z.string(), bytes: z.number().int() }))
+    .optional()
+    .describe('raw: one file per channel.'),
   events: z.number().int().optional().describe('json / jsonl: events written.'),
   export_status: z.enum(['exported', 'exporting', 'failed', 'not_configured']),
   file: z.string().optional(),
@@ -355,7 +388,9 @@ export type IngestEventOutput = z.input<typeof IngestEventOutput>;
 
 // ---------------------------------------------------------------- replay
 
-const At = z.union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)]).describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+const At = z
+  .union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)])
+  .describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
 
 export const ReplayAtInput = z.object({
   session: SessionRef,
@@ -364,7 +399,14 @@ export const ReplayAtInput = z.object({
   window_ms: z.number().int().min(0).max(3_600_000).default(60_000).describe('How far back "recent" events reach.'),
   include_frame: z.boolean().default(false).describe('Also return the screen at that moment as an image (MCP); otherwise call get_frame when you need it.'),
 });
-const EventOut = z.object({ seq: z.number().int(), offset_ms: z.number().int(), ts: z.number().int(), channel: z.string(), type: z.string(), data: z.record(z.string(), z.unknown()) });
+const EventOut = z.object({
+  seq: z.number().int(),
+  offset_ms: z.number().int(),
+  ts: z.number().int(),
+  channel: z.string(),
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
 export const ReplayAtOutput = z.object({
   session_id: z.string(),
   offset_ms: z.number().int(),
@@ -379,13 +421,20 @@ export const ReplayAtOutput = z.object({
   window: z.object({ offset_ms: z.number().int(), title: z.string(), app: z.string() }).nullable(),
   last_saved: z.object({ offset_ms: z.number().int(), path: z.string(), type: z.string() }).nullable(),
   git_head: z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string().nullable(), branch: z.string().nullable() }).nullable(),
-  frame: z.object({ display: z.string(), segment_seq: z.number().int() }).nullable().describe('The display segment holding the screen at that moment (get_frame returns it as PNG).'),
+  frame: z
+    .object({ display: z.string(), segment_seq: z.number().int() })
+    .nullable()
+    .describe('The display segment holding the screen at that moment (get_frame returns it as PNG).'),
 });
 
 export const GetFrameInput = z.object({
   session: SessionRef,
   at: At,
-  display: z.string().regex(/^display:\d+$/).optional().describe('Display to show; the first recorded one otherwise.'),
+  display: z
+    .string()
+    .regex(/^display:\d+$/)
+    .optional()
+    .describe('Display to show; the first recorded one otherwise.'),
 });
 export const GetFrameOutput = z.object({
   session_id: z.string(),
@@ -422,21 +471,32 @@ export const WhatHappenedInput = z.object({
   session: SessionRef.optional(),
   since: TimeArg.optional(),
   until: TimeArg.optional(),
-  last: z.string().regex(/^\d+(\.\d+)?\s*[smhdw]$/i).optional().describe('E.g. "30m", "2h": from that long ago until now.'),
+  last: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*[smhdw]$/i)
+    .optional()
+    .describe('E.g. "30m", "2h": from that long ago until now.'),
   max_chars: z.number().int().min(500).max(200_000).default(12_000).describe('Size budget of the digest (JSON characters).'),
 });
 export const WhatHappenedOutput = z.object({
   range: z.object({ since: z.number().int(), until: z.number().int() }),
-  sessions: z.array(z.object({
-    id: z.string(), project: z.string(), label: z.string().nullable(), started_at: z.number().int(), duration_ms: z.number().int(), state: z.string(),
-    moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), duration_ms: z.number().int(), what: z.string() })),
-    files_touched: z.array(z.object({ path: z.string(), saves: z.number().int() })),
-    commits: z.array(z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string() })),
-    failed_commands: z.array(z.object({ offset_ms: z.number().int(), command: z.string(), exit_code: z.number().nullable() })),
-    errors_on_screen: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
-    said: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
-    annotations: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
-  })),
+  sessions: z.array(
+    z.object({
+      id: z.string(),
+      project: z.string(),
+      label: z.string().nullable(),
+      started_at: z.number().int(),
+      duration_ms: z.number().int(),
+      state: z.string(),
+      moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), duration_ms: z.number().int(), what: z.string() })),
+      files_touched: z.array(z.object({ path: z.string(), saves: z.number().int() })),
+      commits: z.array(z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string() })),
+      failed_commands: z.array(z.object({ offset_ms: z.number().int(), command: z.string(), exit_code: z.number().nullable() })),
+      errors_on_screen: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+      said: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+      annotations: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+    }),
+  ),
   truncated: z.boolean().describe('Lists were shortened to fit max_chars.'),
 });
 
@@ -453,8 +513,12 @@ export type WhatHappenedOutput = z.input<typeof WhatHappenedOutput>;
 
 export const ImportRecordingInput = z.object({
   file: z.string().min(1).max(4096).describe('A JSON or JSONL recording written by export_session.'),
-  as_new: z.boolean().default(false).describe('Give the session a new id (needed when the recording\'s session already exists here).'),
-  media_dir: z.string().max(4096).optional().describe('Folder holding the media the manifest lists (a session folder); media found there is copied in and registered.'),
+  as_new: z.boolean().default(false).describe("Give the session a new id (needed when the recording's session already exists here)."),
+  media_dir: z
+    .string()
+    .max(4096)
+    .optional()
+    .describe('Folder holding the media the manifest lists (a session folder); media found there is copied in and registered.'),
 });
 export const ImportRecordingOutput = z.object({ session_id: z.string(), events: z.number().int(), media: z.number().int() });
 export type ImportRecordingInput = z.infer<typeof ImportRecordingInput>;
@@ -464,7 +528,17 @@ export const PruneInput = z.object({ dry_run: z.boolean().default(true).describe
 export const PruneOutput = z.object({
   dry_run: z.boolean(),
   policy: z.object({ maxDiskGb: z.number().optional(), maxAgeDays: z.number().optional(), hardCapGb: z.number().optional() }),
-  items: z.array(z.object({ session_id: z.string(), channel_id: z.string(), seq: z.number().int(), path: z.string(), bytes: z.number().int(), uploaded: z.boolean(), reason: z.enum(['age', 'disk', 'hard_cap']) })),
+  items: z.array(
+    z.object({
+      session_id: z.string(),
+      channel_id: z.string(),
+      seq: z.number().int(),
+      path: z.string(),
+      bytes: z.number().int(),
+      uploaded: z.boolean(),
+      reason: z.enum(['age', 'disk', 'hard_cap']),
+    }),
+  ),
   total_bytes: z.number().int(),
   after_bytes: z.number().int(),
   freed_bytes: z.number().int(),
@@ -488,8 +562,15 @@ export const QueueStatusOutput = z.object({
   next_attempt_at: z.number().int().nullable(),
   failed: z.array(
     z.object({
-      id: z.number().int(), target: z.string(), kind: z.string(), session_id: z.string(), channel_id: z.string(), segment_seq: z.number().int(),
-      attempts: z.number().int(), last_error: z.string().nullable(), updated_at: z.number().int(),
+      id: z.number().int(),
+      target: z.string(),
+      kind: z.string(),
+      session_id: z.string(),
+      channel_id: z.string(),
+      segment_seq: z.number().int(),
+      attempts: z.number().int(),
+      last_error: z.string().nullable(),
+      updated_at: z.number().int(),
     }),
   ),
 });

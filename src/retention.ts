@@ -43,13 +43,29 @@ const GB = 1024 ** 3;
  * What the policy deletes now. `uploaded(segment)` says whether a segment's
  * uploads are all done (true for local-only setups with no upload target).
  */
-export function planPrune(store: Store, policy: RetentionPolicy, opts: { now: number; sessionDir: (id: string) => string; uploaded: (s: SegmentRow) => boolean }): PrunePlan {
-  const sessions = store.listSessions({ limit: 1_000_000 }).filter((s) => s.ended_at !== null && !['recording', 'paused', 'stopping'].includes(s.state)).sort((a, b) => a.started_at - b.started_at);
+export function planPrune(
+  store: Store,
+  policy: RetentionPolicy,
+  opts: { now: number; sessionDir: (id: string) => string; uploaded: (s: SegmentRow) => boolean },
+): PrunePlan {
+  const sessions = store
+    .listSessions({ limit: 1_000_000 })
+    .filter((s) => s.ended_at !== null && !['recording', 'paused', 'stopping'].includes(s.state))
+    .sort((a, b) => a.started_at - b.started_at);
   const media: (PruneItem & { ended: number })[] = [];
   for (const s of sessions) {
     for (const g of store.segments(s.id)) {
       if (g.state === 'pruned') continue;
-      media.push({ session_id: s.id, channel_id: g.channel_id, seq: g.seq, path: g.path, bytes: sizeOf(path.join(opts.sessionDir(s.id), g.path), g.bytes), uploaded: opts.uploaded(g), reason: 'age', ended: (s as SessionRow).ended_at ?? s.started_at });
+      media.push({
+        session_id: s.id,
+        channel_id: g.channel_id,
+        seq: g.seq,
+        path: g.path,
+        bytes: sizeOf(path.join(opts.sessionDir(s.id), g.path), g.bytes),
+        uploaded: opts.uploaded(g),
+        reason: 'age',
+        ended: (s as SessionRow).ended_at ?? s.started_at,
+      });
     }
   }
   let total = media.reduce((a, m) => a + m.bytes, 0);
@@ -78,7 +94,8 @@ export function planPrune(store: Store, policy: RetentionPolicy, opts: { now: nu
     }
   }
   const budget = policy.maxDiskGb !== undefined ? policy.maxDiskGb * GB : Number.POSITIVE_INFINITY;
-  const keptUnuploaded = total > budget ? media.filter((m) => !m.uploaded && !chosen.has(`${m.session_id}\u0000${m.channel_id}\u0000${m.seq}`)).reduce((a, m) => a + m.bytes, 0) : 0;
+  const keptUnuploaded =
+    total > budget ? media.filter((m) => !m.uploaded && !chosen.has(`${m.session_id}\u0000${m.channel_id}\u0000${m.seq}`)).reduce((a, m) => a + m.bytes, 0) : 0;
   return { items: [...chosen.values()], total_bytes: media.reduce((a, m) => a + m.bytes, 0), after_bytes: total, kept_unuploaded_bytes: keptUnuploaded };
 }
 

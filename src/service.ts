@@ -48,7 +48,11 @@ export function render(template: string, vars: Record<string, string>, xml: bool
   });
 }
 
-export function servicePlan(env: Env, manager: Manager = managerFor(), opts: { node?: string; entry?: string; userHome?: string; user?: string; uid?: number } = {}): ServicePlan {
+export function servicePlan(
+  env: Env,
+  manager: Manager = managerFor(),
+  opts: { node?: string; entry?: string; userHome?: string; user?: string; uid?: number } = {},
+): ServicePlan {
   const { paths } = setup(env);
   const vars = {
     NODE: opts.node ?? process.execPath,
@@ -64,7 +68,9 @@ export function servicePlan(env: Env, manager: Manager = managerFor(), opts: { n
     const file = path.join(userHome, 'Library', 'LaunchAgents', `${LABEL}.plist`);
     const domain = `gui/${opts.uid ?? process.getuid?.() ?? 501}`;
     return {
-      manager, file, content: render(fs.readFileSync(path.join(ROOT, 'launchd', `${LABEL}.plist`), 'utf8'), vars, true),
+      manager,
+      file,
+      content: render(fs.readFileSync(path.join(ROOT, 'launchd', `${LABEL}.plist`), 'utf8'), vars, true),
       install: [['launchctl', 'bootstrap', domain, file]],
       uninstall: [['launchctl', 'bootout', `${domain}/${LABEL}`]],
       start: [['launchctl', 'kickstart', `${domain}/${LABEL}`]],
@@ -75,13 +81,18 @@ export function servicePlan(env: Env, manager: Manager = managerFor(), opts: { n
   if (manager === 'systemd') {
     const file = path.join(env.XDG_CONFIG_HOME ?? path.join(userHome, '.config'), 'systemd', 'user', 'traced.service');
     return {
-      manager, file, content: render(fs.readFileSync(path.join(ROOT, 'systemd', 'traced.service'), 'utf8'), vars, false),
+      manager,
+      file,
+      content: render(fs.readFileSync(path.join(ROOT, 'systemd', 'traced.service'), 'utf8'), vars, false),
       install: [
         ['systemctl', '--user', 'import-environment', 'DISPLAY', 'WAYLAND_DISPLAY', 'XAUTHORITY'],
         ['systemctl', '--user', 'daemon-reload'],
         ['systemctl', '--user', 'enable', '--now', 'traced.service'],
       ],
-      uninstall: [['systemctl', '--user', 'disable', '--now', 'traced.service'], ['systemctl', '--user', 'daemon-reload']],
+      uninstall: [
+        ['systemctl', '--user', 'disable', '--now', 'traced.service'],
+        ['systemctl', '--user', 'daemon-reload'],
+      ],
       start: [['systemctl', '--user', 'start', 'traced.service']],
       stop: [['systemctl', '--user', 'stop', 'traced.service']],
       status: ['systemctl', '--user', 'is-active', 'traced.service'],
@@ -89,9 +100,17 @@ export function servicePlan(env: Env, manager: Manager = managerFor(), opts: { n
   }
   const file = path.join(paths.home, 'traced-task.xml');
   return {
-    manager, file, content: render(fs.readFileSync(path.join(ROOT, 'windows', 'traced-task.xml'), 'utf8'), vars, true),
-    install: [['schtasks', '/Create', '/TN', 'traced', '/XML', file, '/F'], ['schtasks', '/Run', '/TN', 'traced']],
-    uninstall: [['schtasks', '/End', '/TN', 'traced'], ['schtasks', '/Delete', '/TN', 'traced', '/F']],
+    manager,
+    file,
+    content: render(fs.readFileSync(path.join(ROOT, 'windows', 'traced-task.xml'), 'utf8'), vars, true),
+    install: [
+      ['schtasks', '/Create', '/TN', 'traced', '/XML', file, '/F'],
+      ['schtasks', '/Run', '/TN', 'traced'],
+    ],
+    uninstall: [
+      ['schtasks', '/End', '/TN', 'traced'],
+      ['schtasks', '/Delete', '/TN', 'traced', '/F'],
+    ],
     start: [['schtasks', '/Run', '/TN', 'traced']],
     stop: [['schtasks', '/End', '/TN', 'traced']],
     status: ['schtasks', '/Query', '/TN', 'traced'],
@@ -139,6 +158,12 @@ export async function serviceState(env: Env, manager: Manager = managerFor()): P
   const { paths } = setup(env);
   const [cmd, ...args] = plan.status;
   const r = fs.existsSync(plan.file) ? await run(cmd as string, args, { env, timeoutMs: 10_000 }) : undefined;
-  const active = !r ? 'not installed' : r.spawnError ? `${cmd} is not available` : r.code === 0 ? (r.stdout.trim().split('\n')[0] ?? 'active') || 'active' : (r.stdout.trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0] ?? '';
+  const active = !r
+    ? 'not installed'
+    : r.spawnError
+      ? `${cmd} is not available`
+      : r.code === 0
+        ? (r.stdout.trim().split('\n')[0] ?? 'active') || 'active'
+        : ((r.stdout.trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0] ?? '');
   return { manager, installed: fs.existsSync(plan.file), file: plan.file, active, answering: await probeSocket(paths.socket, 500) };
 }

@@ -38,7 +38,10 @@ function importsOf(file: string): Edge[] {
     const spec = m[3] as string;
     // `import { type A, type B } from` is type-only too.
     const names = /\{([^}]*)\}/.exec(m[0])?.[1];
-    const allTypes = names?.split(',').filter((n) => n.trim()).every((n) => n.trim().startsWith('type '));
+    const allTypes = names
+      ?.split(',')
+      .filter((n) => n.trim())
+      .every((n) => n.trim().startsWith('type '));
     const typeOnly = Boolean(m[2]) || allTypes;
     if (spec.startsWith('.')) {
       const target = path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts'));

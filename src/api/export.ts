@@ -27,7 +27,8 @@ export const getClip = defineOperation({
 export const importRecording = defineOperation({
   name: 'import_recording',
   title: 'Load a session recording',
-  description: 'Load a JSON or JSONL session recording (from export_session) into this machine\'s store as a session: its events, annotations and, when media_dir holds them, its media.',
+  description:
+    "Load a JSON or JSONL session recording (from export_session) into this machine's store as a session: its events, annotations and, when media_dir holds them, its media.",
   input: ImportRecordingInput,
   output: ImportRecordingOutput,
   readOnly: false,

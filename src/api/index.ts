@@ -7,9 +7,31 @@ import { annotate, getFrame, replayAt, replayCursor, whatHappened } from './repl
 import { queuePause, queueResume, queueRetry, queueStatus } from './queue.js';
 
 export const operations: readonly Operation[] = [
-  startSession, stopSession, pauseSession, resumeSession, status, listSessions, getSession, getTimeline, search, ingestEvent, listDevices,
-  queueStatus, queueRetry, queuePause, queueResume, exportSession, getClip, getTranscript,
-  whatHappened, replayAt, getFrame, annotate, replayCursor, importRecording, prune,
+  startSession,
+  stopSession,
+  pauseSession,
+  resumeSession,
+  status,
+  listSessions,
+  getSession,
+  getTimeline,
+  search,
+  ingestEvent,
+  listDevices,
+  queueStatus,
+  queueRetry,
+  queuePause,
+  queueResume,
+  exportSession,
+  getClip,
+  getTranscript,
+  whatHappened,
+  replayAt,
+  getFrame,
+  annotate,
+  replayCursor,
+  importRecording,
+  prune,
 ] as unknown as readonly Operation[];
 
 const byName = new Map(operations.map((op) => [op.name, op]));

@@ -5,7 +5,8 @@ import { QueueStatusOutput } from '../model.js';
 export const queueStatus = defineOperation({
   name: 'queue_status',
   title: 'Upload queue status',
-  description: 'How uploads to the cloud target stand: jobs pending, in flight, done and failed (with their last error), and whether the queue is paused and why.',
+  description:
+    'How uploads to the cloud target stand: jobs pending, in flight, done and failed (with their last error), and whether the queue is paused and why.',
   input: z.object({}),
   output: QueueStatusOutput,
   readOnly: true,
@@ -15,8 +16,8 @@ export const queueStatus = defineOperation({
 export const queueRetry = defineOperation({
   name: 'queue_retry',
   title: 'Retry failed uploads',
-  description: 'Put failed upload jobs (all, or one session\'s) back in the queue with their attempts reset. Returns how many were requeued.',
-  input: z.object({ session: z.string().max(64).optional().describe('Only this session\'s failed jobs.') }),
+  description: "Put failed upload jobs (all, or one session's) back in the queue with their attempts reset. Returns how many were requeued.",
+  input: z.object({ session: z.string().max(64).optional().describe("Only this session's failed jobs.") }),
   output: z.object({ requeued: z.number().int() }),
   readOnly: false,
   run: ({ sessions, queue }, input) => ({ requeued: queue.retry(input.session === undefined ? undefined : sessions.resolve(input.session)) }),

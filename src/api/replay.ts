@@ -1,6 +1,15 @@
 import { defineOperation } from './operation.js';
 import {
-  AnnotateInput, AnnotateOutput, GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput, WhatHappenedInput, WhatHappenedOutput,
+  AnnotateInput,
+  AnnotateOutput,
+  GetFrameInput,
+  GetFrameOutput,
+  ReplayAtInput,
+  ReplayAtOutput,
+  ReplayCursorInput,
+  ReplayCursorOutput,
+  WhatHappenedInput,
+  WhatHappenedOutput,
 } from '../model.js';
 
 export const replayAt = defineOperation({

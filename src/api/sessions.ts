@@ -2,8 +2,16 @@ import { z } from 'zod';
 import { DeviceList, SessionSummary } from '../model.js';
 import { defineOperation } from './operation.js';
 import {
-  GetSessionInput, GetSessionOutput, ListSessionsInput, ListSessionsOutput, SessionRefInput, StartSessionInput,
-  StartSessionOutput, StatusOutput, PruneInput, PruneOutput,
+  GetSessionInput,
+  GetSessionOutput,
+  ListSessionsInput,
+  ListSessionsOutput,
+  SessionRefInput,
+  StartSessionInput,
+  StartSessionOutput,
+  StatusOutput,
+  PruneInput,
+  PruneOutput,
 } from '../model.js';
 
 export const startSession = defineOperation({
@@ -51,7 +59,8 @@ export const resumeSession = defineOperation({
 export const status = defineOperation({
   name: 'status',
   title: 'Daemon and session status',
-  description: 'Is traced recording? Returns the daemon (pid, version, uptime, data directory) and the active session with the health of each channel, or null when idle.',
+  description:
+    'Is traced recording? Returns the daemon (pid, version, uptime, data directory) and the active session with the health of each channel, or null when idle.',
   input: z.object({}),
   output: StatusOutput,
   readOnly: true,
@@ -71,7 +80,8 @@ export const listSessions = defineOperation({
 export const getSession = defineOperation({
   name: 'get_session',
   title: 'Show one session',
-  description: 'One session in detail: its summary, how many events of each type it has, and its first events in order (seq, wall-clock ts, offset_ms, channel, type, data).',
+  description:
+    'One session in detail: its summary, how many events of each type it has, and its first events in order (seq, wall-clock ts, offset_ms, channel, type, data).',
   input: GetSessionInput,
   output: GetSessionOutput,
   readOnly: true,

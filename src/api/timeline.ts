@@ -1,6 +1,13 @@
 import { defineOperation } from './operation.js';
 import {
-  GetTimelineInput, GetTimelineOutput, GetTranscriptInput, GetTranscriptOutput, IngestEventInput, IngestEventOutput, SearchInput, SearchOutput,
+  GetTimelineInput,
+  GetTimelineOutput,
+  GetTranscriptInput,
+  GetTranscriptOutput,
+  IngestEventInput,
+  IngestEventOutput,
+  SearchInput,
+  SearchOutput,
 } from '../model.js';
 
 export const getTimeline = defineOperation({

@@ -84,25 +84,53 @@ export function claudeCodeEvents(opts: { dir: string; project: string; from: num
         if ((t.type !== 'user' && t.type !== 'assistant') || t.isMeta || !t.timestamp || !t.uuid) continue;
         const ts = Date.parse(t.timestamp);
         if (!(ts >= opts.from && ts <= opts.to) || !inProject(t.cwd, opts.project)) continue;
-        const base = { agent: 'claude-code', conversation: t.sessionId ?? path.basename(f, '.jsonl'), uuid: t.uuid, ...(t.isSidechain ? { subagent: true } : {}) };
+        const base = {
+          agent: 'claude-code',
+          conversation: t.sessionId ?? path.basename(f, '.jsonl'),
+          uuid: t.uuid,
+          ...(t.isSidechain ? { subagent: true } : {}),
+        };
         const offset = ts - opts.startedAt;
         const content = t.message?.content;
         const blocks: ContentBlock[] = typeof content === 'string' ? [{ type: 'text', text: content }] : Array.isArray(content) ? content : [];
         if (t.type === 'user') {
-          const text = blocks.filter((b) => b.type === 'text' && b.text).map((b) => b.text).join('\n').trim();
+          const text = blocks
+            .filter((b) => b.type === 'text' && b.text)
+            .map((b) => b.text)
+            .join('\n')
+            .trim();
           // Tool results come back as user lines without text: the calls themselves are recorded below.
-          if (text && !text.startsWith('<command-') && !text.startsWith('Caveat:')) out.push({ channel: 'agent', type: 'agent.prompt', offset_ms: offset, data: { ...base, text: text.slice(0, MAX_TEXT) } });
+          if (text && !text.startsWith('<command-') && !text.startsWith('Caveat:'))
+            out.push({ channel: 'agent', type: 'agent.prompt', offset_ms: offset, data: { ...base, text: text.slice(0, MAX_TEXT) } });
           continue;
         }
-        const text = blocks.filter((b) => b.type === 'text' && b.text).map((b) => b.text).join('\n').trim();
-        if (text) out.push({ channel: 'agent', type: 'agent.message', offset_ms: offset, data: { ...base, text: text.slice(0, MAX_TEXT), model: t.message?.model ?? null } });
+        const text = blocks
+          .filter((b) => b.type === 'text' && b.text)
+          .map((b) => b.text)
+          .join('\n')
+          .trim();
+        if (text)
+          out.push({
+            channel: 'agent',
+            type: 'agent.message',
+            offset_ms: offset,
+            data: { ...base, text: text.slice(0, MAX_TEXT), model: t.message?.model ?? null },
+          });
         for (const b of blocks) {
           if (b.type !== 'tool_use' || !b.name) continue;
           const input = b.input ?? {};
           const files = FILE_KEYS.map((k) => input[k]).filter((v): v is string => typeof v === 'string');
           out.push({
-            channel: 'agent', type: 'agent.tool_call', offset_ms: offset,
-            data: { ...base, tool: b.name, files, ...(typeof input.command === 'string' ? { command: input.command.slice(0, MAX_TEXT) } : {}), ...(typeof input.pattern === 'string' ? { pattern: input.pattern } : {}) },
+            channel: 'agent',
+            type: 'agent.tool_call',
+            offset_ms: offset,
+            data: {
+              ...base,
+              tool: b.name,
+              files,
+              ...(typeof input.command === 'string' ? { command: input.command.slice(0, MAX_TEXT) } : {}),
+              ...(typeof input.pattern === 'string' ? { pattern: input.pattern } : {}),
+            },
           });
         }
       }

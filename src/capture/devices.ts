@@ -34,7 +34,13 @@ export function parsePactlSources(out: string, defaultSource: string): AudioSour
     if (cols.length < 2 || !cols[1]) continue;
     const name = cols[1];
     const monitor = name.endsWith('.monitor');
-    res.push({ id: `${monitor ? 'system_audio' : 'mic'}:${name}`, name, kind: monitor ? 'monitor' : 'mic', description: cols[2] ?? '', default: name === defaultSource });
+    res.push({
+      id: `${monitor ? 'system_audio' : 'mic'}:${name}`,
+      name,
+      kind: monitor ? 'monitor' : 'mic',
+      description: cols[2] ?? '',
+      default: name === defaultSource,
+    });
   }
   return res;
 }
@@ -92,10 +98,29 @@ export interface InputSpec {
 }
 
 /** ffmpeg input arguments for a display on each platform. */
-export function displayInput(platform: NodeJS.Platform, d: { display?: string; x?: number; y?: number; width: number; height: number; index?: number }, fps: number): InputSpec {
+export function displayInput(
+  platform: NodeJS.Platform,
+  d: { display?: string; x?: number; y?: number; width: number; height: number; index?: number },
+  fps: number,
+): InputSpec {
   if (platform === 'darwin') return { args: ['-f', 'avfoundation', '-capture_cursor', '1', '-framerate', String(fps), '-i', `${d.index ?? 1}:none`] };
   if (platform === 'win32') {
-    return { args: ['-f', 'gdigrab', '-framerate', String(fps), '-offset_x', String(d.x ?? 0), '-offset_y', String(d.y ?? 0), '-video_size', `${d.width}x${d.height}`, '-i', 'desktop'] };
+    return {
+      args: [
+        '-f',
+        'gdigrab',
+        '-framerate',
+        String(fps),
+        '-offset_x',
+        String(d.x ?? 0),
+        '-offset_y',
+        String(d.y ?? 0),
+        '-video_size',
+        `${d.width}x${d.height}`,
+        '-i',
+        'desktop',
+      ],
+    };
   }
   return { args: ['-f', 'x11grab', '-framerate', String(fps), '-video_size', `${d.width}x${d.height}`, '-i', `${d.display ?? ':0'}+${d.x ?? 0},${d.y ?? 0}`] };
 }
@@ -128,7 +153,10 @@ export async function listLinuxDevices(env: RunOptions['env']): Promise<DeviceLi
       const xw = await run('xwininfo', ['-root'], { env, timeoutMs: 3000 });
       const g = xw.code === 0 ? parseXwininfo(xw.stdout) : undefined;
       if (g) displays.push({ id: 'display:1', index: 1, name: env.DISPLAY, x: 0, y: 0, ...g });
-      else problems.push(`the X server on ${env.DISPLAY} does not answer (xwininfo: ${xw.spawnError ? 'not installed — apt install x11-utils' : xw.stderr.trim()})`);
+      else
+        problems.push(
+          `the X server on ${env.DISPLAY} does not answer (xwininfo: ${xw.spawnError ? 'not installed — apt install x11-utils' : xw.stderr.trim()})`,
+        );
     }
   }
   const audio: AudioSource[] = [];

@@ -300,7 +300,12 @@ export class FilesChannel implements ChannelDriver {
     const out = new Set<string>();
     if (!this.isGit || !ctx || !rules || dirs.length === 0) return out;
     const byRel = new Map(dirs.map((d) => [`${rules.rel(d)}/`, d]));
-    const res = await run('git', ['check-ignore', '-z', '--stdin'], { cwd: rules.root, env: ctx.env, input: `${[...byRel.keys()].join('\0')}\0`, timeoutMs: 30_000 });
+    const res = await run('git', ['check-ignore', '-z', '--stdin'], {
+      cwd: rules.root,
+      env: ctx.env,
+      input: `${[...byRel.keys()].join('\0')}\0`,
+      timeoutMs: 30_000,
+    });
     // exit 1 = nothing ignored; anything else but 0 means git could not answer: watch them all
     if (res.code !== 0) return out;
     for (const rel of res.stdout.split('\0')) {

@@ -124,10 +124,16 @@ export class GitChannel implements ChannelDriver {
     const commit = /^commit( \((initial|amend|merge)\))?: (.*)$/.exec(msg);
     if (commit) {
       const info = await this.commitInfo(e.new);
-      ctx.emit(
-        'git.commit',
-        { hash: e.new, parent: ZERO.test(e.old) ? null : e.old, reflog_ts: e.ts, subject: commit[3] ?? info.subject, kind: commit[2] ?? 'normal', branch: await this.currentBranch(), files: info.files, author: info.author },
-      );
+      ctx.emit('git.commit', {
+        hash: e.new,
+        parent: ZERO.test(e.old) ? null : e.old,
+        reflog_ts: e.ts,
+        subject: commit[3] ?? info.subject,
+        kind: commit[2] ?? 'normal',
+        branch: await this.currentBranch(),
+        files: info.files,
+        author: info.author,
+      });
       return;
     }
     const checkout = /^checkout: moving from (.+) to (.+)$/.exec(msg);

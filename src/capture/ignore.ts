@@ -8,9 +8,34 @@ import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 
 export const IGNORED_DIRS: ReadonlySet<string> = new Set([
-  '.git', '.hg', '.svn', 'node_modules', 'bower_components', 'dist', 'build', 'out', 'target', '.next', '.nuxt',
-  '.svelte-kit', '.turbo', '.parcel-cache', '.cache', 'coverage', '.nyc_output', '__pycache__', '.pytest_cache',
-  '.mypy_cache', '.venv', 'venv', '.tox', '.gradle', '.terraform', '.direnv', '.idea', '.vs',
+  '.git',
+  '.hg',
+  '.svn',
+  'node_modules',
+  'bower_components',
+  'dist',
+  'build',
+  'out',
+  'target',
+  '.next',
+  '.nuxt',
+  '.svelte-kit',
+  '.turbo',
+  '.parcel-cache',
+  '.cache',
+  'coverage',
+  '.nyc_output',
+  '__pycache__',
+  '.pytest_cache',
+  '.mypy_cache',
+  '.venv',
+  'venv',
+  '.tox',
+  '.gradle',
+  '.terraform',
+  '.direnv',
+  '.idea',
+  '.vs',
 ]);
 
 /**
@@ -19,9 +44,26 @@ export const IGNORED_DIRS: ReadonlySet<string> = new Set([
  * path: a directory with such a name (`.ssh`, `credentials/`) is never entered.
  */
 export const SECRET_FILE_PATTERNS: readonly string[] = [
-  '.env*', '*.env', '*.pem', '*.key', '*.p12', '*.pfx', '*.kdbx',
-  'id_rsa*', 'id_ed25519*', 'id_ecdsa*', 'id_dsa*', '.ssh', '.gnupg',
-  '.npmrc', '.netrc', '.pgpass', '.pypirc', 'credentials*', 'secrets.*', '*.secrets',
+  '.env*',
+  '*.env',
+  '*.pem',
+  '*.key',
+  '*.p12',
+  '*.pfx',
+  '*.kdbx',
+  'id_rsa*',
+  'id_ed25519*',
+  'id_ecdsa*',
+  'id_dsa*',
+  '.ssh',
+  '.gnupg',
+  '.npmrc',
+  '.netrc',
+  '.pgpass',
+  '.pypirc',
+  'credentials*',
+  'secrets.*',
+  '*.secrets',
 ];
 
 const builtinSecrets = ignore({ ignorecase: true }).add(SECRET_FILE_PATTERNS);
@@ -33,7 +75,14 @@ export function isSecretFile(base: string): boolean {
 
 /** Editor swap/backup files and other noise. */
 export function isScratchFile(base: string): boolean {
-  return /\.(swp|swo|swx|tmp|temp|bak|orig)$/i.test(base) || base.endsWith('~') || base.startsWith('.#') || base === '4913' || base === '.DS_Store' || base === 'Thumbs.db';
+  return (
+    /\.(swp|swo|swx|tmp|temp|bak|orig)$/i.test(base) ||
+    base.endsWith('~') ||
+    base.startsWith('.#') ||
+    base === '4913' ||
+    base === '.DS_Store' ||
+    base === 'Thumbs.db'
+  );
 }
 
 /**
@@ -80,7 +129,11 @@ export class IgnoreRules {
   /** Paths git reported as ignored at start (directories end with `/`). */
   private readonly gitIgnored = new Set<string>();
 
-  constructor(readonly root: string, globs: readonly string[], secretFiles: readonly string[] = []) {
+  constructor(
+    readonly root: string,
+    globs: readonly string[],
+    secretFiles: readonly string[] = [],
+  ) {
     this.user = ignore().add(globs);
     this.userSecrets = ignore({ ignorecase: true }).add(secretFiles);
   }

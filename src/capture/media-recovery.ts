@@ -50,7 +50,10 @@ export async function recoverMediaSegments(opts: {
       }
     }
     runs.sort((a, b) => a.first_seq - b.first_seq);
-    const segs = files.map((f) => ({ f, seq: seqOf(f) })).filter((x): x is { f: string; seq: number } => x.seq !== undefined).sort((a, b) => a.seq - b.seq);
+    const segs = files
+      .map((f) => ({ f, seq: seqOf(f) }))
+      .filter((x): x is { f: string; seq: number } => x.seq !== undefined)
+      .sort((a, b) => a.seq - b.seq);
     // Place every unknown file on the clock first (cheap), then hash and fsync them 16 at a time.
     let prevEnd = 0;
     const todo: { file: string; f: string; seq: number; start: number; duration: number; listed: boolean }[] = [];
@@ -88,7 +91,16 @@ export async function recoverMediaSegments(opts: {
         }),
       );
       for (const { t, bytes, sha256 } of hashed) {
-        found.push({ channel, seq: t.seq, path: path.join(d.name, t.f), start_offset_ms: Math.max(0, Math.round(t.start)), duration_ms: t.duration, bytes, sha256, repaired: !t.listed });
+        found.push({
+          channel,
+          seq: t.seq,
+          path: path.join(d.name, t.f),
+          start_offset_ms: Math.max(0, Math.round(t.start)),
+          duration_ms: t.duration,
+          bytes,
+          sha256,
+          repaired: !t.listed,
+        });
       }
     }
   }

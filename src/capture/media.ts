@@ -17,7 +17,16 @@ import { type ChildRegistry, spawnTied } from './proc.js';
 
 export type { SegmentInfo } from './channel.js';
 import {
-  channelDirName, fsyncFile, meanVolumeDb, outputArgs, parseSegmentList, parseStartEpoch, probeDurationMs, segmentExt, seqOf, sha256File,
+  channelDirName,
+  fsyncFile,
+  meanVolumeDb,
+  outputArgs,
+  parseSegmentList,
+  parseStartEpoch,
+  probeDurationMs,
+  segmentExt,
+  seqOf,
+  sha256File,
   type MediaKind,
 } from './segments.js';
 
@@ -38,7 +47,6 @@ export interface MediaOptions {
   restartMaxMs: number;
   platform?: NodeJS.Platform;
 }
-
 
 interface Run {
   id: number;
@@ -80,7 +88,11 @@ export class MediaChannel implements ChannelDriver {
   private readonly excluded: RegExp[];
   private readonly platform: NodeJS.Platform;
 
-  constructor(readonly id: string, private readonly store: boolean, private readonly opts: MediaOptions) {
+  constructor(
+    readonly id: string,
+    private readonly store: boolean,
+    private readonly opts: MediaOptions,
+  ) {
     this.mediaKind = id.startsWith('display:') ? 'video' : 'audio';
     this.platform = opts.platform ?? process.platform;
     this.excluded = opts.excludeWindows.map((p) => new RegExp(p, 'i'));
@@ -129,7 +141,8 @@ export class MediaChannel implements ChannelDriver {
       const src = pulseSource(this.id);
       if (name !== 'default') {
         const devs = await listDevices(ctx.env, this.ffmpeg?.path, this.platform);
-        if (!devs.audio.some((a) => a.name === name)) return devs.problems[0] ?? `no audio source named "${name}" (sources: ${devs.audio.map((a) => a.name).join(', ') || 'none'})`;
+        if (!devs.audio.some((a) => a.name === name))
+          return devs.problems[0] ?? `no audio source named "${name}" (sources: ${devs.audio.map((a) => a.name).join(', ') || 'none'})`;
       }
       return audioInput(this.platform, src).args;
     }
@@ -143,14 +156,32 @@ export class MediaChannel implements ChannelDriver {
     const id = ++this.runCounter;
     const listFile = path.join(this.dir, `list-${process.pid}-${id}.csv`);
     const args = [
-      '-nostdin', '-hide_banner', '-loglevel', 'info', '-nostats', '-y', ...this.inputArgs,
-      ...outputArgs(this.mediaKind, { segmentSeconds: this.opts.segmentSeconds, startNumber: this.nextSeq, listFile, pattern: path.join(this.dir, `%05d.${segmentExt(this.mediaKind)}`), fps: this.opts.fps }),
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'info',
+      '-nostats',
+      '-y',
+      ...this.inputArgs,
+      ...outputArgs(this.mediaKind, {
+        segmentSeconds: this.opts.segmentSeconds,
+        startNumber: this.nextSeq,
+        listFile,
+        pattern: path.join(this.dir, `%05d.${segmentExt(this.mediaKind)}`),
+        fps: this.opts.fps,
+      }),
     ];
     ctx.logger.debug({ args }, 'starting ffmpeg');
     const child = spawnTied(ff.path, args, { stdio: ['ignore', 'ignore', 'pipe'], env: ctx.env as NodeJS.ProcessEnv, windowsHide: true });
     this.opts.children?.track(child);
     const run: Run = {
-      id, child, listFile, startEpoch: undefined, stderr: '', expectedExit: false, registered: new Set(),
+      id,
+      child,
+      listFile,
+      startEpoch: undefined,
+      stderr: '',
+      expectedExit: false,
+      registered: new Set(),
       exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
     };
     this.run = run;
@@ -188,13 +219,20 @@ export class MediaChannel implements ChannelDriver {
     const ctx = this.ctx as ChannelContext;
     try {
       // Recovery reads this to place the run's segments on the session clock after a kill.
-      fs.writeFileSync(path.join(this.dir, `run-${process.pid}-${run.id}.json`), JSON.stringify({ start_epoch_ms: run.startEpoch, first_seq: this.nextSeq, list: path.basename(run.listFile) }));
+      fs.writeFileSync(
+        path.join(this.dir, `run-${process.pid}-${run.id}.json`),
+        JSON.stringify({ start_epoch_ms: run.startEpoch, first_seq: this.nextSeq, list: path.basename(run.listFile) }),
+      );
     } catch (err) {
       ctx.logger.warn({ err }, 'could not write the run file; recovery falls back to the segment list');
     }
     if (this.gapStart !== undefined) {
       const to = run.startEpoch ?? Date.now();
-      ctx.emit('capture.gap', { channel: this.id, reason: this.gapReason, from_ts: this.gapStart, to_ts: to, duration_ms: Math.max(0, to - this.gapStart) }, { ts: this.gapStart });
+      ctx.emit(
+        'capture.gap',
+        { channel: this.id, reason: this.gapReason, from_ts: this.gapStart, to_ts: to, duration_ms: Math.max(0, to - this.gapStart) },
+        { ts: this.gapStart },
+      );
       this.gapStart = undefined;
     }
     ctx.setHealth('running', this.healthDetail());
@@ -310,7 +348,16 @@ export class MediaChannel implements ChannelDriver {
     const bytes = fs.statSync(file).size;
     const sha256 = await sha256File(file);
     const startOffset = (run.startEpoch ?? ctx.startedAt) - ctx.startedAt + startInRunMs;
-    this.unregistered.push({ channel: this.id, seq, path: path.join(this.relDir, name), start_offset_ms: Math.max(0, startOffset), duration_ms: durationMs, bytes, sha256, repaired });
+    this.unregistered.push({
+      channel: this.id,
+      seq,
+      path: path.join(this.relDir, name),
+      start_offset_ms: Math.max(0, startOffset),
+      duration_ms: durationMs,
+      bytes,
+      sha256,
+      repaired,
+    });
     this.registerPending();
   }
 
@@ -432,7 +479,10 @@ function existingNextSeq(dir: string): number {
 /** One line saying why ffmpeg stopped, from its stderr. */
 export function describeFailure(stderr: string, code: number | null, signal: NodeJS.Signals | null): string {
   if (/No space left on device/i.test(stderr)) return 'disk full: no space left on device';
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^(Input|Output|Stream|Duration|Metadata|\s)/.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Input|Output|Stream|Duration|Metadata|\s)/.test(l));
   const err = lines.reverse().find((l) => /error|cannot|could not|no such|refused|invalid|failed|denied/i.test(l));
   const how = signal ? `killed by ${signal}` : `exit code ${code}`;
   return err ? `${err} (${how})` : `ffmpeg stopped (${how})`;

@@ -27,16 +27,51 @@ export function outputArgs(kind: MediaKind, o: { segmentSeconds: number; startNu
   const seg = ['-f', 'segment', '-segment_time', String(o.segmentSeconds), '-reset_timestamps', '1', '-segment_start_number', String(o.startNumber)];
   if (kind === 'video') {
     return [
-      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage,zerolatency', '-crf', '30', '-pix_fmt', 'yuv420p',
-      '-g', String(o.segmentSeconds * o.fps * 2), '-force_key_frames', `expr:gte(t,n_forced*${o.segmentSeconds})`,
-      ...seg, '-segment_format', 'matroska', '-segment_format_options', 'flush_packets=1:cluster_time_limit=1000',
-      '-segment_list', o.listFile, '-segment_list_type', 'csv', o.pattern,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-tune',
+      'stillimage,zerolatency',
+      '-crf',
+      '30',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      String(o.segmentSeconds * o.fps * 2),
+      '-force_key_frames',
+      `expr:gte(t,n_forced*${o.segmentSeconds})`,
+      ...seg,
+      '-segment_format',
+      'matroska',
+      '-segment_format_options',
+      'flush_packets=1:cluster_time_limit=1000',
+      '-segment_list',
+      o.listFile,
+      '-segment_list_type',
+      'csv',
+      o.pattern,
     ];
   }
   return [
-    '-af', 'aresample=async=1', '-c:a', 'libopus', '-b:a', '24k', '-application', 'voip',
-    ...seg, '-segment_format', 'ogg', '-segment_format_options', 'flush_packets=1:page_duration=200000',
-    '-segment_list', o.listFile, '-segment_list_type', 'csv', o.pattern,
+    '-af',
+    'aresample=async=1',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '24k',
+    '-application',
+    'voip',
+    ...seg,
+    '-segment_format',
+    'ogg',
+    '-segment_format_options',
+    'flush_packets=1:page_duration=200000',
+    '-segment_list',
+    o.listFile,
+    '-segment_list_type',
+    'csv',
+    o.pattern,
   ];
 }
 
@@ -93,7 +128,9 @@ export async function probeDurationMs(ffprobe: string, file: string): Promise<nu
   const fmt = await run(ffprobe, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { timeoutMs: 20_000 });
   const d = Number(fmt.stdout.trim());
   if (fmt.code === 0 && Number.isFinite(d) && d > 0) return Math.round(d * 1000);
-  const pk = await run(ffprobe, ['-v', 'error', '-select_streams', '0', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], { timeoutMs: 30_000 });
+  const pk = await run(ffprobe, ['-v', 'error', '-select_streams', '0', '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], {
+    timeoutMs: 30_000,
+  });
   const lines = pk.stdout.trim().split('\n').filter(Boolean);
   const last = lines[lines.length - 1];
   if (!last) return undefined;

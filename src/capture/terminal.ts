@@ -89,7 +89,14 @@ export function parseSpool(text: string): { records: TerminalRecord[]; rest: str
     const f = p.split(US);
     if (f.length < 6) continue;
     const [start, end, exit, cwd, shell, ...cmd] = f;
-    const r: TerminalRecord = { start_ms: Number(start), end_ms: Number(end), exit_code: Number(exit), cwd: cwd ?? '', shell: shell ?? '', command: cmd.join(US).trim() };
+    const r: TerminalRecord = {
+      start_ms: Number(start),
+      end_ms: Number(end),
+      exit_code: Number(exit),
+      cwd: cwd ?? '',
+      shell: shell ?? '',
+      command: cmd.join(US).trim(),
+    };
     if (!Number.isFinite(r.start_ms) || !Number.isFinite(r.end_ms) || !r.command) continue;
     records.push(r);
   }

@@ -17,7 +17,7 @@ export type WindowProbe = (env: RunOptions['env']) => Promise<FocusedWindow | un
 /** Parses `WM_CLASS(STRING) = "xterm", "XTerm"` into the class name. */
 export function parseWmClass(out: string): string {
   const m = /WM_CLASS\([^)]*\)\s*=\s*"([^"]*)"(?:,\s*"([^"]*)")?/.exec(out);
-  return m ? (m[2] || m[1] || '') : '';
+  return m ? m[2] || m[1] || '' : '';
 }
 
 async function probeX11(env: RunOptions['env']): Promise<FocusedWindow | undefined> {
@@ -66,7 +66,11 @@ export class WindowChannel implements ChannelDriver {
   private polling: Promise<void> = Promise.resolve();
   private stopped = false;
 
-  constructor(private readonly pollMs: number, private readonly platform: NodeJS.Platform = process.platform, private readonly probeOverride?: WindowProbe) {}
+  constructor(
+    private readonly pollMs: number,
+    private readonly platform: NodeJS.Platform = process.platform,
+    private readonly probeOverride?: WindowProbe,
+  ) {}
 
   async start(ctx: ChannelContext): Promise<void> {
     const probe = this.probeOverride ?? windowProbeFor(this.platform, ctx.env);
@@ -78,7 +82,11 @@ export class WindowChannel implements ChannelDriver {
     if (first) {
       this.report(ctx, first);
       ctx.setHealth('running');
-    } else if (!this.probeOverride && this.platform === 'linux' && (await run('xdotool', ['getdisplaygeometry'], { env: ctx.env, timeoutMs: 2000 })).code === 0) {
+    } else if (
+      !this.probeOverride &&
+      this.platform === 'linux' &&
+      (await run('xdotool', ['getdisplaygeometry'], { env: ctx.env, timeoutMs: 2000 })).code === 0
+    ) {
       // The X server answers but nothing has focus yet (a bare X server, a locked screen): keep watching.
       ctx.setHealth('running', 'no window has focus yet');
     } else {

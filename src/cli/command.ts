@@ -57,8 +57,13 @@ export const refParams = (a: Args) => {
   return ref === undefined ? {} : { session: ref };
 };
 
-
-export async function callDaemon(io: Io, method: string, params: unknown, onProgress?: (topic: string, data: unknown) => void, topics?: string[]): Promise<unknown> {
+export async function callDaemon(
+  io: Io,
+  method: string,
+  params: unknown,
+  onProgress?: (topic: string, data: unknown) => void,
+  topics?: string[],
+): Promise<unknown> {
   const { paths } = setup(io.env);
   const client = await connectDaemon(paths, { env: io.env });
   try {
@@ -87,4 +92,3 @@ export function progressPrinter(io: Io): (topic: string, data: unknown) => void 
     io.stderr.write(tty ? `\r${line}${p.finished || p.timed_out || p.paused ? '\n' : ''}` : `${line}\n`);
   };
 }
-

@@ -68,7 +68,13 @@ const REACH_WITH_BROKEN_CONFIG = new Set(['stop', 'pause', 'status']);
  * with a warning naming the problem on stderr. No daemon is started: with that
  * file it could not start, so the answer is the config error, with its fix.
  */
-async function callDespiteConfig(io: Io, method: string, params: unknown, onProgress?: (topic: string, data: unknown) => void, topics?: string[]): Promise<unknown> {
+async function callDespiteConfig(
+  io: Io,
+  method: string,
+  params: unknown,
+  onProgress?: (topic: string, data: unknown) => void,
+  topics?: string[],
+): Promise<unknown> {
   const { paths, problem } = reachPaths(io.env);
   if (!problem) return callDaemon(io, method, params, onProgress, topics);
   let client: Awaited<ReturnType<typeof connectDaemon>>;
@@ -76,7 +82,10 @@ async function callDespiteConfig(io: Io, method: string, params: unknown, onProg
     client = await connectDaemon(paths, { env: io.env, autostart: false });
   } catch (err) {
     if (!(err instanceof TracedError) || err.code !== ErrorCodes.DAEMON_UNREACHABLE) throw err;
-    throw new TracedError(problem.code, `${problem.message} (No daemon is running at ${paths.socket}, and none can start until the file is fixed.)`, { data: problem.data, cause: problem });
+    throw new TracedError(problem.code, `${problem.message} (No daemon is running at ${paths.socket}, and none can start until the file is fixed.)`, {
+      data: problem.data,
+      cause: problem,
+    });
   }
   io.stderr.write(
     `traced: warning: ${problem.code}: ${problem.message}\ntraced: warning: reached the daemon already running at ${paths.socket}, which uses the configuration it started with; it will not start again until the file is fixed.\n`,
@@ -130,4 +139,3 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return exitCode(e.code);
   }
 }
-

@@ -2,7 +2,6 @@
 import type { IndexerStatus, QueueStatusOutput, ReplayAtOutput, SessionSummary, WhatHappenedOutput } from '../model.js';
 import { dateTime, duration, eventLine, offset } from './format.js';
 
-
 export function indexerLines(ix: IndexerStatus): string {
   const part = (what: string, p: IndexerStatus['ocr']) =>
     p.engine
@@ -11,21 +10,27 @@ export function indexerLines(ix: IndexerStatus): string {
   return ['Indexing:', part('screen text', ix.ocr), part('speech', ix.speech)].join('\n');
 }
 
-
 export function renderReplay(r: ReplayAtOutput): string {
   const lines = [`${r.session_id} at ${offset(r.offset_ms)} (${dateTime(r.ts)})${r.speaking ? ', someone is talking' : ''}`];
   if (r.window) lines.push(`  window     ${r.window.app} — ${r.window.title}`);
   if (r.last_saved) lines.push(`  last save  ${r.last_saved.path} at ${offset(r.last_saved.offset_ms)}`);
-  if (r.git_head) lines.push(`  git HEAD   ${(r.git_head.hash ?? '').slice(0, 10)} ${r.git_head.subject ?? ''}${r.git_head.branch ? ` (${r.git_head.branch})` : ''}`);
+  if (r.git_head)
+    lines.push(`  git HEAD   ${(r.git_head.hash ?? '').slice(0, 10)} ${r.git_head.subject ?? ''}${r.git_head.branch ? ` (${r.git_head.branch})` : ''}`);
   for (const m of r.moments) lines.push(`  moment     ${m.kind} ${offset(m.start_offset_ms)}–${offset(m.end_offset_ms)}`);
   for (const a of r.annotations) lines.push(`  bookmark   ${offset(a.offset_ms)} ${a.text}`);
   if (r.current.length) lines.push('Now:', ...r.current.map((e) => `  ${eventLine(e)}`));
   if (r.recent.length) lines.push('Just before:', ...r.recent.slice(-10).map((e) => `  ${eventLine(e)}`));
   if (r.transcript.length) lines.push('Said:', ...r.transcript.map((t) => `  ${offset(t.offset_ms)} ${t.text}`));
-  if (r.screen_text) lines.push(`On screen (${offset(r.screen_text.offset_ms)}):`, ...r.screen_text.text.split('\n').slice(0, 15).map((l) => `  ${l}`));
+  if (r.screen_text)
+    lines.push(
+      `On screen (${offset(r.screen_text.offset_ms)}):`,
+      ...r.screen_text.text
+        .split('\n')
+        .slice(0, 15)
+        .map((l) => `  ${l}`),
+    );
   return lines.join('\n');
 }
-
 
 export function renderWhatHappened(r: WhatHappenedOutput): string {
   if (!r.sessions.length) return 'Nothing recorded in that range.';
@@ -34,8 +39,15 @@ export function renderWhatHappened(r: WhatHappenedOutput): string {
     out.push(`${s.id}  ${dateTime(s.started_at)}, ${duration(s.duration_ms)}  ${s.project}${s.label ? ` "${s.label}"` : ''}`);
     for (const m of s.moments) out.push(`  ${offset(m.start_offset_ms)} ${m.kind.padEnd(8)} ${duration(m.duration_ms).padStart(6)}  ${m.what}`);
     if (s.commits.length) out.push('  commits:', ...s.commits.map((c) => `    ${offset(c.offset_ms)} ${c.subject}`));
-    if (s.files_touched.length) out.push(`  files: ${s.files_touched.slice(0, 8).map((f) => `${f.path} (${f.saves})`).join(', ')}`);
-    if (s.failed_commands.length) out.push('  failed commands:', ...s.failed_commands.slice(0, 8).map((c) => `    ${offset(c.offset_ms)} ${c.command} → ${c.exit_code}`));
+    if (s.files_touched.length)
+      out.push(
+        `  files: ${s.files_touched
+          .slice(0, 8)
+          .map((f) => `${f.path} (${f.saves})`)
+          .join(', ')}`,
+      );
+    if (s.failed_commands.length)
+      out.push('  failed commands:', ...s.failed_commands.slice(0, 8).map((c) => `    ${offset(c.offset_ms)} ${c.command} → ${c.exit_code}`));
     if (s.errors_on_screen.length) out.push('  errors on screen:', ...s.errors_on_screen.slice(0, 8).map((e) => `    ${offset(e.offset_ms)} ${e.text}`));
     if (s.said.length) out.push('  said:', ...s.said.slice(0, 8).map((t) => `    ${offset(t.offset_ms)} ${t.text}`));
     if (s.annotations.length) out.push('  bookmarks:', ...s.annotations.map((a) => `    ${offset(a.offset_ms)} ${a.text}`));
@@ -79,4 +91,3 @@ export function sessionBlock(s: SessionSummary): string {
   if (s.error) lines.push(`Error: ${s.error.code}: ${s.error.message}`);
   return lines.join('\n');
 }
-

@@ -16,13 +16,16 @@ export const Config = z.object({
   socketDir: z.string().optional(),
   logLevel: LogLevel.default('info'),
   /** Rotated log files: size of one file and how many are kept. */
-  log: z
-    .object({ maxFileMb: z.number().positive().default(10), keepFiles: z.number().int().min(1).default(5) })
-    .prefault({}),
+  log: z.object({ maxFileMb: z.number().positive().default(10), keepFiles: z.number().int().min(1).default(5) }).prefault({}),
   ipc: z
     .object({
       /** Frames larger than this close the connection (guarded parser). */
-      maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      maxMessageBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .default(1024 * 1024),
       /** A client that has not answered within this time gets TRACED_IPC_TIMEOUT. */
       requestTimeoutMs: z.number().int().positive().default(30_000),
     })
@@ -117,7 +120,11 @@ export const Config = z.object({
       maxAttempts: z.number().int().min(1).max(100).default(8),
       /** First retry delay; doubled per attempt up to maxDelayMs, with ±25% jitter. */
       baseDelayMs: z.number().int().min(10).default(2000),
-      maxDelayMs: z.number().int().min(100).default(5 * 60_000),
+      maxDelayMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(5 * 60_000),
       /** Per-kind deadline of one attempt. */
       timeoutMs: z.object({ segment: z.number().int().min(1000).default(120_000), export: z.number().int().min(1000).default(600_000) }).prefault({}),
       /** How long `stop` waits for the session's uploads before they go on in the background. */
@@ -153,10 +160,14 @@ export function readConfigFile(file: string): unknown {
     const code = (err as NodeJS.ErrnoException).code;
     // ENOTDIR: a folder above is a file, so there is no config; the home check says what is wrong.
     if (code === 'ENOENT' || code === 'ENOTDIR') return {};
-    throw new TracedError(ErrorCodes.CONFIG_INVALID, `cannot read ${file}: ${(err as Error).message}. Fix: make it a readable file, or delete it to use the defaults.`, {
-      data: { file },
-      cause: err,
-    });
+    throw new TracedError(
+      ErrorCodes.CONFIG_INVALID,
+      `cannot read ${file}: ${(err as Error).message}. Fix: make it a readable file, or delete it to use the defaults.`,
+      {
+        data: { file },
+        cause: err,
+      },
+    );
   }
   // Editors on Windows save a byte-order mark that JSON.parse refuses.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -166,7 +177,11 @@ export function readConfigFile(file: string): unknown {
   } catch {
     const at = jsonErrorAt(text);
     // V8's own message may quote the file (an API key with it): only the place and the character are shown.
-    const what = at ? (at.offset >= text.length ? 'the file ends before the JSON does (a } or ] missing?)' : `unexpected ${JSON.stringify(text[at.offset])}`) : 'unreadable JSON';
+    const what = at
+      ? at.offset >= text.length
+        ? 'the file ends before the JSON does (a } or ] missing?)'
+        : `unexpected ${JSON.stringify(text[at.offset])}`
+      : 'unreadable JSON';
     throw new TracedError(
       ErrorCodes.CONFIG_INVALID,
       `${file} is not valid JSON${at ? ` at line ${at.line}, column ${at.column}` : ''}: ${what}. Fix: correct it there (JSON has no comments or trailing commas), or delete the file to use the defaults.`,

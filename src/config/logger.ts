@@ -30,7 +30,12 @@ export class RollingFile {
   /** Lines lost to write errors (full disk, removed directory) since the last successful write. */
   dropped = 0;
 
-  constructor(private readonly dir: string, private readonly base: string, private readonly maxBytes: number, private readonly keep: number) {
+  constructor(
+    private readonly dir: string,
+    private readonly base: string,
+    private readonly maxBytes: number,
+    private readonly keep: number,
+  ) {
     for (const f of safeReaddir(dir)) {
       const m = this.match(f);
       if (m !== undefined) this.n = Math.max(this.n, m);

@@ -68,7 +68,6 @@ export function resolvePaths(opts: { env: Env; home?: string; socketDir?: string
   };
 }
 
-
 type Fail = (reason: string, fix: string | undefined, err?: unknown) => TracedError;
 
 const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;

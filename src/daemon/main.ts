@@ -1,4 +1,3 @@
-
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -57,7 +56,12 @@ export function channelFactory(config: Config, ffmpeg: FfmpegLocator, children?:
         return new WindowChannel(config.window.pollMs);
       default:
         if (/^(display|mic|system_audio):/.test(spec.id)) {
-          return new MediaChannel(spec.id, spec.store, { ...config.capture, excludeWindows: config.privacy.excludeWindows, ffmpeg: () => ffmpeg.info(), children });
+          return new MediaChannel(spec.id, spec.store, {
+            ...config.capture,
+            excludeWindows: config.privacy.excludeWindows,
+            ffmpeg: () => ffmpeg.info(),
+            children,
+          });
         }
         return undefined;
     }
@@ -122,7 +126,15 @@ export function buildServices(o: BuildOptions): Built {
   const replay = new Replay({ store, sessionDir: (id) => files.dir(id), now, ffmpeg: () => ffmpeg.path(), liveId, reads: o.reads });
   const refreshMoments = (id: string) => replay.refreshMoments(id);
   const events = new EventWriter({
-    store, files, health, clock, log, notify, commitIntervalMs: config.session.commitIntervalMs, jsonlSyncMs: config.session.jsonlSyncMs, refreshMoments,
+    store,
+    files,
+    health,
+    clock,
+    log,
+    notify,
+    commitIntervalMs: config.session.commitIntervalMs,
+    jsonlSyncMs: config.session.jsonlSyncMs,
+    refreshMoments,
   });
   const muxer = new SessionMuxer({ store, files, ffmpeg: () => ffmpeg.path(), tmpDir: path.join(paths.home, 'tmp'), fps: config.capture.fps, notify });
   const targets = o.targets?.(muxer, ffmpeg) ?? new Map<string, UploadTarget>();
@@ -131,15 +143,43 @@ export function buildServices(o: BuildOptions): Built {
   const uploads = queue.targetNames.length ? (id: string) => queue.sessionCounts(id) : undefined;
   const indexer = o.indexing && createIndexer(o, o.indexing, files, ffmpeg, events);
   const sessions = new SessionViews({
-    store, live, now, cwd: o.cwd, uploads, refreshMoments, storage: () => health.status(), indexer: indexer && (() => indexer.status()), reads: o.reads,
+    store,
+    live,
+    now,
+    cwd: o.cwd,
+    uploads,
+    refreshMoments,
+    storage: () => health.status(),
+    indexer: indexer && (() => indexer.status()),
+    reads: o.reads,
     daemon: () => ({
-      pid: process.pid, version: o.version ?? VERSION, node: process.versions.node, started_at: startedAt, uptime_ms: now() - startedAt, home: paths.home, socket: paths.socket,
+      pid: process.pid,
+      version: o.version ?? VERSION,
+      node: process.versions.node,
+      started_at: startedAt,
+      uptime_ms: now() - startedAt,
+      home: paths.home,
+      socket: paths.socket,
     }),
   });
-  const search = new Search({ store, now, reads: o.reads, cloud: videodb ? { search: (q, n) => videodb.search(q, n), sessionsByVideo: () => queue.sessionsByVideo() } : undefined });
+  const search = new Search({
+    store,
+    now,
+    reads: o.reads,
+    cloud: videodb ? { search: (q, n) => videodb.search(q, n), sessionsByVideo: () => queue.sessionsByVideo() } : undefined,
+  });
   const exporter = new Exporter({
-    store, files, muxer, exportsDir: path.join(paths.home, 'exports'), cwd: o.cwd, liveId, flushLive: () => events.flush(), newSessionId: () => newSessionId(now()),
-    restoreEvents: (id, evs) => events.restore(id, evs), gateText: (t) => events.gateText(t), refreshMoments,
+    store,
+    files,
+    muxer,
+    exportsDir: path.join(paths.home, 'exports'),
+    cwd: o.cwd,
+    liveId,
+    flushLive: () => events.flush(),
+    newSessionId: () => newSessionId(now()),
+    restoreEvents: (id, evs) => events.restore(id, evs),
+    gateText: (t) => events.gateText(t),
+    refreshMoments,
     cloud: videodb
       ? {
           configured: () => queue.hasTarget('videodb'),
@@ -153,30 +193,69 @@ export function buildServices(o: BuildOptions): Built {
       : undefined,
   });
   const retention = new Retention({
-    store, policy: config.retention, sessionDir: (id) => files.dir(id), now, log, notify,
+    store,
+    policy: config.retention,
+    sessionDir: (id) => files.dir(id),
+    now,
+    log,
+    notify,
     uploaded: (g) =>
       queue.targetNames.length === 0 ||
-      queue.targetNames.every((t) => queue.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done'),
+      queue.targetNames.every(
+        (t) => queue.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done',
+      ),
   });
   const late = new LateIngest({
-    store, events, now, env, assistant: config.assistant, live: () => (live.current ? { id: live.current.id, startedAt: live.current.startedAt } : undefined),
+    store,
+    events,
+    now,
+    env,
+    assistant: config.assistant,
+    live: () => (live.current ? { id: live.current.id, startedAt: live.current.startedAt } : undefined),
   });
   const recorder = new Recorder({
-    store, files, events, health, clock, log, notify, env, cwd: o.cwd, defaultProfile: config.session.defaultProfile,
-    channelFactory: o.channelFactory ?? channelFactory(config, ffmpeg, o.children), live, summary: (id) => sessions.summary(id), resolve: (ref) => sessions.resolve(ref),
-    queue, flushTimeoutMs: config.queue.flushTimeoutMs, refreshMoments,
+    store,
+    files,
+    events,
+    health,
+    clock,
+    log,
+    notify,
+    env,
+    cwd: o.cwd,
+    defaultProfile: config.session.defaultProfile,
+    channelFactory: o.channelFactory ?? channelFactory(config, ffmpeg, o.children),
+    live,
+    summary: (id) => sessions.summary(id),
+    resolve: (ref) => sessions.resolve(ref),
+    queue,
+    flushTimeoutMs: config.queue.flushTimeoutMs,
+    refreshMoments,
     afterStop: (id) => {
       if (late.assistant(id)) refreshMoments(id);
       retention.soon();
     },
   });
   const recovery = new Recovery({
-    store, files, log, ffprobe: () => ffmpeg.ffprobe(), queue, events, refreshMoments,
+    store,
+    files,
+    log,
+    ffprobe: () => ffmpeg.ffprobe(),
+    queue,
+    events,
+    refreshMoments,
     registerSegment: (id, seg) => registerSegment(store, queue, id, seg, now()),
     writeFailed: (err) => health.failed(err),
   });
   const services: Services = {
-    recorder, events, sessions, search, replay, exporter, queue, retention,
+    recorder,
+    events,
+    sessions,
+    search,
+    replay,
+    exporter,
+    queue,
+    retention,
     devices: { list: async () => listDevices(env, await ffmpeg.path().catch(() => undefined)) },
   };
   return { services, store, files, ffmpeg, health, events, recorder, sessions, replay, queue, recovery, late, indexer, retention, exporter, muxer, live };
@@ -215,7 +294,15 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     // Two readers: one heavy read per core, so the loop itself stays free for IPC and capture.
     const reads = new ReadPool({ db: paths.db, size: 2, log: log.child({ mod: 'reads' }) });
     const built = buildServices({
-      store, paths, config, logger: log, env: opts.env, cwd: opts.cwd, notify, children, reads: (t, m, a) => reads.run(t, m, a),
+      store,
+      paths,
+      config,
+      logger: log,
+      env: opts.env,
+      cwd: opts.cwd,
+      notify,
+      children,
+      reads: (t, m, a) => reads.run(t, m, a),
       indexing: await chooseEngines(config, paths, opts.env, log),
       targets: (muxer, ffmpeg) => videodbTargets(store as Store, config, paths, opts.env, muxer, ffmpeg),
     });
@@ -261,7 +348,15 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     // Each finished upload is also written to its session folder, so a lost database never means uploading again.
     queue.onSettled((job) => {
       if (job.state !== 'done') return;
-      const line = { target: job.target, kind: job.kind, channel: job.channel_id, seq: job.segment_seq, remote_id: job.remote_id, meta: job.remote_meta ? (JSON.parse(job.remote_meta) as unknown) : null, at: Date.now() };
+      const line = {
+        target: job.target,
+        kind: job.kind,
+        channel: job.channel_id,
+        seq: job.segment_seq,
+        remote_id: job.remote_id,
+        meta: job.remote_meta ? (JSON.parse(job.remote_meta) as unknown) : null,
+        at: Date.now(),
+      };
       try {
         files.appendLine(job.session_id, UPLOADS_JSONL, line);
       } catch (err) {
@@ -335,13 +430,26 @@ async function chooseEngines(config: Config, paths: Paths, env: Env, log: Logger
 }
 
 /** The local indexer: it reads finished segments and hands what it read to the event writer. */
-function createIndexer(o: BuildOptions, engines: { ocr: OcrChoice; speech: SpeechChoice }, files: SessionFiles, ffmpeg: FfmpegLocator, events: EventWriter): Indexer {
+function createIndexer(
+  o: BuildOptions,
+  engines: { ocr: OcrChoice; speech: SpeechChoice },
+  files: SessionFiles,
+  ffmpeg: FfmpegLocator,
+  events: EventWriter,
+): Indexer {
   const { config, paths } = o;
   const tmpDir = path.join(paths.home, 'tmp');
   ensureHomeDir(paths, tmpDir);
   return new Indexer({
-    store: o.store, sessionDir: (id) => files.dir(id), tmpDir, ocr: engines.ocr, speech: engines.speech, ffmpeg: () => ffmpeg.path(),
-    ocrIntervalMs: config.index.ocr.intervalMs, duplicateThreshold: config.index.ocr.duplicateThreshold, silenceDb: config.index.speech.silenceDb,
+    store: o.store,
+    sessionDir: (id) => files.dir(id),
+    tmpDir,
+    ocr: engines.ocr,
+    speech: engines.speech,
+    ffmpeg: () => ffmpeg.path(),
+    ocrIntervalMs: config.index.ocr.intervalMs,
+    duplicateThreshold: config.index.ocr.duplicateThreshold,
+    silenceDb: config.index.speech.silenceDb,
     commit: (sessionId, evs, progress) => void events.appendLate(sessionId, evs, progress),
     log: o.logger.child({ mod: 'indexer' }),
   });
@@ -363,13 +471,17 @@ function videodbTargets(store: Store, config: Config, paths: Paths, env: Env, mu
   targets.set(
     'videodb',
     new VideoDBTarget({
-      apiKey, baseUrl: config.videodb.baseUrl, collection: config.videodb.collection, ffmpeg: () => ffmpeg.path(),
+      apiKey,
+      baseUrl: config.videodb.baseUrl,
+      collection: config.videodb.collection,
+      ffmpeg: () => ffmpeg.path(),
       segmentFile: (job) => {
         const seg = store.getSegment(job.session_id, job.channel_id, job.segment_seq);
         if (!seg || seg.state === 'pruned') return undefined;
         return { file: path.join(files.dir(job.session_id), seg.path), media: job.channel_id.startsWith('display:') ? 'video' : 'audio' };
       },
-      exportFile: async (job, signal) => (await muxer.mux(job.session_id, path.join(paths.home, 'tmp', `export-${job.id}-${job.attempts}.mp4`), {}, signal)).file,
+      exportFile: async (job, signal) =>
+        (await muxer.mux(job.session_id, path.join(paths.home, 'tmp', `export-${job.id}-${job.attempts}.mp4`), {}, signal)).file,
       index: config.videodb.index,
       tmpDir: path.join(paths.home, 'tmp'),
     }),

@@ -35,8 +35,15 @@ export class SessionMuxer {
     const ffmpeg = await this.d.ffmpeg();
     let last = -1;
     return muxSession({
-      ffmpeg, sessionDir: this.d.files.dir(sessionId), segments: this.d.store.segments(sessionId).filter((g) => g.state !== 'pruned'),
-      display: range.display, fromMs: range.fromMs, toMs: range.toMs, out, tmpDir: this.d.tmpDir, fps: this.d.fps,
+      ffmpeg,
+      sessionDir: this.d.files.dir(sessionId),
+      segments: this.d.store.segments(sessionId).filter((g) => g.state !== 'pruned'),
+      display: range.display,
+      fromMs: range.fromMs,
+      toMs: range.toMs,
+      out,
+      tmpDir: this.d.tmpDir,
+      fps: this.d.fps,
       onProgress: (done, total) => {
         const pct = total ? Math.floor((100 * done) / total) : 100;
         if (pct === last) return;
@@ -49,7 +56,10 @@ export class SessionMuxer {
 
   async raw(sessionId: string, outDir: string): Promise<{ channel: string; file: string; bytes: number }[]> {
     return rawChannelFiles({
-      ffmpeg: await this.d.ffmpeg(), sessionDir: this.d.files.dir(sessionId), segments: this.d.store.segments(sessionId).filter((g) => g.state !== 'pruned'), outDir,
+      ffmpeg: await this.d.ffmpeg(),
+      sessionDir: this.d.files.dir(sessionId),
+      segments: this.d.store.segments(sessionId).filter((g) => g.state !== 'pruned'),
+      outDir,
     });
   }
 }
@@ -97,11 +107,25 @@ export class Exporter {
       const range = q.from_ms !== undefined || q.to_ms !== undefined ? `_${q.from_ms ?? 0}-${q.to_ms ?? 'end'}` : '';
       const out = path.join(this.d.exportsDir, `${id}${q.display ? `_${q.display.replace(':', '')}` : ''}${range}.mp4`);
       const r = await this.d.muxer.mux(id, out, { display: q.display, fromMs: q.from_ms, toMs: q.to_ms });
-      return { session_id: id, target: 'mp4', export_status: 'exported', file: r.file, bytes: r.bytes, duration_ms: r.duration_ms, video: r.video, audio: r.audio };
+      return {
+        session_id: id,
+        target: 'mp4',
+        export_status: 'exported',
+        file: r.file,
+        bytes: r.bytes,
+        duration_ms: r.duration_ms,
+        video: r.video,
+        audio: r.audio,
+      };
     }
     const cloud = this.d.cloud;
     if (!cloud?.configured()) {
-      return { session_id: id, target: 'videodb', export_status: 'not_configured', error: 'no VideoDB key: set videodb.apiKey in config.json or VIDEO_DB_API_KEY' };
+      return {
+        session_id: id,
+        target: 'videodb',
+        export_status: 'not_configured',
+        error: 'no VideoDB key: set videodb.apiKey in config.json or VIDEO_DB_API_KEY',
+      };
     }
     let job = cloud.exportJob(id, false);
     if (!job) {
@@ -110,9 +134,13 @@ export class Exporter {
     }
     const meta = job?.remote_meta ? (JSON.parse(job.remote_meta) as { stream_url?: string | null; player_url?: string | null }) : {};
     return {
-      session_id: id, target: 'videodb',
+      session_id: id,
+      target: 'videodb',
       export_status: job?.state === 'done' ? 'exported' : job?.state === 'failed' ? 'failed' : 'exporting',
-      video_id: job?.remote_id ?? null, stream_url: meta.stream_url ?? null, player_url: meta.player_url ?? null, error: job?.state === 'done' ? null : (job?.last_error ?? null),
+      video_id: job?.remote_id ?? null,
+      stream_url: meta.stream_url ?? null,
+      player_url: meta.player_url ?? null,
+      error: job?.state === 'done' ? null : (job?.last_error ?? null),
     };
   }
 
@@ -144,7 +172,14 @@ export class Exporter {
     const row = this.d.store.getSession(r.session_id);
     if (row) {
       this.d.files.writeSession(r.session_id, {
-        format: 'traced-session/1', id: row.id, project: row.project, label: row.label, profile: row.profile, state: row.state, started_at: row.started_at, ended_at: row.ended_at,
+        format: 'traced-session/1',
+        id: row.id,
+        project: row.project,
+        label: row.label,
+        profile: row.profile,
+        state: row.state,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
         imported_from: rec.meta.session.id,
       });
     }

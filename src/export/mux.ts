@@ -57,7 +57,8 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
   }
   const displays = [...byChannel.keys()].filter((c) => c.startsWith('display:')).sort((a, b) => Number(a.split(':')[1]) - Number(b.split(':')[1]));
   const video = o.display ?? displays[0] ?? null;
-  if (o.display && !byChannel.has(o.display)) throw new TracedError(ErrorCodes.INVALID_PARAMS, `the session has no stored media for ${o.display} (has: ${[...byChannel.keys()].join(', ') || 'none'})`);
+  if (o.display && !byChannel.has(o.display))
+    throw new TracedError(ErrorCodes.INVALID_PARAMS, `the session has no stored media for ${o.display} (has: ${[...byChannel.keys()].join(', ') || 'none'})`);
   const audio = [...byChannel.keys()].filter((c) => /^(mic|system_audio):/.test(c)).sort();
   if (!video && audio.length === 0) throw new TracedError(ErrorCodes.EXPORT_NO_MEDIA, 'the session has no stored screen or audio to export');
   const end = Math.max(...[...byChannel.values()].flat().map((s) => s.start_offset_ms + (s.duration_ms ?? 0)));
@@ -82,7 +83,12 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
     }
     const inputs = lists.flatMap((l, i) => [
       ...(i === 0 && copyVideo && (vsegs[0]?.start_offset_ms ?? 0) > 0 ? ['-itsoffset', seconds(vsegs[0]!.start_offset_ms)] : []),
-      '-f', 'concat', '-safe', '0', '-i', l,
+      '-f',
+      'concat',
+      '-safe',
+      '0',
+      '-i',
+      l,
     ]);
     const maps: string[] = [];
     const filters: string[] = [];
@@ -94,12 +100,29 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
       maps.push('-map', '[mixed]');
     }
     const args = [
-      '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...inputs,
-      ...(filters.length ? ['-filter_complex', filters.join(';')] : []), ...maps,
-      ...(from > 0 ? ['-ss', seconds(from)] : []), '-t', seconds(to - from),
-      ...(copyVideo ? ['-c:v', 'copy'] : video ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-crf', '28', '-pix_fmt', 'yuv420p', '-r', String(fps)] : []),
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      ...inputs,
+      ...(filters.length ? ['-filter_complex', filters.join(';')] : []),
+      ...maps,
+      ...(from > 0 ? ['-ss', seconds(from)] : []),
+      '-t',
+      seconds(to - from),
+      ...(copyVideo
+        ? ['-c:v', 'copy']
+        : video
+          ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-crf', '28', '-pix_fmt', 'yuv420p', '-r', String(fps)]
+          : []),
       ...(audio.length ? ['-c:a', 'aac', '-b:a', '64k', '-ac', '1'] : []),
-      '-movflags', '+faststart', '-progress', 'pipe:1', '-nostats', `${o.out}.part.mp4`,
+      '-movflags',
+      '+faststart',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      `${o.out}.part.mp4`,
     ];
     fs.mkdirSync(path.dirname(o.out), { recursive: true, mode: 0o700 });
     await runWithProgress(o.ffmpeg, args, to - from, o.onProgress, o.signal);
@@ -112,16 +135,41 @@ export async function muxSession(o: MuxOptions): Promise<MuxResult> {
 }
 
 /** An ffconcat list for one channel covering [0, end) on the session clock, fillers in the holes. */
-async function concatList(o: MuxOptions, work: string, channel: string, kind: 'video' | 'audio', segs: MuxSegment[], end: number, fps: number, geometry: { width: number; height: number } | undefined, asRecorded = false): Promise<string> {
+async function concatList(
+  o: MuxOptions,
+  work: string,
+  channel: string,
+  kind: 'video' | 'audio',
+  segs: MuxSegment[],
+  end: number,
+  fps: number,
+  geometry: { width: number; height: number } | undefined,
+  asRecorded = false,
+): Promise<string> {
   const lines = ['ffconcat version 1.0'];
   let at = 0;
   let n = 0;
   const filler = async (ms: number) => {
     const file = path.join(work, `${channel.replace(/[^a-z0-9]/gi, '-')}-gap-${n++}.${kind === 'video' ? 'mkv' : 'ogg'}`);
-    const src = kind === 'video'
-      ? ['-f', 'lavfi', '-i', `color=c=black:s=${geometry?.width ?? 1280}x${geometry?.height ?? 720}:r=${fps}`, '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p']
-      : ['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-c:a', 'libopus', '-b:a', '24k'];
-    const r = await run(o.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...src, '-t', seconds(ms), file], { timeoutMs: 120_000, ...(o.signal ? { signal: o.signal } : {}) });
+    const src =
+      kind === 'video'
+        ? [
+            '-f',
+            'lavfi',
+            '-i',
+            `color=c=black:s=${geometry?.width ?? 1280}x${geometry?.height ?? 720}:r=${fps}`,
+            '-c:v',
+            'libx264',
+            '-preset',
+            'veryfast',
+            '-pix_fmt',
+            'yuv420p',
+          ]
+        : ['-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-c:a', 'libopus', '-b:a', '24k'];
+    const r = await run(o.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...src, '-t', seconds(ms), file], {
+      timeoutMs: 120_000,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     if (r.code !== 0) throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot make a ${kind} filler: ${r.stderr.trim()}`);
     lines.push(`file ${quote(file)}`, `duration ${seconds(ms)}`);
   };
@@ -146,7 +194,13 @@ async function videoSize(ffmpeg: string, file: string): Promise<{ width: number;
   return m ? { width: Number(m[1]), height: Number(m[2]) } : undefined;
 }
 
-function runWithProgress(ffmpeg: string, args: string[], totalMs: number, onProgress: MuxOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
+function runWithProgress(
+  ffmpeg: string,
+  args: string[],
+  totalMs: number,
+  onProgress: MuxOptions['onProgress'],
+  signal: AbortSignal | undefined,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawnTied(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, ...(signal ? { signal } : {}) });
     let stderr = '';
@@ -183,7 +237,12 @@ function quote(p: string): string {
 }
 
 /** One file per channel: its segments joined without re-encoding (`-c copy`), in the channel's own container. */
-export async function rawChannelFiles(o: { ffmpeg: string; sessionDir: string; segments: readonly MuxSegment[]; outDir: string }): Promise<{ channel: string; file: string; bytes: number }[]> {
+export async function rawChannelFiles(o: {
+  ffmpeg: string;
+  sessionDir: string;
+  segments: readonly MuxSegment[];
+  outDir: string;
+}): Promise<{ channel: string; file: string; bytes: number }[]> {
   fs.mkdirSync(o.outDir, { recursive: true, mode: 0o700 });
   const out: { channel: string; file: string; bytes: number }[] = [];
   for (const ch of [...new Set(o.segments.map((s) => s.channel_id))].sort()) {
@@ -192,7 +251,9 @@ export async function rawChannelFiles(o: { ffmpeg: string; sessionDir: string; s
     const list = path.join(o.outDir, `${ch.replace(/[^a-z0-9]/gi, '-')}.ffconcat`);
     fs.writeFileSync(list, `ffconcat version 1.0\n${segs.map((s) => `file ${quote(path.join(o.sessionDir, s.path))}`).join('\n')}\n`);
     const file = path.join(o.outDir, `${ch.replace(/[^a-z0-9]/gi, '-')}${ext}`);
-    const r = await run(o.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', file], { timeoutMs: 600_000 });
+    const r = await run(o.ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', file], {
+      timeoutMs: 600_000,
+    });
     fs.rmSync(list, { force: true });
     if (r.code !== 0) throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot join ${ch}: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
     out.push({ channel: ch, file, bytes: fs.statSync(file).size });

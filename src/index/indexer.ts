@@ -159,7 +159,14 @@ export class Indexer {
       }
       const r = kind === 'ocr' ? await this.ocrSegment(seg, file, work, ctl.signal) : await this.speechSegment(seg, file, work, ctl.signal);
       if (!this.running) return; // stopped mid-way: nothing written, redone next time
-      this.o.commit(seg.session_id, r.events, { ...base, state: r.skipped ? 'skipped' : 'done', engine: r.engine, events: r.events.length, detail: r.detail ?? null, done_at: Date.now() });
+      this.o.commit(seg.session_id, r.events, {
+        ...base,
+        state: r.skipped ? 'skipped' : 'done',
+        engine: r.engine,
+        events: r.events.length,
+        detail: r.detail ?? null,
+        done_at: Date.now(),
+      });
       this.done++;
     } catch (err) {
       if (!this.running) return;
@@ -171,7 +178,14 @@ export class Indexer {
       }
       this.o.log.warn({ err, segment: base }, 'indexing a segment failed');
       try {
-        this.o.commit(seg.session_id, [], { ...base, state: 'failed', engine: null, events: 0, detail: (err as Error).message.slice(0, 500), done_at: Date.now() });
+        this.o.commit(seg.session_id, [], {
+          ...base,
+          state: 'failed',
+          engine: null,
+          events: 0,
+          detail: (err as Error).message.slice(0, 500),
+          done_at: Date.now(),
+        });
       } catch (e2) {
         this.o.log.error({ err: e2 }, 'could not record the failure; the segment is tried again later');
         await new Promise((r) => setTimeout(r, DISK_FULL_RETRY_MS));
@@ -183,12 +197,36 @@ export class Indexer {
     }
   }
 
-  private async ocrSegment(seg: SegmentRow, file: string, work: string, signal: AbortSignal): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
+  private async ocrSegment(
+    seg: SegmentRow,
+    file: string,
+    work: string,
+    signal: AbortSignal,
+  ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
     const engine = this.o.ocr.engine as OcrEngine;
     const ff = await this.o.ffmpeg();
     const every = this.o.ocrIntervalMs / 1000;
     // fps=1/N emits the frame nearest each N-second mark from the segment's start: frame k is at k·N s.
-    const r = await run('nice', ['-n', '15', ff, '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', file, '-vf', `fps=1/${every},scale=iw*2:ih*2:flags=lanczos,format=gray`, '-f', 'image2', path.join(work, 'f_%05d.pgm')], { timeoutMs: 300_000, signal });
+    const r = await run(
+      'nice',
+      [
+        '-n',
+        '15',
+        ff,
+        '-nostdin',
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        file,
+        '-vf',
+        `fps=1/${every},scale=iw*2:ih*2:flags=lanczos,format=gray`,
+        '-f',
+        'image2',
+        path.join(work, 'f_%05d.pgm'),
+      ],
+      { timeoutMs: 300_000, signal },
+    );
     if (r.code !== 0) throw new Error(`cannot sample frames: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
     const events: IndexedEvent[] = [];
     let skipped = 0;
@@ -219,10 +257,18 @@ export class Indexer {
       const text = redactRecognized(res.text);
       const duration = Math.min(this.o.ocrIntervalMs, (seg.duration_ms ?? 0) - (at - seg.start_offset_ms));
       events.push({
-        channel: seg.channel_id, type: 'screen.text', offset_ms: at,
+        channel: seg.channel_id,
+        type: 'screen.text',
+        offset_ms: at,
         data: {
-          display: seg.channel_id, text, confidence: res.conf, words: res.words, lines: res.lines.map((l) => ({ text: redactPieces(text, l.text), conf: l.conf })),
-          duration_ms: Math.max(0, duration), inverted: dark, engine: engine.name,
+          display: seg.channel_id,
+          text,
+          confidence: res.conf,
+          words: res.words,
+          lines: res.lines.map((l) => ({ text: redactPieces(text, l.text), conf: l.conf })),
+          duration_ms: Math.max(0, duration),
+          inverted: dark,
+          engine: engine.name,
           // partial: only the changed band of the screen (fractions of its height) was read.
           ...(partial ? { region: { from: Math.round(region.from * 1000) / 1000, to: Math.round(region.to * 1000) / 1000 } } : {}),
         },
@@ -231,11 +277,20 @@ export class Indexer {
     return { events, engine: engine.name, detail: `${frames.length} frames, ${skipped} unchanged, ${cropped} read in part` };
   }
 
-  private async speechSegment(seg: SegmentRow, file: string, work: string, signal: AbortSignal): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
+  private async speechSegment(
+    seg: SegmentRow,
+    file: string,
+    work: string,
+    signal: AbortSignal,
+  ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
     const engine = this.o.speech.engine as SpeechEngine;
     const ff = await this.o.ffmpeg();
     const wav = path.join(work, 'a.wav');
-    const r = await run('nice', ['-n', '15', ff, '-nostdin', '-hide_banner', '-nostats', '-i', file, '-af', 'volumedetect', '-ar', '16000', '-ac', '1', '-c:a', 'pcm_s16le', wav], { timeoutMs: 300_000, signal });
+    const r = await run(
+      'nice',
+      ['-n', '15', ff, '-nostdin', '-hide_banner', '-nostats', '-i', file, '-af', 'volumedetect', '-ar', '16000', '-ac', '1', '-c:a', 'pcm_s16le', wav],
+      { timeoutMs: 300_000, signal },
+    );
     if (r.code !== 0) throw new Error(`cannot decode audio: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
     const m = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(r.stderr);
     const level = !m || m[1] === '-inf' ? -120 : Number(m[1]);
@@ -244,10 +299,20 @@ export class Indexer {
     const events: IndexedEvent[] = utts.map((u) => {
       const text = redactRecognized(u.text);
       return {
-        channel: seg.channel_id, type: 'transcript.segment', offset_ms: seg.start_offset_ms + Math.round(u.start * 1000),
+        channel: seg.channel_id,
+        type: 'transcript.segment',
+        offset_ms: seg.start_offset_ms + Math.round(u.start * 1000),
         data: {
-          text, end_offset_ms: seg.start_offset_ms + Math.round(u.end * 1000), confidence: u.conf, engine: engine.name,
-          words: u.words.map((w) => ({ w: redactPieces(text, w.word), s: seg.start_offset_ms + Math.round(w.start * 1000), e: seg.start_offset_ms + Math.round(w.end * 1000), c: w.conf })),
+          text,
+          end_offset_ms: seg.start_offset_ms + Math.round(u.end * 1000),
+          confidence: u.conf,
+          engine: engine.name,
+          words: u.words.map((w) => ({
+            w: redactPieces(text, w.word),
+            s: seg.start_offset_ms + Math.round(w.start * 1000),
+            e: seg.start_offset_ms + Math.round(w.end * 1000),
+            c: w.conf,
+          })),
         },
       };
     });

@@ -48,7 +48,10 @@ export function parseTesseractTsv(tsv: string): OcrResult {
     l.confs.push(conf);
     lines.set(key, l);
   }
-  return toResult([...lines.values()].map((l) => ({ text: l.words.join(' '), conf: mean(l.confs) })), [...lines.values()].reduce((a, l) => a + l.words.length, 0));
+  return toResult(
+    [...lines.values()].map((l) => ({ text: l.words.join(' '), conf: mean(l.confs) })),
+    [...lines.values()].reduce((a, l) => a + l.words.length, 0),
+  );
 }
 
 function toResult(lines: OcrLine[], words: number): OcrResult {
@@ -61,13 +64,19 @@ function mean(xs: number[]): number {
 
 export class TesseractCli implements OcrEngine {
   readonly name = 'tesseract';
-  constructor(private readonly bin = 'tesseract', private readonly nice: string | undefined = undefined) {}
+  constructor(
+    private readonly bin = 'tesseract',
+    private readonly nice: string | undefined = undefined,
+  ) {}
 
   async recognize(file: string, signal?: AbortSignal): Promise<OcrResult> {
     const args = [file, 'stdout', '--psm', '3', '-l', 'eng', 'tsv'];
     const cmd = this.nice ? this.nice : this.bin;
     const r = await run(cmd, this.nice ? ['-n', '15', this.bin, ...args] : args, {
-      env: { ...process.env, OMP_THREAD_LIMIT: '1' }, timeoutMs: 120_000, maxBytes: 8 * 1024 * 1024, ...(signal ? { signal } : {}),
+      env: { ...process.env, OMP_THREAD_LIMIT: '1' },
+      timeoutMs: 120_000,
+      maxBytes: 8 * 1024 * 1024,
+      ...(signal ? { signal } : {}),
     });
     if (r.code !== 0) throw new Error(`tesseract failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
     return parseTesseractTsv(r.stdout);
@@ -82,7 +91,9 @@ export class TesseractJs implements OcrEngine {
   private get(): NonNullable<TesseractJs['worker']> {
     this.worker ??= (async () => {
       const req = createRequire(import.meta.url);
-      const T = req('tesseract.js') as { createWorker(lang: string, oem: number, opts: Record<string, unknown>, config?: Record<string, unknown>): Promise<never> };
+      const T = req('tesseract.js') as {
+        createWorker(lang: string, oem: number, opts: Record<string, unknown>, config?: Record<string, unknown>): Promise<never>;
+      };
       const data = req('@tesseract.js-data/eng') as { langPath: string; gzip: boolean };
       return T.createWorker('eng', 1, { langPath: data.langPath, gzip: data.gzip, cacheMethod: 'none' });
     })();
@@ -103,7 +114,11 @@ export class TesseractJs implements OcrEngine {
 }
 
 /** Picks the OCR engine and says why: the CLI when installed, tesseract.js otherwise, none when disabled. */
-export async function chooseOcr(opts: { enabled: boolean; engine: 'auto' | 'tesseract' | 'tesseract.js'; env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>> }): Promise<{ engine: OcrEngine | undefined; reason: string }> {
+export async function chooseOcr(opts: {
+  enabled: boolean;
+  engine: 'auto' | 'tesseract' | 'tesseract.js';
+  env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>;
+}): Promise<{ engine: OcrEngine | undefined; reason: string }> {
   if (!opts.enabled) return { engine: undefined, reason: 'disabled (index.ocr.enabled = false)' };
   const nice = process.platform !== 'win32' && (await hasCommand('nice', opts.env)) ? 'nice' : undefined;
   if (opts.engine !== 'tesseract.js' && (await hasCommand('tesseract', opts.env))) {
@@ -112,7 +127,10 @@ export async function chooseOcr(opts: { enabled: boolean; engine: 'auto' | 'tess
   if (opts.engine === 'tesseract') return { engine: undefined, reason: 'tesseract CLI not found (apt install tesseract-ocr / brew install tesseract)' };
   try {
     createRequire(import.meta.url).resolve('tesseract.js');
-    return { engine: new TesseractJs(), reason: opts.engine === 'tesseract.js' ? 'configured' : 'tesseract CLI not found; using tesseract.js (about 2x slower)' };
+    return {
+      engine: new TesseractJs(),
+      reason: opts.engine === 'tesseract.js' ? 'configured' : 'tesseract CLI not found; using tesseract.js (about 2x slower)',
+    };
   } catch {
     return { engine: undefined, reason: 'neither the tesseract CLI nor tesseract.js is available' };
   }
@@ -233,5 +251,9 @@ export function pgmToBmp(pgm: Buffer): Buffer {
 }
 
 export function frameFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /^f_\d+\.pgm$/.test(f)).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^f_\d+\.pgm$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }

@@ -44,8 +44,11 @@ export function utterances(words: readonly Word[]): Utterance[] {
     if (!cur.length) return;
     const confs = cur.map((w) => w.conf).filter((c): c is number => c !== null);
     out.push({
-      text: cur.map((w) => w.word).join(' '), start: cur[0]!.start, end: cur[cur.length - 1]!.end,
-      conf: confs.length ? Math.round((confs.reduce((a, b) => a + b, 0) / confs.length) * 1000) / 1000 : null, words: cur,
+      text: cur.map((w) => w.word).join(' '),
+      start: cur[0]!.start,
+      end: cur[cur.length - 1]!.end,
+      conf: confs.length ? Math.round((confs.reduce((a, b) => a + b, 0) / confs.length) * 1000) / 1000 : null,
+      words: cur,
     });
     cur = [];
   };
@@ -81,7 +84,10 @@ export class Pocketsphinx implements SpeechEngine {
 
   async transcribe(wav: string, signal?: AbortSignal): Promise<Utterance[]> {
     const args = ['-infile', wav, '-time', 'yes', '-logfn', '/dev/null'];
-    const r = await run(this.nice ?? 'pocketsphinx_continuous', this.nice ? ['-n', '15', 'pocketsphinx_continuous', ...args] : args, { timeoutMs: 600_000, ...(signal ? { signal } : {}) });
+    const r = await run(this.nice ?? 'pocketsphinx_continuous', this.nice ? ['-n', '15', 'pocketsphinx_continuous', ...args] : args, {
+      timeoutMs: 600_000,
+      ...(signal ? { signal } : {}),
+    });
     if (r.code !== 0) throw new Error(`pocketsphinx failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
     return utterances(parsePocketsphinx(r.stdout));
   }
@@ -114,7 +120,10 @@ export class WhisperEngine implements SpeechEngine {
   private next = 0;
   private readonly waiting = new Map<number, { resolve: (v: WorkerReply) => void; reject: (e: Error) => void }>();
 
-  constructor(private readonly modelFile: string, private readonly threads = 1) {
+  constructor(
+    private readonly modelFile: string,
+    private readonly threads = 1,
+  ) {
     this.name = `whisper (${path.basename(modelFile)})`;
   }
 

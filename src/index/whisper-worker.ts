@@ -46,7 +46,15 @@ async function handle(req: Req): Promise<{ segments?: { text: string; start: num
   params.onNewSegment = (s: { text: string; start: number; end: number }) => segments.push({ text: s.text, start: s.start, end: s.end });
   const text = ctx.full(params, samples).trim();
   // Segments arrive through a thread-safe callback after full() returns: wait until they add up to the text.
-  for (let i = 0; i < 200 && segments.map((s) => s.text.trim()).join(' ').replace(/\s+/g, ' ') !== text.replace(/\s+/g, ' '); i++) {
+  for (
+    let i = 0;
+    i < 200 &&
+    segments
+      .map((s) => s.text.trim())
+      .join(' ')
+      .replace(/\s+/g, ' ') !== text.replace(/\s+/g, ' ');
+    i++
+  ) {
     await new Promise((r) => setTimeout(r, 5));
   }
   return { segments, duration_s: samples.length / 16000 };

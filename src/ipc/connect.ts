@@ -68,7 +68,10 @@ async function startDetachedDaemon(paths: Paths, opts: ConnectOptions): Promise<
       if (!why.includes(ErrorCodes.DAEMON_RUNNING)) throw startFailure(why, exited);
     }
     if (Date.now() > deadline) {
-      throw new TracedError(ErrorCodes.DAEMON_UNREACHABLE, `the daemon did not answer on ${paths.socket} within ${opts.startTimeoutMs ?? 20_000} ms; see ${paths.logDir}`);
+      throw new TracedError(
+        ErrorCodes.DAEMON_UNREACHABLE,
+        `the daemon did not answer on ${paths.socket} within ${opts.startTimeoutMs ?? 20_000} ms; see ${paths.logDir}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -57,7 +57,10 @@ export class IpcServer {
         server.on('*', (type: string, _data: unknown, socket: unknown) => {
           if (type === REQUEST || INTERNAL.has(type)) return;
           this.log.warn({ type: type.slice(0, 64) }, 'frame of unknown type');
-          this.reply(socket as Socket, { id: null, error: { code: ErrorCodes.IPC_BAD_FRAME, message: 'unknown frame type; send {"type":"req","data":{"id":…,"method":…,"params":…}}' } });
+          this.reply(socket as Socket, {
+            id: null,
+            error: { code: ErrorCodes.IPC_BAD_FRAME, message: 'unknown frame type; send {"type":"req","data":{"id":…,"method":…,"params":…}}' },
+          });
         });
         server.on('error', (err: Error & { code?: string }) => this.log.warn({ code: err.code, msg: err.message }, 'ipc protocol error; connection closed'));
         server.on('connect', (socket: Socket) => {
@@ -65,7 +68,10 @@ export class IpcServer {
           socket.once('close', () => this.clients.delete(socket));
           if (this.clients.size <= MAX_CLIENTS) return;
           this.log.warn({ clients: this.clients.size }, 'too many clients; refusing one');
-          this.reply(socket, { id: null, error: { code: ErrorCodes.IPC_TOO_MANY_CLIENTS, message: `the daemon serves ${MAX_CLIENTS} clients at once; close idle ones or try again shortly` } });
+          this.reply(socket, {
+            id: null,
+            error: { code: ErrorCodes.IPC_TOO_MANY_CLIENTS, message: `the daemon serves ${MAX_CLIENTS} clients at once; close idle ones or try again shortly` },
+          });
           socket.end();
         });
         server.on('socket.disconnected', (socket: Socket) => this.subs.delete(socket));

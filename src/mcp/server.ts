@@ -12,8 +12,17 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import {
-  CallToolRequestSchema, ErrorCode as McpErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema,
-  ListToolsRequestSchema, McpError, ReadResourceRequestSchema, type CallToolResult, type Tool,
+  CallToolRequestSchema,
+  ErrorCode as McpErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+  type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
@@ -27,7 +36,7 @@ import type { IpcClient } from '../ipc/client.js';
 import { VERSION } from '../version.js';
 
 const INSTRUCTIONS =
-  'traced records the developer\'s work session on one clock: screen and audio, file saves, git activity, focused windows, terminal commands, and editor and assistant events. ' +
+  "traced records the developer's work session on one clock: screen and audio, file saves, git activity, focused windows, terminal commands, and editor and assistant events. " +
   'Start with what_happened for "what did I do / where did I get stuck" (moments, commits, failed commands, errors on screen, what was said). ' +
   'Use search to find when something showed up (error codes, identifiers, paths, spoken words), then replay_at or get_frame to stand at that moment and see the screen. ' +
   'status tells whether a session is recording; list_sessions finds sessions. Session arguments accept an id, a unique prefix, or "last"; times accept offsets in ms or wall times like "14:32".';
@@ -62,7 +71,13 @@ async function toolResult(tool: string, result: Record<string, unknown>, c: IpcC
   if (tool === 'get_frame' && typeof result.png_base64 === 'string') {
     // The picture goes once, as image content; the structured result describes it.
     const { png_base64, ...rest } = result;
-    return { content: [{ type: 'image', data: png_base64, mimeType: 'image/png' }, { type: 'text', text: JSON.stringify(rest) }], structuredContent: rest };
+    return {
+      content: [
+        { type: 'image', data: png_base64, mimeType: 'image/png' },
+        { type: 'text', text: JSON.stringify(rest) },
+      ],
+      structuredContent: rest,
+    };
   }
   const content: CallToolResult['content'] = [{ type: 'text', text: JSON.stringify(result) }];
   if (tool === 'replay_at' && args.include_frame === true && result.frame) {
@@ -90,21 +105,44 @@ const SESSION_URI = /^traced:\/\/sessions\/([^/]+)\/(timeline|digest)$/;
 function registerResourcesAndPrompts(server: Server, getClient: () => Promise<IpcClient>, cwd: string): void {
   server.setRequestHandler(ListResourcesRequestSchema, async () => {
     const c = await getClient();
-    const { sessions } = (await c.call('list_sessions', { limit: 20 }, { cwd })) as { sessions: { id: string; label: string | null; project: string; started_at: number }[] };
+    const { sessions } = (await c.call('list_sessions', { limit: 20 }, { cwd })) as {
+      sessions: { id: string; label: string | null; project: string; started_at: number }[];
+    };
     return {
       resources: [
-        { uri: 'traced://sessions', name: 'sessions', title: 'Recorded sessions', description: 'The 50 most recent sessions, newest first.', mimeType: 'application/json' },
+        {
+          uri: 'traced://sessions',
+          name: 'sessions',
+          title: 'Recorded sessions',
+          description: 'The 50 most recent sessions, newest first.',
+          mimeType: 'application/json',
+        },
         ...sessions.map((x) => ({
-          uri: `traced://sessions/${x.id}/timeline`, name: `${x.id} timeline`, title: `${x.label ?? x.project} — ${new Date(x.started_at).toISOString()}`,
-          description: 'Events of the session in order, with its moments.', mimeType: 'application/json',
+          uri: `traced://sessions/${x.id}/timeline`,
+          name: `${x.id} timeline`,
+          title: `${x.label ?? x.project} — ${new Date(x.started_at).toISOString()}`,
+          description: 'Events of the session in order, with its moments.',
+          mimeType: 'application/json',
         })),
       ],
     };
   });
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
     resourceTemplates: [
-      { uriTemplate: 'traced://sessions/{session}/timeline', name: 'timeline', title: 'A session\'s timeline', description: 'Events in order with moments; {session} is an id, a prefix or "last".', mimeType: 'application/json' },
-      { uriTemplate: 'traced://sessions/{session}/digest', name: 'digest', title: 'What happened in a session', description: 'The what_happened digest of the session.', mimeType: 'application/json' },
+      {
+        uriTemplate: 'traced://sessions/{session}/timeline',
+        name: 'timeline',
+        title: "A session's timeline",
+        description: 'Events in order with moments; {session} is an id, a prefix or "last".',
+        mimeType: 'application/json',
+      },
+      {
+        uriTemplate: 'traced://sessions/{session}/digest',
+        name: 'digest',
+        title: 'What happened in a session',
+        description: 'The what_happened digest of the session.',
+        mimeType: 'application/json',
+      },
     ],
   }));
   server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
@@ -126,7 +164,8 @@ function registerResourcesAndPrompts(server: Server, getClient: () => Promise<Ip
   });
   const prompts = [
     {
-      name: 'summarize-last-session', title: 'Summarize my last session',
+      name: 'summarize-last-session',
+      title: 'Summarize my last session',
       description: 'What I did in my last session: progress, where I got stuck, what I said.',
       arguments: [{ name: 'session', description: 'A session id or "last" (default).', required: false }],
       text: (a: Record<string, string | undefined>) =>
@@ -135,7 +174,8 @@ function registerResourcesAndPrompts(server: Server, getClient: () => Promise<Ip
         'For a moment worth a closer look, use replay_at or get_frame. Keep it to a short list with times.',
     },
     {
-      name: 'when-did-it-break', title: 'When did this first show up?',
+      name: 'when-did-it-break',
+      title: 'When did this first show up?',
       description: 'Find when an error, identifier or phrase first appeared and what was going on then.',
       arguments: [{ name: 'query', description: 'Error code, identifier or words, e.g. TS2345.', required: true }],
       text: (a: Record<string, string | undefined>) =>
@@ -166,7 +206,9 @@ function buildServer(getClient: () => Promise<IpcClient>, cwd: string, log: Logg
       // Arguments the daemon's frame limit would refuse get their own answer here, instead of a closed connection.
       const bytes = Buffer.byteLength(JSON.stringify(req.params.arguments ?? {}));
       if (bytes > maxArgBytes) {
-        throw new TracedError(ErrorCodes.INVALID_PARAMS, `the arguments are ${bytes} bytes; the limit is ${maxArgBytes} (ipc.maxMessageBytes): send less`, { data: { limit: 'bytes', max: maxArgBytes } });
+        throw new TracedError(ErrorCodes.INVALID_PARAMS, `the arguments are ${bytes} bytes; the limit is ${maxArgBytes} (ipc.maxMessageBytes): send less`, {
+          data: { limit: 'bytes', max: maxArgBytes },
+        });
       }
       const c = await getClient();
       const result = (await c.call(op.name, req.params.arguments ?? {}, { cwd })) as Record<string, unknown>;
@@ -221,7 +263,14 @@ export async function runMcp(opts: { env: Env; cwd: string; stdin: NodeJS.Readab
  * for (`traced mcp --http`). Stateless: each request gets its own server and
  * transport over the shared daemon connection.
  */
-export async function runMcpHttp(opts: { env: Env; cwd: string; port: number; token: string; onListening?: (url: string) => void; signal?: AbortSignal }): Promise<void> {
+export async function runMcpHttp(opts: {
+  env: Env;
+  cwd: string;
+  port: number;
+  token: string;
+  onListening?: (url: string) => void;
+  signal?: AbortSignal;
+}): Promise<void> {
   const { paths, config } = setup(opts.env);
   const logs = createFileLogger(`${paths.logDir}/mcp.log`, config.logLevel);
   const log = logs.logger.child({ mod: 'mcp-http' });
@@ -230,7 +279,9 @@ export async function runMcpHttp(opts: { env: Env; cwd: string; port: number; to
   const httpServer = http.createServer((req, res) => {
     const got = Buffer.from(req.headers.authorization ?? '');
     if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ error: 'TRACED_UNAUTHORIZED: a bearer token is required' }));
+      res
+        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+        .end(JSON.stringify({ error: 'TRACED_UNAUTHORIZED: a bearer token is required' }));
       return;
     }
     if (new URL(req.url ?? '/', 'http://127.0.0.1').pathname !== '/mcp') {

@@ -162,23 +162,31 @@ export class UploadQueue {
       markInFlight: db.prepare("UPDATE upload_jobs SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'"),
       done: db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = ?, remote_meta = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
       // An export waits until none of its session's segment uploads to the same target is still to go.
-      segmentsLeft: db.prepare("SELECT COUNT(*) AS n FROM upload_jobs WHERE session_id = ? AND target = ? AND kind = 'segment' AND state IN ('pending', 'in_flight')"),
+      segmentsLeft: db.prepare(
+        "SELECT COUNT(*) AS n FROM upload_jobs WHERE session_id = ? AND target = ? AND kind = 'segment' AND state IN ('pending', 'in_flight')",
+      ),
       defer: db.prepare('UPDATE upload_jobs SET next_attempt_at = ? WHERE id = ?'),
       find: db.prepare('SELECT * FROM upload_jobs WHERE target = ? AND kind = ? AND session_id = ? AND channel_id = ? AND segment_seq = ?'),
       retryLater: db.prepare("UPDATE upload_jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"),
       // An auth failure is the key's fault, not the job's: the attempt is given back.
       giveBack: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), last_error = ?, updated_at = ? WHERE id = ?"),
       // A deferred attempt is not a failure: given back, and tried again when the target said.
-      deferAttempt: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?"),
+      deferAttempt: db.prepare(
+        "UPDATE upload_jobs SET state = 'pending', attempts = MAX(0, attempts - 1), next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+      ),
       readNote: db.prepare('SELECT state, remote_meta FROM upload_jobs WHERE id = ?'),
       writeNote: db.prepare("UPDATE upload_jobs SET remote_meta = ?, updated_at = ? WHERE id = ? AND state != 'done'"),
       fail: db.prepare("UPDATE upload_jobs SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?"),
       recover: db.prepare(`UPDATE upload_jobs SET state = 'pending', last_error = '${INTERRUPTED}', updated_at = ? WHERE state = 'in_flight'`),
       counts: db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs GROUP BY state'),
       nextDue: db.prepare("SELECT MIN(next_attempt_at) AS t FROM upload_jobs WHERE state = 'pending'"),
-      failed: db.prepare("SELECT id, target, kind, session_id, channel_id, segment_seq, attempts, last_error, updated_at FROM upload_jobs WHERE state = 'failed' ORDER BY id LIMIT 50"),
+      failed: db.prepare(
+        "SELECT id, target, kind, session_id, channel_id, segment_seq, attempts, last_error, updated_at FROM upload_jobs WHERE state = 'failed' ORDER BY id LIMIT 50",
+      ),
       retryAll: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'failed'"),
-      retrySession: db.prepare("UPDATE upload_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'failed' AND session_id = ?"),
+      retrySession: db.prepare(
+        "UPDATE upload_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'failed' AND session_id = ?",
+      ),
       sessionCounts: db.prepare('SELECT state, COUNT(*) AS n FROM upload_jobs WHERE session_id = ? GROUP BY state'),
       get: db.prepare('SELECT * FROM upload_jobs WHERE id = ?'),
       backfillExports: db.prepare(
@@ -220,7 +228,15 @@ export class UploadQueue {
 
   /** Adds a job unless the same one exists; true when it was new. Call inside the transaction that stores what it uploads. */
   enqueue(j: EnqueueInput): boolean {
-    const fresh = this.st.enqueue.run({ target: j.target, kind: j.kind, session_id: j.session_id, channel_id: j.channel_id ?? '', segment_seq: j.segment_seq ?? -1, now: this.now() }).changes === 1;
+    const fresh =
+      this.st.enqueue.run({
+        target: j.target,
+        kind: j.kind,
+        session_id: j.session_id,
+        channel_id: j.channel_id ?? '',
+        segment_seq: j.segment_seq ?? -1,
+        now: this.now(),
+      }).changes === 1;
     if (fresh) this.wake();
     return fresh;
   }
@@ -245,7 +261,10 @@ export class UploadQueue {
 
   /** Remote video id → session, for every session exported to `target`. */
   exportedVideos(target: string): Map<string, string> {
-    const rows = this.db.prepare("SELECT remote_id, session_id FROM upload_jobs WHERE target = ? AND kind = 'export' AND state = 'done'").all(target) as { remote_id: string; session_id: string }[];
+    const rows = this.db.prepare("SELECT remote_id, session_id FROM upload_jobs WHERE target = ? AND kind = 'export' AND state = 'done'").all(target) as {
+      remote_id: string;
+      session_id: string;
+    }[];
     return new Map(rows.map((r) => [r.remote_id, r.session_id]));
   }
 
@@ -287,7 +306,10 @@ export class UploadQueue {
     if (!batch.length) return;
     const now = this.now();
     try {
-      this.completeTx(batch.map((b) => ({ id: b.job.id, remoteId: b.remoteId, meta: b.meta })), now);
+      this.completeTx(
+        batch.map((b) => ({ id: b.job.id, remoteId: b.remoteId, meta: b.meta })),
+        now,
+      );
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
@@ -387,7 +409,17 @@ export class UploadQueue {
   }
 
   private emit(job: Job): void {
-    this.notify('upload.settled', { id: job.id, target: job.target, kind: job.kind, session: job.session_id, channel: job.channel_id, seq: job.segment_seq, state: job.state, remote_id: job.remote_id, error: job.last_error });
+    this.notify('upload.settled', {
+      id: job.id,
+      target: job.target,
+      kind: job.kind,
+      session: job.session_id,
+      channel: job.channel_id,
+      seq: job.segment_seq,
+      state: job.state,
+      remote_id: job.remote_id,
+      error: job.last_error,
+    });
     for (const l of this.listeners) l(job);
   }
 
@@ -434,9 +466,9 @@ export class UploadQueue {
     const done = this.attempt(job, ctl)
       .catch((err: unknown) => this.log.error({ err, job: job.id }, 'an upload attempt could not be recorded; the job is retried after a restart'))
       .finally(() => {
-      this.running.delete(job.id);
-      this.wake();
-    });
+        this.running.delete(job.id);
+        this.wake();
+      });
     this.running.set(job.id, { ctl, done });
   }
 

@@ -88,18 +88,32 @@ export class Recovery {
   private async rebuildSession(id: string, log: Logger): Promise<void> {
     const dir = this.d.files.dir(id);
     const doc = this.d.files.readSession(id) ?? {};
-    const events = this.d.files.readLines(id, 'events.jsonl').filter((e): e is RecordedEvent => typeof e.seq === 'number' && typeof e.type === 'string' && e.session_id === id);
+    const events = this.d.files
+      .readLines(id, 'events.jsonl')
+      .filter((e): e is RecordedEvent => typeof e.seq === 'number' && typeof e.type === 'string' && e.session_id === id);
     const startedAt = typeof doc.started_at === 'number' ? doc.started_at : (events[0]?.ts ?? fs.statSync(dir).mtimeMs);
     const ended = typeof doc.ended_at === 'number' && ['ended', 'failed', 'recovered'].includes(String(doc.state));
     const channels = Array.isArray(doc.channels) ? (doc.channels as { id?: unknown; store?: unknown; kind?: unknown }[]) : [];
     this.d.store.transaction(() => {
       this.d.store.insertSession({
-        id, project: typeof doc.project === 'string' ? doc.project : '', label: typeof doc.label === 'string' ? doc.label : null,
-        profile: typeof doc.profile === 'string' ? doc.profile : 'events', state: 'recording', started_at: Math.round(startedAt), meta: JSON.stringify({ rebuilt_from: 'session folder' }),
+        id,
+        project: typeof doc.project === 'string' ? doc.project : '',
+        label: typeof doc.label === 'string' ? doc.label : null,
+        profile: typeof doc.profile === 'string' ? doc.profile : 'events',
+        state: 'recording',
+        started_at: Math.round(startedAt),
+        meta: JSON.stringify({ rebuilt_from: 'session folder' }),
       });
       for (const c of channels) {
         if (typeof c.id !== 'string') continue;
-        this.d.store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind === 'media' ? 'media' : 'event', store: c.store === false ? 0 : 1, state: 'stopped', detail: 'rebuilt from the session folder' });
+        this.d.store.upsertChannel({
+          session_id: id,
+          channel_id: c.id,
+          kind: c.kind === 'media' ? 'media' : 'event',
+          store: c.store === false ? 0 : 1,
+          state: 'stopped',
+          detail: 'rebuilt from the session folder',
+        });
       }
       this.d.events.restore(id, events);
     });
@@ -114,8 +128,15 @@ export class Recovery {
       for (const p of this.d.files.readLines(id, INDEX_JSONL)) {
         if (typeof p.channel_id === 'string' && typeof p.seq === 'number' && (p.kind === 'ocr' || p.kind === 'speech') && typeof p.state === 'string') {
           this.d.store.recordIndexProgress({
-            session_id: id, channel_id: p.channel_id, seq: p.seq, kind: p.kind, state: p.state as IndexProgressRow['state'], engine: p.engine ?? null,
-            events: Number(p.events) || 0, detail: p.detail ?? null, done_at: Number(p.done_at) || Date.now(),
+            session_id: id,
+            channel_id: p.channel_id,
+            seq: p.seq,
+            kind: p.kind,
+            state: p.state as IndexProgressRow['state'],
+            engine: p.engine ?? null,
+            events: Number(p.events) || 0,
+            detail: p.detail ?? null,
+            done_at: Number(p.done_at) || Date.now(),
           });
         }
       }
@@ -126,7 +147,8 @@ export class Recovery {
       for (const u of this.d.files.readLines(id, UPLOADS_JSONL)) {
         if (typeof u.target !== 'string' || typeof u.remote_id !== 'string') continue;
         if (u.kind === 'export') q.restoreDone({ target: u.target, kind: 'export', session_id: id }, u.remote_id, u.meta ? JSON.stringify(u.meta) : null);
-        else if (typeof u.channel === 'string' && typeof u.seq === 'number') q.restoreDone({ target: u.target, kind: 'segment', session_id: id, channel_id: u.channel, segment_seq: u.seq }, u.remote_id);
+        else if (typeof u.channel === 'string' && typeof u.seq === 'number')
+          q.restoreDone({ target: u.target, kind: 'segment', session_id: id, channel_id: u.channel, segment_seq: u.seq }, u.remote_id);
       }
     }
   }
@@ -170,11 +192,18 @@ export class Recovery {
       this.d.events.appendLate(row.id, [{ channel: 'session', type: 'session.recovered', offset_ms: endOffset, data }]);
       this.d.store.endSession(row.id, { state: 'recovered', ended_at: endTs, end_offset_ms: endOffset });
       for (const c of this.d.store.channels(row.id)) {
-        if (c.state !== 'unavailable' && c.state !== 'failed') this.d.store.upsertChannel({ ...c, state: 'stopped', detail: 'recovered after the daemon stopped' });
+        if (c.state !== 'unavailable' && c.state !== 'failed')
+          this.d.store.upsertChannel({ ...c, state: 'stopped', detail: 'recovered after the daemon stopped' });
       }
     });
     try {
-      const doc = this.d.files.readSession(row.id) ?? { format: 'traced-session/1', id: row.id, project: row.project, profile: row.profile, started_at: row.started_at };
+      const doc = this.d.files.readSession(row.id) ?? {
+        format: 'traced-session/1',
+        id: row.id,
+        project: row.project,
+        profile: row.profile,
+        started_at: row.started_at,
+      };
       this.d.files.writeSession(row.id, { ...doc, state: 'recovered', ended_at: endTs });
     } catch (err) {
       log.warn({ err, dir }, 'could not bring the session folder up to date');

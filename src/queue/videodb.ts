@@ -41,17 +41,28 @@ function httpFailure(status: number, statusText: string, message: string | undef
 }
 
 /** A multipart/form-data POST of one file in a field named `file`, streamed from disk. */
-function postFile(url: string, file: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ status: number; statusText: string; text: string }> {
+function postFile(
+  url: string,
+  file: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<{ status: number; statusText: string; text: string }> {
   return new Promise((resolve, reject) => {
     const boundary = `----traced${crypto.randomBytes(12).toString('hex')}`;
     const type = file.endsWith('.mp4') ? 'video/mp4' : file.endsWith('.ogg') ? 'audio/ogg' : 'application/octet-stream';
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path.basename(file)}"\r\nContent-Type: ${type}\r\n\r\n`);
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${path.basename(file)}"\r\nContent-Type: ${type}\r\n\r\n`,
+    );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const size = fs.statSync(file).size;
     const u = new URL(url);
     const req = (u.protocol === 'https:' ? https : http).request(
       u,
-      { method: 'POST', signal, headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) } },
+      {
+        method: 'POST',
+        signal,
+        headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + size + tail.length) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
@@ -230,7 +241,12 @@ export class VideoDBTarget implements UploadTarget {
           (err: unknown) => `failed: ${(err as Error).message}`,
         );
       }
-      const meta: ExportMeta = { stream_url: video.streamUrl ?? null, player_url: video.playerUrl ?? null, length_s: video.length === undefined ? null : Number(video.length), indexed };
+      const meta: ExportMeta = {
+        stream_url: video.streamUrl ?? null,
+        player_url: video.playerUrl ?? null,
+        length_s: video.length === undefined ? null : Number(video.length),
+        indexed,
+      };
       return { id: video.id, meta: { ...meta } };
     } catch (err) {
       if (this.classify(err) === 'auth') this.rejectedKey = this.opts.apiKey();
@@ -309,7 +325,8 @@ export class VideoDBTarget implements UploadTarget {
     const settleMs = this.opts.settleMs ?? 60_000;
     const age = Date.now() - note.sent_at;
     const mayStillLand = note.answer === undefined || note.answer === 504;
-    if (mayStillLand && age < settleMs) throw new DeferAttempt(`an earlier upload of ${note.name} may still land; looking again before sending it again`, settleMs - age);
+    if (mayStillLand && age < settleMs)
+      throw new DeferAttempt(`an earlier upload of ${note.name} may still land; looking again before sending it again`, settleMs - age);
     return undefined;
   }
 
@@ -326,7 +343,12 @@ export class VideoDBTarget implements UploadTarget {
    * the attempt, so an answer that comes after the attempt gave up is noted
    * all the same; meanwhile no other create request for the name is sent.
    */
-  private create(collectionId: string, body: { url: string; name: string; media_type: 'video' | 'audio' }, note: CreateNote, notes: AttemptNotes): Promise<void> {
+  private create(
+    collectionId: string,
+    body: { url: string; name: string; media_type: 'video' | 'audio' },
+    note: CreateNote,
+    notes: AttemptNotes,
+  ): Promise<void> {
     const signal = AbortSignal.any([AbortSignal.timeout(this.opts.createTimeoutMs ?? 60_000), this.closing.signal]);
     const request = (async () => {
       const res = await fetch(`${this.opts.baseUrl}/collection/${encodeURIComponent(collectionId)}/upload`, {
@@ -338,7 +360,8 @@ export class VideoDBTarget implements UploadTarget {
         throw new VideodbError('Request failed', err);
       });
       const answer = (await res.json().catch(() => ({}))) as Envelope;
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) notes.write(null); // refused: nothing was made
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+        notes.write(null); // refused: nothing was made
       else if (res.status < 200 || res.status >= 300 || answer.success === false) notes.write({ ...note, answer: res.status });
       httpFailure(res.status, res.statusText, answer.message);
       if (answer.success === false) throw new VideodbError(answer.message ?? 'success: false');
@@ -423,7 +446,14 @@ export class VideoDBTarget implements UploadTarget {
       }
       for (const sh of res?.shots ?? []) {
         if (!sh.videoId) continue;
-        hits.push({ video_id: sh.videoId, start_s: Number(sh.start ?? 0), end_s: Number(sh.end ?? sh.start ?? 0), text: String(sh.text ?? ''), score: Number(sh.searchScore ?? 0), index });
+        hits.push({
+          video_id: sh.videoId,
+          start_s: Number(sh.start ?? 0),
+          end_s: Number(sh.end ?? sh.start ?? 0),
+          text: String(sh.text ?? ''),
+          score: Number(sh.searchScore ?? 0),
+          index,
+        });
       }
     }
     return hits.slice(0, limit);
@@ -457,7 +487,10 @@ export class VideoDBTarget implements UploadTarget {
     fs.mkdirSync(this.opts.tmpDir, { recursive: true, mode: 0o700 });
     const out = path.join(this.opts.tmpDir, `upload-${job.id}-${job.attempts}.mp4`);
     const ff = await this.opts.ffmpeg();
-    const r = await run(ff, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', file, '-c', 'copy', '-movflags', '+faststart', out], { timeoutMs: 60_000, signal });
+    const r = await run(ff, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', file, '-c', 'copy', '-movflags', '+faststart', out], {
+      timeoutMs: 60_000,
+      signal,
+    });
     if (r.code !== 0) {
       fs.rmSync(out, { force: true });
       throw new PermanentError(`cannot remux ${path.basename(file)} to MP4: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
@@ -509,6 +542,7 @@ interface VideoLike {
 
 function errorChain(err: unknown): string {
   const parts: string[] = [];
-  for (let e: unknown = err, i = 0; e && i < 6; e = (e as { cause?: unknown }).cause, i++) parts.push(e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
+  for (let e: unknown = err, i = 0; e && i < 6; e = (e as { cause?: unknown }).cause, i++)
+    parts.push(e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e));
   return parts.join(' ');
 }

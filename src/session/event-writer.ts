@@ -88,7 +88,9 @@ export class EventWriter {
     checkShape(data, SHAPE_LIMITS, 'data');
     const bytes = Buffer.byteLength(JSON.stringify(data));
     if (bytes > MAX_EVENT_DATA_BYTES) {
-      throw new TracedError(ErrorCodes.INVALID_PARAMS, `event data is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`, { data: { limit: 'bytes', max: MAX_EVENT_DATA_BYTES } });
+      throw new TracedError(ErrorCodes.INVALID_PARAMS, `event data is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`, {
+        data: { limit: 'bytes', max: MAX_EVENT_DATA_BYTES },
+      });
     }
     return redactDeep(data);
   }
@@ -139,7 +141,14 @@ export class EventWriter {
     const ts = opts?.ts ?? wall;
     const offset = Math.max(0, Math.round(sinceStart - Math.max(0, wall - ts)));
     const event: EventInsert = {
-      session_id: a.id, seq: ++a.seq, parent_seq: opts?.parentSeq ?? null, ts: Math.round(ts), offset_ms: offset, channel, type, data: clean,
+      session_id: a.id,
+      seq: ++a.seq,
+      parent_seq: opts?.parentSeq ?? null,
+      ts: Math.round(ts),
+      offset_ms: offset,
+      channel,
+      type,
+      data: clean,
       text: eventText(type, clean),
     };
     return new Promise<RecordedEvent>((resolve, reject) => {
@@ -206,7 +215,17 @@ export class EventWriter {
     let seq = live ? live.seq : this.d.store.maxSeq(sessionId);
     const inserts: EventInsert[] = events.map((e) => {
       const data = this.gate(e.data);
-      return { session_id: sessionId, seq: ++seq, parent_seq: null, ts: row.started_at + e.offset_ms, offset_ms: e.offset_ms, channel: redact(e.channel), type: e.type, data, text: eventText(e.type, data) };
+      return {
+        session_id: sessionId,
+        seq: ++seq,
+        parent_seq: null,
+        ts: row.started_at + e.offset_ms,
+        offset_ms: e.offset_ms,
+        channel: redact(e.channel),
+        type: e.type,
+        data,
+        text: eventText(e.type, data),
+      };
     });
     try {
       this.d.health.write(() =>
@@ -253,7 +272,15 @@ export class EventWriter {
       seen.add(e.seq);
       const data = this.gate(e.data ?? {});
       // Every string of a restored event passes the gate, its channel name included (an imported file says what it likes).
-      rows.push({ ...e, session_id: sessionId, parent_seq: e.parent_seq ?? null, channel: redact(e.channel), type: redact(e.type), data, text: eventText(e.type, data) });
+      rows.push({
+        ...e,
+        session_id: sessionId,
+        parent_seq: e.parent_seq ?? null,
+        channel: redact(e.channel),
+        type: redact(e.type),
+        data,
+        text: eventText(e.type, data),
+      });
     }
     this.d.store.appendEvents(rows);
     return rows.length;

@@ -37,7 +37,11 @@ export class LateIngest {
       if (!row) continue;
       const offset = r.start_ms - row.started_at;
       const data = {
-        command: r.command, exit_code: r.exit_code, cwd: r.cwd, duration_ms: Math.max(0, r.end_ms - r.start_ms), shell: r.shell,
+        command: r.command,
+        exit_code: r.exit_code,
+        cwd: r.cwd,
+        duration_ms: Math.max(0, r.end_ms - r.start_ms),
+        shell: r.shell,
         in_project: r.cwd === row.project || r.cwd.startsWith(`${row.project}${path.sep}`),
       };
       if (this.d.store.hasEventAt(row.id, 'terminal.command', offset, this.d.events.gate(data).command as string)) continue;
@@ -55,8 +59,11 @@ export class LateIngest {
     const row = this.d.store.getSession(sessionId);
     if (!row) return 0;
     const found = claudeCodeEvents({
-      dir: this.d.assistant.claudeDir ?? claudeProjectsDir(this.d.env), project: row.project,
-      from: row.started_at, to: row.ended_at ?? this.d.now(), startedAt: row.started_at,
+      dir: this.d.assistant.claudeDir ?? claudeProjectsDir(this.d.env),
+      project: row.project,
+      from: row.started_at,
+      to: row.ended_at ?? this.d.now(),
+      startedAt: row.started_at,
     });
     const fresh = found.filter((e) => !this.d.store.hasEventAt(sessionId, e.type, e.offset_ms, String(e.data.uuid)));
     if (fresh.length) this.d.events.appendLate(sessionId, fresh);

@@ -11,8 +11,18 @@ import type { Logger } from 'pino';
 import type { ChannelContext, ChannelDriver, SegmentInfo } from '../capture/channel.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import type {
-  ChannelSpec, ChannelState, EventData, IngestEventInput, IngestEventOutput, LiveSession, Profile, RecordedEvent, SessionState, SessionSummary,
-  StartSessionInput, StartSessionOutput,
+  ChannelSpec,
+  ChannelState,
+  EventData,
+  IngestEventInput,
+  IngestEventOutput,
+  LiveSession,
+  Profile,
+  RecordedEvent,
+  SessionState,
+  SessionSummary,
+  StartSessionInput,
+  StartSessionOutput,
 } from '../model.js';
 import type { SessionFiles } from '../timeline/session-files.js';
 import type { Store } from '../timeline/store.js';
@@ -130,7 +140,11 @@ export class Recorder {
   private publish(): void {
     const live = this.live;
     this.d.live.current = live && {
-      id: live.id, profile: live.profile, state: live.state, startedAt: live.startedAt, warnings: live.warnings,
+      id: live.id,
+      profile: live.profile,
+      state: live.state,
+      startedAt: live.startedAt,
+      warnings: live.warnings,
       channels: new Map([...live.channels].map(([id, c]) => [id, { state: c.state, detail: c.detail, events: c.events, lastEventAt: c.lastEventAt }])),
     };
   }
@@ -142,7 +156,9 @@ export class Recorder {
     return this.serial(async () => {
       if (this.shuttingDown) throw new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
       if (this.live) {
-        throw new TracedError(ErrorCodes.SESSION_ACTIVE, `session ${this.live.id} is already ${this.live.state}; stop it first`, { data: { session: this.live.id } });
+        throw new TracedError(ErrorCodes.SESSION_ACTIVE, `session ${this.live.id} is already ${this.live.state}; stop it first`, {
+          data: { session: this.live.id },
+        });
       }
       const project = path.resolve(cwd ?? this.d.cwd, input.project ?? '.');
       let st: fs.Stats | undefined;
@@ -158,12 +174,41 @@ export class Recorder {
       const id = newSessionId(now);
       const dir = this.d.files.ensure(id);
       const storedProject = this.d.events.gateText(project);
-      const live: Live = { id, project, storedProject, label: this.d.events.gateText(input.label ?? null), profile, dir, startedAt: now, mono0: this.d.clock.mono(), state: 'recording', channels: new Map(), warnings: [] };
+      const live: Live = {
+        id,
+        project,
+        storedProject,
+        label: this.d.events.gateText(input.label ?? null),
+        profile,
+        dir,
+        startedAt: now,
+        mono0: this.d.clock.mono(),
+        state: 'recording',
+        channels: new Map(),
+        warnings: [],
+      };
       for (const spec of specs) {
-        live.channels.set(spec.id, { spec, kind: MEDIA.test(spec.id) ? 'media' : 'event', driver: undefined, state: 'starting', detail: undefined, events: 0, segments: 0, lastEventAt: undefined });
+        live.channels.set(spec.id, {
+          spec,
+          kind: MEDIA.test(spec.id) ? 'media' : 'event',
+          driver: undefined,
+          state: 'starting',
+          detail: undefined,
+          events: 0,
+          segments: 0,
+          lastEventAt: undefined,
+        });
       }
       this.d.store.transaction(() => {
-        this.d.store.insertSession({ id, project: storedProject, label: live.label, profile, state: 'recording', started_at: now, meta: JSON.stringify({ clock: 'monotonic', pid: process.pid }) });
+        this.d.store.insertSession({
+          id,
+          project: storedProject,
+          label: live.label,
+          profile,
+          state: 'recording',
+          started_at: now,
+          meta: JSON.stringify({ clock: 'monotonic', pid: process.pid }),
+        });
         for (const ch of live.channels.values()) this.persistChannel(live, ch);
       });
       this.d.files.writeSession(id, this.sessionDoc(live, 'recording'));
@@ -307,7 +352,9 @@ export class Recorder {
       live.state = 'paused';
       this.publish();
       // All channels at once, as at start: one slow device must not shift the others on the clock.
-      await Promise.all([...live.channels.values()].map((ch) => ch.driver?.pause?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'pause failed'))));
+      await Promise.all(
+        [...live.channels.values()].map((ch) => ch.driver?.pause?.().catch((err: unknown) => this.log.error({ err, channel: ch.spec.id }, 'pause failed'))),
+      );
       this.d.store.setSessionState(live.id, 'paused');
       this.d.notify('session.paused', { session: live.id });
       return this.d.summary(live.id);
@@ -392,8 +439,14 @@ export class Recorder {
 
   private sessionDoc(live: Live, state: SessionState): Record<string, unknown> {
     return {
-      format: 'traced-session/1', id: live.id, project: live.storedProject, label: live.label, profile: live.profile, state,
-      started_at: live.startedAt, clock: { origin_wall_ms: live.startedAt, offsets: 'monotonic ms since origin' },
+      format: 'traced-session/1',
+      id: live.id,
+      project: live.storedProject,
+      label: live.label,
+      profile: live.profile,
+      state,
+      started_at: live.startedAt,
+      clock: { origin_wall_ms: live.startedAt, offsets: 'monotonic ms since origin' },
       channels: [...live.channels.values()].map((c) => ({ id: c.spec.id, store: c.spec.store, kind: c.kind })),
     };
   }
@@ -401,7 +454,13 @@ export class Recorder {
   // ---------------------------------------------------------------- events
 
   /** An event of the live session through the writer; a failed write is noted once as a warning of the session. */
-  private record(live: Live, channel: string, type: string, data: EventData, opts?: { ts?: number | undefined; parentSeq?: number | undefined }): Promise<RecordedEvent> {
+  private record(
+    live: Live,
+    channel: string,
+    type: string,
+    data: EventData,
+    opts?: { ts?: number | undefined; parentSeq?: number | undefined },
+  ): Promise<RecordedEvent> {
     return this.d.events.record(channel, type, data, opts).catch((err: unknown) => {
       const code = (err as TracedError).code;
       if ((code === ErrorCodes.DISK_FULL || code === ErrorCodes.STORE_FAILED) && !live.warnings.some((w) => w.startsWith(code))) {
@@ -486,18 +545,40 @@ export class Recorder {
   }
 
   private persistChannel(live: Live, ch: LiveChannel): void {
-    this.d.store.upsertChannel({ session_id: live.id, channel_id: ch.spec.id, kind: ch.kind, store: ch.spec.store ? 1 : 0, state: ch.state, detail: ch.detail ?? null });
+    this.d.store.upsertChannel({
+      session_id: live.id,
+      channel_id: ch.spec.id,
+      kind: ch.kind,
+      store: ch.spec.store ? 1 : 0,
+      state: ch.state,
+      detail: ch.detail ?? null,
+    });
   }
 }
 
 /** Stores a segment row and, in the same transaction, its upload jobs: no segment is ever registered without them. */
-export function registerSegment(store: Store, queue: Pick<RecorderQueue, 'targetNames' | 'enqueue'> | undefined, sessionId: string, seg: SegmentInfo, now: number): boolean {
+export function registerSegment(
+  store: Store,
+  queue: Pick<RecorderQueue, 'targetNames' | 'enqueue'> | undefined,
+  sessionId: string,
+  seg: SegmentInfo,
+  now: number,
+): boolean {
   return store.transaction(() => {
     const fresh = store.insertSegment({
-      session_id: sessionId, channel_id: seg.channel, seq: seg.seq, path: seg.path, start_offset_ms: seg.start_offset_ms, duration_ms: seg.duration_ms,
-      bytes: seg.bytes, sha256: seg.sha256, state: seg.repaired ? 'repaired' : 'complete', created_at: now,
+      session_id: sessionId,
+      channel_id: seg.channel,
+      seq: seg.seq,
+      path: seg.path,
+      start_offset_ms: seg.start_offset_ms,
+      duration_ms: seg.duration_ms,
+      bytes: seg.bytes,
+      sha256: seg.sha256,
+      state: seg.repaired ? 'repaired' : 'complete',
+      created_at: now,
     });
-    if (queue) for (const target of queue.targetNames) queue.enqueue({ target, kind: 'segment', session_id: sessionId, channel_id: seg.channel, segment_seq: seg.seq });
+    if (queue)
+      for (const target of queue.targetNames) queue.enqueue({ target, kind: 'segment', session_id: sessionId, channel_id: seg.channel, segment_seq: seg.seq });
     return fresh;
   });
 }

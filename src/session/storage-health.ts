@@ -49,7 +49,9 @@ export class StorageHealth {
   /** Records why a write failed (status shows it) and returns the error to throw: TRACED_DISK_FULL for a full disk. */
   failed(err: unknown): TracedError {
     const e = isDiskFull(err)
-      ? new TracedError(ErrorCodes.DISK_FULL, `the disk holding ${this.d.home} is full: ${(err as Error).message}; free space to resume recording`, { cause: err })
+      ? new TracedError(ErrorCodes.DISK_FULL, `the disk holding ${this.d.home} is full: ${(err as Error).message}; free space to resume recording`, {
+          cause: err,
+        })
       : err instanceof TracedError
         ? err
         : new TracedError(ErrorCodes.STORE_FAILED, (err as Error).message, { cause: err });
@@ -66,7 +68,14 @@ export class StorageHealth {
     const free = freeBytes(this.d.home) ?? null;
     if (this.problem) return { free_bytes: free, problem: this.problem };
     if (free !== null && free < LOW_SPACE_BYTES) {
-      return { free_bytes: free, problem: { code: ErrorCodes.DISK_FULL, message: `only ${free} bytes free on the disk holding ${this.d.home}; free space to keep recording`, since: this.d.now() } };
+      return {
+        free_bytes: free,
+        problem: {
+          code: ErrorCodes.DISK_FULL,
+          message: `only ${free} bytes free on the disk holding ${this.d.home}; free space to keep recording`,
+          since: this.d.now(),
+        },
+      };
     }
     return { free_bytes: free, problem: null };
   }

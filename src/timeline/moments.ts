@@ -33,7 +33,8 @@ export const MOMENT_RULES = {
   /** Utterances closer than this belong together; a stretch with at least `speechMinMs` of talk is a moment. */
   speechGapMs: 15_000,
   speechMinMs: 20_000,
-  research: /\b(firefox|chrom(e|ium)|safari|edge|brave|opera|docs?\b|documentation|stack ?overflow|mdn|readthedocs|devdocs|github\.com\/.+\/(issues|pull)|google search)/i,
+  research:
+    /\b(firefox|chrom(e|ium)|safari|edge|brave|opera|docs?\b|documentation|stack ?overflow|mdn|readthedocs|devdocs|github\.com\/.+\/(issues|pull)|google search)/i,
 };
 
 const SKIP_FOR_IDLE = /^(session\.|capture\.|storage\.)/;
@@ -50,7 +51,9 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
     if (e.type.startsWith('file.')) saves.push(e);
     if (e.type !== 'git.commit') continue;
     const files = Array.isArray(e.data.files) ? (e.data.files as { path?: unknown }[]).map((f) => String(f.path ?? '')) : [];
-    const mine = saves.filter((s) => files.some((f) => f && (f === s.data.path || String(s.data.path ?? '').endsWith(f) || f.endsWith(String(s.data.path ?? '')))));
+    const mine = saves.filter((s) =>
+      files.some((f) => f && (f === s.data.path || String(s.data.path ?? '').endsWith(f) || f.endsWith(String(s.data.path ?? '')))),
+    );
     const start = mine.length ? mine[0]!.offset_ms : e.offset_ms;
     add('progress', start, e.offset_ms, { commit: e.data.hash ?? null, subject: e.data.subject ?? null, files, saves: mine.length });
     saves.splice(0, saves.length, ...saves.filter((s) => !mine.includes(s)));
@@ -59,7 +62,18 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
   // stuck: failing commands repeating.
   const fails = ev.filter((e) => /^(terminal\.command|editor\.test_run)$/.test(e.type) && Number(e.data.exit_code ?? (e.data.passed === false ? 1 : 0)) !== 0);
   for (const [start, end, group] of clusters(fails, MOMENT_RULES.failWindowMs)) {
-    if (group.length >= MOMENT_RULES.failRepeat) add('stuck', start, end, { reason: 'a command kept failing', failures: group.length, command: group[group.length - 1]!.data.command ?? group[group.length - 1]!.data.name ?? null }, group.length);
+    if (group.length >= MOMENT_RULES.failRepeat)
+      add(
+        'stuck',
+        start,
+        end,
+        {
+          reason: 'a command kept failing',
+          failures: group.length,
+          command: group[group.length - 1]!.data.command ?? group[group.length - 1]!.data.name ?? null,
+        },
+        group.length,
+      );
   }
   // stuck: the same file saved over and over without a commit in between.
   const byFile = new Map<string, RecordedEvent[]>();
@@ -76,7 +90,9 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
   }
   flushEdits(byFile, add);
   // stuck: errors staying on screen.
-  const errs = ev.filter((e) => (e.type === 'screen.text' && /\b(error|exception|failed|traceback|panic)\b/i.test(String(e.data.text ?? ''))) || e.type === 'editor.diagnostics');
+  const errs = ev.filter(
+    (e) => (e.type === 'screen.text' && /\b(error|exception|failed|traceback|panic)\b/i.test(String(e.data.text ?? ''))) || e.type === 'editor.diagnostics',
+  );
   for (const [start, end, group] of clusters(errs, 30_000)) {
     if (end - start >= MOMENT_RULES.screenErrorMs) add('stuck', start, end, { reason: 'errors on screen', frames: group.length }, group.length);
   }
@@ -118,10 +134,14 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
   return out.sort((a, b) => a.start_offset_ms - b.start_offset_ms || a.kind.localeCompare(b.kind));
 }
 
-function flushEdits(byFile: Map<string, RecordedEvent[]>, add: (kind: Moment['kind'], start: number, end: number, data: Record<string, unknown>, score?: number | null) => void): void {
+function flushEdits(
+  byFile: Map<string, RecordedEvent[]>,
+  add: (kind: Moment['kind'], start: number, end: number, data: Record<string, unknown>, score?: number | null) => void,
+): void {
   for (const [file, list] of byFile) {
     for (const [start, end, group] of clusters(list, MOMENT_RULES.editWindowMs)) {
-      if (group.length >= MOMENT_RULES.editRepeat) add('stuck', start, end, { reason: 'the same file edited over and over without a commit', file, saves: group.length }, group.length);
+      if (group.length >= MOMENT_RULES.editRepeat)
+        add('stuck', start, end, { reason: 'the same file edited over and over without a commit', file, saves: group.length }, group.length);
     }
   }
   byFile.clear();

@@ -45,10 +45,17 @@ export function openStore(file: string, log?: { warn(obj: object, msg: string): 
         files.push(movedTo + suffix);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new TracedError(ErrorCodes.DB_CORRUPT, `${file} is not a readable database (${damage.message}) and cannot be moved aside (${(err as Error).message}). ${fix}`, { data: { file }, cause: err });
+        throw new TracedError(
+          ErrorCodes.DB_CORRUPT,
+          `${file} is not a readable database (${damage.message}) and cannot be moved aside (${(err as Error).message}). ${fix}`,
+          { data: { file }, cause: err },
+        );
       }
     }
-    log?.warn({ code: ErrorCodes.DB_CORRUPT, moved_to: movedTo, files, reason: damage.message }, 'traced.db was not a readable database: moved aside; a new one is rebuilt from the session folders');
+    log?.warn(
+      { code: ErrorCodes.DB_CORRUPT, moved_to: movedTo, files, reason: damage.message },
+      'traced.db was not a readable database: moved aside; a new one is rebuilt from the session folders',
+    );
   }
   try {
     return new Store(file);

@@ -11,7 +11,9 @@ export { MAX_OFFSET_MS, MAX_TS };
 export const TIME_FORMS = 'epoch ms (e.g. 1764430000000), an ISO 8601 date-time (2026-11-29T14:32:00Z), or how long ago: "30m", "2h", "1d"';
 
 function invalidTime(value: unknown, why: string): TracedError {
-  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(String(value).slice(0, 64))} ${why}; use ${TIME_FORMS}`, { data: { value: String(value).slice(0, 64) } });
+  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(String(value).slice(0, 64))} ${why}; use ${TIME_FORMS}`, {
+    data: { value: String(value).slice(0, 64) },
+  });
 }
 
 /** Epoch ms from a number, an ISO date-time or a relative "30m" / "2h" / "1d" (that long before `now`); TRACED_INVALID_TIME otherwise. */
@@ -32,7 +34,9 @@ export function parseTimeArg(value: number | string, now: number): number {
 /** An offset on a session clock, held to [0, MAX_OFFSET_MS]. */
 export function checkOffset(offsetMs: number, what = 'offset'): number {
   if (!Number.isSafeInteger(offsetMs) || offsetMs < 0 || offsetMs > MAX_OFFSET_MS) {
-    throw new TracedError(ErrorCodes.INVALID_TIME, `${what} ${String(offsetMs).slice(0, 32)} ms is not a moment of a session (0 to ${MAX_OFFSET_MS} ms)`, { data: { field: what } });
+    throw new TracedError(ErrorCodes.INVALID_TIME, `${what} ${String(offsetMs).slice(0, 32)} ms is not a moment of a session (0 to ${MAX_OFFSET_MS} ms)`, {
+      data: { field: what },
+    });
   }
   return offsetMs;
 }

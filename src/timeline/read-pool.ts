@@ -71,7 +71,10 @@ export class ReadPool {
       const t = slot.task;
       if (!t || t.id !== m.id) return;
       slot.task = undefined;
-      if (m.error) t.reject(new TracedError(isErrorCode(m.error.code) ? m.error.code : ErrorCodes.INTERNAL, m.error.message, m.error.data ? { data: m.error.data } : undefined));
+      if (m.error)
+        t.reject(
+          new TracedError(isErrorCode(m.error.code) ? m.error.code : ErrorCodes.INTERNAL, m.error.message, m.error.data ? { data: m.error.data } : undefined),
+        );
       else t.resolve(m.result);
       this.pump();
     });

@@ -20,7 +20,12 @@ const targets: Record<string, Record<string, (...a: unknown[]) => unknown>> = {
   replay: new Replay({ store, now, sessionDir: none, ffmpeg: none }) as unknown as Record<string, (...a: unknown[]) => unknown>,
   search: new Search({ store, now }) as unknown as Record<string, (...a: unknown[]) => unknown>,
   sessions: new SessionViews({
-    store, now, cwd: '/', live: { current: undefined }, refreshMoments: () => undefined, storage: () => ({ free_bytes: null, problem: null }),
+    store,
+    now,
+    cwd: '/',
+    live: { current: undefined },
+    refreshMoments: () => undefined,
+    storage: () => ({ free_bytes: null, problem: null }),
     daemon: none as never,
   }) as unknown as Record<string, (...a: unknown[]) => unknown>,
 };

@@ -79,7 +79,7 @@ export const RecordingMeta = z
     });
     const segments = new Set<string>();
     m.media.forEach((g, i) => {
-      if (!channels.has(g.channel)) ctx.addIssue({ code: 'custom', path: ['media', i, 'channel'], message: 'is not one of the recording\'s channels' });
+      if (!channels.has(g.channel)) ctx.addIssue({ code: 'custom', path: ['media', i, 'channel'], message: "is not one of the recording's channels" });
       const key = `${g.channel}\n${g.seq}`;
       if (segments.has(key)) ctx.addIssue({ code: 'custom', path: ['media', i, 'seq'], message: 'is listed twice for its channel' });
       segments.add(key);
@@ -107,17 +107,46 @@ export function recordingOf(store: Store, sessionId: string): { meta: RecordingM
   const events = store.events({ sessionId, limit: 10_000_000 }).sort((a, b) => a.seq - b.seq);
   const meta: RecordingMeta = {
     format: RECORDING_FORMAT,
-    session: { id: row.id, project: row.project, label: row.label, profile: row.profile, state: row.state, started_at: row.started_at, ended_at: row.ended_at, end_offset_ms: row.end_offset_ms },
+    session: {
+      id: row.id,
+      project: row.project,
+      label: row.label,
+      profile: row.profile,
+      state: row.state,
+      started_at: row.started_at,
+      ended_at: row.ended_at,
+      end_offset_ms: row.end_offset_ms,
+    },
     channels: store.channels(sessionId).map((c) => ({ id: c.channel_id, kind: c.kind, store: c.store === 1 })),
     annotations: store.annotations(sessionId).map((a) => ({ offset_ms: a.offset_ms, ts: a.ts, text: a.text })),
-    media: store.segments(sessionId).filter((g) => g.state !== 'pruned').map((g) => ({ channel: g.channel_id, seq: g.seq, path: g.path, start_offset_ms: g.start_offset_ms, duration_ms: g.duration_ms, bytes: g.bytes, sha256: g.sha256 })),
+    media: store
+      .segments(sessionId)
+      .filter((g) => g.state !== 'pruned')
+      .map((g) => ({
+        channel: g.channel_id,
+        seq: g.seq,
+        path: g.path,
+        start_offset_ms: g.start_offset_ms,
+        duration_ms: g.duration_ms,
+        bytes: g.bytes,
+        sha256: g.sha256,
+      })),
     event_count: events.length,
   };
   return { meta, events: events.map(lineOf) };
 }
 
 function lineOf(e: RecordedEvent): RecordingLine {
-  return { seq: e.seq, parent_seq: e.parent_seq, type: e.type, timestamp: e.ts, offset: e.offset_ms, session_id: e.session_id, channel: e.channel, data: e.data };
+  return {
+    seq: e.seq,
+    parent_seq: e.parent_seq,
+    type: e.type,
+    timestamp: e.ts,
+    offset: e.offset_ms,
+    session_id: e.session_id,
+    channel: e.channel,
+    data: e.data,
+  };
 }
 
 export function writeRecording(store: Store, sessionId: string, file: string, format: 'json' | 'jsonl'): { file: string; bytes: number; events: number } {
@@ -264,7 +293,7 @@ function checkLine(value: unknown, index: number, seqs: Set<number>, line?: numb
   }
   const r = RecordingLine.safeParse(value);
   if (!r.success) throw fromZod(prefix, r.error, extra);
-  if (seqs.has(r.data.seq)) throw invalid(`${prefix}.seq`, 'repeats an earlier event\'s seq', extra);
+  if (seqs.has(r.data.seq)) throw invalid(`${prefix}.seq`, "repeats an earlier event's seq", extra);
   seqs.add(r.data.seq);
   return r.data;
 }
@@ -381,7 +410,11 @@ export interface ImportOptions {
   gateText: (text: string | null) => string | null;
 }
 
-export function importRecording(store: Store, rec: { meta: RecordingMeta; events: RecordingLine[] }, opts: ImportOptions): { session_id: string; events: number; media: number } {
+export function importRecording(
+  store: Store,
+  rec: { meta: RecordingMeta; events: RecordingLine[] },
+  opts: ImportOptions,
+): { session_id: string; events: number; media: number } {
   const m = rec.meta;
   const id = opts.newId ?? m.session.id;
   gate(() => assertSessionId(id, opts.newId === undefined ? 'session.id' : 'newId'));
@@ -423,17 +456,50 @@ export function importRecording(store: Store, rec: { meta: RecordingMeta; events
       kept.push(p.g);
     }
     store.transaction(() => {
-      store.insertSession({ id, project: opts.gateText(m.session.project) ?? '', label: opts.gateText(m.session.label), profile: m.session.profile, state: 'recording', started_at: m.session.started_at, meta: JSON.stringify({ imported_from: m.session.id }) });
-      for (const c of m.channels) store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind, store: c.store ? 1 : 0, state: 'stopped', detail: 'imported' });
+      store.insertSession({
+        id,
+        project: opts.gateText(m.session.project) ?? '',
+        label: opts.gateText(m.session.label),
+        profile: m.session.profile,
+        state: 'recording',
+        started_at: m.session.started_at,
+        meta: JSON.stringify({ imported_from: m.session.id }),
+      });
+      for (const c of m.channels)
+        store.upsertChannel({ session_id: id, channel_id: c.id, kind: c.kind, store: c.store ? 1 : 0, state: 'stopped', detail: 'imported' });
       // Event data the writer's gate refuses (too large, too deep) makes the recording invalid, not the call.
       try {
-        opts.restore(id, rec.events.map((e) => ({ seq: e.seq, parent_seq: e.parent_seq, ts: e.timestamp, offset_ms: e.offset, channel: e.channel, type: e.type, data: e.data })));
+        opts.restore(
+          id,
+          rec.events.map((e) => ({
+            seq: e.seq,
+            parent_seq: e.parent_seq,
+            ts: e.timestamp,
+            offset_ms: e.offset,
+            channel: e.channel,
+            type: e.type,
+            data: e.data,
+          })),
+        );
       } catch (err) {
         if (err instanceof TracedError && err.code === ErrorCodes.INVALID_PARAMS) throw invalid('events[].data', err.message, err.data);
         throw err;
       }
-      for (const a of m.annotations) store.addAnnotation({ session_id: id, offset_ms: a.offset_ms, ts: a.ts, text: opts.gateText(a.text) ?? '', created_at: a.ts });
-      for (const g of kept) store.insertSegment({ session_id: id, channel_id: g.channel, seq: g.seq, path: g.path, start_offset_ms: g.start_offset_ms, duration_ms: g.duration_ms, bytes: g.bytes, sha256: g.sha256, state: 'complete', created_at: m.session.started_at });
+      for (const a of m.annotations)
+        store.addAnnotation({ session_id: id, offset_ms: a.offset_ms, ts: a.ts, text: opts.gateText(a.text) ?? '', created_at: a.ts });
+      for (const g of kept)
+        store.insertSegment({
+          session_id: id,
+          channel_id: g.channel,
+          seq: g.seq,
+          path: g.path,
+          start_offset_ms: g.start_offset_ms,
+          duration_ms: g.duration_ms,
+          bytes: g.bytes,
+          sha256: g.sha256,
+          state: 'complete',
+          created_at: m.session.started_at,
+        });
       const state = m.session.state === 'recording' || m.session.state === 'paused' ? 'recovered' : m.session.state;
       store.endSession(id, { state, ended_at: m.session.ended_at ?? m.session.started_at, end_offset_ms: m.session.end_offset_ms ?? 0 });
     });

@@ -7,8 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type {
-  GetFrameInput, GetFrameOutput, ReplayAtInput, ReplayAtOutput, ReplayCursorInput, ReplayCursorOutput,
-  WhatHappenedInput, WhatHappenedOutput,
+  GetFrameInput,
+  GetFrameOutput,
+  ReplayAtInput,
+  ReplayAtOutput,
+  ReplayCursorInput,
+  ReplayCursorOutput,
+  WhatHappenedInput,
+  WhatHappenedOutput,
 } from '../model.js';
 import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
@@ -73,17 +79,26 @@ export class Replay {
     const near = s.events({ sessionId: row.id, fromMs: Math.max(0, at - Math.max(q.window_ms, 15_000)), toMs: at + q.tolerance_ms, limit: 5000 });
     // Each list has its share of the reply budget: the events nearest the moment first.
     const current = fitPage(
-      near.filter((e) => Math.abs(e.offset_ms - at) <= q.tolerance_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text').sort((a, b) => Math.abs(a.offset_ms - at) - Math.abs(b.offset_ms - at)),
-      50, 12_000,
+      near
+        .filter((e) => Math.abs(e.offset_ms - at) <= q.tolerance_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text')
+        .sort((a, b) => Math.abs(a.offset_ms - at) - Math.abs(b.offset_ms - at)),
+      50,
+      12_000,
     ).page.sort((a, b) => a.offset_ms - b.offset_ms || a.seq - b.seq);
     const recent = fitPage(
-      near.filter((e) => e.offset_ms < at - q.tolerance_ms && e.offset_ms >= at - q.window_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text').reverse(),
-      50, 12_000,
+      near
+        .filter((e) => e.offset_ms < at - q.tolerance_ms && e.offset_ms >= at - q.window_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text')
+        .reverse(),
+      50,
+      12_000,
     ).page.reverse();
     const talk = s.events({ sessionId: row.id, types: ['transcript.segment'], fromMs: Math.max(0, at - 60_000), toMs: at + 15_000, limit: 200 });
     const transcript = fitPage(
-      talk.map((e) => ({ offset_ms: e.offset_ms, end_offset_ms: Number(e.data.end_offset_ms ?? e.offset_ms), text: String(e.data.text ?? '') })).filter((t) => t.end_offset_ms >= at - 15_000),
-      100, 6000,
+      talk
+        .map((e) => ({ offset_ms: e.offset_ms, end_offset_ms: Number(e.data.end_offset_ms ?? e.offset_ms), text: String(e.data.text ?? '') }))
+        .filter((t) => t.end_offset_ms >= at - 15_000),
+      100,
+      6000,
     ).page;
     const screen = s.lastOfTypes(row.id, at, ['screen.text']);
     const win = s.lastOfTypes(row.id, at, ['window.focus']);
@@ -91,46 +106,93 @@ export class Replay {
     const head = s.lastOfTypes(row.id, at, HEAD_TYPES);
     const frame = this.frameSegment(row.id, at);
     return {
-      session_id: row.id, offset_ms: at, ts: row.started_at + at,
-      current: current.map(out), recent: recent.map(out),
-      moments: s.moments(row.id, at, at).map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, data: JSON.parse(m.data) as Record<string, unknown> })),
+      session_id: row.id,
+      offset_ms: at,
+      ts: row.started_at + at,
+      current: current.map(out),
+      recent: recent.map(out),
+      moments: s.moments(row.id, at, at).map((m) => ({
+        kind: m.kind,
+        start_offset_ms: m.start_offset_ms,
+        end_offset_ms: m.end_offset_ms,
+        data: JSON.parse(m.data) as Record<string, unknown>,
+      })),
       annotations: s.annotations(row.id, Math.max(0, at - q.window_ms), at + q.tolerance_ms).map((a) => ({ id: a.id, offset_ms: a.offset_ms, text: a.text })),
       transcript,
       speaking: transcript.some((t) => t.offset_ms <= at && t.end_offset_ms >= at),
       screen_text: screen ? { offset_ms: screen.offset_ms, text: String(screen.data.text ?? '').slice(0, MAX_SCREEN_TEXT) } : null,
       window: win ? { offset_ms: win.offset_ms, title: String(win.data.title ?? ''), app: String(win.data.app ?? '') } : null,
       last_saved: saved ? { offset_ms: saved.offset_ms, path: String(saved.data.path ?? ''), type: saved.type } : null,
-      git_head: head ? { offset_ms: head.offset_ms, hash: (head.data.hash as string | undefined) ?? null, subject: (head.data.subject as string | undefined) ?? null, branch: (head.data.branch as string | undefined) ?? (head.data.to as string | undefined) ?? null } : null,
+      git_head: head
+        ? {
+            offset_ms: head.offset_ms,
+            hash: (head.data.hash as string | undefined) ?? null,
+            subject: (head.data.subject as string | undefined) ?? null,
+            branch: (head.data.branch as string | undefined) ?? (head.data.to as string | undefined) ?? null,
+          }
+        : null,
       frame: frame ? { display: frame.channel_id, segment_seq: frame.seq } : null,
     };
   }
 
   private frameSegment(sessionId: string, at: number, display?: string) {
-    const segs = this.d.store.segments(sessionId).filter((g) => g.channel_id.startsWith('display:') && g.state !== 'pruned' && (!display || g.channel_id === display));
+    const segs = this.d.store
+      .segments(sessionId)
+      .filter((g) => g.channel_id.startsWith('display:') && g.state !== 'pruned' && (!display || g.channel_id === display));
     if (!segs.length) return undefined;
     const first = display ?? [...new Set(segs.map((g) => g.channel_id))].sort()[0];
     const mine = segs.filter((g) => g.channel_id === first);
     // The segment covering the moment; else the last one before it (a gap: the screen as last seen).
-    return mine.find((g) => g.start_offset_ms <= at && at < g.start_offset_ms + (g.duration_ms ?? 0)) ?? [...mine].reverse().find((g) => g.start_offset_ms <= at);
+    return (
+      mine.find((g) => g.start_offset_ms <= at && at < g.start_offset_ms + (g.duration_ms ?? 0)) ?? [...mine].reverse().find((g) => g.start_offset_ms <= at)
+    );
   }
 
   async getFrame(q: GetFrameInput): Promise<GetFrameOutput> {
     const row = this.session(q.session);
     const at = this.offsetOf(row, q.at);
     const seg = this.frameSegment(row.id, at, q.display);
-    if (!seg) throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`);
+    if (!seg)
+      throw new TracedError(
+        ErrorCodes.SESSION_NOT_FOUND,
+        `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`,
+      );
     const within = Math.max(0, Math.min(at - seg.start_offset_ms, (seg.duration_ms ?? 0) - 1));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'traced-frame-'));
     try {
       const png = path.join(tmp, 'frame.png');
       const ff = await this.d.ffmpeg();
       // Input seeking lands on the keyframe before, then decodes up to the moment: exact and cheap at 2 fps.
-      const r = await run(ff, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-ss', (within / 1000).toFixed(3), '-i', path.join(this.d.sessionDir(row.id), seg.path), '-frames:v', '1', '-y', png], { timeoutMs: 30_000 });
-      if (r.code !== 0 || !fs.existsSync(png)) throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot decode the frame: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+      const r = await run(
+        ff,
+        [
+          '-nostdin',
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-ss',
+          (within / 1000).toFixed(3),
+          '-i',
+          path.join(this.d.sessionDir(row.id), seg.path),
+          '-frames:v',
+          '1',
+          '-y',
+          png,
+        ],
+        { timeoutMs: 30_000 },
+      );
+      if (r.code !== 0 || !fs.existsSync(png))
+        throw new TracedError(ErrorCodes.EXPORT_FAILED, `cannot decode the frame: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
       const buf = fs.readFileSync(png);
       return {
-        session_id: row.id, display: seg.channel_id, offset_ms: at, frame_offset_ms: seg.start_offset_ms + within,
-        width: buf.readUInt32BE(16), height: buf.readUInt32BE(20), mime_type: 'image/png', png_base64: buf.toString('base64'),
+        session_id: row.id,
+        display: seg.channel_id,
+        offset_ms: at,
+        frame_offset_ms: seg.start_offset_ms + within,
+        width: buf.readUInt32BE(16),
+        height: buf.readUInt32BE(20),
+        mime_type: 'image/png',
+        png_base64: buf.toString('base64'),
       };
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -150,7 +212,8 @@ export class Replay {
       if (!m) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
       sessionId = this.d.store.resolveSessionRef(m[1] as string);
       pos = { offset: Number(m[2]), seq: Number(m[3]) };
-      if (pos.offset < -1 || pos.offset > MAX_OFFSET_MS || !Number.isSafeInteger(pos.seq)) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
+      if (pos.offset < -1 || pos.offset > MAX_OFFSET_MS || !Number.isSafeInteger(pos.seq))
+        throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from replay_cursor');
     } else if (q.session) sessionId = this.d.store.resolveSessionRef(q.session);
     else throw new TracedError(ErrorCodes.INVALID_PARAMS, 'give a session or a cursor');
     if (q.seek_ms !== undefined) pos = { offset: q.seek_ms - 1, seq: Number.MAX_SAFE_INTEGER };
@@ -162,7 +225,13 @@ export class Replay {
     if (last) pos = { offset: last.offset_ms, seq: last.seq };
     if (!cut && !last && q.advance_to_ms !== undefined) pos = { offset: Math.max(pos.offset, q.advance_to_ms), seq: Number.MAX_SAFE_INTEGER };
     const more = this.d.store.eventsFrom(sessionId, pos.offset, pos.seq, undefined, q.types, 1).length > 0;
-    return { session_id: sessionId, events: events.map(out), position_ms: Math.max(0, pos.offset), cursor: `${sessionId}:${pos.offset}:${Math.min(pos.seq, Number.MAX_SAFE_INTEGER)}`, done: !more };
+    return {
+      session_id: sessionId,
+      events: events.map(out),
+      position_ms: Math.max(0, pos.offset),
+      cursor: `${sessionId}:${pos.offset}:${Math.min(pos.seq, Number.MAX_SAFE_INTEGER)}`,
+      done: !more,
+    };
   }
 
   /** Recomputes and stores a session's moments. */
@@ -222,7 +291,10 @@ export class Replay {
     const from = Math.max(0, since - r.started_at);
     const to = Math.max(0, until - r.started_at);
     const { saves, events: ev } = s.digestParts(r.id, from, to);
-    const clip = (t: unknown, n = 200) => String(t ?? '').replace(/\s+/g, ' ').slice(0, n);
+    const clip = (t: unknown, n = 200) =>
+      String(t ?? '')
+        .replace(/\s+/g, ' ')
+        .slice(0, n);
     const errorsSeen = new Set<string>();
     const moments = s.moments(r.id, from, to);
     const describe = (m: (typeof moments)[number]): string => {
@@ -234,14 +306,32 @@ export class Replay {
       return 'no activity';
     };
     return {
-      id: r.id, project: r.project, label: r.label, started_at: r.started_at, duration_ms: Math.max(0, (r.ended_at ?? this.d.now()) - r.started_at), state: r.state,
+      id: r.id,
+      project: r.project,
+      label: r.label,
+      started_at: r.started_at,
+      duration_ms: Math.max(0, (r.ended_at ?? this.d.now()) - r.started_at),
+      state: r.state,
       moments: moments.map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, duration_ms: m.end_offset_ms - m.start_offset_ms, what: describe(m) })),
       files_touched: saves.map((f) => ({ path: String(f.path), saves: f.n })),
-      commits: ev.filter((e) => e.type === 'git.commit').map((e) => ({ offset_ms: e.offset_ms, hash: (e.data.hash as string | undefined) ?? null, subject: clip(e.data.subject, 120) })),
-      failed_commands: ev.filter((e) => e.type === 'terminal.command' && Number(e.data.exit_code ?? 0) !== 0).map((e) => ({ offset_ms: e.offset_ms, command: clip(e.data.command, 160), exit_code: typeof e.data.exit_code === 'number' ? e.data.exit_code : null })),
+      commits: ev
+        .filter((e) => e.type === 'git.commit')
+        .map((e) => ({ offset_ms: e.offset_ms, hash: (e.data.hash as string | undefined) ?? null, subject: clip(e.data.subject, 120) })),
+      failed_commands: ev
+        .filter((e) => e.type === 'terminal.command' && Number(e.data.exit_code ?? 0) !== 0)
+        .map((e) => ({
+          offset_ms: e.offset_ms,
+          command: clip(e.data.command, 160),
+          exit_code: typeof e.data.exit_code === 'number' ? e.data.exit_code : null,
+        })),
       errors_on_screen: ev
         .filter((e) => e.type === 'screen.text')
-        .flatMap((e) => String(e.data.text ?? '').split('\n').filter((l) => /\b(error|exception|failed|traceback|panic)\b/i.test(l)).map((l) => ({ offset_ms: e.offset_ms, text: clip(l, 160) })))
+        .flatMap((e) =>
+          String(e.data.text ?? '')
+            .split('\n')
+            .filter((l) => /\b(error|exception|failed|traceback|panic)\b/i.test(l))
+            .map((l) => ({ offset_ms: e.offset_ms, text: clip(l, 160) })),
+        )
         .filter((x) => {
           if (errorsSeen.has(x.text)) return false;
           errorsSeen.add(x.text);
@@ -258,4 +348,3 @@ export class Replay {
     };
   }
 }
-

@@ -42,7 +42,16 @@ export class Search {
     // merging the posting lists of every word with that prefix (178 ms vs ~20 ms over a million rows).
     const trigram = toTrigramQuery(q.query);
     const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(q.query);
-    const rows = this.d.store.search({ match: prefixOnly ? undefined : toFtsQuery(q.query), trigram, sessionId, since, until, channels: q.channels, types: q.types, limit: q.limit * 2 });
+    const rows = this.d.store.search({
+      match: prefixOnly ? undefined : toFtsQuery(q.query),
+      trigram,
+      sessionId,
+      since,
+      until,
+      channels: q.channels,
+      types: q.types,
+      limit: q.limit * 2,
+    });
     return mergeAdjacent(rows).slice(0, q.limit);
   }
 
@@ -50,7 +59,9 @@ export class Search {
     const now = this.d.now();
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
-    const hits: SearchOutput['hits'] = this.d.reads ? ((await this.d.reads('search', 'local', [q, sessionId])) as SearchOutput['hits']) : this.local(q, sessionId);
+    const hits: SearchOutput['hits'] = this.d.reads
+      ? ((await this.d.reads('search', 'local', [q, sessionId])) as SearchOutput['hits'])
+      : this.local(q, sessionId);
     const warnings: string[] = [];
     const cloud = this.d.cloud;
     // The cloud index only holds spoken words and scenes: a search filtered to other channels or types does not ask it.
@@ -66,8 +77,16 @@ export class Search {
           const ts = row.started_at + Math.round(h.start_s * 1000);
           if ((since !== undefined && ts < since) || (until !== undefined && ts > until)) continue;
           hits.push({
-            session_id: sid, seq: 0, ts, offset_ms: Math.round(h.start_s * 1000), end_offset_ms: Math.round(h.end_s * 1000), channel: 'videodb',
-            type: h.index === 'scene' ? 'scene' : 'transcript.spoken', snippet: h.text, score: h.score, source: 'videodb',
+            session_id: sid,
+            seq: 0,
+            ts,
+            offset_ms: Math.round(h.start_s * 1000),
+            end_offset_ms: Math.round(h.end_s * 1000),
+            channel: 'videodb',
+            type: h.index === 'scene' ? 'scene' : 'transcript.spoken',
+            snippet: h.text,
+            score: h.score,
+            source: 'videodb',
             replay: { session: sid, at_ms: Math.round(h.start_s * 1000) },
           });
         }
@@ -76,7 +95,12 @@ export class Search {
       }
     }
     const { page, more } = fitPage(hits, q.limit, q.max_bytes);
-    return { query: q.query, hits: page, ...(warnings.length ? { warnings } : {}), ...(more && page.length < Math.min(hits.length, q.limit) ? { truncated: true } : {}) };
+    return {
+      query: q.query,
+      hits: page,
+      ...(warnings.length ? { warnings } : {}),
+      ...(more && page.length < Math.min(hits.length, q.limit) ? { truncated: true } : {}),
+    };
   }
 }
 
@@ -127,8 +151,18 @@ export function mergeAdjacent(rows: readonly SearchRow[]): SearchOutput['hits'] 
   }
   moments.sort((a, b) => a.rank - b.rank);
   return moments.map((m) => ({
-    session_id: m.best.session_id, seq: m.best.seq, ts: m.best.ts - (m.best.offset_ms - m.start), offset_ms: m.start, end_offset_ms: m.end,
-    channel: m.best.channel, type: m.best.type, snippet: m.best.snippet, score: m.best.score, source: 'local' as const,
-    matched: m.best.index, ...(m.count > 1 ? { merged: m.count } : {}), replay: { session: m.best.session_id, at_ms: m.start },
+    session_id: m.best.session_id,
+    seq: m.best.seq,
+    ts: m.best.ts - (m.best.offset_ms - m.start),
+    offset_ms: m.start,
+    end_offset_ms: m.end,
+    channel: m.best.channel,
+    type: m.best.type,
+    snippet: m.best.snippet,
+    score: m.best.score,
+    source: 'local' as const,
+    matched: m.best.index,
+    ...(m.count > 1 ? { merged: m.count } : {}),
+    replay: { session: m.best.session_id, at_ms: m.start },
   }));
 }

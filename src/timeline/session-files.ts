@@ -20,7 +20,6 @@ export const UPLOADS_JSONL = 'uploads.jsonl';
 export const INDEX_JSONL = 'index.jsonl';
 export const ANNOTATIONS_JSONL = 'annotations.jsonl';
 
-
 export function isSessionId(id: unknown): id is string {
   return typeof id === 'string' && SESSION_ID_PATTERN.test(id);
 }
@@ -212,7 +211,10 @@ export class EventLog {
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly file: string, private readonly syncMs: number) {
+  constructor(
+    readonly file: string,
+    private readonly syncMs: number,
+  ) {
     this.fd = fs.openSync(file, APPEND, 0o600);
   }
 

@@ -7,8 +7,23 @@
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type {
-  ChannelState, ChannelStatus, DaemonInfo, GetSessionInput, GetSessionOutput, GetTimelineInput, GetTimelineOutput, GetTranscriptInput, GetTranscriptOutput,
-  IndexerStatus, ListSessionsInput, ListSessionsOutput, LiveSession, Profile, SessionSummary, StatusOutput, StorageStatus,
+  ChannelState,
+  ChannelStatus,
+  DaemonInfo,
+  GetSessionInput,
+  GetSessionOutput,
+  GetTimelineInput,
+  GetTimelineOutput,
+  GetTranscriptInput,
+  GetTranscriptOutput,
+  IndexerStatus,
+  ListSessionsInput,
+  ListSessionsOutput,
+  LiveSession,
+  Profile,
+  SessionSummary,
+  StatusOutput,
+  StorageStatus,
 } from '../model.js';
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
@@ -109,7 +124,11 @@ export class SessionViews {
       // Stored project paths went through the gate; the filter is compared the same way.
       project: q.project === undefined ? undefined : redact(path.resolve(cwd ?? this.d.cwd, q.project)),
     });
-    const { page, more } = fitPage(rows.map((r) => this.toSummary(r)), q.limit, q.max_bytes);
+    const { page, more } = fitPage(
+      rows.map((r) => this.toSummary(r)),
+      q.limit,
+      q.max_bytes,
+    );
     const last = page[page.length - 1];
     return { sessions: page, ...(more && last ? { next_until: last.started_at } : {}) };
   }
@@ -143,17 +162,39 @@ export class SessionViews {
         ? this.d.store
             .moments(id, q.from_ms ?? 0, q.to_ms ?? Number.MAX_SAFE_INTEGER)
             .slice(0, MAX_MOMENTS)
-            .map((m) => ({ kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, data: JSON.parse(m.data) as Record<string, unknown> }))
+            .map((m) => ({
+              kind: m.kind,
+              start_offset_ms: m.start_offset_ms,
+              end_offset_ms: m.end_offset_ms,
+              data: JSON.parse(m.data) as Record<string, unknown>,
+            }))
         : undefined;
     const used = moments ? Buffer.byteLength(JSON.stringify(moments)) : 0;
-    const events = this.d.store.events({ sessionId: id, order: 'seq', fromMs: q.from_ms, toMs: q.to_ms, types: q.types, channels: q.channels, afterSeq: q.after_seq, limit: q.limit + 1 });
+    const events = this.d.store.events({
+      sessionId: id,
+      order: 'seq',
+      fromMs: q.from_ms,
+      toMs: q.to_ms,
+      types: q.types,
+      channels: q.channels,
+      afterSeq: q.after_seq,
+      limit: q.limit + 1,
+    });
     const { page, more } = fitPage(events, q.limit, q.max_bytes, used);
     const last = page[page.length - 1];
     return { session_id: id, events: page, next_after_seq: more && last ? last.seq : null, ...(moments ? { moments } : {}) };
   }
 
   transcript(id: string, q: Omit<GetTranscriptInput, 'session'>): GetTranscriptOutput {
-    const events = this.d.store.events({ sessionId: id, order: 'seq', types: ['transcript.segment'], fromMs: q.from_ms, toMs: q.to_ms, afterSeq: q.after_seq, limit: q.limit + 1 });
+    const events = this.d.store.events({
+      sessionId: id,
+      order: 'seq',
+      types: ['transcript.segment'],
+      fromMs: q.from_ms,
+      toMs: q.to_ms,
+      afterSeq: q.after_seq,
+      limit: q.limit + 1,
+    });
     const segments = events.map((e) => ({
       offset_ms: e.offset_ms,
       end_offset_ms: typeof e.data.end_offset_ms === 'number' ? e.data.end_offset_ms : e.offset_ms,

@@ -176,9 +176,7 @@ export class Store {
     this.st = this.prepare();
     this.appendTx = this.db.transaction((events: readonly EventInsert[]) => {
       for (const e of events) {
-        const info = this.st.insertEvent.run(
-          e.session_id, e.seq, e.parent_seq, e.ts, e.offset_ms, e.channel, e.type, JSON.stringify(e.data), e.text,
-        );
+        const info = this.st.insertEvent.run(e.session_id, e.seq, e.parent_seq, e.ts, e.offset_ms, e.channel, e.type, JSON.stringify(e.data), e.text);
         if (e.text) {
           this.st.insertFts.run(info.lastInsertRowid, e.text);
           this.st.insertTrigram.run(info.lastInsertRowid, e.text);
@@ -192,10 +190,7 @@ export class Store {
     const current = (this.db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
     const latest = migrations[migrations.length - 1]?.version ?? 0;
     if (current > latest) {
-      throw new TracedError(
-        ErrorCodes.STORE_MIGRATION,
-        `traced.db is at schema ${current}, newer than this traced (${latest}); upgrade traced`,
-      );
+      throw new TracedError(ErrorCodes.STORE_MIGRATION, `traced.db is at schema ${current}, newer than this traced (${latest}); upgrade traced`);
     }
     for (const m of migrations) {
       if (m.version <= current) continue;
@@ -227,9 +222,7 @@ export class Store {
          ON CONFLICT (session_id, channel_id) DO UPDATE SET state = excluded.state, detail = excluded.detail, store = excluded.store`,
       ),
       channels: db.prepare('SELECT * FROM channels WHERE session_id = ? ORDER BY channel_id'),
-      insertEvent: db.prepare(
-        'INSERT INTO events (session_id, seq, parent_seq, ts, offset_ms, channel, type, data, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
+      insertEvent: db.prepare('INSERT INTO events (session_id, seq, parent_seq, ts, offset_ms, channel, type, data, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertFts: db.prepare('INSERT INTO events_fts (rowid, text) VALUES (?, ?)'),
       insertTrigram: db.prepare('INSERT INTO events_trigram (rowid, text) VALUES (?, ?)'),
       progress: db.prepare(
@@ -262,10 +255,14 @@ export class Store {
       sessionTypes: db.prepare('SELECT DISTINCT type FROM events WHERE session_id = ?'),
       sessionAt: db.prepare('SELECT * FROM sessions WHERE started_at <= ? AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC LIMIT 1'),
       eventAt: db.prepare('SELECT data FROM events WHERE session_id = ? AND type = ? AND offset_ms = ?'),
-      addAnnotation: db.prepare('INSERT INTO annotations (session_id, offset_ms, ts, text, created_at) VALUES (@session_id, @offset_ms, @ts, @text, @created_at)'),
+      addAnnotation: db.prepare(
+        'INSERT INTO annotations (session_id, offset_ms, ts, text, created_at) VALUES (@session_id, @offset_ms, @ts, @text, @created_at)',
+      ),
       annotations: db.prepare('SELECT * FROM annotations WHERE session_id = ? AND offset_ms >= ? AND offset_ms <= ? ORDER BY offset_ms, id'),
       deleteMoments: db.prepare('DELETE FROM moments WHERE session_id = ?'),
-      addMoment: db.prepare('INSERT INTO moments (session_id, kind, start_offset_ms, end_offset_ms, score, data) VALUES (@session_id, @kind, @start_offset_ms, @end_offset_ms, @score, @data)'),
+      addMoment: db.prepare(
+        'INSERT INTO moments (session_id, kind, start_offset_ms, end_offset_ms, score, data) VALUES (@session_id, @kind, @start_offset_ms, @end_offset_ms, @score, @data)',
+      ),
       moments: db.prepare('SELECT * FROM moments WHERE session_id = ? AND start_offset_ms <= ? AND end_offset_ms >= ? ORDER BY start_offset_ms, id'),
       pruneSegment: db.prepare("UPDATE segments SET state = 'pruned' WHERE session_id = ? AND channel_id = ? AND seq = ?"),
       getSegment: db.prepare('SELECT * FROM segments WHERE session_id = ? AND channel_id = ? AND seq = ?'),
@@ -310,7 +307,13 @@ export class Store {
   }
 
   endSession(id: string, end: { state: SessionState; ended_at: number; end_offset_ms: number; error?: { code: string; message: string } | undefined }): void {
-    this.st.endSession.run({ id, state: end.state, ended_at: end.ended_at, end_offset_ms: end.end_offset_ms, error: end.error ? JSON.stringify(end.error) : null });
+    this.st.endSession.run({
+      id,
+      state: end.state,
+      ended_at: end.ended_at,
+      end_offset_ms: end.end_offset_ms,
+      error: end.error ? JSON.stringify(end.error) : null,
+    });
   }
 
   setWarnings(id: string, warnings: readonly string[]): void {
@@ -339,13 +342,31 @@ export class Store {
     throw new TracedError(ErrorCodes.SESSION_NOT_FOUND, `no session "${ref}"`, { data: { ref } });
   }
 
-  listSessions(q: { limit: number; since?: number | undefined; until?: number | undefined; project?: string | undefined; state?: string | undefined }): SessionRow[] {
+  listSessions(q: {
+    limit: number;
+    since?: number | undefined;
+    until?: number | undefined;
+    project?: string | undefined;
+    state?: string | undefined;
+  }): SessionRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.since !== undefined) { where.push('COALESCE(ended_at, 9e15) >= ?'); args.push(q.since); }
-    if (q.until !== undefined) { where.push('started_at <= ?'); args.push(q.until); }
-    if (q.project !== undefined) { where.push('project = ?'); args.push(q.project); }
-    if (q.state !== undefined) { where.push('state = ?'); args.push(q.state); }
+    if (q.since !== undefined) {
+      where.push('COALESCE(ended_at, 9e15) >= ?');
+      args.push(q.since);
+    }
+    if (q.until !== undefined) {
+      where.push('started_at <= ?');
+      args.push(q.until);
+    }
+    if (q.project !== undefined) {
+      where.push('project = ?');
+      args.push(q.project);
+    }
+    if (q.state !== undefined) {
+      where.push('state = ?');
+      args.push(q.state);
+    }
     const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
     return this.db.prepare(sql).all(...args, q.limit) as SessionRow[];
   }
@@ -391,12 +412,27 @@ export class Store {
   }
 
   /** Events after (offset, seq) in (offset, seq) order, up to `toMs`, optionally of some types (prefixes). */
-  eventsFrom(sessionId: string, afterOffset: number, afterSeq: number, toMs: number | undefined, types: readonly string[] | undefined, limit: number): RecordedEvent[] {
+  eventsFrom(
+    sessionId: string,
+    afterOffset: number,
+    afterSeq: number,
+    toMs: number | undefined,
+    types: readonly string[] | undefined,
+    limit: number,
+  ): RecordedEvent[] {
     const where = ['session_id = ?', '(offset_ms > ? OR (offset_ms = ? AND seq > ?))'];
     const args: unknown[] = [sessionId, afterOffset, afterOffset, afterSeq];
-    if (toMs !== undefined) { where.push('offset_ms <= ?'); args.push(toMs); }
-    if (types?.length) { where.push(`(${types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`); for (const t of types) args.push(t, `${t}.%`); }
-    return (this.db.prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY offset_ms, seq LIMIT ?`).all(...args, limit) as EventDbRow[]).map(rowToEvent);
+    if (toMs !== undefined) {
+      where.push('offset_ms <= ?');
+      args.push(toMs);
+    }
+    if (types?.length) {
+      where.push(`(${types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`);
+      for (const t of types) args.push(t, `${t}.%`);
+    }
+    return (this.db.prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY offset_ms, seq LIMIT ?`).all(...args, limit) as EventDbRow[]).map(
+      rowToEvent,
+    );
   }
 
   /** The session running at `ts` (started at or before it, not ended before it), newest first. */
@@ -425,7 +461,15 @@ export class Store {
   replaceMoments(sessionId: string, moments: readonly Omit<MomentRow, 'id' | 'session_id'>[]): void {
     this.transaction(() => {
       this.st.deleteMoments.run(sessionId);
-      for (const m of moments) this.st.addMoment.run({ session_id: sessionId, kind: m.kind, start_offset_ms: m.start_offset_ms, end_offset_ms: m.end_offset_ms, score: m.score, data: m.data });
+      for (const m of moments)
+        this.st.addMoment.run({
+          session_id: sessionId,
+          kind: m.kind,
+          start_offset_ms: m.start_offset_ms,
+          end_offset_ms: m.end_offset_ms,
+          score: m.score,
+          data: m.data,
+        });
     });
   }
 
@@ -477,11 +521,26 @@ export class Store {
   events(q: EventQuery): RecordedEvent[] {
     const where = ['session_id = ?'];
     const args: unknown[] = [q.sessionId];
-    if (q.fromMs !== undefined) { where.push('offset_ms >= ?'); args.push(q.fromMs); }
-    if (q.toMs !== undefined) { where.push('offset_ms <= ?'); args.push(q.toMs); }
-    if (q.afterSeq !== undefined) { where.push('seq > ?'); args.push(q.afterSeq); }
-    if (q.types?.length) { where.push(`(${q.types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
-    if (q.channels?.length) { where.push(`channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
+    if (q.fromMs !== undefined) {
+      where.push('offset_ms >= ?');
+      args.push(q.fromMs);
+    }
+    if (q.toMs !== undefined) {
+      where.push('offset_ms <= ?');
+      args.push(q.toMs);
+    }
+    if (q.afterSeq !== undefined) {
+      where.push('seq > ?');
+      args.push(q.afterSeq);
+    }
+    if (q.types?.length) {
+      where.push(`(${q.types.map(() => 'type = ? OR type LIKE ?').join(' OR ')})`);
+      for (const t of q.types) args.push(t, `${t}.%`);
+    }
+    if (q.channels?.length) {
+      where.push(`channel IN (${q.channels.map(() => '?').join(',')})`);
+      args.push(...q.channels);
+    }
     // Pages continue after a seq, so they are in seq order (the writer's); views of a moment use time order.
     const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${q.order === 'seq' || q.afterSeq !== undefined ? 'seq' : 'offset_ms, seq'} LIMIT ?`;
     return (this.db.prepare(sql).all(...args, q.limit) as EventDbRow[]).map(rowToEvent);
@@ -500,11 +559,26 @@ export class Store {
   search(q: SearchQuery): SearchRow[] {
     const filter: string[] = [];
     const args: unknown[] = [];
-    if (q.sessionId !== undefined) { filter.push('e.session_id = ?'); args.push(q.sessionId); }
-    if (q.since !== undefined) { filter.push('e.ts >= ?'); args.push(q.since); }
-    if (q.until !== undefined) { filter.push('e.ts <= ?'); args.push(q.until); }
-    if (q.types?.length) { filter.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`); for (const t of q.types) args.push(t, `${t}.%`); }
-    if (q.channels?.length) { filter.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`); args.push(...q.channels); }
+    if (q.sessionId !== undefined) {
+      filter.push('e.session_id = ?');
+      args.push(q.sessionId);
+    }
+    if (q.since !== undefined) {
+      filter.push('e.ts >= ?');
+      args.push(q.since);
+    }
+    if (q.until !== undefined) {
+      filter.push('e.ts <= ?');
+      args.push(q.until);
+    }
+    if (q.types?.length) {
+      filter.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`);
+      for (const t of q.types) args.push(t, `${t}.%`);
+    }
+    if (q.channels?.length) {
+      filter.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`);
+      args.push(...q.channels);
+    }
     const bounds = this.rowidBounds(q);
     if (bounds === null) return [];
     const run = (table: 'events_fts' | 'events_trigram', match: string, limit: number): SearchRow[] => {
@@ -553,10 +627,22 @@ export class Store {
     if (q.sessionId === undefined && q.since === undefined && q.until === undefined) return undefined;
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.sessionId !== undefined) { where.push('session_id = ?'); args.push(q.sessionId); }
-    if (q.since !== undefined) { where.push('ts >= ?'); args.push(q.since); }
-    if (q.until !== undefined) { where.push('ts <= ?'); args.push(q.until); }
-    const r = this.db.prepare(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM events WHERE ${where.join(' AND ')}`).get(...args) as { lo: number | null; hi: number | null };
+    if (q.sessionId !== undefined) {
+      where.push('session_id = ?');
+      args.push(q.sessionId);
+    }
+    if (q.since !== undefined) {
+      where.push('ts >= ?');
+      args.push(q.since);
+    }
+    if (q.until !== undefined) {
+      where.push('ts <= ?');
+      args.push(q.until);
+    }
+    const r = this.db.prepare(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM events WHERE ${where.join(' AND ')}`).get(...args) as {
+      lo: number | null;
+      hi: number | null;
+    };
     return r.lo === null || r.hi === null ? null : [r.lo, r.hi];
   }
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { audioInput, displayInput, parseAvfoundationDevices, parseDshowDevices, parsePactlSources, parseXrandrMonitors, parseXwininfo, pulseSource } from '../../src/capture/devices.js';
+import {
+  audioInput,
+  displayInput,
+  parseAvfoundationDevices,
+  parseDshowDevices,
+  parsePactlSources,
+  parseXrandrMonitors,
+  parseXwininfo,
+  pulseSource,
+} from '../../src/capture/devices.js';
 import { describeFailure } from '../../src/capture/media.js';
 import { parseSegmentList, parseStartEpoch } from '../../src/capture/segments.js';
 
@@ -23,7 +32,10 @@ dummy: Immediate exit requested`;
 describe('device listings', () => {
   it('parses avfoundation screens and microphones (macOS)', () => {
     const p = parseAvfoundationDevices(AVFOUNDATION);
-    expect(p.screens).toEqual([{ index: 1, name: 'Capture screen 0' }, { index: 2, name: 'Capture screen 1' }]);
+    expect(p.screens).toEqual([
+      { index: 1, name: 'Capture screen 0' },
+      { index: 2, name: 'Capture screen 1' },
+    ]);
     expect(p.audio.map((a) => a.name)).toEqual(['MacBook Pro Microphone', 'BlackHole 2ch']);
   });
   it('parses dshow devices (Windows)', () => {
@@ -35,12 +47,36 @@ describe('device listings', () => {
       { index: 2, width: 2560, height: 1440, x: 1920, y: 0, name: 'HDMI-1' },
     ]);
     expect(parseXwininfo('  Width: 1280\n  Height: 720\n')).toEqual({ width: 1280, height: 720 });
-    const src = parsePactlSources('0\tv.monitor\tmodule-null-sink.c\ts16le 2ch 44100Hz\tIDLE\n1\talsa_input.usb-mic\tmodule-alsa-card.c\ts16le 1ch 48000Hz\tRUNNING\n', 'alsa_input.usb-mic');
-    expect(src.map((s) => [s.id, s.kind, s.default])).toEqual([['system_audio:v.monitor', 'monitor', false], ['mic:alsa_input.usb-mic', 'mic', true]]);
+    const src = parsePactlSources(
+      '0\tv.monitor\tmodule-null-sink.c\ts16le 2ch 44100Hz\tIDLE\n1\talsa_input.usb-mic\tmodule-alsa-card.c\ts16le 1ch 48000Hz\tRUNNING\n',
+      'alsa_input.usb-mic',
+    );
+    expect(src.map((s) => [s.id, s.kind, s.default])).toEqual([
+      ['system_audio:v.monitor', 'monitor', false],
+      ['mic:alsa_input.usb-mic', 'mic', true],
+    ]);
   });
   it('builds the input arguments per platform', () => {
-    expect(displayInput('linux', { display: ':1', x: 1920, y: 0, width: 2560, height: 1440 }, 2).args).toEqual(['-f', 'x11grab', '-framerate', '2', '-video_size', '2560x1440', '-i', ':1+1920,0']);
-    expect(displayInput('darwin', { width: 0, height: 0, index: 1 }, 2).args).toEqual(['-f', 'avfoundation', '-capture_cursor', '1', '-framerate', '2', '-i', '1:none']);
+    expect(displayInput('linux', { display: ':1', x: 1920, y: 0, width: 2560, height: 1440 }, 2).args).toEqual([
+      '-f',
+      'x11grab',
+      '-framerate',
+      '2',
+      '-video_size',
+      '2560x1440',
+      '-i',
+      ':1+1920,0',
+    ]);
+    expect(displayInput('darwin', { width: 0, height: 0, index: 1 }, 2).args).toEqual([
+      '-f',
+      'avfoundation',
+      '-capture_cursor',
+      '1',
+      '-framerate',
+      '2',
+      '-i',
+      '1:none',
+    ]);
     expect(displayInput('win32', { x: 0, y: 0, width: 1920, height: 1080 }, 2).args).toContain('gdigrab');
     expect(audioInput('win32', 'Microphone Array (Realtek(R) Audio)').args).toEqual(['-f', 'dshow', '-i', 'audio=Microphone Array (Realtek(R) Audio)']);
     expect(audioInput('darwin', 'default').args).toEqual(['-f', 'avfoundation', '-i', ':0']);

@@ -17,7 +17,19 @@ import type { EventData } from '../../src/model.js';
 import { ROOT, makeRepo, tempDir, waitFor } from '../helpers/env.js';
 
 /** Secret files present before the channel starts (relative paths). */
-const PLANTED = ['.env', 'secrets.env', 'id_rsa', 'id_ed25519', 'server.pem', '.npmrc', 'config/.env.local', 'credentials.json', '.ssh/config', 'notes.vault', 'private/plan.txt'];
+const PLANTED = [
+  '.env',
+  'secrets.env',
+  'id_rsa',
+  'id_ed25519',
+  'server.pem',
+  '.npmrc',
+  'config/.env.local',
+  'credentials.json',
+  '.ssh/config',
+  'notes.vault',
+  'private/plan.txt',
+];
 /** Ordinary files present before the channel starts. */
 const ORDINARY = ['src/app.ts', 'config/settings.json', 'README.md', 'draft.txt'];
 /** The user's `privacy.secretFiles`. */
@@ -47,7 +59,12 @@ async function plantedProject(): Promise<string> {
 
 function recordingContext(project: string, events: { type: string; data: EventData }[]): ChannelContext {
   return {
-    sessionId: 'secrets', project, sessionDir: project, startedAt: Date.now(), logger: pino({ level: 'silent' }), env: process.env,
+    sessionId: 'secrets',
+    project,
+    sessionDir: project,
+    startedAt: Date.now(),
+    logger: pino({ level: 'silent' }),
+    env: process.env,
     emit: (type, data) => events.push({ type, data }),
     setHealth: () => {},
     registerSegment: () => {},
@@ -71,7 +88,17 @@ describe('files channel and secret files', () => {
       await waitFor(() => has('file.changed', 'src/app.ts') && has('file.changed', 'config/settings.json'), { what: 'ordinary saves', timeoutMs: 5000 });
 
       // Made while the channel runs: new secret directories and files, and an ordinary file renamed to a secret name.
-      for (const rel of ['.ssh/id_ed25519', '.ssh/known_hosts', 'keys/deploy.key', 'keys/.env.test', 'private/more.txt', 'config/id_ecdsa', 'backup.p12', 'app.secrets']) save(root, rel);
+      for (const rel of [
+        '.ssh/id_ed25519',
+        '.ssh/known_hosts',
+        'keys/deploy.key',
+        'keys/.env.test',
+        'private/more.txt',
+        'config/id_ecdsa',
+        'backup.p12',
+        'app.secrets',
+      ])
+        save(root, rel);
       fs.renameSync(path.join(root, 'draft.txt'), path.join(root, '.env.production'));
       save(root, 'notes/new.md');
       await waitFor(() => has('file.created', 'notes/new.md') && has('file.deleted', 'draft.txt'), { what: 'creation and rename', timeoutMs: 5000 });
@@ -103,7 +130,9 @@ describe('files channel and secret files', () => {
     const root = await plantedProject();
     const log = path.join(tempDir('strace-'), 'calls.log');
     dirs.push(path.dirname(log));
-    const proc = spawn('strace', ['-f', '-s', '256', '-e', 'trace=%file,%stat', '-o', log, process.execPath, child, root, JSON.stringify(USER_SECRETS)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn('strace', ['-f', '-s', '256', '-e', 'trace=%file,%stat', '-o', log, process.execPath, child, root, JSON.stringify(USER_SECRETS)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -125,8 +154,14 @@ describe('files channel and secret files', () => {
       proc.kill('SIGKILL');
     }
     const events = JSON.parse(out.slice(out.indexOf('ready\n') + 6).trim()) as { type: string; data: EventData }[];
-    expect(events.some((e) => e.type === 'file.changed' && e.data.path === 'src/app.ts'), out).toBe(true);
-    expect(events.some((e) => e.type === 'file.created' && e.data.path === 'deploy/run.sh'), out).toBe(true);
+    expect(
+      events.some((e) => e.type === 'file.changed' && e.data.path === 'src/app.ts'),
+      out,
+    ).toBe(true);
+    expect(
+      events.some((e) => e.type === 'file.created' && e.data.path === 'deploy/run.sh'),
+      out,
+    ).toBe(true);
     expect(events.filter((e) => SECRET_TEXT.test(JSON.stringify(e)))).toEqual([]);
 
     const lines = fs.readFileSync(log, 'utf8').split('\n');

@@ -3,7 +3,29 @@ import { IgnoreRules, isSecretFile } from '../../src/capture/ignore.js';
 
 describe('ignore rules judge paths by name alone', () => {
   it('treats every name on DESIGN §11 as secret, in any case and at any depth', () => {
-    const secret = ['.env', '.ENV.local', 'prod.env', '.envrc', 'server.pem', 'tls.key', 'id_rsa', 'id_rsa.pub', 'id_ed25519', 'id_ecdsa', 'id_dsa', '.npmrc', '.netrc', '.pgpass', 'credentials', 'credentials.json', 'cert.p12', 'cert.pfx', 'vault.kdbx', 'secrets.yaml', 'prod.secrets'];
+    const secret = [
+      '.env',
+      '.ENV.local',
+      'prod.env',
+      '.envrc',
+      'server.pem',
+      'tls.key',
+      'id_rsa',
+      'id_rsa.pub',
+      'id_ed25519',
+      'id_ecdsa',
+      'id_dsa',
+      '.npmrc',
+      '.netrc',
+      '.pgpass',
+      'credentials',
+      'credentials.json',
+      'cert.p12',
+      'cert.pfx',
+      'vault.kdbx',
+      'secrets.yaml',
+      'prod.secrets',
+    ];
     for (const name of secret) expect(isSecretFile(name), name).toBe(true);
     for (const name of ['env.ts', 'environment.ts', 'keys.ts', 'secret.md', 'README.md', 'id.ts']) expect(isSecretFile(name), name).toBe(false);
     const rules = new IgnoreRules('/p', []);
@@ -14,7 +36,7 @@ describe('ignore rules judge paths by name alone', () => {
     expect(rules.isSecret('/p/src/index.ts')).toBe(false);
   });
 
-  it('adds the user\'s secretFiles, directory patterns included, before anything is stat\'d', () => {
+  it("adds the user's secretFiles, directory patterns included, before anything is stat'd", () => {
     const rules = new IgnoreRules('/p', [], ['*.vault', 'private/', '/config/prod.yaml']);
     for (const rel of ['notes.vault', 'a/B.VAULT', 'private', 'private/plan.txt', 'config/prod.yaml']) expect(rules.isSecret(`/p/${rel}`), rel).toBe(true);
     for (const rel of ['sub/config/prod.yaml', 'privateer.ts', 'config/dev.yaml']) expect(rules.isSecret(`/p/${rel}`), rel).toBe(false);

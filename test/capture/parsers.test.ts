@@ -19,7 +19,19 @@ describe('ignore rules', () => {
   rules.addGitIgnored('tmp/');
   rules.addGitIgnored('secret.txt');
   it('ignores dependency, build, VCS, secrets, scratch, user and git-ignored paths', () => {
-    for (const p of ['node_modules/a/b.js', '.git/HEAD', 'dist/x.js', 'src/.env', '.env.local', 'a/b.swp', 'x.gen.ts', 'docs/build/i.html', 'tmp/a/b', 'secret.txt', '/elsewhere/x']) {
+    for (const p of [
+      'node_modules/a/b.js',
+      '.git/HEAD',
+      'dist/x.js',
+      'src/.env',
+      '.env.local',
+      'a/b.swp',
+      'x.gen.ts',
+      'docs/build/i.html',
+      'tmp/a/b',
+      'secret.txt',
+      '/elsewhere/x',
+    ]) {
       expect(rules.ignores(p.startsWith('/') ? p : `/p/${p}`), p).toBe(true);
     }
     for (const p of ['src/index.ts', 'README.md', 'docs/guide.md', 'environment.ts']) expect(rules.ignores(`/p/${p}`), p).toBe(false);

@@ -32,7 +32,9 @@ describe('config validation', () => {
   it('suggests at every depth, across letter case and swapped letters', () => {
     expect(refusal({ index: { ocr: { enabeld: false } } }).data?.unknown_keys).toEqual([{ path: 'index.ocr.enabeld', suggestion: 'index.ocr.enabled' }]);
     expect(refusal({ loglevel: 'debug' }).data?.unknown_keys).toEqual([{ path: 'loglevel', suggestion: 'logLevel' }]);
-    expect(refusal({ queue: { timeoutMs: { segmnet: 5000 } } }).data?.unknown_keys).toEqual([{ path: 'queue.timeoutMs.segmnet', suggestion: 'queue.timeoutMs.segment' }]);
+    expect(refusal({ queue: { timeoutMs: { segmnet: 5000 } } }).data?.unknown_keys).toEqual([
+      { path: 'queue.timeoutMs.segmnet', suggestion: 'queue.timeoutMs.segment' },
+    ]);
   });
 
   it('points a key put at the wrong level to its place', () => {
@@ -70,7 +72,15 @@ describe('config validation', () => {
   });
 
   it('still accepts every known key', () => {
-    const c = loadConfig({ env: {}, file: { capture: { segmentSeconds: 30 }, index: { ocr: { enabled: false } }, queue: { timeoutMs: { segment: 5000 } }, videodb: { index: { scenes: true } } } });
+    const c = loadConfig({
+      env: {},
+      file: {
+        capture: { segmentSeconds: 30 },
+        index: { ocr: { enabled: false } },
+        queue: { timeoutMs: { segment: 5000 } },
+        videodb: { index: { scenes: true } },
+      },
+    });
     expect(c.capture.segmentSeconds).toBe(30);
     expect(c.index.ocr.enabled).toBe(false);
   });

@@ -10,7 +10,10 @@ describe('RollingFile (the daemon log)', () => {
     const f = new RollingFile(dir, 'traced', 100, 3);
     for (let i = 0; i < 20; i++) expect(f.write(`${JSON.stringify({ i, pad: 'x'.repeat(40) })}\n`)).toBe(true);
     f.close();
-    const files = fs.readdirSync(dir).filter((n) => /^traced\.\d+\.log$/.test(n)).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+    const files = fs
+      .readdirSync(dir)
+      .filter((n) => /^traced\.\d+\.log$/.test(n))
+      .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
     expect(files.length).toBe(3);
     expect(fs.readlinkSync(path.join(dir, 'current.log'))).toBe(files[files.length - 1]);
     const last = fs.readFileSync(path.join(dir, files[files.length - 1]!), 'utf8');

@@ -33,17 +33,58 @@ describe('assistant channel (Claude Code transcripts)', () => {
     const dir = path.join(claude, 'projects', repo.replace(/[^a-zA-Z0-9]/g, '-'));
     fs.mkdirSync(dir, { recursive: true });
     const line = (o: object) => JSON.stringify({ sessionId: conv, cwd: repo, version: '2.0.0', ...o });
-    fs.writeFileSync(path.join(dir, `${conv}.jsonl`), [
-      line({ type: 'user', uuid: 'u0', timestamp: at(-60_000), message: { role: 'user', content: 'before the session: not ours' } }),
-      line({ type: 'user', uuid: 'u1', timestamp: at(2000), message: { role: 'user', content: 'fix the cache invalidation bug in src/cache.ts' } }),
-      line({ type: 'assistant', uuid: 'a1', timestamp: at(3500), message: { role: 'assistant', model: 'claude-x', content: [{ type: 'text', text: 'Looking at the cache first.' }, { type: 'tool_use', id: 't1', name: 'Read', input: { file_path: `${repo}/src/cache.ts` } }] } }),
-      line({ type: 'user', uuid: 'r1', timestamp: at(3600), message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'export const ttl = 5' }] } }),
-      line({ type: 'assistant', uuid: 'a2', timestamp: at(5000), message: { role: 'assistant', content: [{ type: 'tool_use', id: 't2', name: 'Edit', input: { file_path: `${repo}/src/cache.ts`, old_string: '5', new_string: '60' } }, { type: 'tool_use', id: 't3', name: 'Bash', input: { command: 'npm test -- cache' } }] } }),
-      '{"type":"assistant","uuid":"torn',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(dir, `${conv}.jsonl`),
+      [
+        line({ type: 'user', uuid: 'u0', timestamp: at(-60_000), message: { role: 'user', content: 'before the session: not ours' } }),
+        line({ type: 'user', uuid: 'u1', timestamp: at(2000), message: { role: 'user', content: 'fix the cache invalidation bug in src/cache.ts' } }),
+        line({
+          type: 'assistant',
+          uuid: 'a1',
+          timestamp: at(3500),
+          message: {
+            role: 'assistant',
+            model: 'claude-x',
+            content: [
+              { type: 'text', text: 'Looking at the cache first.' },
+              { type: 'tool_use', id: 't1', name: 'Read', input: { file_path: `${repo}/src/cache.ts` } },
+            ],
+          },
+        }),
+        line({
+          type: 'user',
+          uuid: 'r1',
+          timestamp: at(3600),
+          message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'export const ttl = 5' }] },
+        }),
+        line({
+          type: 'assistant',
+          uuid: 'a2',
+          timestamp: at(5000),
+          message: {
+            role: 'assistant',
+            content: [
+              { type: 'tool_use', id: 't2', name: 'Edit', input: { file_path: `${repo}/src/cache.ts`, old_string: '5', new_string: '60' } },
+              { type: 'tool_use', id: 't3', name: 'Bash', input: { command: 'npm test -- cache' } },
+            ],
+          },
+        }),
+        '{"type":"assistant","uuid":"torn',
+      ].join('\n'),
+    );
     const other = path.join(claude, 'projects', '-somewhere-else');
     fs.mkdirSync(other, { recursive: true });
-    fs.writeFileSync(path.join(other, 'x.jsonl'), JSON.stringify({ type: 'user', uuid: 'o1', sessionId: 'x', cwd: '/somewhere/else', timestamp: at(2500), message: { role: 'user', content: 'another project' } }));
+    fs.writeFileSync(
+      path.join(other, 'x.jsonl'),
+      JSON.stringify({
+        type: 'user',
+        uuid: 'o1',
+        sessionId: 'x',
+        cwd: '/somewhere/else',
+        timestamp: at(2500),
+        message: { role: 'user', content: 'another project' },
+      }),
+    );
     await new Promise((r) => setTimeout(r, 5500 - (Date.now() - t0)));
     await c.call('stop_session', {});
     const tl = (await c.call('get_timeline', { session: id, types: ['agent'] })).result.events as any[];

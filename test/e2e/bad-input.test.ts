@@ -41,19 +41,31 @@ describe('bad input on the socket', () => {
     ['binary garbage', Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0x01]), Buffer.from('\f')]), (r) => expect(r).toBe('closed')],
     ['an unknown frame type', '{"type":"hello","data":{}}\f', (r) => expect(r.data.error.code).toBe('TRACED_IPC_BAD_FRAME')],
     ['a request that is not an object', '{"type":"req","data":"status"}\f', (r) => expect(r.data.error.code).toBe('TRACED_IPC_BAD_FRAME')],
-    ['an unknown method', '{"type":"req","data":{"id":7,"method":"drop_tables","params":{}}}\f', (r) => {
-      expect(r.data.id).toBe(7);
-      expect(r.data.error.code).toBe('TRACED_IPC_UNKNOWN_METHOD');
-    }],
-    ['invalid params', '{"type":"req","data":{"id":8,"method":"search","params":{"query":42,"limit":-1}}}\f', (r) => {
-      expect(r.data.id).toBe(8);
-      expect(r.data.error.code).toBe('TRACED_INVALID_PARAMS');
-      expect(r.data.error.data.issues.length).toBeGreaterThanOrEqual(2);
-    }],
-    ['a prototype-polluting payload', '{"type":"req","data":{"id":9,"method":"ingest_event","params":{"type":"editor.x","data":{"__proto__":{"admin":true}}}}}\f', (r) => {
-      expect(r.data.id).toBe(9);
-      expect(({} as any).admin).toBeUndefined();
-    }],
+    [
+      'an unknown method',
+      '{"type":"req","data":{"id":7,"method":"drop_tables","params":{}}}\f',
+      (r) => {
+        expect(r.data.id).toBe(7);
+        expect(r.data.error.code).toBe('TRACED_IPC_UNKNOWN_METHOD');
+      },
+    ],
+    [
+      'invalid params',
+      '{"type":"req","data":{"id":8,"method":"search","params":{"query":42,"limit":-1}}}\f',
+      (r) => {
+        expect(r.data.id).toBe(8);
+        expect(r.data.error.code).toBe('TRACED_INVALID_PARAMS');
+        expect(r.data.error.data.issues.length).toBeGreaterThanOrEqual(2);
+      },
+    ],
+    [
+      'a prototype-polluting payload',
+      '{"type":"req","data":{"id":9,"method":"ingest_event","params":{"type":"editor.x","data":{"__proto__":{"admin":true}}}}}\f',
+      (r) => {
+        expect(r.data.id).toBe(9);
+        expect(({} as any).admin).toBeUndefined();
+      },
+    ],
   ];
 
   for (const [name, bytes, check] of cases) {
@@ -65,10 +77,13 @@ describe('bad input on the socket', () => {
       expect(st.result.session.state).toBe('recording');
       const file = `after-${name.replace(/\W+/g, '-')}.txt`;
       fs.writeFileSync(path.join(repo, file), 'x');
-      await waitFor(async () => {
-        const t = await control.call('get_timeline', { session, types: ['file'] });
-        return t.result.events.some((e: any) => e.data.path === file);
-      }, { what: `file event after ${name}` });
+      await waitFor(
+        async () => {
+          const t = await control.call('get_timeline', { session, types: ['file'] });
+          return t.result.events.some((e: any) => e.data.path === file);
+        },
+        { what: `file event after ${name}` },
+      );
     });
   }
 

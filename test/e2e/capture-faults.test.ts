@@ -17,7 +17,13 @@ import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 const skip = rigMissing();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Seg { channel_id: string; seq: number; path: string; start_offset_ms: number; duration_ms: number }
+interface Seg {
+  channel_id: string;
+  seq: number;
+  path: string;
+  start_offset_ms: number;
+  duration_ms: number;
+}
 
 async function segmentsOf(home: Home, id: string): Promise<Seg[]> {
   const { default: Database } = await import('better-sqlite3');
@@ -59,7 +65,13 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
   it('pause stops the media children and resume restarts them; offsets stay on the session clock', async () => {
     const repo = await makeRepo();
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     expect(res.error).toBeUndefined();
     const id = res.result.session.id;
     const t0 = res.result.session.started_at;
@@ -92,7 +104,7 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
       const total = mine.reduce((a, s) => a + s.duration_ms, 0);
       const first = mine[0]!;
       expect(first.start_offset_ms, `${ch} starts within 2.5 s of the session`).toBeLessThan(2500);
-      const spans = (pauseAt - first.start_offset_ms) + (stopped.result.duration_ms - after[0]!.start_offset_ms);
+      const spans = pauseAt - first.start_offset_ms + (stopped.result.duration_ms - after[0]!.start_offset_ms);
       expect(Math.abs(total - spans), `${ch}: ${total} ms of media for ${spans} ms of recording`).toBeLessThan(1500);
       for (const s of mine) expect(decodes(path.join(home.home, 'sessions', id, s.path)), s.path).toBe(true);
     }
@@ -104,7 +116,13 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
     const vault = rig.openWindow('KeePassXC - vault.kdbx');
     editor.focus();
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'window', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'window', store: true },
+      ],
+    });
     expect(res.error).toBeUndefined();
     const id = res.result.session.id;
     const t0 = res.result.session.started_at;
@@ -116,7 +134,10 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
     await sleep(5000);
     editor.focus();
     const holdTo = Date.now() - t0;
-    await waitFor(async () => channel((await c.call('status')).result.session, 'display:1').state === 'running', { what: 'display running after the hold', timeoutMs: 10_000 });
+    await waitFor(async () => channel((await c.call('status')).result.session, 'display:1').state === 'running', {
+      what: 'display running after the hold',
+      timeoutMs: 10_000,
+    });
     await sleep(5000);
     await c.call('stop_session', {});
     const tl = await c.call('get_timeline', { session: id, types: ['capture.privacy_hold', 'capture.gap', 'window.focus'] });
@@ -142,7 +163,13 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
 
   it('SIGTERM while recording (what a service manager sends): the session ends cleanly with its last segment registered', async () => {
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: await makeRepo(), channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: await makeRepo(),
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     const id = res.result.session.id;
     const t0 = res.result.session.started_at;
     c.close();
@@ -193,7 +220,13 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
       const mnt = disk.dir;
       const repo = await makeRepo();
       const c = await RawClient.connect(fullHome.socket);
-      const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'files', store: true }] });
+      const res = await c.call('start_session', {
+        project: repo,
+        channels: [
+          { id: 'display:1', store: true },
+          { id: 'files', store: true },
+        ],
+      });
       expect(res.error).toBeUndefined();
       const id = res.result.session.id;
       await waitFor(async () => channel((await c.call('status')).result.session, 'display:1').segments >= 1, { what: 'a first segment', timeoutMs: 15_000 });
@@ -235,10 +268,13 @@ describe.skipIf(!!skip)('media capture: pause, privacy, full disk', () => {
       );
       expect(back.session.state).toBe('recording');
       await waitFor(async () => (await segmentsOf(fullHome, id)).length > before, { what: 'a segment after the disk full', timeoutMs: 15_000 });
-      const gap = await waitFor(async () => {
-        const t = await c.call('get_timeline', { session: id, types: ['capture.gap'] });
-        return t.result.events.find((e: any) => /disk full/.test(e.data.reason));
-      }, { what: 'a disk-full gap event' });
+      const gap = await waitFor(
+        async () => {
+          const t = await c.call('get_timeline', { session: id, types: ['capture.gap'] });
+          return t.result.events.find((e: any) => /disk full/.test(e.data.reason));
+        },
+        { what: 'a disk-full gap event' },
+      );
       expect(gap.data.channel).toBe('display:1');
       const ok = await c.call('ingest_event', { channel: 'editor', type: 'editor.note', data: { text: 'after space returned' } });
       expect(ok.error).toBeUndefined();

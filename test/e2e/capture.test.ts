@@ -32,7 +32,12 @@ describe.skipIf(!!skip)('media capture on Xvfb + PulseAudio', () => {
     const c = await RawClient.connect(home.socket);
     const res = await c.call('start_session', {
       project: repo,
-      channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }, { id: 'mic:no_such_source', store: true }, { id: 'files', store: true }],
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+        { id: 'mic:no_such_source', store: true },
+        { id: 'files', store: true },
+      ],
     });
     expect(res.error).toBeUndefined();
     const id = res.result.session.id;
@@ -52,12 +57,18 @@ describe.skipIf(!!skip)('media capture on Xvfb + PulseAudio', () => {
     // Kill the mic's ffmpeg alone: the channel restarts and the gap is an event.
     await sleep(17_000 - (Date.now() - t0));
     // The capture ffmpeg (its output pattern is %05d), not the indexer reading finished segments.
-    const pids = execFileSync('pgrep', ['-f', `${id}/mic-default/%05d`], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const pids = execFileSync('pgrep', ['-f', `${id}/mic-default/%05d`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    const gap = await waitFor(async () => {
-      const t = await c.call('get_timeline', { session: id, types: ['capture'] });
-      return t.result.events.find((e: any) => e.type === 'capture.gap' && e.data.channel === 'mic:default');
-    }, { timeoutMs: 15_000, what: 'capture.gap event' });
+    const gap = await waitFor(
+      async () => {
+        const t = await c.call('get_timeline', { session: id, types: ['capture'] });
+        return t.result.events.find((e: any) => e.type === 'capture.gap' && e.data.channel === 'mic:default');
+      },
+      { timeoutMs: 15_000, what: 'capture.gap event' },
+    );
     expect(gap.data.duration_ms).toBeGreaterThan(0);
     expect(gap.data.duration_ms).toBeLessThan(10_000);
     const st = await c.call('status');
@@ -106,7 +117,13 @@ describe.skipIf(!!skip)('media capture on Xvfb + PulseAudio', () => {
   it('kill -9 of the daemon and its ffmpeg children: the recovered session keeps media up to ~2 s before the kill', async () => {
     const repo = await makeRepo();
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     const id = res.result.session.id;
     const started = res.result.session.started_at;
     c.close();

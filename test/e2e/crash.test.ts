@@ -63,7 +63,11 @@ describe('kill -9 of the daemon', () => {
     expect(shown.json.session.ended_at).toBe(last.ts);
     expect(events.at(-1).type).toBe('session.recovered');
     // The folder copy caught up with the database.
-    const jsonl = fs.readFileSync(path.join(home.home, 'sessions', id, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).seq);
+    const jsonl = fs
+      .readFileSync(path.join(home.home, 'sessions', id, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).seq);
     expect(new Set(jsonl)).toEqual(seqs);
 
     const again = await cli(home, ['start', '--json'], { cwd: repo });

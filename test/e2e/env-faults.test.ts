@@ -188,7 +188,10 @@ describe('a home that cannot be written', () => {
     const file = path.join(sb0.root, 'a-file');
     fs.writeFileSync(file, 'x');
     const sb = { ...sb0, home: path.join(file, 'home'), env: { ...sb0.env, TRACED_HOME: path.join(file, 'home') } };
-    for (const cmd of [['sessions', '--json'], ['status', '--json']]) {
+    for (const cmd of [
+      ['sessions', '--json'],
+      ['status', '--json'],
+    ]) {
       const r = await timed(sb, cmd);
       const message = expectCoded(r, 'TRACED_HOME_UNWRITABLE', /TRACED_HOME/);
       expect(message).toContain(`${file} is a file`);

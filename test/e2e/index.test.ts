@@ -17,11 +17,14 @@ const skip = rigMissing(['tesseract', 'pocketsphinx_continuous']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function caughtUp(c: RawClient, timeoutMs = 120_000): Promise<any> {
-  return waitFor(async () => {
-    const st = (await c.call('status')).result;
-    const ix = st.indexer;
-    return ix && ix.ocr.pending_segments === 0 && ix.speech.pending_segments === 0 && ix.current === null ? ix : undefined;
-  }, { timeoutMs, intervalMs: 500, what: 'the indexer to catch up' });
+  return waitFor(
+    async () => {
+      const st = (await c.call('status')).result;
+      const ix = st.indexer;
+      return ix && ix.ocr.pending_segments === 0 && ix.speech.pending_segments === 0 && ix.current === null ? ix : undefined;
+    },
+    { timeoutMs, intervalMs: 500, what: 'the indexer to catch up' },
+  );
 }
 
 describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
@@ -48,7 +51,13 @@ describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
     expect(st0.indexer.ocr.engine).toBe('tesseract');
     expect(st0.indexer.speech.engine).toBe('pocketsphinx');
     expect(st0.indexer.speech.reason).toMatch(/no whisper model installed/);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     expect(res.error).toBeUndefined();
     const id = res.result.session.id;
     const t0 = res.result.session.started_at;
@@ -92,7 +101,13 @@ describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
     const repo = await makeRepo();
     // Stop indexing from keeping up: many segments, then kill while it works.
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     const id = res.result.session.id;
     for (let i = 0; i < 6; i++) {
       rig.showText(`step ${i}: compiling module${i} with 7 warnings`);
@@ -101,7 +116,11 @@ describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
     await c.call('stop_session', {});
     await waitFor(async () => ((await c.call('status')).result.indexer.current ? true : undefined), { what: 'the indexer at work', intervalMs: 100 });
     c.close();
-    const kids = execFileSync('pgrep', ['-P', String(daemon!.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    const kids = execFileSync('pgrep', ['-P', String(daemon!.child.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
     daemon!.child.kill('SIGKILL');
     for (const pid of kids) spawnSync('kill', ['-9', String(pid)]);
     await daemon!.exited;
@@ -113,7 +132,9 @@ describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
     const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
     const segs = sql.prepare('SELECT channel_id, seq FROM segments WHERE session_id = ?').all(id) as any[];
     const progress = sql.prepare('SELECT channel_id, seq, kind, state, events FROM index_progress WHERE session_id = ?').all(id) as any[];
-    const events = sql.prepare("SELECT channel, offset_ms, type FROM events WHERE session_id = ? AND type IN ('screen.text', 'transcript.segment')").all(id) as any[];
+    const events = sql
+      .prepare("SELECT channel, offset_ms, type FROM events WHERE session_id = ? AND type IN ('screen.text', 'transcript.segment')")
+      .all(id) as any[];
     sql.close();
     // Every segment indexed exactly once for its kind …
     for (const g of segs) {

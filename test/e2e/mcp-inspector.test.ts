@@ -13,13 +13,18 @@ const INSPECTOR = path.join(ROOT, 'node_modules', '.bin', 'mcp-inspector');
 /** The inspector's JSON answer and exit code (it exits non-zero when a tool returns isError). */
 function inspector(home: ReturnType<typeof makeHome>, args: string[]): Promise<{ code: number; json: any; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(INSPECTOR, ['--cli', '-e', `TRACED_HOME=${home.home}`, process.execPath, BIN, 'mcp', ...args], { env: { ...home.env, HOME: home.home }, timeout: 60_000 }, (err, stdout, stderr) => {
-      try {
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, json: JSON.parse(stdout), stderr });
-      } catch {
-        reject(new Error(`the inspector did not answer JSON: ${err?.message ?? ''}\n${stderr}\n${stdout}`));
-      }
-    });
+    execFile(
+      INSPECTOR,
+      ['--cli', '-e', `TRACED_HOME=${home.home}`, process.execPath, BIN, 'mcp', ...args],
+      { env: { ...home.env, HOME: home.home }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        try {
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, json: JSON.parse(stdout), stderr });
+        } catch {
+          reject(new Error(`the inspector did not answer JSON: ${err?.message ?? ''}\n${stderr}\n${stdout}`));
+        }
+      },
+    );
   });
 }
 

@@ -17,7 +17,13 @@ describe('traced mcp with the SDK client over stdio', () => {
   beforeAll(async () => {
     home = makeHome();
     repo = await makeRepo();
-    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], env: home.env as Record<string, string>, cwd: repo, stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp'],
+      env: home.env as Record<string, string>,
+      cwd: repo,
+      stderr: 'pipe',
+    });
     transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     client = new Client({ name: 'traced-test', version: '1.0.0' });
     await client.connect(transport); // any non-protocol byte on stdout would break this handshake
@@ -48,11 +54,14 @@ describe('traced mcp with the SDK client over stdio', () => {
     fs.writeFileSync(path.join(repo, 'widget.tsx'), 'export {}\n');
     await git(repo, 'add', 'widget.tsx');
     await git(repo, 'commit', '-qm', 'Render the widget lazily');
-    const found = await waitFor(async () => {
-      const r = await client.callTool({ name: 'search', arguments: { query: 'widget lazily' } });
-      const hits = (r.structuredContent as any)?.hits ?? [];
-      return hits.find((h: any) => h.type === 'git.commit');
-    }, { what: 'commit search hit' });
+    const found = await waitFor(
+      async () => {
+        const r = await client.callTool({ name: 'search', arguments: { query: 'widget lazily' } });
+        const hits = (r.structuredContent as any)?.hits ?? [];
+        return hits.find((h: any) => h.type === 'git.commit');
+      },
+      { what: 'commit search hit' },
+    );
     expect(found.session_id).toBe(session.id);
     const stopped = await client.callTool({ name: 'stop_session', arguments: {} });
     expect((stopped.structuredContent as any).state).toBe('ended');
@@ -79,13 +88,53 @@ describe('traced mcp with the SDK client over stdio', () => {
     const sid = '20261121-100000-mcpt';
     fs.mkdirSync(path.join(src, 'display-1'));
     fs.mkdirSync(path.join(src, 'mic-default'));
-    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=white:s=640x360:r=2', '-t', '6', '-vf', "drawtext=text='MCP FRAME':fontsize=40:x=20:y=20:font=Monospace", '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path.join(src, 'display-1', '00000.mkv')]);
-    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000', '-t', '6', '-c:a', 'libopus', path.join(src, 'mic-default', '00000.ogg')]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=white:s=640x360:r=2',
+      '-t',
+      '6',
+      '-vf',
+      "drawtext=text='MCP FRAME':fontsize=40:x=20:y=20:font=Monospace",
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      path.join(src, 'display-1', '00000.mkv'),
+    ]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=16000',
+      '-t',
+      '6',
+      '-c:a',
+      'libopus',
+      path.join(src, 'mic-default', '00000.ogg'),
+    ]);
     const started = Date.UTC(2026, 10, 21, 10);
     const meta = {
       format: 'traced-recording/1',
-      session: { id: sid, project: repo, label: 'mcp fixture', profile: 'full', state: 'ended', started_at: started, ended_at: started + 6000, end_offset_ms: 6000 },
-      channels: [{ id: 'display:1', kind: 'media', store: true }, { id: 'mic:default', kind: 'media', store: true }],
+      session: {
+        id: sid,
+        project: repo,
+        label: 'mcp fixture',
+        profile: 'full',
+        state: 'ended',
+        started_at: started,
+        ended_at: started + 6000,
+        end_offset_ms: 6000,
+      },
+      channels: [
+        { id: 'display:1', kind: 'media', store: true },
+        { id: 'mic:default', kind: 'media', store: true },
+      ],
       annotations: [{ offset_ms: 1000, ts: started + 1000, text: 'fixture bookmark' }],
       media: [
         { channel: 'display:1', seq: 0, path: 'display-1/00000.mkv', start_offset_ms: 0, duration_ms: 6000, bytes: 1, sha256: null },
@@ -95,8 +144,26 @@ describe('traced mcp with the SDK client over stdio', () => {
     };
     const lines = [
       JSON.stringify(meta),
-      JSON.stringify({ seq: 1, parent_seq: null, type: 'file.changed', timestamp: started + 2000, offset: 2000, session_id: sid, channel: 'files', data: { path: 'fixture.ts' } }),
-      JSON.stringify({ seq: 2, parent_seq: null, type: 'terminal.command', timestamp: started + 3000, offset: 3000, session_id: sid, channel: 'terminal', data: { command: 'npm test', exit_code: 1 } }),
+      JSON.stringify({
+        seq: 1,
+        parent_seq: null,
+        type: 'file.changed',
+        timestamp: started + 2000,
+        offset: 2000,
+        session_id: sid,
+        channel: 'files',
+        data: { path: 'fixture.ts' },
+      }),
+      JSON.stringify({
+        seq: 2,
+        parent_seq: null,
+        type: 'terminal.command',
+        timestamp: started + 3000,
+        offset: 3000,
+        session_id: sid,
+        channel: 'terminal',
+        data: { command: 'npm test', exit_code: 1 },
+      }),
     ];
     const file = path.join(src, 'rec.jsonl');
     fs.writeFileSync(file, `${lines.join('\n')}\n`);
@@ -104,15 +171,29 @@ describe('traced mcp with the SDK client over stdio', () => {
     const args: Record<string, Record<string, unknown>> = {
       import_recording: { file, media_dir: src },
       start_session: { label: 'second' },
-      pause_session: {}, resume_session: {}, stop_session: {},
-      status: {}, list_sessions: {}, list_devices: {},
-      get_session: { session: sid }, get_timeline: { session: sid }, search: { query: 'fixture' },
+      pause_session: {},
+      resume_session: {},
+      stop_session: {},
+      status: {},
+      list_sessions: {},
+      list_devices: {},
+      get_session: { session: sid },
+      get_timeline: { session: sid },
+      search: { query: 'fixture' },
       ingest_event: { type: 'editor.file_opened', data: { path: 'x.ts' } },
-      queue_status: {}, queue_retry: {}, queue_pause: {}, queue_resume: {},
-      export_session: { session: sid, target: 'jsonl' }, get_clip: { session: sid, from_ms: 1000, to_ms: 3000 },
-      get_transcript: { session: sid }, what_happened: { session: sid },
-      replay_at: { session: sid, at: 2500 }, get_frame: { session: sid, at: 2500 },
-      annotate: { session: sid, at: 4000, text: 'via mcp' }, replay_cursor: { session: sid, advance: 10 }, prune: { dry_run: true },
+      queue_status: {},
+      queue_retry: {},
+      queue_pause: {},
+      queue_resume: {},
+      export_session: { session: sid, target: 'jsonl' },
+      get_clip: { session: sid, from_ms: 1000, to_ms: 3000 },
+      get_transcript: { session: sid },
+      what_happened: { session: sid },
+      replay_at: { session: sid, at: 2500 },
+      get_frame: { session: sid, at: 2500 },
+      annotate: { session: sid, at: 4000, text: 'via mcp' },
+      replay_cursor: { session: sid, advance: 10 },
+      prune: { dry_run: true },
     };
     // Order: import first, the live-session tools in lifecycle order, the rest after.
     const order = ['import_recording', 'start_session', 'ingest_event', 'pause_session', 'resume_session', 'stop_session'];
@@ -189,4 +270,3 @@ describe('traced mcp --http (Streamable HTTP on 127.0.0.1, bearer token)', () =>
     }
   }, 30_000);
 });
-

@@ -81,7 +81,8 @@ describe.skipIf(skip)('no child outlives the daemon', () => {
       const dir = path.join(home.home, 'sessions', id);
       // Both recorders running (their first media bytes on disk), and the children they are.
       await waitFor(() => [...mediaFiles(dir).keys()].some((f) => f.endsWith('.mkv')) && [...mediaFiles(dir).keys()].some((f) => f.endsWith('.ogg')), {
-        timeoutMs: 20_000, what: 'display and mic segments',
+        timeoutMs: 20_000,
+        what: 'display and mic segments',
       });
       const pid = d.child.pid as number;
       const kids = childrenOf(pid);

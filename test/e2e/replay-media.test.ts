@@ -29,10 +29,20 @@ describe.skipIf(!!skip)('replay and export of recorded media', () => {
     rig = await startRig();
     rig.showText('ALPHA screen: compiling the cache module');
     home = makeHome({ DISPLAY: rig.display, PULSE_SERVER: rig.env.PULSE_SERVER, PULSE_RUNTIME_PATH: rig.env.PULSE_RUNTIME_PATH });
-    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 15 }, index: { ocr: { enabled: false }, speech: { enabled: false } } }));
+    fs.writeFileSync(
+      path.join(home.home, 'config.json'),
+      JSON.stringify({ capture: { segmentSeconds: 15 }, index: { ocr: { enabled: false }, speech: { enabled: false } } }),
+    );
     daemon = await startDaemonProc(home);
     c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: await makeRepo(), channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }, { id: 'system_audio:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: await makeRepo(),
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+        { id: 'system_audio:default', store: true },
+      ],
+    });
     expect(res.error).toBeUndefined();
     id = res.result.session.id;
     const t0 = res.result.session.started_at;
@@ -63,7 +73,9 @@ describe.skipIf(!!skip)('replay and export of recorded media', () => {
     const r = await c.call('export_session', { session: id, target: 'mp4' });
     expect(r.error).toBeUndefined();
     expect(r.result.audio).toEqual(['mic:default', 'system_audio:default']);
-    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type:format=duration', '-of', 'json', r.result.file], { encoding: 'utf8' }));
+    const probe = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type:format=duration', '-of', 'json', r.result.file], { encoding: 'utf8' }),
+    );
     expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(['audio', 'video']);
     expect(Math.abs(Number(probe.format.duration) * 1000 - t.duration!), `mp4 ${probe.format.duration} s, session ${t.duration} ms`).toBeLessThan(1000);
     const speech = meanDb(r.result.file, t.speech0! / 1000 + 0.5, t.speech1! / 1000 - 0.5);

@@ -26,7 +26,13 @@ describe('replay, moments and recordings', () => {
     daemon = await startDaemonProc(home);
     repo = await makeRepo();
     c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'files', store: true }, { id: 'git', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'files', store: true },
+        { id: 'git', store: true },
+      ],
+    });
     id = res.result.session.id;
     const t0 = res.result.session.started_at;
     const at = () => Date.now() - t0;
@@ -38,14 +44,19 @@ describe('replay, moments and recordings', () => {
     }
     // A save-commit run.
     fs.writeFileSync(path.join(repo, 'cache.ts'), 'export const ttl = 5;\n');
-    await waitFor(async () => (await c.call('get_timeline', { session: id, types: ['file'] })).result.events.find((e: any) => e.data.path === 'cache.ts'), { what: 'the save of cache.ts' });
+    await waitFor(async () => (await c.call('get_timeline', { session: id, types: ['file'] })).result.events.find((e: any) => e.data.path === 'cache.ts'), {
+      what: 'the save of cache.ts',
+    });
     await git(repo, 'add', 'cache.ts');
     await git(repo, 'commit', '-qm', 'Fix cache ttl');
     await waitFor(async () => (await c.call('get_timeline', { session: id, types: ['git.commit'] })).result.events[0], { what: 'the commit' });
     marks.commit = at();
     await sleep(300);
     fs.writeFileSync(path.join(repo, 'store.ts'), 'export const store = new Map();\n');
-    const save = await waitFor(async () => (await c.call('get_timeline', { session: id, types: ['file'] })).result.events.find((e: any) => e.data.path === 'store.ts'), { what: 'the save of store.ts' });
+    const save = await waitFor(
+      async () => (await c.call('get_timeline', { session: id, types: ['file'] })).result.events.find((e: any) => e.data.path === 'store.ts'),
+      { what: 'the save of store.ts' },
+    );
     marks.save = save.offset_ms;
     await c.call('annotate', { session: id, at: save.offset_ms, text: 'store starts here' });
     await c.call('ingest_event', { channel: 'terminal', type: 'terminal.command', data: { command: 'npm test', exit_code: 0, cwd: repo } });

@@ -51,7 +51,9 @@ describe('replies that fit', () => {
     // 800 small events, default arguments: the budget holds the reply near 40 KB.
     const small = await c.call('get_timeline', { session: sid, types: ['editor.small'] });
     const smallBytes = Buffer.byteLength(JSON.stringify(small.result));
-    console.log(`default get_timeline on 800 small events: ${smallBytes} bytes, ${small.result.events.length} events, next_after_seq ${small.result.next_after_seq}`);
+    console.log(
+      `default get_timeline on 800 small events: ${smallBytes} bytes, ${small.result.events.length} events, next_after_seq ${small.result.next_after_seq}`,
+    );
     expect(smallBytes).toBeLessThan(42_000);
     expect(small.result.events.length).toBeGreaterThan(100);
     c.close();

@@ -31,7 +31,17 @@ describe('a daemon that stays responsive', () => {
       for (let k = 0; k < 5000 && i <= n; k++, i++) {
         const type = i % 3 === 0 ? 'terminal.command' : 'file.changed';
         const data = type === 'terminal.command' ? { command: `npm test ${i % 40}`, exit_code: i % 2 } : { path: `src/f${i % 300}.ts` };
-        batch.push({ session_id: SID, seq: i, parent_seq: null, ts: t0 + i * 100, offset_ms: i * 100, channel: type.split('.')[0] as string, type, data, text: eventText(type, data) });
+        batch.push({
+          session_id: SID,
+          seq: i,
+          parent_seq: null,
+          ts: t0 + i * 100,
+          offset_ms: i * 100,
+          channel: type.split('.')[0] as string,
+          type,
+          data,
+          text: eventText(type, data),
+        });
       }
       store.appendEvents(batch);
     }

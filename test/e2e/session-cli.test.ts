@@ -34,17 +34,23 @@ describe('an event session through the CLI', () => {
     fs.writeFileSync(path.join(repo, '.env'), 'API_TOKEN=hunter2hunter2\n');
     fs.mkdirSync(path.join(repo, 'node_modules', 'x'), { recursive: true });
     fs.writeFileSync(path.join(repo, 'node_modules', 'x', 'index.js'), 'no');
-    await waitFor(async () => {
-      const r = await cli(home, ['show', id, '--json']);
-      return r.json?.counts?.['file.created'] >= 1 && r.json?.counts?.['file.changed'] >= 1;
-    }, { what: 'file events' });
+    await waitFor(
+      async () => {
+        const r = await cli(home, ['show', id, '--json']);
+        return r.json?.counts?.['file.created'] >= 1 && r.json?.counts?.['file.changed'] >= 1;
+      },
+      { what: 'file events' },
+    );
     await git(repo, 'add', 'invalidateCache.ts', 'README.md');
     await git(repo, 'commit', '-qm', 'Invalidate the session cache on logout');
 
-    const shown = await waitFor(async () => {
-      const r = await cli(home, ['show', id, '--json']);
-      return r.json?.counts?.['git.commit'] === 1 ? r.json : undefined;
-    }, { what: 'commit event' });
+    const shown = await waitFor(
+      async () => {
+        const r = await cli(home, ['show', id, '--json']);
+        return r.json?.counts?.['git.commit'] === 1 ? r.json : undefined;
+      },
+      { what: 'commit event' },
+    );
     const events: any[] = shown.events;
     const paths = events.filter((e) => e.type.startsWith('file.')).map((e) => e.data.path);
     expect(paths).toContain('invalidateCache.ts');
@@ -84,7 +90,11 @@ describe('an event session through the CLI', () => {
     const dir = path.join(home.home, 'sessions', id);
     const doc = JSON.parse(fs.readFileSync(path.join(dir, 'session.json'), 'utf8'));
     expect(doc.state).toBe('ended');
-    const jsonl = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const jsonl = fs
+      .readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(jsonl.length).toBe(list.json.sessions[0].event_count);
   });
 

@@ -21,7 +21,13 @@ function runBash(home: Home, cwd: string, lines: string[]): void {
   expect(hook.status, hook.stderr).toBe(0);
   const hookFile = path.join(home.home, 'hook.sh');
   fs.writeFileSync(hookFile, hook.stdout);
-  const r = spawnSync('bash', ['--norc', '--noprofile', '-i'], { cwd, env: { ...home.env, PS1: '$ ' }, input: [`source ${hookFile}`, ...lines, 'exit 0', ''].join('\n'), encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-i'], {
+    cwd,
+    env: { ...home.env, PS1: '$ ' },
+    input: [`source ${hookFile}`, ...lines, 'exit 0', ''].join('\n'),
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   expect(r.status).toBe(0);
 }
 
@@ -43,11 +49,19 @@ describe.skipIf(bashMajor < 5)('terminal channel (bash hook)', () => {
     const c = await RawClient.connect(home.socket);
     const res = await c.call('start_session', { project: repo, channels: [{ id: 'files', store: true }] });
     const id = res.result.session.id;
-    runBash(home, repo, ['true', 'ls does-not-exist', `curl -H "Authorization: token ${TOKEN}" https://api.github.com/user >/dev/null 2>&1 || true`, 'sleep 0.4']);
-    const events = await waitFor(async () => {
-      const t = (await c.call('get_timeline', { session: id, types: ['terminal.command'] })).result.events;
-      return t.length >= 4 ? t : undefined;
-    }, { what: 'four terminal commands' });
+    runBash(home, repo, [
+      'true',
+      'ls does-not-exist',
+      `curl -H "Authorization: token ${TOKEN}" https://api.github.com/user >/dev/null 2>&1 || true`,
+      'sleep 0.4',
+    ]);
+    const events = await waitFor(
+      async () => {
+        const t = (await c.call('get_timeline', { session: id, types: ['terminal.command'] })).result.events;
+        return t.length >= 4 ? t : undefined;
+      },
+      { what: 'four terminal commands' },
+    );
     const byCmd = (re: RegExp) => events.find((e: any) => re.test(e.data.command));
     expect(byCmd(/^true$/).data).toMatchObject({ exit_code: 0, cwd: repo, shell: 'bash', in_project: true });
     expect(byCmd(/^ls does-not-exist$/).data.exit_code).toBe(2);
@@ -75,7 +89,10 @@ describe.skipIf(bashMajor < 5)('terminal channel (bash hook)', () => {
     daemon = await startDaemonProc(home);
     const t = await cli(home, ['timeline', id, '--type', 'terminal.command', '--json']);
     const cmds = t.json.events.map((e: any) => [e.data.command, e.data.exit_code]);
-    expect(cmds).toEqual([['echo while-the-daemon-is-down', 0], ['false', 1]]);
+    expect(cmds).toEqual([
+      ['echo while-the-daemon-is-down', 0],
+      ['false', 1],
+    ]);
     const shown = await cli(home, ['show', id, '--json']);
     expect(shown.json.session.state).toBe('recovered');
     // Picked up once: a second start does not add them again.

@@ -26,8 +26,17 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     rig.showText('uploading while being killed');
     server = await new FakeVideoDB(7).start();
     server.faults = { error500Rate: 0.1, uploadDelayMs: 150, uploadsOnly: true };
-    home = makeHome({ DISPLAY: rig.display, PULSE_SERVER: rig.env.PULSE_SERVER, PULSE_RUNTIME_PATH: rig.env.PULSE_RUNTIME_PATH, VIDEO_DB_API_KEY: 'good-key', TRACED_VIDEODB_URL: server.url });
-    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 2 }, queue: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 50 } }));
+    home = makeHome({
+      DISPLAY: rig.display,
+      PULSE_SERVER: rig.env.PULSE_SERVER,
+      PULSE_RUNTIME_PATH: rig.env.PULSE_RUNTIME_PATH,
+      VIDEO_DB_API_KEY: 'good-key',
+      TRACED_VIDEODB_URL: server.url,
+    });
+    fs.writeFileSync(
+      path.join(home.home, 'config.json'),
+      JSON.stringify({ capture: { segmentSeconds: 2 }, queue: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 50 } }),
+    );
   });
   afterAll(async () => {
     await stopDaemonProc(daemon);
@@ -41,11 +50,21 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     for (let i = 0; i < kills; i++) {
       daemon = await startDaemonProc(home);
       const c = await RawClient.connect(home.socket);
-      const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+      const res = await c.call('start_session', {
+        project: repo,
+        channels: [
+          { id: 'display:1', store: true },
+          { id: 'mic:default', store: true },
+        ],
+      });
       expect(res.error, `start ${i}`).toBeUndefined();
       c.close();
       await sleep(2500 + Math.random() * 2000);
-      const kids = execFileSync('pgrep', ['-P', String(daemon.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      const kids = execFileSync('pgrep', ['-P', String(daemon.child.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
       daemon.child.kill('SIGKILL');
       for (const pid of kids) {
         try {
@@ -58,10 +77,13 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     }
     // The last start recovers the last session and drains the queue with nobody doing anything.
     daemon = await startDaemonProc(home);
-    const final = await waitFor(async () => {
-      const q = (await cli(home, ['queue', 'status', '--json'])).json;
-      return q.counts.pending === 0 && q.counts.in_flight === 0 ? q : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'the queue to drain' });
+    const final = await waitFor(
+      async () => {
+        const q = (await cli(home, ['queue', 'status', '--json'])).json;
+        return q.counts.pending === 0 && q.counts.in_flight === 0 ? q : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: 'the queue to drain' },
+    );
     expect(final.counts.failed).toBe(0);
 
     const { default: Database } = await import('better-sqlite3');
@@ -80,7 +102,10 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
         if (!fs.existsSync(dir)) continue;
         for (const f of fs.readdirSync(dir).filter((n) => /^\d+\.(mkv|ogg)$/.test(n))) {
           files++;
-          expect(segs.some((g) => g.session_id === s.id && g.path === path.join(ch, f)), `${s.id}/${ch}/${f} registered`).toBe(true);
+          expect(
+            segs.some((g) => g.session_id === s.id && g.path === path.join(ch, f)),
+            `${s.id}/${ch}/${f} registered`,
+          ).toBe(true);
         }
       }
     }
@@ -100,14 +125,23 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     const dupes = dupesOf(false) + dupesOf(true);
     expect(dupesOf(false), 'video duplicates').toBe(0);
     expect(dupesOf(true)).toBeLessThanOrEqual(kills);
-    console.log(`upload kill loop: ${segs.length} segments over ${kills} kills, ${dupes} remote duplicates (${dupesOf(true)} audio), ${server.requests.filter((r) => r.status === 500).length} injected 500s`);
+    console.log(
+      `upload kill loop: ${segs.length} segments over ${kills} kills, ${dupes} remote duplicates (${dupesOf(true)} audio), ${server.requests.filter((r) => r.status === 500).length} injected 500s`,
+    );
   }, 400_000);
 
   it('traced.db deleted between runs: sessions, segments, events and finished uploads come back from the session folders', async () => {
     const repo = await makeRepo();
     daemon ??= await startDaemonProc(home);
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }, { id: 'files', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+        { id: 'files', store: true },
+      ],
+    });
     expect(res.error).toBeUndefined();
     for (let i = 0; i < 5; i++) await c.call('ingest_event', { channel: 'editor', type: 'editor.note', data: { text: `note ${i} about invalidateCache` } });
     await sleep(5000);
@@ -120,15 +154,21 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     const shown = await cli(home, ['show', 'last', '--json']);
     expect(shown.json.session.uploads.pending + shown.json.session.uploads.in_flight).toBe(0);
     expect(shown.json.session.uploads.done).toBeGreaterThanOrEqual(2);
-    await waitFor(async () => {
-      const q = (await cli(home, ['queue', 'status', '--json'])).json;
-      return q.counts.pending === 0 && q.counts.in_flight === 0 ? q : undefined;
-    }, { timeoutMs: 60_000, what: 'uploads of the last session' });
+    await waitFor(
+      async () => {
+        const q = (await cli(home, ['queue', 'status', '--json'])).json;
+        return q.counts.pending === 0 && q.counts.in_flight === 0 ? q : undefined;
+      },
+      { timeoutMs: 60_000, what: 'uploads of the last session' },
+    );
     // Indexing done too, so the snapshot holds everything the folders will have to give back.
-    await waitFor(async () => {
-      const ix = (await cli(home, ['status', '--json'])).json.indexer;
-      return ix.ocr.pending_segments + ix.speech.pending_segments === 0 && ix.current === null ? true : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'indexing to finish' });
+    await waitFor(
+      async () => {
+        const ix = (await cli(home, ['status', '--json'])).json.indexer;
+        return ix.ocr.pending_segments + ix.speech.pending_segments === 0 && ix.current === null ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: 'indexing to finish' },
+    );
     const { default: Database } = await import('better-sqlite3');
     const snapshot = () => {
       const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
@@ -136,8 +176,12 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
         return {
           sessions: sql.prepare('SELECT id, project, state, started_at, ended_at FROM sessions ORDER BY id').all(),
           events: sql.prepare('SELECT session_id, seq, type, offset_ms, data FROM events ORDER BY session_id, seq').all(),
-          segments: sql.prepare('SELECT session_id, channel_id, seq, path, start_offset_ms, duration_ms, bytes, sha256 FROM segments ORDER BY session_id, channel_id, seq').all(),
-          done: sql.prepare("SELECT session_id, channel_id, segment_seq, remote_id FROM upload_jobs WHERE state = 'done' ORDER BY session_id, channel_id, segment_seq").all(),
+          segments: sql
+            .prepare('SELECT session_id, channel_id, seq, path, start_offset_ms, duration_ms, bytes, sha256 FROM segments ORDER BY session_id, channel_id, seq')
+            .all(),
+          done: sql
+            .prepare("SELECT session_id, channel_id, segment_seq, remote_id FROM upload_jobs WHERE state = 'done' ORDER BY session_id, channel_id, segment_seq")
+            .all(),
           indexed: sql.prepare('SELECT session_id, channel_id, seq, kind, state, events FROM index_progress ORDER BY session_id, channel_id, seq, kind').all(),
         };
       } finally {
@@ -172,7 +216,13 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     const repo = await makeRepo();
     daemon ??= await startDaemonProc(home);
     const c = await RawClient.connect(home.socket);
-    const res = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     const id = res.result.session.id;
     await sleep(2000);
     await c.call('ingest_event', { channel: 'editor', type: 'editor.note', data: { text: 'looking at the cache invalidation bug' } });
@@ -213,7 +263,9 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     // Local MP4: one video and one audio stream covering the recording.
     const mp4 = await c.call('export_session', { session: id, target: 'mp4' });
     expect(mp4.result.export_status).toBe('exported');
-    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type:format=duration', '-of', 'json', mp4.result.file], { encoding: 'utf8' }));
+    const probe = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type:format=duration', '-of', 'json', mp4.result.file], { encoding: 'utf8' }),
+    );
     expect(probe.streams.map((x: any) => x.codec_type).sort()).toEqual(['audio', 'video']);
     const { default: Database } = await import('better-sqlite3');
     const sql = new Database(path.join(home.home, 'traced.db'), { readonly: true });
@@ -223,7 +275,13 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
 
     // Uploads paused: the next session is not exported yet, so its clip is cut locally.
     await c.call('queue_pause');
-    const res2 = await c.call('start_session', { project: repo, channels: [{ id: 'display:1', store: true }, { id: 'mic:default', store: true }] });
+    const res2 = await c.call('start_session', {
+      project: repo,
+      channels: [
+        { id: 'display:1', store: true },
+        { id: 'mic:default', store: true },
+      ],
+    });
     await sleep(4000);
     await c.call('stop_session', {});
     const id2 = res2.result.session.id;
@@ -232,10 +290,15 @@ describe.skipIf(!!skip)('uploads through kill -9', () => {
     const localClip = await c.call('get_clip', { session: id2, from_ms: 500, to_ms: 2500 });
     expect(localClip.result.source).toBe('local');
     expect(fs.existsSync(localClip.result.file)).toBe(true);
-    const clipDur = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', localClip.result.file], { encoding: 'utf8' }));
+    const clipDur = Number(
+      execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', localClip.result.file], { encoding: 'utf8' }),
+    );
     expect(Math.abs(clipDur - 2)).toBeLessThan(0.6);
     await c.call('queue_resume');
-    await waitFor(async () => ((await c.call('export_session', { session: id2, target: 'videodb' })).result.export_status === 'exported' ? true : undefined), { timeoutMs: 60_000, what: 'the second export' });
+    await waitFor(async () => ((await c.call('export_session', { session: id2, target: 'videodb' })).result.export_status === 'exported' ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the second export',
+    });
     c.close();
   }, 180_000);
 });

@@ -35,8 +35,11 @@ export function makeHome(extraEnv: NodeJS.ProcessEnv = {}): Home {
 
 export function git(cwd: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } }, (err, stdout, stderr) =>
-      err ? reject(new Error(`git ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
+    execFile(
+      'git',
+      args,
+      { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } },
+      (err, stdout, stderr) => (err ? reject(new Error(`git ${args.join(' ')}: ${stderr}`)) : resolve(stdout)),
     );
   });
 }
@@ -61,7 +64,7 @@ export interface CliResult {
 export function cli(home: Home, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args], { env: home.env, cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       let json: unknown;
       try {
         json = JSON.parse(stdout);
@@ -115,10 +118,13 @@ export async function startDaemonProc(home: Home): Promise<DaemonProc> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let dead = false;
   void exited.then(() => (dead = true));
-  await waitFor(async () => {
-    if (dead) throw new Error(`daemon exited: ${err}`);
-    return socketAnswers(home.socket);
-  }, { timeoutMs: 20_000, what: 'daemon socket' });
+  await waitFor(
+    async () => {
+      if (dead) throw new Error(`daemon exited: ${err}`);
+      return socketAnswers(home.socket);
+    },
+    { timeoutMs: 20_000, what: 'daemon socket' },
+  );
   return { child, stderr: () => err + out, exited };
 }
 

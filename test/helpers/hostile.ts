@@ -49,7 +49,19 @@ export async function makeArena(prefix: string): Promise<Arena> {
   await git(repo, 'add', '.');
   await git(repo, 'commit', '-qm', 'Teach the parser about strings');
   const env: NodeJS.ProcessEnv = { ...process.env, TRACED_HOME: home, TRACED_LOG_LEVEL: 'info', HOME: userHome, TMPDIR: tmp, TMP: tmp, TEMP: tmp };
-  for (const k of ['TRACED_SOCKET_DIR', 'DISPLAY', 'WAYLAND_DISPLAY', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'VIDEO_DB_API_KEY', 'PULSE_SERVER', 'CLAUDE_CONFIG_DIR']) delete env[k];
+  for (const k of [
+    'TRACED_SOCKET_DIR',
+    'DISPLAY',
+    'WAYLAND_DISPLAY',
+    'XDG_RUNTIME_DIR',
+    'XDG_DATA_HOME',
+    'XDG_CONFIG_HOME',
+    'XDG_CACHE_HOME',
+    'VIDEO_DB_API_KEY',
+    'PULSE_SERVER',
+    'CLAUDE_CONFIG_DIR',
+  ])
+    delete env[k];
   return { root, home, repo, cwd, userHome, tmp, socket: path.join(home, 'run', 'traced.sock'), env };
 }
 
@@ -69,10 +81,13 @@ export async function startArenaDaemon(a: Arena, straceLog?: string): Promise<Da
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let dead = false;
   void exited.then(() => (dead = true));
-  await waitFor(async () => {
-    if (dead) throw new Error(`daemon exited: ${err}`);
-    return socketAnswers(a.socket);
-  }, { timeoutMs: 20_000, what: 'daemon socket' });
+  await waitFor(
+    async () => {
+      if (dead) throw new Error(`daemon exited: ${err}`);
+      return socketAnswers(a.socket);
+    },
+    { timeoutMs: 20_000, what: 'daemon socket' },
+  );
   return { child, stderr: () => err + out, exited };
 }
 
@@ -88,7 +103,22 @@ export function straceProblem(): string | undefined {
 }
 
 /** The system calls that create a name in the file system. */
-const CREATING = ['creat', 'open', 'openat', 'mkdir', 'mkdirat', 'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat', 'mknod', 'mknodat'];
+const CREATING = [
+  'creat',
+  'open',
+  'openat',
+  'mkdir',
+  'mkdirat',
+  'rename',
+  'renameat',
+  'renameat2',
+  'link',
+  'linkat',
+  'symlink',
+  'symlinkat',
+  'mknod',
+  'mknodat',
+];
 
 /** A command prefix that logs every name-creating system call of a process tree to `log`. */
 export function straceArgs(log: string): string[] {
@@ -198,7 +228,10 @@ export function newOutside(before: Snapshot, after: Snapshot, a: Arena, othersPr
 
 /** A value nested `depth` levels deep, built as text without recursion (the raw socket client sends it as is). */
 export class Deep {
-  constructor(readonly depth: number, readonly kind: 'array' | 'object') {}
+  constructor(
+    readonly depth: number,
+    readonly kind: 'array' | 'object',
+  ) {}
   text(): string {
     return this.kind === 'array' ? `${'['.repeat(this.depth)}1${']'.repeat(this.depth)}` : `${'{"a":'.repeat(this.depth)}1${'}'.repeat(this.depth)}`;
   }
@@ -253,28 +286,84 @@ export function describe(value: unknown): string {
   return s.length > 600 ? `${s.slice(0, 600)}…` : s;
 }
 
-const protoObject = (): Record<string, unknown> => JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"prototype":{"polluted":true}}') as Record<string, unknown>;
+const protoObject = (): Record<string, unknown> =>
+  JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"prototype":{"polluted":true}}') as Record<string, unknown>;
 
 /** Hostile values for any one field. */
 export function hostileValues(): unknown[] {
   return [
     // wrong types and null
-    42, -1, 3.5, true, false, 'a string', {}, [], null, [1, 'two', null], { nested: { a: 1 } },
+    42,
+    -1,
+    3.5,
+    true,
+    false,
+    'a string',
+    {},
+    [],
+    null,
+    [1, 'two', null],
+    { nested: { a: 1 } },
     // deep nesting, built as text (2,000 levels as asked; deeper ones only the raw socket can carry)
-    new Deep(2000, 'array'), new Deep(2000, 'object'), new Deep(6000, 'array'), new Deep(20_000, 'array'),
+    new Deep(2000, 'array'),
+    new Deep(2000, 'object'),
+    new Deep(6000, 'array'),
+    new Deep(20_000, 'array'),
     // size
-    'a'.repeat(1_000_000), 'x'.repeat(70_000), Array.from({ length: 5000 }, (_, i) => i),
+    'a'.repeat(1_000_000),
+    'x'.repeat(70_000),
+    Array.from({ length: 5000 }, (_, i) => i),
     // NUL and control characters
-    'a\u0000b', '\u0000', 'last\u0000', '\u001b[31mred\u001b[0m', 'line\r\nbreak', '\f',
+    'a\u0000b',
+    '\u0000',
+    'last\u0000',
+    '\u001b[31mred\u001b[0m',
+    'line\r\nbreak',
+    '\f',
     // paths
-    '../../etc/passwd', '../../../../../../../../etc/passwd', '/etc/passwd', '/etc/shadow', '/dev/zero', '/dev/stdin', '/proc/self/environ',
-    '~/.ssh/id_rsa', '..', '.', '../../escape-dir', 'sub/../../../escape-file', 'C:\\Windows\\system32', '\\\\server\\share', 'file:///etc/passwd',
+    '../../etc/passwd',
+    '../../../../../../../../etc/passwd',
+    '/etc/passwd',
+    '/etc/shadow',
+    '/dev/zero',
+    '/dev/stdin',
+    '/proc/self/environ',
+    '~/.ssh/id_rsa',
+    '..',
+    '.',
+    '../../escape-dir',
+    'sub/../../../escape-file',
+    'C:\\Windows\\system32',
+    '\\\\server\\share',
+    'file:///etc/passwd',
     // prototype names
-    '__proto__', 'constructor', 'prototype', 'toString', protoObject(),
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    protoObject(),
     // unicode
-    '𝕿𝖗𝖆𝖈𝖊𝖉 🧵👩‍💻', '\u202Etxt.exe', '\uD800', '\uDFFF\uD800', 'ｌａｓｔ', 'İı', 'e\u0301\u0301\u0301', '\uFEFF', '\u2028\u2029',
+    '𝕿𝖗𝖆𝖈𝖊𝖉 🧵👩‍💻',
+    '\u202Etxt.exe',
+    '\uD800',
+    '\uDFFF\uD800',
+    'ｌａｓｔ',
+    'İı',
+    'e\u0301\u0301\u0301',
+    '\uFEFF',
+    '\u2028\u2029',
     // number-ish strings
-    'NaN', 'Infinity', '-Infinity', '-0', '1e309', '0x10', '9'.repeat(30), '-9'.repeat(20), '99999999999999999999w', '1e3m', '',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '-0',
+    '1e309',
+    '0x10',
+    '9'.repeat(30),
+    '-9'.repeat(20),
+    '99999999999999999999w',
+    '1e3m',
+    '',
   ];
 }
 
@@ -282,7 +371,20 @@ export function hostileValues(): unknown[] {
 function boundaryNumbers(s: JsonSchema): unknown[] {
   const lo = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : undefined);
   const hi = s.maximum;
-  const v: unknown[] = [0, -1, 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 1e308, -1e308, 0.5, 2 ** 31, 2 ** 32, -(2 ** 31)];
+  const v: unknown[] = [
+    0,
+    -1,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    -Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER + 2,
+    1e308,
+    -1e308,
+    0.5,
+    2 ** 31,
+    2 ** 32,
+    -(2 ** 31),
+  ];
   if (lo !== undefined) v.push(lo, lo - 1, lo + 1);
   if (hi !== undefined) v.push(hi, hi + 1, hi - 1);
   return v;
@@ -336,13 +438,20 @@ function genericArb(s: JsonSchema, real: Realistic): fc.Arbitrary<unknown> {
         const re = new RegExp(s.pattern);
         return fc.stringMatching(re).filter((x) => x.length >= min && x.length <= (s.maxLength ?? Infinity));
       }
-      return fc.string({ minLength: min, maxLength: Math.max(min, max), unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789 .:-_/+é🧵'.split(''), '🧵') });
+      return fc.string({
+        minLength: min,
+        maxLength: Math.max(min, max),
+        unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789 .:-_/+é🧵'.split(''), '🧵'),
+      });
     }
     case 'integer': {
       const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : -1_000_000);
       const max = s.maximum ?? 1_000_000;
       const small = fc.integer({ min: Math.max(min, -10_000), max: Math.min(max, Math.max(min, -10_000) + 100_000) });
-      return fc.oneof({ arbitrary: small, weight: 4 }, { arbitrary: fc.integer({ min: Math.max(min, -Number.MAX_SAFE_INTEGER), max: Math.min(max, Number.MAX_SAFE_INTEGER) }), weight: 1 });
+      return fc.oneof(
+        { arbitrary: small, weight: 4 },
+        { arbitrary: fc.integer({ min: Math.max(min, -Number.MAX_SAFE_INTEGER), max: Math.min(max, Number.MAX_SAFE_INTEGER) }), weight: 1 },
+      );
     }
     case 'number':
       return fc.double({ noNaN: true, noDefaultInfinity: true });
@@ -432,7 +541,9 @@ export function inputArb(schema: JsonSchema, real: Realistic, opts: { topLevel: 
   });
   if (opts.topLevel) {
     arms.push({
-      arbitrary: fc.constantFrom<unknown>(null, [], [{}], 'status', 7, true, new Deep(2000, 'object'), new Deep(50_000, 'array'), protoObject()).map((params): Generated => ({ kind: 'top', params })),
+      arbitrary: fc
+        .constantFrom<unknown>(null, [], [{}], 'status', 7, true, new Deep(2000, 'object'), new Deep(50_000, 'array'), protoObject())
+        .map((params): Generated => ({ kind: 'top', params })),
       weight: 1,
     });
   }
@@ -442,8 +553,20 @@ export function inputArb(schema: JsonSchema, real: Realistic, opts: { topLevel: 
 /** The nastiest values, tried on every field of every operation (not left to chance). */
 export function nastyValues(): unknown[] {
   return [
-    null, new Deep(2000, 'object'), new Deep(2000, 'array'), new Deep(6000, 'array'), 'a'.repeat(1_000_000), 'a\u0000b', '../../etc/passwd', '/etc/passwd',
-    protoObject(), '\uD800', -1, Number.MAX_SAFE_INTEGER, '99999999999999999999', '99999999999999999999w',
+    null,
+    new Deep(2000, 'object'),
+    new Deep(2000, 'array'),
+    new Deep(6000, 'array'),
+    'a'.repeat(1_000_000),
+    'a\u0000b',
+    '../../etc/passwd',
+    '/etc/passwd',
+    protoObject(),
+    '\uD800',
+    -1,
+    Number.MAX_SAFE_INTEGER,
+    '99999999999999999999',
+    '99999999999999999999w',
   ];
 }
 
@@ -474,7 +597,9 @@ export function sweep(schema: JsonSchema, real: Realistic, seed: number): Genera
   const fields = Object.keys(props).length ? [...Object.keys(props), 'unknown_extra_key', '__proto__'] : ['unknown_extra_key'];
   const nasty = nastyValues();
   // Keys the schema does not know are stripped before anything runs: a few values say so.
-  const forUnknownKeys = nasty.filter((v) => v instanceof Deep || (typeof v === 'string' && v.length > 1000) || (v !== null && typeof v === 'object' && !Array.isArray(v)));
+  const forUnknownKeys = nasty.filter(
+    (v) => v instanceof Deep || (typeof v === 'string' && v.length > 1000) || (v !== null && typeof v === 'object' && !Array.isArray(v)),
+  );
   for (const f of fields) {
     for (const v of props[f] ? nasty : forUnknownKeys) {
       const params = { ...base };

@@ -13,7 +13,11 @@ export function decodes(file: string): boolean {
 
 /** Mean volume (dB) of `file` between `fromS` and `toS`; -120 for digital silence. */
 export function meanDb(file: string, fromS: number, toS: number): number {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-ss', String(Math.max(0, fromS)), '-to', String(toS), '-i', file, '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'ffmpeg',
+    ['-hide_banner', '-nostats', '-ss', String(Math.max(0, fromS)), '-to', String(toS), '-i', file, '-af', 'volumedetect', '-f', 'null', '-'],
+    { encoding: 'utf8' },
+  );
   const m = /mean_volume:\s*(-?[\d.]+|-inf)/.exec(r.stderr);
   return !m || m[1] === '-inf' ? -120 : Number(m[1]);
 }

@@ -23,11 +23,13 @@ export class RawClient {
       }
       this.wake();
     });
-    this.closedP = new Promise((resolve) => sock.once('close', () => {
-      this.closed = true;
-      this.wake();
-      resolve();
-    }));
+    this.closedP = new Promise((resolve) =>
+      sock.once('close', () => {
+        this.closed = true;
+        this.wake();
+        resolve();
+      }),
+    );
     sock.on('error', () => undefined);
   }
 

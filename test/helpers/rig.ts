@@ -40,10 +40,30 @@ export async function startRig(): Promise<Rig> {
   procs.push(xvfb);
   await waitFor(() => fs.existsSync(`/tmp/.X11-unix/X${n}`), { what: 'Xvfb' });
   const runtime = tempDir('pulse-');
-  const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: display, PULSE_RUNTIME_PATH: runtime, PULSE_STATE_PATH: runtime, PULSE_SERVER: `unix:${path.join(runtime, 'native')}` };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DISPLAY: display,
+    PULSE_RUNTIME_PATH: runtime,
+    PULSE_STATE_PATH: runtime,
+    PULSE_SERVER: `unix:${path.join(runtime, 'native')}`,
+  };
   // Two null sinks: `v` is the microphone (its monitor is the default source), `w` the speakers
   // (the default sink, whose monitor is what system_audio:default records).
-  execFileSync('pulseaudio', ['-D', '--exit-idle-time=-1', '--system=false', '--disallow-exit', '-n', '--load=module-native-protocol-unix', '--load=module-null-sink sink_name=v', '--load=module-null-sink sink_name=w', '--use-pid-file=true'], { env, stdio: 'ignore' });
+  execFileSync(
+    'pulseaudio',
+    [
+      '-D',
+      '--exit-idle-time=-1',
+      '--system=false',
+      '--disallow-exit',
+      '-n',
+      '--load=module-native-protocol-unix',
+      '--load=module-null-sink sink_name=v',
+      '--load=module-null-sink sink_name=w',
+      '--use-pid-file=true',
+    ],
+    { env, stdio: 'ignore' },
+  );
   await waitFor(() => spawnSync('pactl', ['info'], { env }).status === 0, { what: 'pulseaudio' });
   execFileSync('pactl', ['set-default-source', 'v.monitor'], { env });
   execFileSync('pactl', ['set-default-sink', 'w'], { env });
@@ -68,7 +88,10 @@ export async function startRig(): Promise<Rig> {
     showText(text) {
       term?.kill();
       // The text goes through the environment, so quotes and parentheses reach the screen as they are.
-      term = spawn('xterm', ['-geometry', '120x30+0+0', '-fa', 'Monospace', '-fs', '14', '-e', 'bash', '-c', 'printf "%s\\n" "$RIG_TEXT"; sleep 3600'], { env: { ...env, RIG_TEXT: text }, stdio: 'ignore' });
+      term = spawn('xterm', ['-geometry', '120x30+0+0', '-fa', 'Monospace', '-fs', '14', '-e', 'bash', '-c', 'printf "%s\\n" "$RIG_TEXT"; sleep 3600'], {
+        env: { ...env, RIG_TEXT: text },
+        stdio: 'ignore',
+      });
       procs.push(term);
     },
     openWindow(title) {

@@ -34,7 +34,9 @@ export interface TestServices extends Built {
   rebuild(): Built;
 }
 
-export function testServices(opts: { channels?: Record<string, ChannelDriver>; config?: Record<string, unknown>; targets?: Record<string, UploadTarget>; home?: string } = {}): TestServices {
+export function testServices(
+  opts: { channels?: Record<string, ChannelDriver>; config?: Record<string, unknown>; targets?: Record<string, UploadTarget>; home?: string } = {},
+): TestServices {
   const home = opts.home ?? tempDir('svc-');
   const paths = resolvePaths({ env: { TRACED_HOME: home }, home });
   fs.mkdirSync(paths.sessionsDir, { recursive: true });
@@ -43,7 +45,13 @@ export function testServices(opts: { channels?: Record<string, ChannelDriver>; c
   const notes: string[] = [];
   const build = (): Built =>
     buildServices({
-      store, paths, config: loadConfig({ env: {}, file: opts.config ?? {} }), logger: pino({ level: 'silent' }), env: {}, cwd: home, version: 'test',
+      store,
+      paths,
+      config: loadConfig({ env: {}, file: opts.config ?? {} }),
+      logger: pino({ level: 'silent' }),
+      env: {},
+      cwd: home,
+      version: 'test',
       notify: (topic) => notes.push(topic),
       channelFactory: (spec) => opts.channels?.[spec.id],
       targets: () => new Map(Object.entries(opts.targets ?? {})),

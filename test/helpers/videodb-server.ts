@@ -191,8 +191,15 @@ export class FakeVideoDB {
       const audio = q.media_type === 'audio';
       const id = `${audio ? 'a' : 'm'}-${++this.seq}`;
       const media: Media = {
-        id, name: q.name ?? blob.filename, collection_id: m[1] as string, media_type: audio ? 'audio' : 'video', filename: blob.filename, size: blob.bytes, length: '0',
-        stream_url: `https://play.example/v1/${id}.m3u8`, player_url: `https://console.example/player?url=${id}`,
+        id,
+        name: q.name ?? blob.filename,
+        collection_id: m[1] as string,
+        media_type: audio ? 'audio' : 'video',
+        filename: blob.filename,
+        size: blob.bytes,
+        length: '0',
+        stream_url: `https://play.example/v1/${id}.m3u8`,
+        player_url: `https://console.example/player?url=${id}`,
       };
       this.media.push(media);
       if (!this.asyncUploads) return [200, { success: true, data: media }];
@@ -206,7 +213,10 @@ export class FakeVideoDB {
       return [200, { success: true, status: 'done', response: { success: true, data } }];
     }
     if (method === 'GET' && p === '/video') {
-      return [200, { success: true, data: { videos: this.media.filter((x) => x.media_type === 'video' && x.collection_id === url.searchParams.get('collection_id')) } }];
+      return [
+        200,
+        { success: true, data: { videos: this.media.filter((x) => x.media_type === 'video' && x.collection_id === url.searchParams.get('collection_id')) } },
+      ];
     }
     if (method === 'GET' && (m = /^\/(video|audio)\/([^/]+)$/.exec(p))) {
       const x = this.media.find((y) => y.id === m?.[2]);
@@ -221,10 +231,16 @@ export class FakeVideoDB {
     if (method === 'POST' && (m = /^\/video\/([^/]+)\/stream$/.exec(p))) {
       const tl = (json().timeline ?? []) as [number, number][];
       const range = tl.map(([a, b]) => `${a}-${b}`).join('_') || 'full';
-      return [200, { success: true, data: { stream_url: `https://play.example/v1/${m[1]}-${range}.m3u8`, player_url: `https://console.example/player?v=${m[1]}` } }];
+      return [
+        200,
+        { success: true, data: { stream_url: `https://play.example/v1/${m[1]}-${range}.m3u8`, player_url: `https://console.example/player?v=${m[1]}` } },
+      ];
     }
     if (method === 'POST' && (m = /^\/(collection|video)\/([^/]+)\/search$/.exec(p))) {
-      const words = String(json().query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+      const words = String(json().query ?? '')
+        .toLowerCase()
+        .split(/\s+/)
+        .filter(Boolean);
       const results = [];
       for (const media of this.media) {
         if (media.media_type !== 'video' || !(this.indexed.get(media.id) ?? []).includes('spoken_word')) continue;

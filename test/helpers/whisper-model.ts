@@ -69,7 +69,10 @@ export function buildTinyWhisperModel(file: string, word = 'hello'): TinyModel {
     const nameBuf = Buffer.from(name, 'utf8');
     i32(ne.length, nameBuf.length, half ? 1 : 0, ...ne);
     parts.push(nameBuf);
-    (half ? f16 : f32)(ne.reduce((a, b) => a * b, 1), fill);
+    (half ? f16 : f32)(
+      ne.reduce((a, b) => a * b, 1),
+      fill,
+    );
   };
   tensor('encoder.positional_embedding', [S, N_AUDIO_CTX]);
   tensor('encoder.conv1.weight', [3, N_MELS, S]);

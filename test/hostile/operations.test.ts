@@ -21,8 +21,24 @@ import { operations } from '../../src/api/index.js';
 import { ErrorCodes } from '../../src/errors.js';
 import { BIN, git, stopDaemonProc, waitFor, killHomeDaemon, type DaemonProc } from '../helpers/env.js';
 import {
-  Deep, createdPaths, describe as show, encodeJson, sweep, inputArb, makeArena, materialize, newOutside, snapshot, startArenaDaemon, straceArgs, straceProblem,
-  type Arena, type Generated, type JsonSchema, type Realistic, type Snapshot,
+  Deep,
+  createdPaths,
+  describe as show,
+  encodeJson,
+  sweep,
+  inputArb,
+  makeArena,
+  materialize,
+  newOutside,
+  snapshot,
+  startArenaDaemon,
+  straceArgs,
+  straceProblem,
+  type Arena,
+  type Generated,
+  type JsonSchema,
+  type Realistic,
+  type Snapshot,
 } from '../helpers/hostile.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -71,8 +87,17 @@ class Tally {
     } else this.failures.push({ transport: this.transport, op, input, why: o.why });
   }
   summary(): string {
-    const codes = [...this.codes].sort((x, y) => y[1] - x[1]).map(([c, n]) => `${c}=${n}`).join(' ');
-    return `[hostile ${this.transport}] seed=${SEED} calls=${this.calls} results=${this.results} closed(oversized frame)=${this.closed} coded errors: ${codes || 'none'}; internal=${this.codes.get(ErrorCodes.INTERNAL) ?? 0} other failures=${this.failures.filter((f) => f.why !== 'TRACED_INTERNAL').length}; slowest: ${[...this.ms].sort((x, y) => y[1] - x[1]).slice(0, 4).map(([o, t]) => `${o} ${(t / 1000).toFixed(1)}s`).join(', ')}`;
+    const codes = [...this.codes]
+      .sort((x, y) => y[1] - x[1])
+      .map(([c, n]) => `${c}=${n}`)
+      .join(' ');
+    return `[hostile ${this.transport}] seed=${SEED} calls=${this.calls} results=${this.results} closed(oversized frame)=${this.closed} coded errors: ${codes || 'none'}; internal=${this.codes.get(ErrorCodes.INTERNAL) ?? 0} other failures=${this.failures.filter((f) => f.why !== 'TRACED_INTERNAL').length}; slowest: ${[
+      ...this.ms,
+    ]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 4)
+      .map(([o, t]) => `${o} ${(t / 1000).toFixed(1)}s`)
+      .join(', ')}`;
   }
   report(): string {
     // One line per (operation, failure), with the first input that showed it.
@@ -83,7 +108,9 @@ class Tally {
       if (s) s.n++;
       else seen.set(key, { f, n: 1 });
     }
-    return [...seen.values()].map(({ f, n }) => `${f.transport} ${f.op} x${n}: ${f.why} <- ${f.input.kind}${f.input.field ? `(${f.input.field})` : ''} ${show(f.input.params)}`).join('\n');
+    return [...seen.values()]
+      .map(({ f, n }) => `${f.transport} ${f.op} x${n}: ${f.why} <- ${f.input.kind}${f.input.field ? `(${f.input.field})` : ''} ${show(f.input.params)}`)
+      .join('\n');
   }
 }
 
@@ -105,7 +132,10 @@ function deeperThan(value: unknown, depth: number): boolean {
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_r, reject) => (t = setTimeout(() => reject(new Error(`silence: no answer to ${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([
+    p,
+    new Promise<T>((_r, reject) => (t = setTimeout(() => reject(new Error(`silence: no answer to ${what} within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(t));
 }
 
 describe('every operation under schema-generated and hostile input', () => {
@@ -128,7 +158,9 @@ describe('every operation under schema-generated and hostile input', () => {
   /** What a refused call must leave as it was (DESIGN §10: no recorded data is touched). */
   function rowCounts(): string {
     db ??= new Database(path.join(a.home, 'traced.db'), { readonly: true, fileMustExist: true });
-    const r = db.prepare('SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM annotations) AS annotations, (SELECT count(*) FROM sessions) AS sessions').get() as Record<string, number>;
+    const r = db
+      .prepare('SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM annotations) AS annotations, (SELECT count(*) FROM sessions) AS sessions')
+      .get() as Record<string, number>;
     return `events=${r.events} annotations=${r.annotations} sessions=${r.sessions}`;
   }
 
@@ -183,7 +215,7 @@ describe('every operation under schema-generated and hostile input', () => {
     await git(a.repo, 'commit', '-qm', 'Cache parsed files');
     for (let i = 0; i < 8; i++) await ctl('ingest_event', { type: 'editor.file_opened', data: { path: `src/f${i}.ts`, line: i } });
     await ctl('ingest_event', { type: 'editor.diagnostics', data: { errors: [{ code: 'TS2345', message: 'Argument of type string' }] } });
-    await waitFor(async () => ((await ctl('get_timeline', { session: s1, types: ['git.commit'] })).events.length > 0), { what: 'commit event' });
+    await waitFor(async () => (await ctl('get_timeline', { session: s1, types: ['git.commit'] })).events.length > 0, { what: 'commit event' });
     await ctl('annotate', { session: s1, at: 500, text: 'bookmark' });
     await ctl('stop_session');
     const s2 = (await ctl('start_session', { project: a.repo, label: 'second' })).session.id as string;
@@ -193,7 +225,10 @@ describe('every operation under schema-generated and hostile input', () => {
     // A recording to import, and a media folder, in the callers' cwd (files this test made).
     const exported = await ctl('export_session', { session: s1, target: 'jsonl' });
     const exportedJson = await ctl('export_session', { session: s1, target: 'json' });
-    for (const [src, name] of [[exported.file, 'rec.jsonl'], [exportedJson.file, 'rec.json']] as const) {
+    for (const [src, name] of [
+      [exported.file, 'rec.jsonl'],
+      [exportedJson.file, 'rec.json'],
+    ] as const) {
       fs.copyFileSync(src, path.join(a.cwd, name));
       madeByTest.add(path.join(a.cwd, name));
     }
@@ -207,7 +242,16 @@ describe('every operation under schema-generated and hostile input', () => {
     real.file = ['rec.jsonl', 'rec.json', path.join(a.cwd, 'rec.jsonl'), exported.file];
     real.media_dir = ['media', '.', path.join(a.home, 'sessions', s1)];
     // Real cursors, and tokens shaped like them that no call ever handed out.
-    real.cursor = [cur1, cur2, `${s1}:0:0`, `${s1}:99999999999999999999:1`, `${s1}:-5:-5`, `${s1}:9007199254740991:9007199254740991`, `${s2}:-99999999999999999999:0`, '20990101-000000-zzzz:0:0'];
+    real.cursor = [
+      cur1,
+      cur2,
+      `${s1}:0:0`,
+      `${s1}:99999999999999999999:1`,
+      `${s1}:-5:-5`,
+      `${s1}:9007199254740991:9007199254740991`,
+      `${s2}:-99999999999999999999:0`,
+      '20990101-000000-zzzz:0:0',
+    ];
     real.at = [0, 250, 1500, 60_000, '+90s', '+1:30', '14:32', new Date().toISOString(), '5m'];
     real.since = ['30m', '2h', '1d', Date.now() - 3_600_000, new Date(Date.now() - 86_400_000).toISOString(), '99999999999999999999'];
     real.until = ['1m', Date.now(), new Date().toISOString()];
@@ -221,7 +265,13 @@ describe('every operation under schema-generated and hostile input', () => {
     real.text = ['a note', 'TODO: look at this'];
 
     const argv = [...(strace ? straceArgs(path.join(strace, 'mcp.log')) : []), process.execPath, BIN, 'mcp'];
-    const transport = new StdioClientTransport({ command: argv[0] as string, args: argv.slice(1), env: a.env as Record<string, string>, cwd: a.cwd, stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: argv[0] as string,
+      args: argv.slice(1),
+      env: a.env as Record<string, string>,
+      cwd: a.cwd,
+      stderr: 'pipe',
+    });
     transport.stderr?.on('data', (d: Buffer) => (mcpStderr += d.toString()));
     mcp = new Client({ name: 'traced-hostile', version: '1.0.0' });
     await mcp.connect(transport);
@@ -269,9 +319,13 @@ describe('every operation under schema-generated and hostile input', () => {
     }
     if (f.data.error) {
       const code = f.data.error.code;
-      return typeof code === 'string' && /^TRACED_[A-Z_]+$/.test(code) ? { kind: 'error', code } : { kind: 'bad', why: `uncoded error ${JSON.stringify(f.data.error).slice(0, 200)}` };
+      return typeof code === 'string' && /^TRACED_[A-Z_]+$/.test(code)
+        ? { kind: 'error', code }
+        : { kind: 'bad', why: `uncoded error ${JSON.stringify(f.data.error).slice(0, 200)}` };
     }
-    return f.data.result !== undefined && f.data.result !== null && typeof f.data.result === 'object' ? { kind: 'result' } : { kind: 'bad', why: `empty reply ${JSON.stringify(f.data).slice(0, 200)}` };
+    return f.data.result !== undefined && f.data.result !== null && typeof f.data.result === 'object'
+      ? { kind: 'result' }
+      : { kind: 'bad', why: `empty reply ${JSON.stringify(f.data).slice(0, 200)}` };
   }
 
   async function mcpCall(name: string, g: Generated): Promise<Outcome> {
@@ -354,7 +408,7 @@ describe('every operation under schema-generated and hostile input', () => {
     expect(mcpStderr).not.toMatch(/Error|Exception/);
   }, 600_000);
 
-  it('answers an MCP argument over the socket\'s frame limit with a coded error that does not blame the daemon, and goes on', async () => {
+  it("answers an MCP argument over the socket's frame limit with a coded error that does not blame the daemon, and goes on", async () => {
     // 1.2 MB of UTF-8: over the daemon's 1 MiB frame limit once forwarded.
     const r = await mcp.callTool({ name: 'search', arguments: { query: 'é'.repeat(600_000) } }, undefined, { timeout: CALL_TIMEOUT_MS });
     expect(r.isError).toBe(true);
@@ -375,8 +429,12 @@ describe('every operation under schema-generated and hostile input', () => {
     await ensure('idle');
     const inside = (p: string, dir: string) => p === dir || p.startsWith(`${dir}${path.sep}`) || p.startsWith(`${dir}/`);
     const allowed = (p: string) =>
-      inside(p, a.home) || inside(p, a.repo) || [...madeByTest].some((m) => inside(p, m)) ||
-      (inside(p, a.root) && PULSE_CLIENT_STATE.some((re) => re.test(p.slice(a.root.length)))) || inside(p, '/dev') || inside(p, '/proc');
+      inside(p, a.home) ||
+      inside(p, a.repo) ||
+      [...madeByTest].some((m) => inside(p, m)) ||
+      (inside(p, a.root) && PULSE_CLIENT_STATE.some((re) => re.test(p.slice(a.root.length)))) ||
+      inside(p, '/dev') ||
+      inside(p, '/proc');
     const after = snapshot(a);
     const inArena = newOutside(before, after, a, []).filter((p) => inside(p, a.root));
     const newInTmp = newOutside(before, after, a, []).filter((p) => !inside(p, a.root));
@@ -386,7 +444,7 @@ describe('every operation under schema-generated and hostile input', () => {
       // and catches files made and removed again in between.
       const created = fs.readdirSync(strace).flatMap((f) => createdPaths(path.join(strace as string, f)));
       found = [...new Set([...inArena, ...created])].filter((p) => !allowed(p));
-      if (process.env.HOSTILE_DEBUG) console.log(created.join("\n"));
+      if (process.env.HOSTILE_DEBUG) console.log(created.join('\n'));
       const others = newInTmp.filter((p) => !created.some((c) => inside(c, p)));
       if (others.length) console.log(`[hostile fs] new in /tmp, made by other processes (not ours per strace): ${others.join(' ')}`);
     } else found = [...inArena, ...newInTmp.filter((p) => !OTHERS.some((x) => path.basename(p).startsWith(x)))].filter((p) => !allowed(p));

@@ -67,7 +67,8 @@ describe('paging every event exactly once, within the byte budget', () => {
   const figures: string[] = [];
 
   const call = (method: string, params: Record<string, unknown>) => c.call(method, params, { timeoutMs: 15_000 }) as Promise<any>;
-  const dbSeqs = (session: string) => (db.prepare('SELECT seq FROM events WHERE session_id = ? ORDER BY seq').all(session) as { seq: number }[]).map((r) => r.seq);
+  const dbSeqs = (session: string) =>
+    (db.prepare('SELECT seq FROM events WHERE session_id = ? ORDER BY seq').all(session) as { seq: number }[]).map((r) => r.seq);
 
   beforeAll(async () => {
     a = await makeArena('thp-');
@@ -96,7 +97,9 @@ describe('paging every event exactly once, within the byte budget', () => {
     const s2 = await call('start_session', { project: a.repo, label: 'small' });
     small = s2.session.id;
     for (let i = 0; i < 800; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, k) => call('ingest_event', { type: 'editor.file_opened', data: { path: `src/f${(i + k) % 50}.ts`, line: i + k } })));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, k) => call('ingest_event', { type: 'editor.file_opened', data: { path: `src/f${(i + k) % 50}.ts`, line: i + k } })),
+      );
     }
     await call('stop_session', {});
     db = new Database(path.join(a.home, 'traced.db'), { readonly: true, fileMustExist: true });
@@ -128,7 +131,12 @@ describe('paging every event exactly once, within the byte budget', () => {
         let after: number | undefined;
         let pages = 0;
         for (;;) {
-          const r = await call('get_timeline', { session: sid, ...(limit ? { limit } : {}), ...(maxBytes ? { max_bytes: maxBytes } : {}), ...(after !== undefined ? { after_seq: after } : {}) });
+          const r = await call('get_timeline', {
+            session: sid,
+            ...(limit ? { limit } : {}),
+            ...(maxBytes ? { max_bytes: maxBytes } : {}),
+            ...(after !== undefined ? { after_seq: after } : {}),
+          });
           pages++;
           const size = bytes(r);
           if (size > budget && r.events.length > 1) over.push(`page ${pages} (after_seq ${after}): ${size} bytes, ${r.events.length} events`);
@@ -148,7 +156,10 @@ describe('paging every event exactly once, within the byte budget', () => {
   }
 
   /** Walks replay_cursor with `step` params until done; returns the events in the order given. */
-  async function walkCursor(step: (pos: { cursor?: string }) => Record<string, unknown>, maxBytes?: number): Promise<{ events: Ev[]; calls: number; over: string[] }> {
+  async function walkCursor(
+    step: (pos: { cursor?: string }) => Record<string, unknown>,
+    maxBytes?: number,
+  ): Promise<{ events: Ev[]; calls: number; over: string[] }> {
     const events: Ev[] = [];
     const over: string[] = [];
     let cursor: string | undefined;
@@ -176,11 +187,21 @@ describe('paging every event exactly once, within the byte budget', () => {
     return bad.slice(0, 5);
   }
 
-  for (const [advance, maxBytes] of [[1, undefined], [13, undefined], [1000, undefined], [1000, 1000]] as const) {
+  for (const [advance, maxBytes] of [
+    [1, undefined],
+    [13, undefined],
+    [1000, undefined],
+    [1000, 1000],
+  ] as const) {
     it(`replay_cursor advancing ${advance} (max_bytes ${maxBytes ?? 'default'}) returns every event once, in time order`, async () => {
       const w = await walkCursor(() => ({ advance }), maxBytes);
       figures.push(`replay_cursor advance=${advance} max_bytes=${maxBytes ?? 'default'}: ${w.calls} calls, ${w.events.length} events`);
-      expect(compare(w.events.map((e) => e.seq), dbSeqs(sid))).toEqual([]);
+      expect(
+        compare(
+          w.events.map((e) => e.seq),
+          dbSeqs(sid),
+        ),
+      ).toEqual([]);
       expect(inWalkOrder(w.events)).toEqual([]);
       expect(w.over).toEqual([]);
     }, 120_000);
@@ -208,15 +229,28 @@ describe('paging every event exactly once, within the byte budget', () => {
       if (calls > 20_000) throw new Error('the stepped walk does not end');
     }
     figures.push(`replay_cursor advance_to_ms step ${stepMs} ms: ${calls} calls, ${events.length} events`);
-    expect(compare(events.map((e) => e.seq), dbSeqs(sid))).toEqual([]);
+    expect(
+      compare(
+        events.map((e) => e.seq),
+        dbSeqs(sid),
+      ),
+    ).toEqual([]);
     expect(inWalkOrder(events)).toEqual([]);
     expect(over).toEqual([]);
   }, 120_000);
 
-  for (const [eventsLimit, maxBytes] of [[undefined, undefined], [5000, 1000], [5000, undefined]] as const) {
+  for (const [eventsLimit, maxBytes] of [
+    [undefined, undefined],
+    [5000, 1000],
+    [5000, undefined],
+  ] as const) {
     it(`get_session (events_limit ${eventsLimit ?? 'default'}, max_bytes ${maxBytes ?? 'default'}) continued by get_timeline returns every event once`, async () => {
       const budget = maxBytes ?? DEFAULT_MAX_BYTES;
-      const s = await call('get_session', { session: sid, ...(eventsLimit ? { events_limit: eventsLimit } : {}), ...(maxBytes ? { max_bytes: maxBytes } : {}) });
+      const s = await call('get_session', {
+        session: sid,
+        ...(eventsLimit ? { events_limit: eventsLimit } : {}),
+        ...(maxBytes ? { max_bytes: maxBytes } : {}),
+      });
       const over: string[] = [];
       if (bytes(s) > budget && s.events.length > 1) over.push(`get_session: ${bytes(s)} bytes, ${s.events.length} events`);
       expect(s.truncated).toBe(true);
@@ -237,7 +271,13 @@ describe('paging every event exactly once, within the byte budget', () => {
   }
 
   it('keeps the default get_timeline of 800 small events under ~45 KB of JSON over MCP', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], env: a.env as Record<string, string>, cwd: a.cwd, stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp'],
+      env: a.env as Record<string, string>,
+      cwd: a.cwd,
+      stderr: 'pipe',
+    });
     const mcp = new Client({ name: 'traced-paging', version: '1.0.0' });
     await mcp.connect(transport);
     try {
@@ -248,7 +288,9 @@ describe('paging every event exactly once, within the byte budget', () => {
       const textBytes = Buffer.byteLength(text);
       const whole = bytes(r);
       const n = (r.structuredContent as any).events.length;
-      figures.push(`MCP get_timeline default on 800 small events: text ${textBytes} bytes (${n} events, next_after_seq ${(r.structuredContent as any).next_after_seq}); whole result with structuredContent ${whole} bytes`);
+      figures.push(
+        `MCP get_timeline default on 800 small events: text ${textBytes} bytes (${n} events, next_after_seq ${(r.structuredContent as any).next_after_seq}); whole result with structuredContent ${whole} bytes`,
+      );
       expect(textBytes).toBeLessThan(45_000);
       expect(dbSeqs(small).length).toBeGreaterThanOrEqual(800);
     } finally {

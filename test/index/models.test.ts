@@ -63,6 +63,8 @@ describe('traced models', () => {
     const bad = await cli(home, ['models', 'pull', 'enormous.en']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/TRACED_INVALID_PARAMS: unknown model "enormous.en"; known: tiny.en, tiny, base.en/);
-    await expect(pullModel({ name: 'x', dir: tempDir('m-'), baseUrl: url, catalog: [{ name: 'x', file: 'missing.bin', sha1: '0', mb: 0 }] })).rejects.toMatchObject({ code: 'TRACED_MODEL_DOWNLOAD' });
+    await expect(
+      pullModel({ name: 'x', dir: tempDir('m-'), baseUrl: url, catalog: [{ name: 'x', file: 'missing.bin', sha1: '0', mb: 0 }] }),
+    ).rejects.toMatchObject({ code: 'TRACED_MODEL_DOWNLOAD' });
   });
 });

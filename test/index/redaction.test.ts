@@ -41,7 +41,13 @@ const CORPUS: [string, string, string][] = [
 class CorpusSpeech implements SpeechEngine {
   readonly name = 'corpus';
   async transcribe(): Promise<Utterance[]> {
-    return CORPUS.map(([, text], i) => ({ text, start: i, end: i + 0.8, conf: 0.9, words: text.split(' ').map((w, k) => ({ word: w, start: i + k * 0.1, end: i + k * 0.1 + 0.1, conf: 0.9 })) }));
+    return CORPUS.map(([, text], i) => ({
+      text,
+      start: i,
+      end: i + 0.8,
+      conf: 0.9,
+      words: text.split(' ').map((w, k) => ({ word: w, start: i + k * 0.1, end: i + k * 0.1 + 0.1, conf: 0.9 })),
+    }));
   }
 }
 
@@ -69,21 +75,63 @@ describe.skipIf(missing.length > 0)('redaction corpus: screen, speech and termin
     const textFile = path.join(home, 'screen.txt');
     fs.writeFileSync(textFile, CORPUS.map(([, t]) => t).join('\n'));
     const video = path.join(dir, 'display-1', '00000.mkv');
-    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=white:s=1600x720:r=1', '-t', '2',
-      '-vf', `drawtext=textfile=${textFile}:fontcolor=black:fontsize=26:x=20:y=20:line_spacing=18:font=Monospace`, '-c:v', 'libx264', '-crf', '12', '-pix_fmt', 'yuv420p', video]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=white:s=1600x720:r=1',
+      '-t',
+      '2',
+      '-vf',
+      `drawtext=textfile=${textFile}:fontcolor=black:fontsize=26:x=20:y=20:line_spacing=18:font=Monospace`,
+      '-c:v',
+      'libx264',
+      '-crf',
+      '12',
+      '-pix_fmt',
+      'yuv420p',
+      video,
+    ]);
     const audio = path.join(dir, 'mic-default', '00000.ogg');
     execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=300:sample_rate=16000', '-t', '12', '-c:a', 'libopus', audio]);
-    for (const [channel, rel, dur] of [['display:1', 'display-1/00000.mkv', 2000], ['mic:default', 'mic-default/00000.ogg', 12000]] as const) {
-      store.insertSegment({ session_id: sessionId, channel_id: channel, seq: 0, path: rel, start_offset_ms: 0, duration_ms: dur, bytes: 1, sha256: 'x', state: 'complete', created_at: Date.now() });
+    for (const [channel, rel, dur] of [
+      ['display:1', 'display-1/00000.mkv', 2000],
+      ['mic:default', 'mic-default/00000.ogg', 12000],
+    ] as const) {
+      store.insertSegment({
+        session_id: sessionId,
+        channel_id: channel,
+        seq: 0,
+        path: rel,
+        start_offset_ms: 0,
+        duration_ms: dur,
+        bytes: 1,
+        sha256: 'x',
+        state: 'complete',
+        created_at: Date.now(),
+      });
     }
     indexer = new Indexer({
-      store, sessionDir: (id) => path.join(paths.sessionsDir, id), tmpDir: home, ffmpeg: async () => 'ffmpeg',
-      ocr: { engine: new TesseractCli(), reason: 'test' }, speech: { engine: new CorpusSpeech(), reason: 'test' },
-      ocrIntervalMs: 1000, duplicateThreshold: 3, silenceDb: -60,
-      commit: (sid, evs, progress) => void events.appendLate(sid, evs, progress), log: pino({ level: 'silent' }), idleMs: 100,
+      store,
+      sessionDir: (id) => path.join(paths.sessionsDir, id),
+      tmpDir: home,
+      ffmpeg: async () => 'ffmpeg',
+      ocr: { engine: new TesseractCli(), reason: 'test' },
+      speech: { engine: new CorpusSpeech(), reason: 'test' },
+      ocrIntervalMs: 1000,
+      duplicateThreshold: 3,
+      silenceDb: -60,
+      commit: (sid, evs, progress) => void events.appendLate(sid, evs, progress),
+      log: pino({ level: 'silent' }),
+      idleMs: 100,
     });
     indexer.start();
-    await waitFor(() => (indexer.status().ocr.pending_segments === 0 && indexer.status().speech.pending_segments === 0 && !indexer.status().current ? true : undefined), { timeoutMs: 120_000, what: 'indexing' });
+    await waitFor(
+      () => (indexer.status().ocr.pending_segments === 0 && indexer.status().speech.pending_segments === 0 && !indexer.status().current ? true : undefined),
+      { timeoutMs: 120_000, what: 'indexing' },
+    );
     for (const [, text] of CORPUS) await engine.ingest({ channel: 'terminal', type: 'terminal.command', data: { command: text, exit_code: 0 } });
     await engine.stop();
   }, 180_000);
@@ -99,19 +147,31 @@ describe.skipIf(missing.length > 0)('redaction corpus: screen, speech and termin
     for (const r of p as any[]) expect(r.state, JSON.stringify(r)).toBe('done');
   });
 
-  const rows = (type: string) => store.db.prepare('SELECT data, text FROM events WHERE session_id = ? AND type = ?').all(sessionId, type) as { data: string; text: string }[];
+  const rows = (type: string) =>
+    store.db.prepare('SELECT data, text FROM events WHERE session_id = ? AND type = ?').all(sessionId, type) as { data: string; text: string }[];
 
   /** Every 8-character piece of a secret, in the forms a recognizer misreads it as. */
   const pieces = (secret: string): string[] => {
-    const norm = (x: string) => x.toLowerCase().replace(/[o0]/g, 'o').replace(/[il1|]/g, 'i');
+    const norm = (x: string) =>
+      x
+        .toLowerCase()
+        .replace(/[o0]/g, 'o')
+        .replace(/[il1|]/g, 'i');
     const out: string[] = [];
     for (let i = 0; i + 8 <= secret.length; i++) out.push(norm(secret.slice(i, i + 8)));
     return out;
   };
-  const normText = (x: string) => x.toLowerCase().replace(/[o0]/g, 'o').replace(/[il1|]/g, 'i').replace(/\s+/g, '');
+  const normText = (x: string) =>
+    x
+      .toLowerCase()
+      .replace(/[o0]/g, 'o')
+      .replace(/[il1|]/g, 'i')
+      .replace(/\s+/g, '');
 
   it('the screen frame was read, and what was read of each secret line is redacted', () => {
-    const screen = rows('screen.text').map((r) => r.text).join('\n');
+    const screen = rows('screen.text')
+      .map((r) => r.text)
+      .join('\n');
     expect(screen, screen).toMatch(/GITHUB|SLACK|STRIPE|Authorization/);
     console.log(`OCR of the corpus frame:\n${screen}`);
     expect((screen.match(/\[REDACTED:/g) ?? []).length, screen).toBeGreaterThanOrEqual(CORPUS.length - 2);
@@ -119,11 +179,17 @@ describe.skipIf(missing.length > 0)('redaction corpus: screen, speech and termin
 
   for (const [kind, , secret] of CORPUS) {
     it(`${kind}: redacted in speech and terminal commands as ${kind}; on screen no piece of it survives; never in data or either index`, () => {
-      const speech = rows('transcript.segment').map((r) => r.text).join('\n');
-      const terminal = rows('terminal.command').map((r) => r.text).join('\n');
+      const speech = rows('transcript.segment')
+        .map((r) => r.text)
+        .join('\n');
+      const terminal = rows('terminal.command')
+        .map((r) => r.text)
+        .join('\n');
       expect(speech).toContain(`[REDACTED:${kind}]`);
       expect(terminal).toContain(`[REDACTED:${kind}]`);
-      const everything = store.db.prepare("SELECT data || COALESCE(text, '') AS all_text FROM events WHERE session_id = ?").all(sessionId) as { all_text: string }[];
+      const everything = store.db.prepare("SELECT data || COALESCE(text, '') AS all_text FROM events WHERE session_id = ?").all(sessionId) as {
+        all_text: string;
+      }[];
       for (const r of everything) {
         expect(r.all_text).not.toContain(secret);
         const t = normText(r.all_text);
@@ -131,7 +197,11 @@ describe.skipIf(missing.length > 0)('redaction corpus: screen, speech and termin
       }
       const fragment = secret.slice(0, 16).replace(/"/g, '');
       expect((store.db.prepare('SELECT COUNT(*) AS n FROM events_trigram WHERE events_trigram MATCH ?').get(`"${fragment}"`) as { n: number }).n).toBe(0);
-      const word = secret.replace(/[^A-Za-z0-9]+/g, ' ').trim().split(' ').sort((a, b) => b.length - a.length)[0] as string;
+      const word = secret
+        .replace(/[^A-Za-z0-9]+/g, ' ')
+        .trim()
+        .split(' ')
+        .sort((a, b) => b.length - a.length)[0] as string;
       expect((store.db.prepare('SELECT COUNT(*) AS n FROM events_fts WHERE events_fts MATCH ?').get(`"${word}"`) as { n: number }).n).toBe(0);
     });
   }

@@ -58,25 +58,51 @@ describe.skipIf(!have)('whisper engine', () => {
     const wav = path.join(home, 'say.wav');
     execFileSync('espeak-ng', ['-w', wav, 'the cache invalidation test is failing again']);
     execFileSync('ffmpeg', ['-v', 'error', '-i', wav, '-ar', '16000', '-ac', '1', '-c:a', 'libopus', path.join(seg, '00003.ogg')]);
-    const durationMs = Math.round(Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path.join(seg, '00003.ogg')], { encoding: 'utf8' })) * 1000);
+    const durationMs = Math.round(
+      Number(
+        execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path.join(seg, '00003.ogg')], { encoding: 'utf8' }),
+      ) * 1000,
+    );
     const startOffset = 180_000;
-    store.insertSegment({ session_id: sid, channel_id: 'mic:default', seq: 3, path: 'mic-default/00003.ogg', start_offset_ms: startOffset, duration_ms: durationMs, bytes: 1, sha256: 'x', state: 'complete', created_at: 1 });
+    store.insertSegment({
+      session_id: sid,
+      channel_id: 'mic:default',
+      seq: 3,
+      path: 'mic-default/00003.ogg',
+      start_offset_ms: startOffset,
+      duration_ms: durationMs,
+      bytes: 1,
+      sha256: 'x',
+      state: 'complete',
+      created_at: 1,
+    });
     const chosen = await chooseSpeech({ enabled: true, engine: 'whisper', modelFile: model.file, env: process.env });
     engines.push(chosen.engine as SpeechEngine);
     const got: IndexedEvent[] = [];
     const indexer = new Indexer({
-      store, sessionDir: (id) => path.join(home, 'sessions', id), tmpDir: home, ffmpeg: async () => 'ffmpeg',
-      ocr: { engine: undefined, reason: 'off' }, speech: chosen, ocrIntervalMs: 5000, duplicateThreshold: 3, silenceDb: -60,
+      store,
+      sessionDir: (id) => path.join(home, 'sessions', id),
+      tmpDir: home,
+      ffmpeg: async () => 'ffmpeg',
+      ocr: { engine: undefined, reason: 'off' },
+      speech: chosen,
+      ocrIntervalMs: 5000,
+      duplicateThreshold: 3,
+      silenceDb: -60,
       commit: (_s, events, progress) => {
         got.push(...events);
         store.recordIndexProgress(progress);
       },
-      log: pino({ level: 'silent' }), idleMs: 50,
+      log: pino({ level: 'silent' }),
+      idleMs: 50,
     });
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 10);
     indexer.start();
-    await waitFor(() => (indexer.status().speech.pending_segments === 0 && !indexer.status().current ? true : undefined), { timeoutMs: 60_000, what: 'whisper indexing' });
+    await waitFor(() => (indexer.status().speech.pending_segments === 0 && !indexer.status().current ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'whisper indexing',
+    });
     clearInterval(ticker);
     await indexer.stop();
     store.close();

@@ -33,8 +33,36 @@ beforeAll(() => {
   if (!hasFfmpeg) return;
   fixtureDir = tempDir('once-fx-');
   fixtures = { video: path.join(fixtureDir, 'v.mkv'), audio: path.join(fixtureDir, 'a.ogg'), mp4: path.join(fixtureDir, 'x.mp4') };
-  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=2', '-t', '2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', fixtures.video]);
-  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=16000', '-t', '2', '-c:a', 'libopus', '-b:a', '24k', fixtures.audio]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=160x120:rate=2',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    fixtures.video,
+  ]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=16000',
+    '-t',
+    '2',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '24k',
+    fixtures.audio,
+  ]);
   execFileSync('ffmpeg', ['-v', 'error', '-i', fixtures.video, '-c', 'copy', fixtures.mp4]);
 });
 afterAll(() => {
@@ -106,7 +134,18 @@ class World {
       fs.copyFileSync(video ? fixtures.video : fixtures.audio, file);
       const seq = this.seq;
       this.store.transaction(() => {
-        this.store.insertSegment({ session_id: SESSION, channel_id: channel, seq, path: rel, start_offset_ms: seq * 2000, duration_ms: 2000, bytes: fs.statSync(file).size, sha256: 'x', state: 'complete', created_at: Date.now() });
+        this.store.insertSegment({
+          session_id: SESSION,
+          channel_id: channel,
+          seq,
+          path: rel,
+          start_offset_ms: seq * 2000,
+          duration_ms: 2000,
+          bytes: fs.statSync(file).size,
+          sha256: 'x',
+          state: 'complete',
+          created_at: Date.now(),
+        });
         this.queue.enqueue({ target: 'videodb', kind: 'segment', session_id: SESSION, channel_id: channel, segment_seq: seq });
       });
     }
@@ -128,7 +167,16 @@ class World {
     this.kills++;
   }
 
-  rows(): { id: number; kind: string; channel_id: string; segment_seq: number; state: string; attempts: number; remote_id: string | null; remote_meta: string | null }[] {
+  rows(): {
+    id: number;
+    kind: string;
+    channel_id: string;
+    segment_seq: number;
+    state: string;
+    attempts: number;
+    remote_id: string | null;
+    remote_meta: string | null;
+  }[] {
     return this.store.db.prepare("SELECT * FROM upload_jobs WHERE target = 'videodb' ORDER BY id").all() as never;
   }
 
@@ -161,7 +209,8 @@ class World {
   }
 }
 
-const nameOf = (r: { kind: string; channel_id: string; segment_seq: number }) => (r.kind === 'export' ? SESSION : `${SESSION}/${r.channel_id}/${r.segment_seq}`);
+const nameOf = (r: { kind: string; channel_id: string; segment_seq: number }) =>
+  r.kind === 'export' ? SESSION : `${SESSION}/${r.channel_id}/${r.segment_seq}`;
 const creates = (server: FakeVideoDB) => server.requests.filter((r) => r.method === 'POST' && /\/upload$/.test(r.path)).length;
 
 const worlds: World[] = [];
@@ -183,7 +232,13 @@ describe.skipIf(!hasFfmpeg)('exactly once as the server sees it', () => {
   it('a status poll that fails after the server made the media is polled again — after a kill too — instead of uploading again (video, audio, export)', async () => {
     const w = await world({ attemptMs: 5000, createMs: 5000 });
     const pollsFail = { error500Rate: 1, only: /^\/async-response\// };
-    const failingPolls = (kind: string) => () => (w.rows().filter((r) => r.kind === kind).every((r) => r.attempts >= 2 && r.remote_meta?.includes('output_url')) ? true : undefined);
+    const failingPolls = (kind: string) => () =>
+      w
+        .rows()
+        .filter((r) => r.kind === kind)
+        .every((r) => r.attempts >= 2 && r.remote_meta?.includes('output_url'))
+        ? true
+        : undefined;
     w.server.faults = pollsFail;
     w.addSegments(2);
     w.addExport();

@@ -69,12 +69,27 @@ async function rig(opts: Partial<QueueOptions> = {}): Promise<Rig> {
     createTimeoutMs: 5000,
     settleMs: 5000,
   });
-  const queue = new UploadQueue(store.db, new Map([['videodb', target]]), {
-    concurrency: 2, maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 400, timeoutMs: { segment: 4000 }, pollMs: 50, ...opts,
-  }, pino({ level: 'silent' }));
+  const queue = new UploadQueue(
+    store.db,
+    new Map([['videodb', target]]),
+    {
+      concurrency: 2,
+      maxAttempts: 6,
+      baseDelayMs: 50,
+      maxDelayMs: 400,
+      timeoutMs: { segment: 4000 },
+      pollMs: 50,
+      ...opts,
+    },
+    pino({ level: 'silent' }),
+  );
   let next = 0;
   const r: Rig = {
-    home, store, server, queue, key,
+    home,
+    store,
+    server,
+    queue,
+    key,
     addSegments(n) {
       for (let i = 0; i < n; i++, next++) {
         const video = next % 2 === 0;
@@ -84,7 +99,18 @@ async function rig(opts: Partial<QueueOptions> = {}): Promise<Rig> {
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.copyFileSync(video ? fixtures.video : fixtures.audio, file);
         store.transaction(() => {
-          store.insertSegment({ session_id: SESSION, channel_id: channel, seq: next, path: rel, start_offset_ms: next * 2000, duration_ms: 2000, bytes: fs.statSync(file).size, sha256: 'x', state: 'complete', created_at: Date.now() });
+          store.insertSegment({
+            session_id: SESSION,
+            channel_id: channel,
+            seq: next,
+            path: rel,
+            start_offset_ms: next * 2000,
+            duration_ms: 2000,
+            bytes: fs.statSync(file).size,
+            sha256: 'x',
+            state: 'complete',
+            created_at: Date.now(),
+          });
           queue.enqueue({ target: 'videodb', kind: 'segment', session_id: SESSION, channel_id: channel, segment_seq: next });
         });
       }
@@ -94,7 +120,8 @@ async function rig(opts: Partial<QueueOptions> = {}): Promise<Rig> {
   return r;
 }
 
-const drained = (r: Rig, total: number) => waitFor(() => (r.queue.status().counts.done === total ? true : undefined), { timeoutMs: 60_000, what: `${total} uploads done` });
+const drained = (r: Rig, total: number) =>
+  waitFor(() => (r.queue.status().counts.done === total ? true : undefined), { timeoutMs: 60_000, what: `${total} uploads done` });
 
 describe.skipIf(!hasFfmpeg)('upload queue → VideoDB (real SDK, local server)', () => {
   it('uploads every stored segment once, video as MP4 and audio as audio, and records the remote ids', async () => {
@@ -141,7 +168,9 @@ describe.skipIf(!hasFfmpeg)('upload queue → VideoDB (real SDK, local server)',
     await r.server.stop();
     r.addSegments(4);
     r.queue.start();
-    await waitFor(() => (r.store.db.prepare("SELECT COUNT(*) AS n FROM upload_jobs WHERE last_error IS NOT NULL AND state = 'pending'").get() as any).n >= 1, { what: 'a refused attempt' });
+    await waitFor(() => (r.store.db.prepare("SELECT COUNT(*) AS n FROM upload_jobs WHERE last_error IS NOT NULL AND state = 'pending'").get() as any).n >= 1, {
+      what: 'a refused attempt',
+    });
     const err = (r.store.db.prepare('SELECT last_error FROM upload_jobs WHERE last_error IS NOT NULL LIMIT 1').get() as any).last_error;
     expect(err).toMatch(/ECONNREFUSED|Request failed/);
     expect(r.queue.status().counts.done).toBe(0);
@@ -201,7 +230,12 @@ describe.skipIf(!hasFfmpeg)('upload queue → VideoDB (real SDK, local server)',
     await r.queue.stop();
     // Simulate the crash window: the upload landed remotely but the daemon died before recording it.
     r.store.db.prepare("UPDATE upload_jobs SET state = 'in_flight', remote_id = NULL").run();
-    const q2 = new UploadQueue(r.store.db, new Map([['videodb', (r.queue as any).targets.get('videodb')]]), { concurrency: 1, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 100, timeoutMs: { segment: 4000 }, pollMs: 50 }, pino({ level: 'silent' }));
+    const q2 = new UploadQueue(
+      r.store.db,
+      new Map([['videodb', (r.queue as any).targets.get('videodb')]]),
+      { concurrency: 1, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 100, timeoutMs: { segment: 4000 }, pollMs: 50 },
+      pino({ level: 'silent' }),
+    );
     expect(q2.recoverInFlight()).toBe(1);
     q2.start();
     await waitFor(() => (q2.status().counts.done === 1 ? true : undefined), { what: 'recovered job done' });

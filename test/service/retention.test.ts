@@ -28,13 +28,36 @@ function world(retention: Record<string, number>) {
     ids[name] = id;
     const started = now - daysAgo * DAY;
     store.insertSession({ id, project: '/p', label: name, profile: 'full', state: 'recording', started_at: started, meta: '{}' });
-    store.appendEvents([{ session_id: id, seq: 1, parent_seq: null, ts: started, offset_ms: 0, channel: 'editor', type: 'editor.note', data: { text: `note ${name}` }, text: `note ${name}` }]);
+    store.appendEvents([
+      {
+        session_id: id,
+        seq: 1,
+        parent_seq: null,
+        ts: started,
+        offset_ms: 0,
+        channel: 'editor',
+        type: 'editor.note',
+        data: { text: `note ${name}` },
+        text: `note ${name}`,
+      },
+    ]);
     for (let seq = 0; seq < 3; seq++) {
       const rel = `display-1/${String(seq).padStart(5, '0')}.mkv`;
       const file = path.join(paths.sessionsDir, id, rel);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, Buffer.alloc(MB, seq));
-      store.insertSegment({ session_id: id, channel_id: 'display:1', seq, path: rel, start_offset_ms: seq * 60_000, duration_ms: 60_000, bytes: MB, sha256: 'x', state: 'complete', created_at: started });
+      store.insertSegment({
+        session_id: id,
+        channel_id: 'display:1',
+        seq,
+        path: rel,
+        start_offset_ms: seq * 60_000,
+        duration_ms: 60_000,
+        bytes: MB,
+        sha256: 'x',
+        state: 'complete',
+        created_at: started,
+      });
       queue.enqueue({ target: 'videodb', kind: 'segment', session_id: id, channel_id: 'display:1', segment_seq: seq });
       if (uploaded) store.db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = 'r' WHERE session_id = ? AND segment_seq = ?").run(id, seq);
     }

@@ -29,8 +29,13 @@ describe('service definitions', () => {
     expect(r.status, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout);
     expect(p).toMatchObject({
-      Label: 'dev.traced.daemon', ProgramArguments: [process.execPath, BIN, 'daemon'], RunAtLoad: true, KeepAlive: { SuccessfulExit: false }, ThrottleInterval: 10,
-      EnvironmentVariables: { TRACED_HOME: home.home }, StandardErrorPath: path.join(home.home, 'logs', 'launchd.err.log'),
+      Label: 'dev.traced.daemon',
+      ProgramArguments: [process.execPath, BIN, 'daemon'],
+      RunAtLoad: true,
+      KeepAlive: { SuccessfulExit: false },
+      ThrottleInterval: 10,
+      EnvironmentVariables: { TRACED_HOME: home.home },
+      StandardErrorPath: path.join(home.home, 'logs', 'launchd.err.log'),
     });
     expect(plan.install).toEqual([['launchctl', 'bootstrap', 'gui/501', plan.file]]);
   });

@@ -11,7 +11,10 @@ class TestChannel implements ChannelDriver {
   started = false;
   stopped = false;
   ctx: ChannelContext | undefined;
-  constructor(readonly id: string, private readonly behaviour: { failStart?: boolean; failStop?: boolean; unavailable?: boolean } = {}) {}
+  constructor(
+    readonly id: string,
+    private readonly behaviour: { failStart?: boolean; failStop?: boolean; unavailable?: boolean } = {},
+  ) {}
   async start(ctx: ChannelContext): Promise<void> {
     this.ctx = ctx;
     if (this.behaviour.failStart) throw new TracedError(ErrorCodes.CAPTURE_DEVICE_UNAVAILABLE, `${this.id} has no device`);
@@ -95,7 +98,12 @@ describe('Recorder', () => {
   });
 
   it('recovers a session left open, ending it at its last event', async () => {
-    const { recorder: engine, store, paths, rebuild } = makeEngine({ files: new TestChannel('files'), git: new TestChannel('git'), window: new TestChannel('window') });
+    const {
+      recorder: engine,
+      store,
+      paths,
+      rebuild,
+    } = makeEngine({ files: new TestChannel('files'), git: new TestChannel('git'), window: new TestChannel('window') });
     const { session } = await engine.start({ profile: 'events' });
     const last = await engine.ingest({ type: 'editor.save', data: { path: 'z.ts' }, channel: 'editor' });
     // Simulate a killed daemon: the row is still 'recording'; a fresh engine recovers it.
@@ -105,7 +113,10 @@ describe('Recorder', () => {
     expect(row?.state).toBe('recovered');
     const lastEvent = store.events({ sessionId: session.id, limit: 100 }).find((e) => e.seq === last.seq);
     expect(row?.ended_at).toBe(lastEvent?.ts);
-    const jsonl = fs.readFileSync(path.join(paths.sessionsDir, session.id, 'events.jsonl'), 'utf8').trim().split('\n');
+    const jsonl = fs
+      .readFileSync(path.join(paths.sessionsDir, session.id, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(jsonl.map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
     expect(await engine2.recoverOpenSessions()).toEqual([]);
   });

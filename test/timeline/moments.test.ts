@@ -4,7 +4,14 @@ import { computeMoments, MOMENT_RULES } from '../../src/timeline/moments.js';
 
 let seq = 0;
 const ev = (offset_ms: number, type: string, data: Record<string, unknown> = {}): RecordedEvent => ({
-  session_id: '20260101-000000-test', seq: ++seq, parent_seq: null, ts: 1_700_000_000_000 + offset_ms, offset_ms, channel: type.split('.')[0] as string, type, data,
+  session_id: '20260101-000000-test',
+  seq: ++seq,
+  parent_seq: null,
+  ts: 1_700_000_000_000 + offset_ms,
+  offset_ms,
+  channel: type.split('.')[0] as string,
+  type,
+  data,
 });
 const kinds = (ms: ReturnType<typeof computeMoments>) => ms.map((m) => m.kind);
 
@@ -27,7 +34,14 @@ describe('moments from scripted work', () => {
   });
 
   it('two failures are not a loop; failures far apart are not either', () => {
-    const ms = computeMoments([ev(0, 'terminal.command', { exit_code: 2 }), ev(1000, 'terminal.command', { exit_code: 2 }), ev(MOMENT_RULES.failWindowMs * 3, 'terminal.command', { exit_code: 2 })], MOMENT_RULES.failWindowMs * 3);
+    const ms = computeMoments(
+      [
+        ev(0, 'terminal.command', { exit_code: 2 }),
+        ev(1000, 'terminal.command', { exit_code: 2 }),
+        ev(MOMENT_RULES.failWindowMs * 3, 'terminal.command', { exit_code: 2 }),
+      ],
+      MOMENT_RULES.failWindowMs * 3,
+    );
     expect(kinds(ms)).not.toContain('stuck');
   });
 

@@ -63,7 +63,8 @@ describe('redactRecognized (OCR and speech text)', () => {
   });
 
   it('keeps what people search for: identifiers, hashes, UUIDs, paths, error codes', () => {
-    const text = 'invalidateCacheForUserSession 3f2a9c1b7e5d4a6b8c0d9e1f2a3b4c5d6e7f8a9b 123e4567-e89b-12d3-a456-426614174000 src/cache/store.ts(42,17) error TS2345';
+    const text =
+      'invalidateCacheForUserSession 3f2a9c1b7e5d4a6b8c0d9e1f2a3b4c5d6e7f8a9b 123e4567-e89b-12d3-a456-426614174000 src/cache/store.ts(42,17) error TS2345';
     expect(redactRecognized(text)).toBe(text);
   });
 });

@@ -53,9 +53,18 @@ function world() {
   const store = t.store;
   let n = 0;
   return {
-    parent, home, sessionsDir, mediaDir, inputs, outside, store,
+    parent,
+    home,
+    sessionsDir,
+    mediaDir,
+    inputs,
+    outside,
+    store,
     sessionDir: (id: string) => path.join(sessionsDir, id),
-    gates: { restore: (id: string, evs: Parameters<typeof t.events.restore>[1]) => t.events.restore(id, evs), gateText: (x: string | null) => t.events.gateText(x) },
+    gates: {
+      restore: (id: string, evs: Parameters<typeof t.events.restore>[1]) => t.events.restore(id, evs),
+      gateText: (x: string | null) => t.events.gateText(x),
+    },
     /** Writes a recording (a document, or raw text) to a fresh input file. */
     input(rec: Doc | string, form: 'json' | 'jsonl' = 'jsonl'): string {
       const file = path.join(inputs, `r${n++}.${form}`);
@@ -81,7 +90,10 @@ function valid(events = 3): Doc {
   return {
     format: RECORDING_FORMAT,
     session: { id: ID, project: '/p', label: 'demo', profile: 'full', state: 'ended', started_at: T0, ended_at: T0 + 60_000, end_offset_ms: 60_000 },
-    channels: [{ id: 'display:1', kind: 'media', store: true }, { id: 'files', kind: 'event', store: true }],
+    channels: [
+      { id: 'display:1', kind: 'media', store: true },
+      { id: 'files', kind: 'event', store: true },
+    ],
     annotations: [{ offset_ms: 10, ts: T0 + 10, text: 'a note' }],
     media: [{ channel: 'display:1', seq: 0, path: 'display-1/00000.mkv', start_offset_ms: 0, duration_ms: 60_000, bytes: 4, sha256: null }],
     event_count: events,
@@ -119,7 +131,12 @@ function attempt(w: World, file: string, opts: { newId?: string; mediaDir?: stri
   let error: TracedError | undefined;
   try {
     const rec = readRecording(file);
-    result = importRecording(w.store, rec, { ...w.gates, newId: opts.newId, sessionDir: w.sessionDir, mediaDir: opts.mediaDir === null ? undefined : (opts.mediaDir ?? w.mediaDir) });
+    result = importRecording(w.store, rec, {
+      ...w.gates,
+      newId: opts.newId,
+      sessionDir: w.sessionDir,
+      mediaDir: opts.mediaDir === null ? undefined : (opts.mediaDir ?? w.mediaDir),
+    });
   } catch (err) {
     error = toTracedError(err);
   }
@@ -153,7 +170,29 @@ function mutate(rec: Doc, where: (string | number)[], value: Json | undefined): 
 describe('confine', () => {
   it('accepts plain relative names and refuses every other kind', () => {
     for (const ok of ['display-1/00000.mkv', 'a', 'mic-default/00001.ogg', 'a/b/c', 'display:1/x_y.z']) expect(isPlainRelative(ok), ok).toBe(true);
-    for (const bad of ['', '/etc/passwd', '../x', 'a/../b', 'a/..', '..', '.', '.hidden', 'a/.b', 'a\\b', 'a\0b', 'a//b', 'a/', 'a/b/c/d', 'C:x', 'a b', 'é', 'a/\n', 42, null, ['a']]) {
+    for (const bad of [
+      '',
+      '/etc/passwd',
+      '../x',
+      'a/../b',
+      'a/..',
+      '..',
+      '.',
+      '.hidden',
+      'a/.b',
+      'a\\b',
+      'a\0b',
+      'a//b',
+      'a/',
+      'a/b/c/d',
+      'C:x',
+      'a b',
+      'é',
+      'a/\n',
+      42,
+      null,
+      ['a'],
+    ]) {
       expect(isPlainRelative(bad), JSON.stringify(bad)).toBe(false);
     }
   });
@@ -162,7 +201,8 @@ describe('confine', () => {
     const w = world();
     expect(confinedPath(w.mediaDir, 'display-1/00000.mkv')).toBe(path.join(w.mediaDir, 'display-1', '00000.mkv'));
     expect(confinedPath(w.mediaDir, 'not/yet/there')).toBe(path.join(w.mediaDir, 'not', 'yet', 'there'));
-    for (const bad of ['../x', '/etc/passwd', 'a/../../x', '', '.', 'a\0b']) expect(() => confinedPath(w.mediaDir, bad), bad).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_PARAMS }));
+    for (const bad of ['../x', '/etc/passwd', 'a/../../x', '', '.', 'a\0b'])
+      expect(() => confinedPath(w.mediaDir, bad), bad).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_PARAMS }));
     fs.symlinkSync(w.outside, path.join(w.mediaDir, 'link'));
     expect(() => confinedPath(w.mediaDir, 'link/secret')).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_PARAMS }));
     expect(() => confinedPath(w.mediaDir, 'link')).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_PARAMS }));
@@ -174,7 +214,9 @@ describe('confine', () => {
     expect(copyFileConfined(src, path.join(w.inputs, 'copy'))).toBe(4);
     expect(fs.readFileSync(path.join(w.inputs, 'copy'), 'utf8')).toBe('MKV0');
     fs.symlinkSync(path.join(w.outside, 'secret'), path.join(w.mediaDir, 'ln'));
-    expect(() => copyFileConfined(path.join(w.mediaDir, 'ln'), path.join(w.inputs, 'c2'))).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_PARAMS }));
+    expect(() => copyFileConfined(path.join(w.mediaDir, 'ln'), path.join(w.inputs, 'c2'))).toThrow(
+      expect.objectContaining({ code: ErrorCodes.INVALID_PARAMS }),
+    );
     expect(fs.existsSync(path.join(w.inputs, 'c2'))).toBe(false);
     const target = path.join(w.outside, 'target');
     fs.writeFileSync(target, 'untouched');
@@ -196,7 +238,11 @@ describe('importing hostile recordings', () => {
       expect(fs.readFileSync(path.join(w.sessionDir(ID), 'display-1', '00000.mkv'), 'utf8')).toBe('MKV0');
       const out = path.join(w.inputs, `again.${form}`);
       writeRecording(w.store, ID, out, form);
-      expect(attempt(w, out, { newId: '20250102-000000-new1', mediaDir: w.sessionDir(ID) }).result).toEqual({ session_id: '20250102-000000-new1', events: 3, media: 1 });
+      expect(attempt(w, out, { newId: '20250102-000000-new1', mediaDir: w.sessionDir(ID) }).result).toEqual({
+        session_id: '20250102-000000-new1',
+        events: 3,
+        media: 1,
+      });
     }
   });
 
@@ -221,7 +267,22 @@ describe('importing hostile recordings', () => {
     const w = world();
     fs.mkdirSync(path.join(w.parent, 'box', 'planted'));
     fs.writeFileSync(path.join(w.parent, 'box', 'planted', 'x'), 'bait');
-    for (const p of ['../../../planted/x', '../x', `${w.parent}/planted-abs`, '/etc/passwd', 'display-1/../../x', 'display-1\\..\\..\\x', 'display-1/\0.mkv', '.hidden', 'a//b', 'a/b/c/d', 'C:x', '', 7, null]) {
+    for (const p of [
+      '../../../planted/x',
+      '../x',
+      `${w.parent}/planted-abs`,
+      '/etc/passwd',
+      'display-1/../../x',
+      'display-1\\..\\..\\x',
+      'display-1/\0.mkv',
+      '.hidden',
+      'a//b',
+      'a/b/c/d',
+      'C:x',
+      '',
+      7,
+      null,
+    ]) {
       const err = refused(w, w.input(mutate(valid(), ['media', 0, 'path'], p)));
       expect(err.data?.field).toBe('media[0].path');
     }
@@ -336,7 +397,9 @@ describe('importing hostile recordings', () => {
     // Arrays count as levels too, and depth in any other field is a plain type error.
     const arrays = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const meta = JSON.stringify({ ...valid(1), events: undefined });
-    expect(refused(w, w.input(`${meta}\n${JSON.stringify(event(1)).replace(/"data":\{.*\}\}$/, `"data":{"x":${arrays}}}`)}\n`)).data?.field).toBe('events[0].data');
+    expect(refused(w, w.input(`${meta}\n${JSON.stringify(event(1)).replace(/"data":\{.*\}\}$/, `"data":{"x":${arrays}}}`)}\n`)).data?.field).toBe(
+      'events[0].data',
+    );
     expect(refused(w, w.input(`${meta}\n${JSON.stringify(event(1)).replace(/"type":"[^"]*"/, `"type":${arrays}`)}\n`)).data?.field).toBe('events[0].type');
     const ok = mutate(valid(1), ['events', 0, 'data'], JSON.parse(nested(64)) as Json);
     expect(attempt(w, w.input(ok)).result?.events).toBe(1);
@@ -357,7 +420,11 @@ describe('importing hostile recordings', () => {
     ];
     for (const text of garbage) {
       const err = refused(w, w.input(text));
-      for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l.length > 3)) expect(err.message).not.toContain(line);
+      for (const line of text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 3))
+        expect(err.message).not.toContain(line);
       expect(err.message).not.toContain(MARK);
     }
     expect(refused(w, w.input(passwd)).message).toMatch(/is not a traced recording \(not JSON\)$/);
@@ -395,7 +462,9 @@ describe('importing hostile recordings', () => {
     const t1 = performance.now();
     const r = importRecording(w.store, rec2, { ...w.gates, sessionDir: w.sessionDir, mediaDir: w.mediaDir });
     const t2 = performance.now();
-    console.log(`300k-event import: ${(fs.statSync(file).size / 1024 ** 2).toFixed(1)} MiB, read+check ${((t1 - t0) / 1000).toFixed(2)} s, import ${((t2 - t1) / 1000).toFixed(2)} s, total ${((t2 - t0) / 1000).toFixed(2)} s`);
+    console.log(
+      `300k-event import: ${(fs.statSync(file).size / 1024 ** 2).toFixed(1)} MiB, read+check ${((t1 - t0) / 1000).toFixed(2)} s, import ${((t2 - t1) / 1000).toFixed(2)} s, total ${((t2 - t0) / 1000).toFixed(2)} s`,
+    );
     expect(r).toEqual({ session_id: ID, events: n, media: 1 });
     expect(w.store.db.prepare('SELECT COUNT(*) AS n FROM events WHERE session_id = ?').get(ID)).toEqual({ n });
   }, 300_000);
@@ -414,7 +483,27 @@ describe('importing recordings with one field replaced by arbitrary JSON', () =>
     };
   }
 
-  const hostileStrings = ['', '../../escape', '../../../planted/x', '/etc/passwd', 'a\\b', 'a\0b', `${MARK}`, `${MARK}/../x`, '20250101-120000-abcd', '20991231-235959-zzzz', 'display-1/00000.mkv', 'display:1', 'file.changed', '__proto__', 'constructor', 'x'.repeat(70_000), '\u202e\ud800', ' ', 'Ω'];
+  const hostileStrings = [
+    '',
+    '../../escape',
+    '../../../planted/x',
+    '/etc/passwd',
+    'a\\b',
+    'a\0b',
+    `${MARK}`,
+    `${MARK}/../x`,
+    '20250101-120000-abcd',
+    '20991231-235959-zzzz',
+    'display-1/00000.mkv',
+    'display:1',
+    'file.changed',
+    '__proto__',
+    'constructor',
+    'x'.repeat(70_000),
+    '\u202e\ud800',
+    ' ',
+    'Ω',
+  ];
   const hostileNumbers = [0, -1, 1, 1.5, -0, 1e308, -1e308, 2 ** 53, 2 ** 53 + 2, 2 ** 31, Number.MIN_VALUE];
 
   function arbitrary(r: () => number, depth = 0): Json {
@@ -425,7 +514,10 @@ describe('importing recordings with one field replaced by arbitrary JSON', () =>
     if (k === 2) return pick(hostileNumbers);
     if (k === 3) return r() < 0.7 ? pick(hostileStrings) : `${MARK}-${Math.floor(r() * 1e9).toString(36)}`;
     if (k === 4) return Array.from({ length: Math.floor(r() * 4) }, () => arbitrary(r, depth + 1));
-    if (k === 5) return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, () => [r() < 0.3 ? pick(hostileStrings) : `k${Math.floor(r() * 9)}`, arbitrary(r, depth + 1)]));
+    if (k === 5)
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(r() * 4) }, () => [r() < 0.3 ? pick(hostileStrings) : `k${Math.floor(r() * 9)}`, arbitrary(r, depth + 1)]),
+      );
     // Deep nesting, as objects or arrays.
     let v: Json = MARK;
     const levels = pick([10, 63, 64, 65, 500, 1_500]); // deeper: the dedicated test (JSON.stringify here would overflow first)

@@ -33,7 +33,9 @@ describe('session files', () => {
     expect(files.readLines(ID, 'events.jsonl')).toEqual([]);
     expect(files.lastSeq(ID)).toBe(0);
     expect(() => files.appendLine(ID, UPLOADS_JSONL, { remote_id: 'r' })).toThrow(/ELOOP|symbolic/);
-    expect(() => files.appendEvents(ID, [{ session_id: ID, seq: 2, parent_seq: null, ts: 1, offset_ms: 1, channel: 'editor', type: 'editor.x', data: {} }])).toThrow(/ELOOP|symbolic/);
+    expect(() =>
+      files.appendEvents(ID, [{ session_id: ID, seq: 2, parent_seq: null, ts: 1, offset_ms: 1, channel: 'editor', type: 'editor.x', data: {} }]),
+    ).toThrow(/ELOOP|symbolic/);
     expect(fs.readFileSync(target, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 

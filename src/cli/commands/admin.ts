@@ -12,7 +12,6 @@ import { callDaemon, type Command, num, one } from '../command.js';
 import { bytes } from '../format.js';
 import { renderQueue } from '../render.js';
 
-
 export const adminCommands: Command[] = [
   {
     name: 'hook',
@@ -63,7 +62,9 @@ export const adminCommands: Command[] = [
           io.stdout.write(
             `${[
               `Models in ${dir}:`,
-              ...(installed.length ? installed.map((m) => `  ${m.name.padEnd(10)} ${bytes(m.bytes)}  ${m.file}`) : ['  none: transcripts use pocketsphinx (weak). Install one: traced models pull base.en']),
+              ...(installed.length
+                ? installed.map((m) => `  ${m.name.padEnd(10)} ${bytes(m.bytes)}  ${m.file}`)
+                : ['  none: transcripts use pocketsphinx (weak). Install one: traced models pull base.en']),
               'Available:',
               ...MODEL_CATALOG.map((m: { name: string; mb: number; sha1: string }) => `  ${m.name.padEnd(10)} ${String(m.mb).padStart(4)} MB  sha1 ${m.sha1}`),
             ].join('\n')}\n`,
@@ -74,7 +75,9 @@ export const adminCommands: Command[] = [
       const tty = (io.stderr as { isTTY?: boolean }).isTTY === true;
       let lastPct = -1;
       const m = await pullModel({
-        name: name as string, dir, baseUrl: io.env.TRACED_MODELS_URL,
+        name: name as string,
+        dir,
+        baseUrl: io.env.TRACED_MODELS_URL,
         onProgress: (got, total) => {
           const pct = total ? Math.floor((100 * got) / total) : -1;
           if (pct === lastPct || pct < 0) return;
@@ -84,7 +87,11 @@ export const adminCommands: Command[] = [
         },
       });
       if (tty) io.stderr.write('\n');
-      io.stdout.write(a.values.json ? `${JSON.stringify(m, null, 2)}\n` : `Installed ${m.name} (${bytes(m.bytes)}, SHA-1 verified) at ${m.file}. The daemon uses it after a restart (traced stop; it starts again on the next command).\n`);
+      io.stdout.write(
+        a.values.json
+          ? `${JSON.stringify(m, null, 2)}\n`
+          : `Installed ${m.name} (${bytes(m.bytes)}, SHA-1 verified) at ${m.file}. The daemon uses it after a restart (traced stop; it starts again on the next command).\n`,
+      );
       return 0;
     },
   },
@@ -95,10 +102,25 @@ export const adminCommands: Command[] = [
     options: { 'dry-run': { type: 'boolean' } },
     op: 'prune',
     params: (a) => ({ dry_run: a.values['dry-run'] === true }),
-    render: (r: { dry_run: boolean; policy: Record<string, number>; items: { session_id: string; channel_id: string; seq: number; bytes: number; uploaded: boolean; reason: string }[]; total_bytes: number; after_bytes: number; freed_bytes: number; kept_unuploaded_bytes: number }) =>
+    render: (r: {
+      dry_run: boolean;
+      policy: Record<string, number>;
+      items: { session_id: string; channel_id: string; seq: number; bytes: number; uploaded: boolean; reason: string }[];
+      total_bytes: number;
+      after_bytes: number;
+      freed_bytes: number;
+      kept_unuploaded_bytes: number;
+    }) =>
       [
-        Object.keys(r.policy).length ? `Policy: ${Object.entries(r.policy).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'No retention policy (set retention.maxDiskGb / maxAgeDays / hardCapGb in config.json): nothing is deleted.',
-        ...r.items.map((i) => `  ${r.dry_run ? 'would delete' : 'deleted'} ${i.session_id} ${i.channel_id} #${i.seq} ${bytes(i.bytes)} (${i.reason}${i.uploaded ? '' : ', NOT UPLOADED'})`),
+        Object.keys(r.policy).length
+          ? `Policy: ${Object.entries(r.policy)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`
+          : 'No retention policy (set retention.maxDiskGb / maxAgeDays / hardCapGb in config.json): nothing is deleted.',
+        ...r.items.map(
+          (i) =>
+            `  ${r.dry_run ? 'would delete' : 'deleted'} ${i.session_id} ${i.channel_id} #${i.seq} ${bytes(i.bytes)} (${i.reason}${i.uploaded ? '' : ', NOT UPLOADED'})`,
+        ),
         `Media ${bytes(r.total_bytes)} → ${bytes(r.after_bytes)}${r.dry_run ? ' (dry run: nothing deleted)' : `, freed ${bytes(r.freed_bytes)}`}${r.kept_unuploaded_bytes ? `; ${bytes(r.kept_unuploaded_bytes)} over budget kept because it is not uploaded yet` : ''}`,
       ].join('\n'),
   },
@@ -127,7 +149,9 @@ export const adminCommands: Command[] = [
           io.stdout.write(`Wrote ${plan.file}\n`);
           if (!report(await runSteps(plan.install, io.env))) return 1;
           const ready = await waitReady(io.env, 15_000);
-          io.stdout.write(ready ? 'traced is running and answers; it starts at every login.\n' : 'Installed, but the daemon does not answer yet: traced service logs\n');
+          io.stdout.write(
+            ready ? 'traced is running and answers; it starts at every login.\n' : 'Installed, but the daemon does not answer yet: traced service logs\n',
+          );
           return ready ? 0 : 1;
         }
         case 'uninstall': {
@@ -157,7 +181,11 @@ export const adminCommands: Command[] = [
         }
         case 'status': {
           const st = await serviceState(io.env);
-          io.stdout.write(a.values.json ? `${JSON.stringify(st, null, 2)}\n` : `${st.manager}: ${st.installed ? `installed (${st.file})` : 'not installed'}; ${st.active}; daemon ${st.answering ? 'answers' : 'does not answer'}\n`);
+          io.stdout.write(
+            a.values.json
+              ? `${JSON.stringify(st, null, 2)}\n`
+              : `${st.manager}: ${st.installed ? `installed (${st.file})` : 'not installed'}; ${st.active}; daemon ${st.answering ? 'answers' : 'does not answer'}\n`,
+          );
           return 0;
         }
         case 'logs': {
@@ -186,7 +214,7 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'call',
-    usage: "traced call OPERATION ['{\"json\":\"params\"}']",
+    usage: 'traced call OPERATION [\'{"json":"params"}\']',
     summary: 'call any operation with JSON params (prints JSON)',
     run: async (a, io) => {
       const [name, json] = a.positionals;
@@ -216,7 +244,8 @@ export const adminCommands: Command[] = [
       const handle = await startDaemon({
         env: io.env,
         cwd: io.cwd,
-        onReady: (paths: { socket: string; logDir: string }) => io.stderr.write(`traced daemon ${VERSION} ready on ${paths.socket} (pid ${process.pid}); logs in ${paths.logDir}\n`),
+        onReady: (paths: { socket: string; logDir: string }) =>
+          io.stderr.write(`traced daemon ${VERSION} ready on ${paths.socket} (pid ${process.pid}); logs in ${paths.logDir}\n`),
       });
       await handle.done;
       return 0;
@@ -243,8 +272,14 @@ export const adminCommands: Command[] = [
         fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
       }
       await runMcpHttp({
-        env: io.env, cwd: io.cwd, port: num(a.values.port, 'port') ?? 7311, token,
-        onListening: (url: string) => io.stderr.write(`traced mcp listening on ${url} (Authorization: Bearer <token>${io.env.TRACED_MCP_TOKEN ? ' from TRACED_MCP_TOKEN' : `, the token is in ${tokenFile}`})\n`),
+        env: io.env,
+        cwd: io.cwd,
+        port: num(a.values.port, 'port') ?? 7311,
+        token,
+        onListening: (url: string) =>
+          io.stderr.write(
+            `traced mcp listening on ${url} (Authorization: Bearer <token>${io.env.TRACED_MCP_TOKEN ? ' from TRACED_MCP_TOKEN' : `, the token is in ${tokenFile}`})\n`,
+          ),
       });
       return 0;
     },

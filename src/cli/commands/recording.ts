@@ -5,13 +5,17 @@ import { type Command, list, num, one, refParams, sessionRefOption } from '../co
 import { bytes, dateTime, duration, eventLine, offset, table } from '../format.js';
 import { channelLine, indexerLines, sessionBlock } from '../render.js';
 
-
 export const recordingCommands: Command[] = [
   {
     name: 'start',
     usage: 'traced start [--project DIR] [--label TEXT] [--profile full|audio|events] [--channel ID[=nostore]]...',
     summary: 'start recording a session on a project (default: the current directory)',
-    options: { project: { type: 'string', short: 'p' }, label: { type: 'string', short: 'l' }, profile: { type: 'string' }, channel: { type: 'string', multiple: true } },
+    options: {
+      project: { type: 'string', short: 'p' },
+      label: { type: 'string', short: 'l' },
+      profile: { type: 'string' },
+      channel: { type: 'string', multiple: true },
+    },
     op: 'start_session',
     params: (a, io) => {
       const channels = list(a.values.channel)?.map((c) => {
@@ -20,7 +24,8 @@ export const recordingCommands: Command[] = [
       });
       return { project: (a.values.project as string | undefined) ?? io.cwd, label: a.values.label, profile: a.values.profile, channels };
     },
-    render: (r: { session: SessionSummary; warnings: string[] }) => `Recording ${r.session.id} on ${r.session.project}\n${channelLine(r.session)}${r.warnings.length ? `\nWarnings:\n${r.warnings.map((w) => `  ${w}`).join('\n')}` : ''}`,
+    render: (r: { session: SessionSummary; warnings: string[] }) =>
+      `Recording ${r.session.id} on ${r.session.project}\n${channelLine(r.session)}${r.warnings.length ? `\nWarnings:\n${r.warnings.map((w) => `  ${w}`).join('\n')}` : ''}`,
   },
   {
     name: 'stop',
@@ -62,7 +67,17 @@ export const recordingCommands: Command[] = [
     summary: 'is traced recording? daemon and channel health',
     op: 'status',
     params: () => ({}),
-    render: (r: { indexer?: IndexerStatus; daemon: { pid: number; version: string; uptime_ms: number; home: string; storage?: { free_bytes: number | null; problem: { code: string; message: string } | null } }; session: SessionSummary | null }) =>
+    render: (r: {
+      indexer?: IndexerStatus;
+      daemon: {
+        pid: number;
+        version: string;
+        uptime_ms: number;
+        home: string;
+        storage?: { free_bytes: number | null; problem: { code: string; message: string } | null };
+      };
+      session: SessionSummary | null;
+    }) =>
       `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}` +
       (r.daemon.storage?.free_bytes != null ? ` (${bytes(r.daemon.storage.free_bytes)} free)` : '') +
       '\n' +
@@ -82,7 +97,14 @@ export const recordingCommands: Command[] = [
         ? 'No sessions yet. Start one with: traced start'
         : table(
             ['ID', 'STARTED', 'DURATION', 'STATE', 'EVENTS', 'PROJECT'],
-            r.sessions.map((s) => [s.id, dateTime(s.started_at), duration(s.duration_ms), s.state, String(s.event_count), `${s.project}${s.label ? ` "${s.label}"` : ''}`]),
+            r.sessions.map((s) => [
+              s.id,
+              dateTime(s.started_at),
+              duration(s.duration_ms),
+              s.state,
+              String(s.event_count),
+              `${s.project}${s.label ? ` "${s.label}"` : ''}`,
+            ]),
           ),
   },
   {
@@ -110,12 +132,27 @@ export const recordingCommands: Command[] = [
     name: 'timeline',
     usage: 'traced timeline SESSION [--from MS] [--to MS] [--type T]... [--channel C]... [--after SEQ] [--limit N]',
     summary: 'events of a session in a range, filtered by type or channel',
-    options: { from: { type: 'string' }, to: { type: 'string' }, type: { type: 'string', multiple: true }, channel: { type: 'string', multiple: true }, after: { type: 'string' }, limit: { type: 'string', short: 'n' } },
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      type: { type: 'string', multiple: true },
+      channel: { type: 'string', multiple: true },
+      after: { type: 'string' },
+      limit: { type: 'string', short: 'n' },
+    },
     op: 'get_timeline',
     params: (a) => {
       const ref = one(a, 'traced timeline SESSION');
       if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced timeline SESSION');
-      return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to'), types: list(a.values.type), channels: list(a.values.channel), after_seq: num(a.values.after, 'after'), limit: num(a.values.limit, 'limit') };
+      return {
+        session: ref,
+        from_ms: num(a.values.from, 'from'),
+        to_ms: num(a.values.to, 'to'),
+        types: list(a.values.type),
+        channels: list(a.values.channel),
+        after_seq: num(a.values.after, 'after'),
+        limit: num(a.values.limit, 'limit'),
+      };
     },
     render: (r: { events: RecordedEvent[]; next_after_seq: number | null }) =>
       [...r.events.map(eventLine), ...(r.next_after_seq !== null ? [`… more with --after ${r.next_after_seq}`] : [])].join('\n') || 'No events in that range.',
@@ -124,19 +161,41 @@ export const recordingCommands: Command[] = [
     name: 'search',
     usage: 'traced search QUERY... [--session S] [--since TIME] [--until TIME] [--type T]... [--channel C]... [--limit N]',
     summary: 'search everything recorded',
-    options: { session: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, type: { type: 'string', multiple: true }, channel: { type: 'string', multiple: true }, limit: { type: 'string', short: 'n' } },
+    options: {
+      session: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      type: { type: 'string', multiple: true },
+      channel: { type: 'string', multiple: true },
+      limit: { type: 'string', short: 'n' },
+    },
     op: 'search',
     params: (a) => {
       const query = a.positionals.join(' ').trim();
       if (!query) throw new TracedError(ErrorCodes.CLI_USAGE, 'what to search for? usage: traced search QUERY');
-      return { query, session: a.values.session, since: a.values.since, until: a.values.until, types: list(a.values.type), channels: list(a.values.channel), limit: num(a.values.limit, 'limit') };
+      return {
+        query,
+        session: a.values.session,
+        since: a.values.since,
+        until: a.values.until,
+        types: list(a.values.type),
+        channels: list(a.values.channel),
+        limit: num(a.values.limit, 'limit'),
+      };
     },
-    render: (r: { query: string; warnings?: string[]; hits: { session_id: string; ts: number; offset_ms: number; end_offset_ms?: number; type: string; snippet: string; source: string; merged?: number }[] }) =>
+    render: (r: {
+      query: string;
+      warnings?: string[];
+      hits: { session_id: string; ts: number; offset_ms: number; end_offset_ms?: number; type: string; snippet: string; source: string; merged?: number }[];
+    }) =>
       [
         ...(r.hits.length === 0
           ? [`No results for "${r.query}".`]
           : r.hits.map((h) => {
-              const span = h.end_offset_ms !== undefined && h.end_offset_ms - h.offset_ms >= 1000 ? `${offset(h.offset_ms)}–${offset(h.end_offset_ms)}` : offset(h.offset_ms);
+              const span =
+                h.end_offset_ms !== undefined && h.end_offset_ms - h.offset_ms >= 1000
+                  ? `${offset(h.offset_ms)}–${offset(h.end_offset_ms)}`
+                  : offset(h.offset_ms);
               const extra = [h.source !== 'local' ? h.source : '', h.merged ? `${h.merged} hits` : ''].filter(Boolean).join(', ');
               return `${h.session_id}  ${dateTime(h.ts)}  ${span}  ${h.type}${extra ? ` (${extra})` : ''}\n    ${h.snippet.replace(/\s+/g, ' ')}\n    replay: traced timeline ${h.session_id} --from ${Math.max(0, h.offset_ms - 5000)} --to ${(h.end_offset_ms ?? h.offset_ms) + 5000}`;
             })),
@@ -154,7 +213,10 @@ export const recordingCommands: Command[] = [
       if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced transcript SESSION (or "last")');
       return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
     },
-    render: (r: { segments: { offset_ms: number; end_offset_ms: number; channel: string; text: string; confidence: number | null }[]; engine: string | null }) =>
+    render: (r: {
+      segments: { offset_ms: number; end_offset_ms: number; channel: string; text: string; confidence: number | null }[];
+      engine: string | null;
+    }) =>
       r.segments.length
         ? r.segments.map((g) => `${offset(g.offset_ms)}–${offset(g.end_offset_ms)}  ${g.channel.padEnd(14)} ${g.text}`).join('\n')
         : `No transcript yet${r.engine ? ` (engine: ${r.engine}; see traced status for how far behind indexing is)` : ': no speech engine (traced doctor says why)'}.`,
@@ -165,7 +227,11 @@ export const recordingCommands: Command[] = [
     summary: 'displays and audio sources that can be recorded',
     op: 'list_devices',
     params: () => ({}),
-    render: (r: { displays: { id: string; width: number; height: number; x: number; y: number; name: string }[]; audio: { id: string; kind: string; description: string; default: boolean }[]; problems: string[] }) =>
+    render: (r: {
+      displays: { id: string; width: number; height: number; x: number; y: number; name: string }[];
+      audio: { id: string; kind: string; description: string; default: boolean }[];
+      problems: string[];
+    }) =>
       [
         'Displays:',
         ...(r.displays.length ? r.displays.map((d) => `  ${d.id.padEnd(28)} ${d.width}x${d.height}+${d.x}+${d.y}  ${d.name}`) : ['  none']),

@@ -7,7 +7,6 @@ import { callDaemon, type Command, num, one } from '../command.js';
 import { bytes, duration, offset } from '../format.js';
 import { renderReplay, renderWhatHappened } from '../render.js';
 
-
 export const replayCommands: Command[] = [
   {
     name: 'replay',
@@ -16,7 +15,8 @@ export const replayCommands: Command[] = [
     options: { at: { type: 'string' }, frame: { type: 'string' } },
     run: async (a, io) => {
       const ref = one(a, 'traced replay SESSION --at TIME');
-      if (!ref || a.values.at === undefined) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced replay SESSION --at 14:32 (or an offset in ms) [--frame out.png]');
+      if (!ref || a.values.at === undefined)
+        throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced replay SESSION --at 14:32 (or an offset in ms) [--frame out.png]');
       const at = /^\d+$/.test(String(a.values.at)) ? Number(a.values.at) : String(a.values.at);
       const r = (await callDaemon(io, 'replay_at', { session: ref, at })) as ReplayAtOutput;
       let frameNote = '';
@@ -47,7 +47,8 @@ export const replayCommands: Command[] = [
     op: 'annotate',
     params: (a) => {
       const [ref, ...words] = a.positionals;
-      if (!ref || a.values.at === undefined || !words.length) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced annotate SESSION --at 14:32 the cache bug starts here');
+      if (!ref || a.values.at === undefined || !words.length)
+        throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced annotate SESSION --at 14:32 the cache bug starts here');
       return { session: ref, at: /^\d+$/.test(String(a.values.at)) ? Number(a.values.at) : String(a.values.at), text: words.join(' ') };
     },
     render: (r: { id: number; session_id: string; offset_ms: number }) => `Bookmark ${r.id} at ${offset(r.offset_ms)} in ${r.session_id}`,
@@ -64,7 +65,17 @@ export const replayCommands: Command[] = [
       if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced export SESSION (or "last")');
       return { session: ref, target: a.values.target, display: a.values.display, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
     },
-    render: (r: { target: string; export_status: string; file?: string; bytes?: number; duration_ms?: number; video_id?: string | null; stream_url?: string | null; player_url?: string | null; error?: string | null }) =>
+    render: (r: {
+      target: string;
+      export_status: string;
+      file?: string;
+      bytes?: number;
+      duration_ms?: number;
+      video_id?: string | null;
+      stream_url?: string | null;
+      player_url?: string | null;
+      error?: string | null;
+    }) =>
       r.target === 'mp4'
         ? `Wrote ${r.file} (${duration(r.duration_ms ?? 0)}, ${bytes(r.bytes)})`
         : `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}`,
@@ -77,7 +88,8 @@ export const replayCommands: Command[] = [
     op: 'get_clip',
     params: (a) => {
       const ref = one(a, 'traced clip SESSION --from MS --to MS');
-      if (!ref || a.values.from === undefined || a.values.to === undefined) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced clip SESSION --from MS --to MS');
+      if (!ref || a.values.from === undefined || a.values.to === undefined)
+        throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced clip SESSION --from MS --to MS');
       return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
     },
     render: (r: { source: string; stream_url?: string; file?: string }) => (r.source === 'videodb' ? `${r.stream_url}` : `${r.file}`),
