@@ -220,11 +220,12 @@ export const ListSessionsInput = z.object({
   since: TimeArg.optional().describe('Only sessions still running at or after this time.'),
   until: TimeArg.optional().describe('Only sessions started at or before this time.'),
   project: z.string().max(4096).optional().describe('Only sessions of this project directory.'),
+  cursor: z.string().max(100).optional().describe('Continue after the previous page: pass its next_cursor.'),
   max_bytes: MaxBytes,
 });
 export const ListSessionsOutput = z.object({
   sessions: z.array(SessionSummary),
-  next_until: z.number().int().nullable().optional().describe('More sessions are older than these: pass as until (minus 1) for the next page.'),
+  next_cursor: z.string().nullable().describe('Pass as cursor for the next (older) page; null when there is no more.'),
 });
 
 export const GetSessionInput = z.object({

@@ -16,6 +16,8 @@ export interface Paths {
   logFile: string;
   sessionsDir: string;
   socketDir: string;
+  /** True when the user named the socket directory (TRACED_SOCKET_DIR or socketDir): traced never changes its mode. */
+  socketDirChosen: boolean;
   socket: string;
   lockFile: string;
 }
@@ -63,6 +65,7 @@ export function resolvePaths(opts: { env: Env; home?: string; socketDir?: string
     logFile: path.join(home, 'logs', 'traced.log'),
     sessionsDir: path.join(home, 'sessions'),
     socketDir,
+    socketDirChosen: opts.socketDir !== undefined,
     socket,
     lockFile: path.join(socketDir, 'traced.lock'),
   };
@@ -211,7 +214,7 @@ function socketFail(dir: string): Fail {
  * TRACED_SOCKET_DIR_UNUSABLE; a symlink or another user's directory is
  * TRACED_SOCKET_DIR_INSECURE.
  */
-export function ensurePrivateDir(dir: string): void {
+export function ensurePrivateDir(dir: string, opts: { mayTighten?: boolean } = {}): void {
   const fail = socketFail(dir);
   let st0: fs.Stats | undefined;
   try {
@@ -233,7 +236,17 @@ export function ensurePrivateDir(dir: string): void {
   if ((st.mode & 0o700) !== 0o700) {
     throw fail(`it has mode ${modeOf(st)}; the daemon must create its socket and lock file in it`, `chmod 700 ${dir}`);
   }
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  if ((st.mode & 0o077) !== 0) {
+    // Only a folder traced made for itself is tightened: a folder the user named (/tmp, a shared dir) is never changed.
+    if (st0 && opts.mayTighten === false) {
+      throw new TracedError(
+        ErrorCodes.SOCKET_DIR_INSECURE,
+        `${dir} has mode ${modeOf(st)}: other users could enter it, and traced does not change the mode of a folder you named. Fix: point TRACED_SOCKET_DIR (or "socketDir") at a private folder of its own, e.g. /tmp/traced-${myUid() ?? '$UID'}, or chmod 700 ${dir} if it is yours alone.`,
+        { data: { dir, mode: modeOf(st) } },
+      );
+    }
+    fs.chmodSync(dir, 0o700);
+  }
   try {
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (err) {
@@ -255,7 +268,7 @@ export function ensureHomeDir(paths: Paths, dir: string): void {
 
 export function ensureDataDirs(paths: Paths): void {
   for (const dir of [paths.home, paths.logDir, paths.sessionsDir]) ensureDir(dir, homeFail(paths.home, dir));
-  if (process.platform !== 'win32') ensurePrivateDir(paths.socketDir);
+  if (process.platform !== 'win32') ensurePrivateDir(paths.socketDir, { mayTighten: !paths.socketDirChosen });
 }
 
 /** Free bytes on the disk holding `dir` (or its nearest existing parent); undefined when unknown. */

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ImportRecordingInput, ImportRecordingOutput } from '../model.js';
+import { ownDir } from '../timeline/confine.js';
 import { importRecording, readRecording, writeRecording } from '../timeline/recording.js';
 import type { SessionFiles } from '../timeline/session-files.js';
 import type { Store } from '../timeline/store.js';
@@ -96,16 +97,16 @@ export class Exporter {
   async export(id: string, q: Omit<ExportSessionInput, 'session'>): Promise<ExportSessionOutput> {
     if (q.target === 'json' || q.target === 'jsonl') {
       if (this.d.liveId() === id) this.d.flushLive();
-      const r = writeRecording(this.d.store, id, path.join(this.d.exportsDir, `${id}.${q.target}`), q.target);
+      const r = writeRecording(this.d.store, id, path.join(ownDir(this.d.exportsDir), `${id}.${q.target}`), q.target);
       return { session_id: id, target: q.target, export_status: 'exported', file: r.file, bytes: r.bytes, events: r.events };
     }
     if (q.target === 'raw') {
-      const files = await this.d.muxer.raw(id, path.join(this.d.exportsDir, `${id}-raw`));
+      const files = await this.d.muxer.raw(id, ownDir(this.d.exportsDir, `${id}-raw`));
       return { session_id: id, target: 'raw', export_status: 'exported', files };
     }
     if (q.target === 'mp4') {
       const range = q.from_ms !== undefined || q.to_ms !== undefined ? `_${q.from_ms ?? 0}-${q.to_ms ?? 'end'}` : '';
-      const out = path.join(this.d.exportsDir, `${id}${q.display ? `_${q.display.replace(':', '')}` : ''}${range}.mp4`);
+      const out = path.join(ownDir(this.d.exportsDir), `${id}${q.display ? `_${q.display.replace(':', '')}` : ''}${range}.mp4`);
       const r = await this.d.muxer.mux(id, out, { display: q.display, fromMs: q.from_ms, toMs: q.to_ms });
       return {
         session_id: id,
@@ -151,7 +152,7 @@ export class Exporter {
       const clip = await this.d.cloud.clip(exported.remote_id, q.from_ms / 1000, q.to_ms / 1000);
       return { session_id: id, source: 'videodb', stream_url: clip.stream_url, from_ms: q.from_ms, to_ms: q.to_ms };
     }
-    const out = path.join(this.d.exportsDir, 'clips', `${id}_${q.from_ms}-${q.to_ms}.mp4`);
+    const out = path.join(ownDir(this.d.exportsDir, 'clips'), `${id}_${q.from_ms}-${q.to_ms}.mp4`);
     const r = await this.d.muxer.mux(id, out, { fromMs: q.from_ms, toMs: q.to_ms });
     return { session_id: id, source: 'local', file: r.file, from_ms: q.from_ms, to_ms: q.from_ms + r.duration_ms };
   }

@@ -135,3 +135,28 @@ export function copyFileConfined(src: string, dest: string, field = 'path'): num
   }
   return copied;
 }
+
+/**
+ * A folder traced writes into under one of its own roots (exports, clips,
+ * raw files): created when missing, refused when something else stands there
+ * — above all a symlink, which would send the files elsewhere.
+ */
+export function ownDir(root: string, ...names: string[]): string {
+  let dir = root;
+  for (const name of ['', ...names]) {
+    dir = name ? path.join(dir, name) : dir;
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) {
+      fs.mkdirSync(dir, { mode: 0o700 });
+      continue;
+    }
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      throw new TracedError(
+        ErrorCodes.HOME_UNWRITABLE,
+        `${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; traced writes only inside its data folder. Fix: remove ${dir} (traced makes it again)`,
+        { data: { dir } },
+      );
+    }
+  }
+  return dir;
+}

@@ -60,6 +60,20 @@ export function openStore(file: string, log?: { warn(obj: object, msg: string): 
   try {
     return new Store(file);
   } catch (err) {
+    const sqlite = (e: unknown) => (e as { code?: unknown } | undefined)?.code;
+    const code = String(sqlite(err)).startsWith('SQLITE_') ? sqlite(err) : sqlite((err as { cause?: unknown }).cause);
+    // A database this user may not write (another owner, a read-only file or mount), or cannot open at all (a directory).
+    if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      const why = st?.isDirectory()
+        ? `${file} is a directory, not a database file`
+        : `${file} cannot be written by this user (${(err as Error).message}${st ? `; owner uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}` : ''})`;
+      const fix = st?.isDirectory() ? `move ${file} out of the way` : `chown $(id -u) ${file}* && chmod u+rw ${file}*`;
+      throw new TracedError(ErrorCodes.HOME_UNWRITABLE, `${why}. Fix: ${fix}, or set TRACED_HOME to a directory you can write.`, {
+        data: { file, errno: String(code) },
+        cause: err,
+      });
+    }
     if (!isCorruptDb(err) && !isCorruptDb((err as { cause?: unknown }).cause)) throw err;
     throw new TracedError(ErrorCodes.DB_CORRUPT, `${file} is damaged (${(err as Error).message}). ${fix}`, { data: { file }, cause: err });
   }

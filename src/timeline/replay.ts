@@ -55,43 +55,84 @@ export class Replay {
   }
 
   /** An `at` as an offset on the session clock: ms, an ISO time, or a clock time ("14:32") on the session's day. */
+  /**
+   * An `at` as an offset on the session clock: ms; `+90s`, `+1:30` or `+1:02:03`
+   * from the session start; a clock time (`14:32`, `14:32:05`) on the session's
+   * day; an ISO time or epoch ms. A moment outside the session (before it
+   * started, or well after an ended session ended) is TRACED_INVALID_TIME.
+   */
   offsetOf(session: SessionRow | string, at: number | string): number {
     const row = typeof session === 'string' ? this.session(session) : session;
-    if (typeof at === 'number') return checkOffset(at, 'at');
-    const clock = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(at.trim());
+    if (typeof at === 'number') return this.within(row, checkOffset(at, 'at'), at);
+    const text = at.trim();
+    const plus = /^\+(?:(\d+(?:\.\d+)?)(ms|s|m|h)|(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?))$/.exec(text);
+    if (plus) {
+      const off =
+        plus[1] !== undefined
+          ? Number(plus[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[plus[2] as string]!
+          : (Number(plus[3] ?? 0) * 3600 + Number(plus[4]) * 60 + Number(plus[5])) * 1000;
+      return this.within(row, checkOffset(Math.round(off), 'at'), at);
+    }
+    const clock = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text);
     let ts: number;
     if (clock) {
+      if (Number(clock[1]) > 23 || Number(clock[2]) > 59 || Number(clock[3] ?? 0) > 59) {
+        throw new TracedError(ErrorCodes.INVALID_TIME, `"${text.slice(0, 16)}" is not a clock time (hours 0-23, minutes and seconds 0-59)`, {
+          data: { field: 'at' },
+        });
+      }
       const d = new Date(row.started_at);
       d.setHours(Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0), 0);
       ts = d.getTime();
       if (ts < row.started_at - 12 * 3_600_000) ts += 86_400_000; // a session that ran past midnight
-    } else if (/^\d+$/.test(at)) return checkOffset(Number(at), 'at');
-    else ts = parseTimeArg(at, this.d.now());
+    } else if (/^\d+$/.test(text) && text.length < 10) return this.within(row, checkOffset(Number(text), 'at'), at);
+    else ts = parseTimeArg(text, this.d.now());
     const off = ts - row.started_at;
-    if (off < 0) throw new TracedError(ErrorCodes.INVALID_TIME, `${at} is before session ${row.id} started (${new Date(row.started_at).toISOString()})`);
-    return checkOffset(off, 'at');
+    if (off < 0)
+      throw new TracedError(ErrorCodes.INVALID_TIME, `${text.slice(0, 40)} is before session ${row.id} started (${new Date(row.started_at).toISOString()})`, {
+        data: { field: 'at' },
+      });
+    return this.within(row, checkOffset(off, 'at'), at);
+  }
+
+  /** An offset inside the session: an ended session has no moments a minute past its end. */
+  private within(row: SessionRow, off: number, at: number | string): number {
+    const end = row.end_offset_ms ?? (row.ended_at !== null ? row.ended_at - row.started_at : undefined);
+    if (end !== undefined && off > end + 60_000) {
+      throw new TracedError(ErrorCodes.INVALID_TIME, `${String(at).slice(0, 40)} is after session ${row.id} ended (it lasted ${Math.round(end / 1000)} s)`, {
+        data: { field: 'at' },
+      });
+    }
+    return off;
   }
 
   replayAt(q: ReplayAtInput): ReplayAtOutput {
     const row = this.session(q.session);
     const s = this.d.store;
     const at = this.offsetOf(row, q.at);
-    const near = s.events({ sessionId: row.id, fromMs: Math.max(0, at - Math.max(q.window_ms, 15_000)), toMs: at + q.tolerance_ms, limit: 5000 });
-    // Each list has its share of the reply budget: the events nearest the moment first.
+    const events = (e: { offset_ms: number; type: string }) => !e.type.startsWith('transcript.') && e.type !== 'screen.text';
+    // Each list has its share of the reply budget: the events nearest the moment first, whatever
+    // the session's density (a watcher storm must not push the moment itself out of the reply).
     const current = fitPage(
-      near
-        .filter((e) => Math.abs(e.offset_ms - at) <= q.tolerance_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text')
+      [
+        ...s.events({ sessionId: row.id, fromMs: Math.max(0, at - q.tolerance_ms), toMs: at, order: 'offset_desc', limit: 200 }),
+        ...s.events({ sessionId: row.id, fromMs: at + 1, toMs: at + q.tolerance_ms, limit: 200 }),
+      ]
+        .filter(events)
         .sort((a, b) => Math.abs(a.offset_ms - at) - Math.abs(b.offset_ms - at)),
       50,
       12_000,
     ).page.sort((a, b) => a.offset_ms - b.offset_ms || a.seq - b.seq);
-    const recent = fitPage(
-      near
-        .filter((e) => e.offset_ms < at - q.tolerance_ms && e.offset_ms >= at - q.window_ms && !e.type.startsWith('transcript.') && e.type !== 'screen.text')
-        .reverse(),
-      50,
-      12_000,
-    ).page.reverse();
+    const recent =
+      q.window_ms > q.tolerance_ms
+        ? fitPage(
+            s
+              .events({ sessionId: row.id, fromMs: Math.max(0, at - q.window_ms), toMs: at - q.tolerance_ms - 1, order: 'offset_desc', limit: 500 })
+              .filter(events),
+            50,
+            12_000,
+          ).page.reverse()
+        : [];
     const talk = s.events({ sessionId: row.id, types: ['transcript.segment'], fromMs: Math.max(0, at - 60_000), toMs: at + 15_000, limit: 200 });
     const transcript = fitPage(
       talk
@@ -111,7 +152,7 @@ export class Replay {
       ts: row.started_at + at,
       current: current.map(out),
       recent: recent.map(out),
-      moments: s.moments(row.id, at, at).map((m) => ({
+      moments: fitPage(s.moments(row.id, at, at), 50, 8000).page.map((m) => ({
         kind: m.kind,
         start_offset_ms: m.start_offset_ms,
         end_offset_ms: m.end_offset_ms,

@@ -82,7 +82,7 @@ export interface EventQuery {
   channels?: string[] | undefined;
   afterSeq?: number | undefined;
   /** seq: the writer's order (pages); offset (the default unless afterSeq is given): time order. */
-  order?: 'seq' | 'offset' | undefined;
+  order?: 'seq' | 'offset' | 'offset_desc' | undefined;
   limit: number;
 }
 

@@ -117,8 +117,15 @@ export class SessionViews {
 
   list(q: ListSessionsInput, cwd?: string): ListSessionsOutput {
     const now = this.d.now();
+    let before: { started_at: number; id: string } | undefined;
+    if (q.cursor !== undefined) {
+      const m = /^(\d{1,15}):(\d{8}-\d{6}-[a-z0-9]{4})$/.exec(q.cursor);
+      if (!m) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from list_sessions (pass next_cursor as it came)', { data: { field: 'cursor' } });
+      before = { started_at: Number(m[1]), id: m[2] as string };
+    }
     const rows = this.d.store.listSessions({
-      limit: q.limit,
+      before,
+      limit: q.limit + 1,
       since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
       until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
       // Stored project paths went through the gate; the filter is compared the same way.
@@ -130,7 +137,7 @@ export class SessionViews {
       q.max_bytes,
     );
     const last = page[page.length - 1];
-    return { sessions: page, ...(more && last ? { next_until: last.started_at } : {}) };
+    return { sessions: page, next_cursor: more && last ? `${last.started_at}:${last.id}` : null };
   }
 
   /** A session, its counts by type and its first events within the budget; the rest through get_timeline. */

@@ -237,9 +237,15 @@ export class Store {
     until?: number | undefined;
     project?: string | undefined;
     state?: string | undefined;
+    /** Continue after this session, in the list's order (newest first): a stable key, unlike a time. */
+    before?: { started_at: number; id: string } | undefined;
   }): SessionRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
+    if (q.before !== undefined) {
+      where.push('(started_at < ? OR (started_at = ? AND id < ?))');
+      args.push(q.before.started_at, q.before.started_at, q.before.id);
+    }
     if (q.since !== undefined) {
       where.push('COALESCE(ended_at, 9e15) >= ?');
       args.push(q.since);
@@ -431,7 +437,7 @@ export class Store {
       args.push(...q.channels);
     }
     // Pages continue after a seq, so they are in seq order (the writer's); views of a moment use time order.
-    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${q.order === 'seq' || q.afterSeq !== undefined ? 'seq' : 'offset_ms, seq'} LIMIT ?`;
+    const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${q.order === 'seq' || q.afterSeq !== undefined ? 'seq' : q.order === 'offset_desc' ? 'offset_ms DESC, seq DESC' : 'offset_ms, seq'} LIMIT ?`;
     return (this.db.prepare(sql).all(...args, q.limit) as EventDbRow[]).map(rowToEvent);
   }
 
