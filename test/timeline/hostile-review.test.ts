@@ -17,11 +17,25 @@ import { testServices } from '../helpers/services.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00Z');
 
-function seed(t: ReturnType<typeof testServices>, id: string, startedAt: number, events: { offset_ms: number; type: string; data: Record<string, unknown> }[], endMs = 3_600_000) {
+function seed(
+  t: ReturnType<typeof testServices>,
+  id: string,
+  startedAt: number,
+  events: { offset_ms: number; type: string; data: Record<string, unknown> }[],
+  endMs = 3_600_000,
+) {
   t.store.insertSession({ id, project: '/p', label: null, profile: 'events', state: 'recording', started_at: startedAt, meta: '{}' });
   t.events.restore(
     id,
-    events.map((e, i) => ({ seq: i + 1, parent_seq: null, ts: startedAt + e.offset_ms, offset_ms: e.offset_ms, channel: e.type.split('.')[0] as string, type: e.type, data: e.data })),
+    events.map((e, i) => ({
+      seq: i + 1,
+      parent_seq: null,
+      ts: startedAt + e.offset_ms,
+      offset_ms: e.offset_ms,
+      channel: e.type.split('.')[0] as string,
+      type: e.type,
+      data: e.data,
+    })),
   );
   t.store.endSession(id, { state: 'ended', ended_at: startedAt + endMs, end_offset_ms: endMs });
 }
