@@ -148,20 +148,24 @@ export class IpcServer {
    */
   private reply(socket: Socket, res: Response): void {
     if (socket.destroyed) return;
-    const bytes = Buffer.byteLength(JSON.stringify({ type: RESPONSE, data: res }));
-    if ('result' in res && bytes > this.opts.maxMessageBytes - 1024) {
-      this.log.warn({ bytes, limit: this.opts.maxMessageBytes }, 'reply too large for one frame');
+    try {
+      // node-ipc's guarded encoder measures the frame as it builds it: one serialization, not two.
+      this.ipc.server.emit(socket, RESPONSE, res);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ERR_IPC_FRAME_TOO_LARGE' || !('result' in res)) {
+        this.log.warn({ err }, 'could not write to a client');
+        return;
+      }
+      this.log.warn({ limit: this.opts.maxMessageBytes }, 'reply too large for one frame');
       this.send(socket, RESPONSE, {
         id: res.id,
         error: {
           code: ErrorCodes.REPLY_TOO_LARGE,
-          message: `the reply is ${bytes} bytes, over the ${this.opts.maxMessageBytes}-byte frame limit; ask for less (a smaller limit or max_bytes, a narrower range) and page with the continuation the reply gives`,
-          data: { bytes, limit: this.opts.maxMessageBytes },
+          message: `the reply is over the ${this.opts.maxMessageBytes}-byte frame limit; ask for less (a smaller limit or max_bytes, a narrower range) and page with the continuation the reply gives`,
+          data: { limit: this.opts.maxMessageBytes },
         },
       });
-      return;
     }
-    this.send(socket, RESPONSE, res);
   }
 
   /** Pushes a notification to every subscriber of `topic`. */

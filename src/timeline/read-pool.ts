@@ -29,7 +29,11 @@ interface Task {
 interface Slot {
   worker: Worker;
   task: Task | undefined;
+  idle: NodeJS.Timeout | undefined;
 }
+
+/** A worker idle this long is ended: its heap (a large page, a big digest) goes back to the system, not kept for ever. */
+const IDLE_MS = 15_000;
 
 function workerFile(): URL {
   const here = new URL('./read-worker.js', import.meta.url);
@@ -59,6 +63,8 @@ export class ReadPool {
       if (!slot && this.slots.length < this.o.size) slot = this.spawn();
       if (!slot) return;
       const task = this.queue.shift() as Task;
+      if (slot.idle) clearTimeout(slot.idle);
+      slot.idle = undefined;
       slot.task = task;
       slot.worker.postMessage({ id: task.id, target: task.target, method: task.method, args: task.args });
     }
@@ -66,7 +72,7 @@ export class ReadPool {
 
   private spawn(): Slot {
     const worker = new Worker(workerFile(), { workerData: { db: this.o.db } });
-    const slot: Slot = { worker, task: undefined };
+    const slot: Slot = { worker, task: undefined, idle: undefined };
     worker.on('message', (m: { id: number; result?: unknown; error?: { code: string; message: string; data?: Record<string, unknown> } }) => {
       const t = slot.task;
       if (!t || t.id !== m.id) return;
@@ -94,6 +100,15 @@ export class ReadPool {
     worker.unref();
     this.slots.push(slot);
     return slot;
+  }
+
+  /** Ends an idle worker; the next heavy read starts a fresh one. */
+  private retire(slot: Slot): void {
+    if (slot.task) return;
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    slot.worker.removeAllListeners('exit');
+    void slot.worker.terminate();
   }
 
   async close(): Promise<void> {
