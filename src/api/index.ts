@@ -1,40 +1,22 @@
-/** The one list of operations. A new operation is one definition added here. */
+/**
+ * The one list of operations, gathered from the group files: an operation is
+ * an exported `defineOperation(...)` in one of them, and nothing else needs
+ * an edit (a new group file is one import below).
+ */
+import * as exporting from './export.js';
 import type { Operation } from './operation.js';
-import { getSession, listDevices, listSessions, pauseSession, prune, resumeSession, startSession, status, stopSession } from './sessions.js';
-import { getTimeline, getTranscript, ingestEvent, search } from './timeline.js';
-import { exportSession, getClip, importRecording } from './export.js';
-import { annotate, getFrame, replayAt, replayCursor, whatHappened } from './replay.js';
-import { queuePause, queueResume, queueRetry, queueStatus } from './queue.js';
+import * as queue from './queue.js';
+import * as replay from './replay.js';
+import * as sessions from './sessions.js';
+import * as timeline from './timeline.js';
 
-export const operations: readonly Operation[] = [
-  startSession,
-  stopSession,
-  pauseSession,
-  resumeSession,
-  status,
-  listSessions,
-  getSession,
-  getTimeline,
-  search,
-  ingestEvent,
-  listDevices,
-  queueStatus,
-  queueRetry,
-  queuePause,
-  queueResume,
-  exportSession,
-  getClip,
-  getTranscript,
-  whatHappened,
-  replayAt,
-  getFrame,
-  annotate,
-  replayCursor,
-  importRecording,
-  prune,
-] as unknown as readonly Operation[];
+const isOperation = (v: unknown): v is Operation =>
+  typeof v === 'object' && v !== null && typeof (v as Operation).name === 'string' && typeof (v as Operation).run === 'function';
+
+export const operations: readonly Operation[] = [sessions, timeline, replay, exporting, queue].flatMap((group) => Object.values(group).filter(isOperation));
 
 const byName = new Map(operations.map((op) => [op.name, op]));
+if (byName.size !== operations.length) throw new Error('two operations share a name');
 
 export function findOperation(name: string): Operation | undefined {
   return byName.get(name);

@@ -83,6 +83,10 @@ export class ReadPool {
         );
       else t.resolve(m.result);
       this.pump();
+      if (!slot.task) {
+        slot.idle = setTimeout(() => this.retire(slot), IDLE_MS);
+        slot.idle.unref();
+      }
     });
     // A worker that dies fails its task (a bug, reported as one) and is replaced by the next request.
     const gone = (err: unknown) => {

@@ -38,7 +38,7 @@ describe('MCP Inspector CLI against traced mcp', () => {
     expect(list.json.tools.map((t: any) => t.name).sort()).toEqual(operations.map((o) => o.name).sort());
     const call = await inspector(home, ['--method', 'tools/call', '--tool-name', 'list_sessions', '--tool-arg', 'limit=5']);
     expect(call.code, call.stderr).toBe(0);
-    expect(call.json.structuredContent).toEqual({ sessions: [] });
+    expect(call.json.structuredContent).toEqual({ sessions: [], next_cursor: null });
     const bad = await inspector(home, ['--method', 'tools/call', '--tool-name', 'get_session', '--tool-arg', 'session=nope']);
     expect(bad.code).not.toBe(0);
     expect(bad.json.isError).toBe(true);
