@@ -29,8 +29,26 @@ const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
 const hasSetpriv = spawnSync('sh', ['-c', 'command -v setpriv']).status === 0;
 /** Permission faults need a user root's rights do not cover: nobody, through setpriv, when the tests run as root. */
-const canDropRoot = !isRoot || hasSetpriv;
-if (!canDropRoot) console.warn('SKIPPED the permission cases: tests run as root and setpriv is missing');
+/** Whether nobody can run this checkout at all: a clone inside a private folder (0700 /tmp/xyz) cannot be entered by another user. */
+const nobodyReaches =
+  isRoot && hasSetpriv
+    ? spawnSync('setpriv', [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        '--clear-groups',
+        process.execPath,
+        '-e',
+        `require('fs').accessSync(${JSON.stringify(BIN)}, 4)`,
+      ]).status === 0
+    : true;
+const canDropRoot = !isRoot || (hasSetpriv && nobodyReaches);
+if (!canDropRoot) {
+  console.warn(
+    hasSetpriv
+      ? `SKIPPED the permission cases: they run traced as nobody, who cannot enter this checkout (${ROOT}: a parent folder is private). Run the suite from a checkout others can read to cover them.`
+      : 'SKIPPED the permission cases: tests run as root and setpriv is missing',
+  );
+}
 
 interface Sandbox extends Home {
   root: string;
