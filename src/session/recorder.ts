@@ -421,6 +421,7 @@ export class Recorder {
   }
 
   private async finish(live: Live, state: SessionState, error?: { code: string; message: string }): Promise<void> {
+    // A full disk must not keep a session from ending: the row below still ends it, and the warning says why.
     await this.record(live, 'session', 'session.stopped', error ? { state, error } : { state }).catch(() => undefined);
     const endOffset = Math.round(this.d.clock.mono() - live.mono0);
     this.d.events.close();
