@@ -10,13 +10,13 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const LOWER = 'abcdefghijklmnopqrstuvwxyz';
-const DIGITS = '0123456789';
-const ALNUM = UPPER + LOWER + DIGITS;
-const HEX = '0123456789abcdef';
-const B64 = ALNUM + '+/';
-const URLSAFE = ALNUM + '_-';
+export const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+export const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+export const DIGITS = '0123456789';
+export const ALNUM = UPPER + LOWER + DIGITS;
+export const HEX = '0123456789abcdef';
+export const B64 = ALNUM + '+/';
+export const URLSAFE = ALNUM + '_-';
 
 /** `n` characters drawn uniformly from `alphabet` by the system's CSPRNG. */
 export function rand(alphabet: string, n: number): string {
@@ -25,7 +25,7 @@ export function rand(alphabet: string, n: number): string {
   return out;
 }
 export const LOWER_ALPHABET = LOWER;
-const pick = <T>(xs: readonly T[]): T => xs[randomInt(xs.length)] as T;
+export const pick = <T>(xs: readonly T[]): T => xs[randomInt(xs.length)] as T;
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
 /**
