@@ -1,0 +1,164 @@
+/** Replay, frames, annotations, the digest, import and retention shapes. */
+import { z } from 'zod';
+import { SessionRef } from './base.js';
+import { MaxBytes, MAX_OFFSET_MS, TimeArg } from './operations.js';
+// ---------------------------------------------------------------- replay
+
+const At = z
+  .union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)])
+  .describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+
+export const ReplayAtInput = z.object({
+  session: SessionRef,
+  at: At,
+  tolerance_ms: z.number().int().min(0).max(60_000).default(2000).describe('Events this close to the moment are "current".'),
+  window_ms: z.number().int().min(0).max(3_600_000).default(60_000).describe('How far back "recent" events reach.'),
+  include_frame: z.boolean().default(false).describe('Also return the screen at that moment as an image (MCP); otherwise call get_frame when you need it.'),
+});
+const EventOut = z.object({
+  seq: z.number().int(),
+  offset_ms: z.number().int(),
+  ts: z.number().int(),
+  channel: z.string(),
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+export const ReplayAtOutput = z.object({
+  session_id: z.string(),
+  offset_ms: z.number().int(),
+  ts: z.number().int(),
+  current: z.array(EventOut),
+  recent: z.array(EventOut),
+  moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), data: z.record(z.string(), z.unknown()) })),
+  annotations: z.array(z.object({ id: z.number().int(), offset_ms: z.number().int(), text: z.string() })),
+  transcript: z.array(z.object({ offset_ms: z.number().int(), end_offset_ms: z.number().int(), text: z.string() })),
+  speaking: z.boolean().describe('Whether someone was talking at that moment (a transcript segment covers it).'),
+  screen_text: z.object({ offset_ms: z.number().int(), text: z.string() }).nullable().describe('The last on-screen text read at or before the moment.'),
+  window: z.object({ offset_ms: z.number().int(), title: z.string(), app: z.string() }).nullable(),
+  last_saved: z.object({ offset_ms: z.number().int(), path: z.string(), type: z.string() }).nullable(),
+  git_head: z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string().nullable(), branch: z.string().nullable() }).nullable(),
+  frame: z
+    .object({ display: z.string(), segment_seq: z.number().int() })
+    .nullable()
+    .describe('The display segment holding the screen at that moment (get_frame returns it as PNG).'),
+});
+
+export const GetFrameInput = z.object({
+  session: SessionRef,
+  at: At,
+  display: z
+    .string()
+    .regex(/^display:\d+$/)
+    .optional()
+    .describe('Display to show; the first recorded one otherwise.'),
+});
+export const GetFrameOutput = z.object({
+  session_id: z.string(),
+  display: z.string(),
+  offset_ms: z.number().int().describe('The moment asked for, on the session clock.'),
+  frame_offset_ms: z.number().int().describe('Where the frame shown was taken (screen is sampled at a few frames per second).'),
+  width: z.number().int(),
+  height: z.number().int(),
+  mime_type: z.literal('image/png'),
+  png_base64: z.string().optional().describe('The PNG, base64 (over IPC). Over MCP the image is sent once, as image content, and not repeated here.'),
+});
+
+export const AnnotateInput = z.object({ session: SessionRef, at: At, text: z.string().min(1).max(4000) });
+export const AnnotateOutput = z.object({ id: z.number().int(), session_id: z.string(), offset_ms: z.number().int(), ts: z.number().int(), text: z.string() });
+
+export const ReplayCursorInput = z.object({
+  session: SessionRef.optional().describe('Session to walk (needed unless cursor is given).'),
+  cursor: z.string().max(200).optional().describe('Where a previous call stopped; omit to start at the beginning (or at seek_ms).'),
+  seek_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Jump to this offset (events before it are not returned).'),
+  advance: z.number().int().min(1).max(1000).optional().describe('Return the next N events.'),
+  advance_to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Return every event up to this offset.'),
+  types: z.array(z.string().max(64)).max(32).optional(),
+  max_bytes: MaxBytes,
+});
+export const ReplayCursorOutput = z.object({
+  session_id: z.string(),
+  events: z.array(EventOut),
+  position_ms: z.number().int(),
+  cursor: z.string().describe('Pass back to continue from here.'),
+  done: z.boolean().describe('No events after this position.'),
+});
+
+export const WhatHappenedInput = z.object({
+  session: SessionRef.optional(),
+  since: TimeArg.optional(),
+  until: TimeArg.optional(),
+  last: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*[smhdw]$/i)
+    .optional()
+    .describe('E.g. "30m", "2h": from that long ago until now.'),
+  max_chars: z.number().int().min(500).max(200_000).default(12_000).describe('Size budget of the digest (JSON characters).'),
+});
+export const WhatHappenedOutput = z.object({
+  range: z.object({ since: z.number().int(), until: z.number().int() }),
+  sessions: z.array(
+    z.object({
+      id: z.string(),
+      project: z.string(),
+      label: z.string().nullable(),
+      started_at: z.number().int(),
+      duration_ms: z.number().int(),
+      state: z.string(),
+      moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), duration_ms: z.number().int(), what: z.string() })),
+      files_touched: z.array(z.object({ path: z.string(), saves: z.number().int() })),
+      commits: z.array(z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string() })),
+      failed_commands: z.array(z.object({ offset_ms: z.number().int(), command: z.string(), exit_code: z.number().nullable() })),
+      errors_on_screen: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+      said: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+      annotations: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+    }),
+  ),
+  truncated: z.boolean().describe('Lists were shortened to fit max_chars.'),
+});
+
+export type ReplayAtInput = z.infer<typeof ReplayAtInput>;
+export type ReplayAtOutput = z.input<typeof ReplayAtOutput>;
+export type GetFrameInput = z.infer<typeof GetFrameInput>;
+export type GetFrameOutput = z.input<typeof GetFrameOutput>;
+export type AnnotateInput = z.infer<typeof AnnotateInput>;
+export type AnnotateOutput = z.input<typeof AnnotateOutput>;
+export type ReplayCursorInput = z.infer<typeof ReplayCursorInput>;
+export type ReplayCursorOutput = z.input<typeof ReplayCursorOutput>;
+export type WhatHappenedInput = z.infer<typeof WhatHappenedInput>;
+export type WhatHappenedOutput = z.input<typeof WhatHappenedOutput>;
+
+export const ImportRecordingInput = z.object({
+  file: z.string().min(1).max(4096).describe('A JSON or JSONL recording written by export_session.'),
+  as_new: z.boolean().default(false).describe("Give the session a new id (needed when the recording's session already exists here)."),
+  media_dir: z
+    .string()
+    .max(4096)
+    .optional()
+    .describe('Folder holding the media the manifest lists (a session folder); media found there is copied in and registered.'),
+});
+export const ImportRecordingOutput = z.object({ session_id: z.string(), events: z.number().int(), media: z.number().int() });
+export type ImportRecordingInput = z.infer<typeof ImportRecordingInput>;
+export type ImportRecordingOutput = z.input<typeof ImportRecordingOutput>;
+
+export const PruneInput = z.object({ dry_run: z.boolean().default(true).describe('Only list what the retention policy would delete (the default).') });
+export const PruneOutput = z.object({
+  dry_run: z.boolean(),
+  policy: z.object({ maxDiskGb: z.number().optional(), maxAgeDays: z.number().optional(), hardCapGb: z.number().optional() }),
+  items: z.array(
+    z.object({
+      session_id: z.string(),
+      channel_id: z.string(),
+      seq: z.number().int(),
+      path: z.string(),
+      bytes: z.number().int(),
+      uploaded: z.boolean(),
+      reason: z.enum(['age', 'disk', 'hard_cap']),
+    }),
+  ),
+  total_bytes: z.number().int(),
+  after_bytes: z.number().int(),
+  freed_bytes: z.number().int(),
+  kept_unuploaded_bytes: z.number().int().describe('Media over the budget kept because it is not uploaded yet.'),
+});
+export type PruneInput = z.infer<typeof PruneInput>;
+export type PruneOutput = z.input<typeof PruneOutput>;
