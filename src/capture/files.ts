@@ -270,6 +270,7 @@ export class FilesChannel implements ChannelDriver {
     this.rules = rules;
     const inside = await run('git', ['rev-parse', '--is-inside-work-tree'], { cwd: root, env: ctx.env });
     this.isGit = inside.code === 0 && inside.stdout.trim() === 'true';
+    if (this.isGit) await this.readTracked(root, rules, ctx);
     const tree = new TreeWatcher(
       rules,
       (dirs) => this.gitIgnoredDirs(dirs),
@@ -287,6 +288,21 @@ export class FilesChannel implements ChannelDriver {
     }
     this.tree = tree;
     ctx.setHealth('running', this.isGit ? 'watching (git-ignored paths skipped)' : 'watching (not a git repository)');
+  }
+
+  /**
+   * What git tracks, asked once at start: a tracked file under `build/` or
+   * `dist/` is watched though those names are skipped by default, and so is a
+   * git-ignored directory holding a tracked file. Paths only; nothing is read.
+   */
+  private async readTracked(root: string, rules: IgnoreRules, ctx: ChannelContext): Promise<void> {
+    // Run in the project folder, git lists what is under it, relative to it.
+    const res = await run('git', ['ls-files', '-z'], { cwd: root, env: ctx.env, timeoutMs: 30_000, maxBytes: 256 * 1024 * 1024 });
+    if (res.code !== 0) {
+      ctx.logger.warn({ stderr: res.stderr.slice(0, 500) }, 'git ls-files failed: default-ignored directories stay ignored');
+      return;
+    }
+    rules.addTracked(res.stdout.split('\0').filter(Boolean));
   }
 
   /**
@@ -310,7 +326,7 @@ export class FilesChannel implements ChannelDriver {
     if (res.code !== 0) return out;
     for (const rel of res.stdout.split('\0')) {
       const abs = byRel.get(rel);
-      if (abs === undefined) continue;
+      if (abs === undefined || rules.holdsTracked(rel)) continue;
       out.add(abs);
       rules.addGitIgnored(rel);
     }

@@ -66,6 +66,9 @@ export const SECRET_FILE_PATTERNS: readonly string[] = [
   '*.secrets',
 ];
 
+/** Never looked into, tracked or not. */
+const VCS_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn']);
+
 const builtinSecrets = ignore({ ignorecase: true }).add(SECRET_FILE_PATTERNS);
 
 /** True for a base name on DESIGN §11's list (`.env.local`, `prod.env`, `id_rsa`, `server.pem` …). */
@@ -128,6 +131,10 @@ export class IgnoreRules {
   private readonly userSecrets: Ignore;
   /** Paths git reported as ignored at start (directories end with `/`). */
   private readonly gitIgnored = new Set<string>();
+  /** Every directory holding a file git tracks (`a`, `a/b`), from `git ls-files` at start. */
+  private readonly trackedDirs = new Set<string>();
+  /** The tracked files under a default-ignored directory (`build/`, `dist/` …): the rest need no entry. */
+  private readonly trackedInIgnoredDirs = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -140,6 +147,32 @@ export class IgnoreRules {
 
   addGitIgnored(rel: string): void {
     this.gitIgnored.add(rel);
+  }
+
+  /**
+   * The files git tracks (relative posix paths). A default-ignored directory
+   * (`build/`, `out/`, `target/`, `dist/` …) then hides only what git does not
+   * track: a tracked `dist/index.js` is reported, a new build output beside it is not.
+   */
+  addTracked(rels: Iterable<string>): void {
+    for (const rel of rels) {
+      const parts = rel.split('/');
+      if (parts.some((p) => VCS_DIRS.has(p))) continue;
+      if (parts.some((p) => IGNORED_DIRS.has(p))) this.trackedInIgnoredDirs.add(rel);
+      // Deepest folder first: once one is known, so is every folder above it.
+      for (
+        let dir = rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
+        dir && !this.trackedDirs.has(dir);
+        dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))
+      ) {
+        this.trackedDirs.add(dir);
+      }
+    }
+  }
+
+  /** True when `rel` is a directory holding a tracked file: what git ignores there is still to be watched. */
+  holdsTracked(rel: string): boolean {
+    return this.trackedDirs.has(rel.endsWith('/') ? rel.slice(0, -1) : rel);
   }
 
   /** Relative posix path of `abs` inside the root, or undefined when outside it. */
@@ -173,7 +206,8 @@ export class IgnoreRules {
     if (rel === '') return false;
     if (this.isSecret(abs)) return true;
     const parts = rel.split('/');
-    for (const p of parts) if (IGNORED_DIRS.has(p)) return true;
+    if (parts.some((p) => IGNORED_DIRS.has(p)) && (parts.some((p) => VCS_DIRS.has(p)) || !(this.trackedDirs.has(rel) || this.trackedInIgnoredDirs.has(rel))))
+      return true;
     const base = parts[parts.length - 1] as string;
     if (isScratchFile(base)) return true;
     if (this.gitIgnored.has(rel) || this.gitIgnored.has(`${rel}/`)) return true;
