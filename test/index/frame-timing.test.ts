@@ -166,5 +166,5 @@ describe.skipIf(missing.length > 0)('on-screen text is dated by the frames it is
       expect(await look(at), `frame at the handle ${at} ms`).toContain(code);
       expect(await look(at - 500), `frame at ${at - 500} ms`).not.toContain(code);
     }
-  }, 60_000);
+  }, 180_000);
 });
