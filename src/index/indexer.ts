@@ -14,7 +14,8 @@ import { isDiskFull } from '../errors.js';
 import type { EventData, IndexerStatus } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
-import { changedRows, cropRows, frameFiles, invert, readPgm, thumbnail, type OcrEngine } from './ocr.js';
+import { firstSeen, lineRows, meanOf, sameRows, sampleFrames, THUMB_H } from './frames.js';
+import { changedRows, cropRows, invert, readPgm, type OcrEngine } from './ocr.js';
 import type { SpeechEngine } from './speech.js';
 
 export interface IndexedEvent {
@@ -46,6 +47,8 @@ export interface IndexerOptions {
 export type { IndexerStatus } from '../model.js';
 
 const DISK_FULL_RETRY_MS = 10_000;
+/** Frames of a segment's end kept for dating text first read in the next one (a minute at 2 fps). */
+const MAX_TAIL_FRAMES = 120;
 
 const KINDS = [
   { kind: 'ocr' as const, glob: 'display:*' },
@@ -61,8 +64,11 @@ export class Indexer {
   private done = 0;
   private readonly backlog = new Map<'ocr' | 'speech', { n: number; ms: number }>();
   private readonly stale = new Set<'ocr' | 'speech'>(['ocr', 'speech']);
-  /** Last thumbnail read per display, so a still screen across segments is not read again. */
-  private readonly lastThumb = new Map<string, Uint8Array>();
+  /**
+   * Per session and display: the thumbnail last read (a still screen across segments is not read again)
+   * and the frames after it, so text first read in the next segment is dated where it appeared.
+   */
+  private readonly screens = new Map<string, { seq: number; endMs: number; last: Uint8Array | undefined; tail: { at: number; px: Uint8Array }[] }>();
 
   constructor(private readonly o: IndexerOptions) {}
 
@@ -204,77 +210,89 @@ export class Indexer {
     signal: AbortSignal,
   ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
     const engine = this.o.ocr.engine as OcrEngine;
-    const ff = await this.o.ffmpeg();
-    const every = this.o.ocrIntervalMs / 1000;
-    // fps=1/N emits the frame nearest each N-second mark from the segment's start: frame k is at k·N s.
-    const r = await run(
-      'nice',
-      [
-        '-n',
-        '15',
-        ff,
-        '-nostdin',
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-i',
-        file,
-        '-vf',
-        `fps=1/${every},scale=iw*2:ih*2:flags=lanczos,format=gray`,
-        '-f',
-        'image2',
-        path.join(work, 'f_%05d.pgm'),
-      ],
-      { timeoutMs: 300_000, signal },
-    );
-    if (r.code !== 0) throw new Error(`cannot sample frames: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    const { reads, thumbs } = await sampleFrames({ ffmpeg: await this.o.ffmpeg(), nice: 'nice', file, work, intervalMs: this.o.ocrIntervalMs, signal });
+    // Frames on the session clock. The frames of the previous segment after its last read one come first when this
+    // segment continues it: text that appeared there and was first read here is dated where it appeared.
+    const key = `${seg.session_id}\u0000${seg.channel_id}`;
+    const prior = this.screens.get(key);
+    const carried = prior && prior.seq === seg.seq - 1 && Math.abs(prior.endMs - seg.start_offset_ms) <= 1000 ? prior.tail : [];
+    const frames = [...carried, ...thumbs.map((t) => ({ at: seg.start_offset_ms + t.ptsMs, px: t.px }))];
+    const segEnd = seg.start_offset_ms + (seg.duration_ms ?? 0);
     const events: IndexedEvent[] = [];
+    let last = prior?.last;
     let skipped = 0;
     let cropped = 0;
-    const frames = frameFiles(work);
-    for (const [k, f] of frames.entries()) {
+    for (const [k, rd] of reads.entries()) {
       if (signal.aborted) break;
-      const at = seg.start_offset_ms + Math.round(k * this.o.ocrIntervalMs);
-      const frame = readPgm(fs.readFileSync(f));
-      const thumb = thumbnail(frame);
-      const prev = this.lastThumb.get(seg.channel_id);
-      const region = prev ? changedRows(prev, thumb.pixels, this.o.duplicateThreshold) : { from: 0, to: 1 };
+      const idx = carried.length + rd.thumb;
+      const px = frames[idx]?.px;
+      if (!px) continue;
+      const before = last;
+      const region = before ? changedRows(before, px, this.o.duplicateThreshold) : { from: 0, to: 1 };
       if (!region) {
         skipped++;
         continue;
       }
-      this.lastThumb.set(seg.channel_id, thumb.pixels);
+      last = px;
+      const frame = readPgm(fs.readFileSync(rd.file));
       // Only the rows that changed are read when the change is small: the text that just appeared is
       // what search needs at this moment, and a dense screen costs ~2 s a frame to read whole.
       const partial = region.to - region.from < 0.5;
       const toRead = partial ? cropRows(frame, region.from, region.to) : frame;
-      const dark = thumb.mean < 110;
+      const dark = meanOf(px) < 110;
       if (dark) invert(toRead);
-      if (partial || dark) fs.writeFileSync(f, toRead.buf);
+      if (partial || dark) fs.writeFileSync(rd.file, toRead.buf);
       if (partial) cropped++;
-      const res = await engine.recognize(f, signal);
+      const res = await engine.recognize(rd.file, signal);
       if (!res.text.trim()) continue;
+      const readAt = seg.start_offset_ms + rd.ptsMs;
+      const nextRead = reads[k + 1] ? seg.start_offset_ms + (reads[k + 1] as { ptsMs: number }).ptsMs : Math.max(readAt, segEnd);
       const text = redactRecognized(res.text);
-      const duration = Math.min(this.o.ocrIntervalMs, (seg.duration_ms ?? 0) - (at - seg.start_offset_ms));
-      events.push({
-        channel: seg.channel_id,
-        type: 'screen.text',
-        offset_ms: at,
-        data: {
-          display: seg.channel_id,
-          text,
-          confidence: res.conf,
-          words: res.words,
-          lines: res.lines.map((l) => ({ text: redactPieces(text, l.text), conf: l.conf })),
-          duration_ms: Math.max(0, duration),
-          inverted: dark,
-          engine: engine.name,
-          // partial: only the changed band of the screen (fractions of its height) was read.
-          ...(partial ? { region: { from: Math.round(region.from * 1000) / 1000, to: Math.round(region.to * 1000) / 1000 } } : {}),
-        },
-      });
+      // Each line is dated to the first frame its rows looked as they do in the frame read (the frame it
+      // appeared in, at 2 fps within half a second); lines that appeared together are one event.
+      const cropTop = partial ? Math.floor(region.from * frame.height) : 0;
+      const byFirst = new Map<number, { text: string; conf: number }[]>();
+      const whole = firstSeen(frames, idx, Math.floor(region.from * THUMB_H), Math.ceil(region.to * THUMB_H) - 1, this.o.duplicateThreshold);
+      for (const l of res.lines) {
+        const rows = l.top === undefined || l.bottom === undefined ? undefined : lineRows(cropTop + l.top, cropTop + l.bottom, frame.height);
+        // A line whose rows did not change since the last frame read was read then (a whole-screen read
+        // around a change elsewhere): it is not new here.
+        if (rows && before && sameRows(before, px, rows[0], rows[1], this.o.duplicateThreshold)) continue;
+        const first = rows ? firstSeen(frames, idx, rows[0], rows[1], this.o.duplicateThreshold) : whole;
+        const g = byFirst.get(first) ?? [];
+        g.push({ text: redactPieces(text, l.text), conf: l.conf });
+        byFirst.set(first, g);
+      }
+      for (const [first, lines] of [...byFirst.entries()].sort((x, y) => x[0] - y[0])) {
+        const at = (frames[first] as { at: number }).at;
+        const words = lines.reduce((n, l) => n + l.text.split(/\s+/).filter(Boolean).length, 0);
+        events.push({
+          channel: seg.channel_id,
+          type: 'screen.text',
+          offset_ms: at,
+          data: {
+            display: seg.channel_id,
+            text: lines.map((l) => l.text).join('\n'),
+            confidence: Math.round(lines.reduce((a, l) => a + l.conf, 0) / lines.length),
+            words,
+            lines,
+            // On screen from offset_ms (its first frame) at least until the next frame read.
+            duration_ms: Math.max(0, nextRead - at),
+            // The frame that was read: the text is on it; offset_ms is where it first was.
+            frame_offset_ms: readAt,
+            inverted: dark,
+            engine: engine.name,
+            // partial: only the changed band of the screen (fractions of its height) was read.
+            ...(partial ? { region: { from: Math.round(region.from * 1000) / 1000, to: Math.round(region.to * 1000) / 1000 } } : {}),
+          },
+        });
+      }
     }
-    return { events, engine: engine.name, detail: `${frames.length} frames, ${skipped} unchanged, ${cropped} read in part` };
+    const lastRead = reads.length ? carried.length + (reads[reads.length - 1] as { thumb: number }).thumb : -1;
+    this.screens.set(key, { seq: seg.seq, endMs: segEnd, last, tail: frames.slice(lastRead + 1).slice(-MAX_TAIL_FRAMES) });
+    if (this.screens.size > 64) this.screens.delete(this.screens.keys().next().value as string);
+    events.sort((a, b) => a.offset_ms - b.offset_ms);
+    return { events, engine: engine.name, detail: `${reads.length} frames, ${skipped} unchanged, ${cropped} read in part` };
   }
 
   private async speechSegment(

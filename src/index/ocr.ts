@@ -1,5 +1,5 @@
 /**
- * On-screen text. Frames are sampled from a display segment (every
+ * On-screen text. Frames are sampled from a display segment (frames.ts: every
  * `intervalMs`), upscaled 2x and turned grey by ffmpeg as PGM, near-duplicates
  * skipped, dark frames inverted, then read by the tesseract CLI
  * (`OMP_THREAD_LIMIT=1`: two OpenMP threads on two busy cores took 4–78 s a
@@ -8,13 +8,15 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { hasCommand, run } from '../capture/proc.js';
 
 export interface OcrLine {
   text: string;
   /** Mean word confidence, 0–100. */
   conf: number;
+  /** Pixel rows the line's words cover in the image read (top inclusive, bottom exclusive). */
+  top?: number;
+  bottom?: number;
 }
 
 export interface OcrResult {
@@ -35,7 +37,7 @@ const MIN_WORD_CONF = 10;
 
 /** Parses tesseract's TSV: words (level 5) grouped into lines, low-confidence words dropped. */
 export function parseTesseractTsv(tsv: string): OcrResult {
-  const lines = new Map<string, { words: string[]; confs: number[] }>();
+  const lines = new Map<string, { words: string[]; confs: number[]; top: number; bottom: number }>();
   for (const row of tsv.split('\n').slice(1)) {
     const f = row.split('\t');
     if (f.length < 12 || f[0] !== '5') continue;
@@ -43,13 +45,23 @@ export function parseTesseractTsv(tsv: string): OcrResult {
     const word = (f[11] ?? '').trim();
     if (!word || !(conf >= MIN_WORD_CONF)) continue;
     const key = `${f[2]}.${f[3]}.${f[4]}`;
-    const l = lines.get(key) ?? { words: [], confs: [] };
+    const l = lines.get(key) ?? { words: [], confs: [], top: Number.POSITIVE_INFINITY, bottom: 0 };
     l.words.push(word);
     l.confs.push(conf);
+    const top = Number(f[7]);
+    const height = Number(f[9]);
+    if (Number.isFinite(top) && Number.isFinite(height)) {
+      l.top = Math.min(l.top, top);
+      l.bottom = Math.max(l.bottom, top + height);
+    }
     lines.set(key, l);
   }
   return toResult(
-    [...lines.values()].map((l) => ({ text: l.words.join(' '), conf: mean(l.confs) })),
+    [...lines.values()].map((l) => ({
+      text: l.words.join(' '),
+      conf: mean(l.confs),
+      ...(Number.isFinite(l.top) && l.bottom > l.top ? { top: l.top, bottom: l.bottom } : {}),
+    })),
     [...lines.values()].reduce((a, l) => a + l.words.length, 0),
   );
 }
@@ -165,33 +177,6 @@ export function readPgm(buf: Buffer): GrayFrame {
 }
 
 /**
- * A 64x36 block-average thumbnail and the frame's mean brightness. Each block
- * averages every pixel under it, so one changed line of text moves its
- * blocks by several levels while encoder noise moves them by less than one.
- */
-export function thumbnail(f: GrayFrame): { pixels: Uint8Array; mean: number } {
-  const W = 64;
-  const H = 36;
-  const sums = new Float64Array(W * H);
-  const counts = new Uint32Array(W * H);
-  let total = 0;
-  for (let y = 0; y < f.height; y++) {
-    const by = Math.min(H - 1, Math.floor((y * H) / f.height));
-    const row = f.offset + y * f.width;
-    for (let x = 0; x < f.width; x++) {
-      const v = f.buf[row + x] as number;
-      const i = by * W + Math.min(W - 1, Math.floor((x * W) / f.width));
-      sums[i] = (sums[i] as number) + v;
-      counts[i] = (counts[i] as number) + 1;
-      total += v;
-    }
-  }
-  const out = new Uint8Array(W * H);
-  for (let i = 0; i < out.length; i++) out[i] = Math.round((sums[i] as number) / Math.max(1, counts[i] as number));
-  return { pixels: out, mean: total / Math.max(1, f.width * f.height) };
-}
-
-/**
  * The band of rows (fractions of the height, a block of margin each side)
  * where any thumbnail block moved by more than `threshold` grey levels;
  * undefined when nothing did (a duplicate frame).
@@ -248,12 +233,4 @@ export function pgmToBmp(pgm: Buffer): Buffer {
   const pixels = Buffer.alloc(rowSize * f.height);
   for (let y = 0; y < f.height; y++) f.buf.copy(pixels, (f.height - 1 - y) * rowSize, f.offset + y * f.width, f.offset + (y + 1) * f.width);
   return Buffer.concat([header, palette, pixels]);
-}
-
-export function frameFiles(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => /^f_\d+\.pgm$/.test(f))
-    .sort()
-    .map((f) => path.join(dir, f));
 }

@@ -157,9 +157,17 @@ export const SearchInput = z.object({
   until: TimeArg.optional(),
   channels: z.array(z.string().max(64)).max(32).optional(),
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or prefixes, e.g. ["git.commit"].'),
+  order: z
+    .enum(['first', 'recent'])
+    .default('first')
+    .describe(
+      'first (default): results by relevance, each pointing at the moment its text first appeared; recent: latest appearances first, each pointing at its latest appearance.',
+    ),
+  cursor: z.string().max(200).optional().describe('next_cursor of the previous page, with the same query and filters: the next results, none repeated.'),
   limit: Limit(20, 200),
   max_bytes: MaxBytes,
 });
+const Span = z.object({ start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), count: z.number().int() });
 export const SearchHit = z.object({
   session_id: z.string(),
   seq: z.number().int(),
@@ -174,12 +182,25 @@ export const SearchHit = z.object({
   matched: z.enum(['word', 'substring']).optional().describe('Which local index matched: whole words, or a substring of an identifier/path.'),
   merged: z.number().int().optional().describe('How many adjacent hits this moment folds together.'),
   replay: z.object({ session: z.string(), at_ms: z.number().int() }).describe('Pass to replay/timeline operations to see this moment.'),
+  at: z.string().optional().describe('Wall clock of offset_ms.'),
+  first_offset_ms: z
+    .number()
+    .int()
+    .optional()
+    .describe('When this text first appeared in the session: the same or near-identical text seen again later is this one result.'),
+  first_at: z.string().optional(),
+  last_offset_ms: z.number().int().optional().describe('When it was last seen (start of its latest appearance).'),
+  last_at: z.string().optional(),
+  occurrences: z.number().int().optional().describe('How many recorded events this result covers.'),
+  spans: z.array(Span).optional().describe('The stretches it was seen in, in time order (at most 20; spans_more counts the rest).'),
+  spans_more: z.number().int().optional(),
 });
 export const SearchOutput = z.object({
   query: z.string(),
   hits: z.array(SearchHit),
   warnings: z.array(z.string()).optional().describe('E.g. the cloud index could not be asked; local hits are still complete.'),
-  truncated: z.boolean().optional().describe('Hits were left out to fit max_bytes; ask with a larger max_bytes or narrower filters.'),
+  truncated: z.boolean().optional().describe('Hits were left out to fit max_bytes or limit; next_cursor continues after the last one.'),
+  next_cursor: z.string().nullable().optional().describe('Pass as cursor for the next page; null when every matching result has been returned.'),
 });
 
 export const ExportSessionInput = z.object({

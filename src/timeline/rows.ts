@@ -86,37 +86,6 @@ export interface EventQuery {
   limit: number;
 }
 
-/** Matches per index that are ranked (newest first); see Store.search. */
-export const SEARCH_CANDIDATES = 500;
-
-export interface SearchQuery {
-  /** Word-index MATCH expression; absent to search the trigram index only. */
-  match?: string | undefined;
-  /** Trigram MATCH expression; absent when a term is too short for substring search. */
-  trigram?: string | undefined;
-  sessionId?: string | undefined;
-  since?: number | undefined;
-  until?: number | undefined;
-  channels?: string[] | undefined;
-  types?: string[] | undefined;
-  limit: number;
-}
-
-export interface SearchRow {
-  id: number;
-  /** word: the word index; substring: the trigram index. */
-  index: 'word' | 'substring';
-  session_id: string;
-  seq: number;
-  ts: number;
-  offset_ms: number;
-  channel: string;
-  type: string;
-  data: string;
-  snippet: string;
-  score: number;
-}
-
 export interface EventDbRow {
   session_id: string;
   seq: number;

@@ -1,14 +1,18 @@
 /**
  * Search: the word index or the trigram index (substrings, prefixes), hits
- * merged into moments, and — when a cloud index is configured — its hits
+ * grouped into moments of one text (search-groups.ts: first and last
+ * appearance, occurrences, spans; exact continuation), and — when a cloud index is configured — its hits
  * (spoken words, scenes of exported session videos) merged in through an
  * injected interface, so this module knows nothing of VideoDB.
  */
+import { ErrorCodes, TracedError } from '../errors.js';
 import type { SearchInput, SearchOutput } from '../model.js';
 import { fitPage } from './budget.js';
+import { atOffset } from './clock.js';
 import type { Offload } from './read-pool.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
-import type { SearchRow, Store } from './store.js';
+import { compareKeys, decodeCursor, encodeCursor, groupRows, MAX_MATCH_ROWS, MAX_SPANS, type MatchRow, matchRows, newestId, sortKey } from './search-groups.js';
+import type { Store } from './store.js';
 
 /** A cloud index of exported session videos. */
 export interface CloudSearch {
@@ -25,47 +29,97 @@ export interface SearchDeps {
   reads?: Offload | undefined;
 }
 
-/** Hits closer than this on the same session and kind of text are one moment. */
-const MERGE_GAP_MS = 10_000;
+type Hit = SearchOutput['hits'][number];
+/** A local hit with its place in the order, for the continuation. */
+type KeyedHit = Hit & { key: number[] };
 
 export class Search {
   constructor(private readonly d: SearchDeps) {}
 
-  /** `sessionId`: an already resolved session to search in. */
-  /** Hits from this machine's indexes, merged into moments (what a read worker runs). */
-  local(q: Omit<SearchInput, 'session'>, sessionId?: string): SearchOutput['hits'] {
+  /**
+   * Hits from this machine's indexes, one per moment of a text, in the order
+   * asked, from the cursor on (what a read worker runs). `sessionId`: an
+   * already resolved session to search in.
+   */
+  local(q: Omit<SearchInput, 'session'>, sessionId?: string): { hits: KeyedHit[]; more: boolean; maxId: number; warnings: string[] } {
     const now = this.d.now();
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
-    // Fetch more than asked: adjacent hits are merged into one moment below.
+    const order = q.order ?? 'first';
+    const from = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    if (from && from.order !== order) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'this cursor belongs to a search with another order');
+    const db = this.d.store.db;
+    const maxId = from?.maxId ?? newestId(db);
     // A trailing * ("invalid*") searches the trigram index: a substring match, and far cheaper than
     // merging the posting lists of every word with that prefix (178 ms vs ~20 ms over a million rows).
     const trigram = toTrigramQuery(q.query);
     const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(q.query);
-    const rows = this.d.store.search({
-      match: prefixOnly ? undefined : toFtsQuery(q.query),
-      trigram,
-      sessionId,
-      since,
-      until,
-      channels: q.channels,
-      types: q.types,
-      limit: q.limit * 2,
+    const match = prefixOnly ? undefined : toFtsQuery(q.query);
+    const { rows, capped } = matchRows(db, { match, trigram, sessionId, since, until, channels: q.channels, types: q.types, maxId });
+    const ordered = groupRows(rows)
+      .map((g) => ({ g, key: sortKey(g, order) }))
+      .filter((x) => !from || compareKeys(x.key, from.key) > 0)
+      .sort((a, b) => compareKeys(a.key, b.key));
+    const page = ordered.slice(0, q.limit);
+    const reps = page.map(({ g }) => (order === 'recent' ? g.last : g.first));
+    const snippets = snippetsOf(db, reps, match, trigram);
+    const started = new Map<string, number>();
+    const startOf = (sid: string) => {
+      let t = started.get(sid);
+      if (t === undefined) {
+        t = this.d.store.getSession(sid)?.started_at ?? 0;
+        started.set(sid, t);
+      }
+      return t;
+    };
+    const hits = page.map(({ g, key }, i): KeyedHit => {
+      const rep = reps[i] as MatchRow;
+      const t0 = startOf(rep.session_id);
+      const end = Math.max(...g.spans.map((s) => s.end));
+      return {
+        session_id: rep.session_id,
+        seq: rep.seq,
+        ts: rep.ts,
+        offset_ms: rep.offset_ms,
+        at: atOffset(t0, rep.offset_ms),
+        end_offset_ms: order === 'recent' ? Math.max(rep.end_ms, rep.offset_ms) : end,
+        channel: rep.channel,
+        type: rep.type,
+        snippet: snippets.get(rep.id) ?? '',
+        score: g.best.score,
+        source: 'local',
+        matched: g.index,
+        ...(g.rows.length > 1 ? { merged: g.rows.length } : {}),
+        replay: { session: rep.session_id, at_ms: rep.offset_ms },
+        first_offset_ms: g.first.offset_ms,
+        first_at: atOffset(t0, g.first.offset_ms),
+        last_offset_ms: g.last.offset_ms,
+        last_at: atOffset(t0, g.last.offset_ms),
+        occurrences: g.rows.length,
+        spans: (order === 'recent' ? [...g.spans].reverse() : g.spans)
+          .slice(0, MAX_SPANS)
+          .map((s) => ({ start_offset_ms: s.start, end_offset_ms: s.end, count: s.count })),
+        ...(g.spans.length > MAX_SPANS ? { spans_more: g.spans.length - MAX_SPANS } : {}),
+        key,
+      };
     });
-    return mergeAdjacent(rows).slice(0, q.limit);
+    const warnings = capped
+      ? [`more than ${MAX_MATCH_ROWS} events match; only the newest were grouped: narrow with session, since/until, types or channels`]
+      : [];
+    return { hits, more: ordered.length > page.length, maxId, warnings };
   }
 
   async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {
     const now = this.d.now();
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
-    const hits: SearchOutput['hits'] = this.d.reads
-      ? ((await this.d.reads('search', 'local', [q, sessionId])) as SearchOutput['hits'])
-      : this.local(q, sessionId);
-    const warnings: string[] = [];
+    const local = this.d.reads ? ((await this.d.reads('search', 'local', [q, sessionId])) as ReturnType<Search['local']>) : this.local(q, sessionId);
+    const warnings = [...local.warnings];
+    const cloudHits: Hit[] = [];
     const cloud = this.d.cloud;
     // The cloud index only holds spoken words and scenes: a search filtered to other channels or types does not ask it.
-    const cloudApplies = cloud && !q.channels?.length && (!q.types?.length || q.types.some((t) => 'transcript.spoken'.startsWith(t)));
+    // It has no continuation: its hits come with the first page only.
+    const cloudApplies = cloud && q.cursor === undefined && !q.channels?.length && (!q.types?.length || q.types.some((t) => 'transcript.spoken'.startsWith(t)));
     if (cloud && cloudApplies) {
       try {
         const bySession = cloud.sessionsByVideo();
@@ -76,11 +130,12 @@ export class Search {
           if (!row) continue;
           const ts = row.started_at + Math.round(h.start_s * 1000);
           if ((since !== undefined && ts < since) || (until !== undefined && ts > until)) continue;
-          hits.push({
+          cloudHits.push({
             session_id: sid,
             seq: 0,
             ts,
             offset_ms: Math.round(h.start_s * 1000),
+            at: atOffset(row.started_at, Math.round(h.start_s * 1000)),
             end_offset_ms: Math.round(h.end_s * 1000),
             channel: 'videodb',
             type: h.index === 'scene' ? 'scene' : 'transcript.spoken',
@@ -94,75 +149,47 @@ export class Search {
         warnings.push(`VideoDB search failed (${(err as Error).message}); these are local results only`);
       }
     }
-    const { page, more } = fitPage(hits, q.limit, q.max_bytes);
+    // Local hits first: the continuation resumes after the last local hit that fits.
+    const { page, more } = fitPage<Hit>([...local.hits, ...cloudHits], q.limit, q.max_bytes);
+    const shown = page.filter((h): h is KeyedHit => 'key' in h);
+    const lastLocal = shown[shown.length - 1];
+    const localLeft = local.more || shown.length < local.hits.length;
+    const order = q.order ?? 'first';
     return {
       query: q.query,
-      hits: page,
+      hits: page.map((h) => {
+        if (!('key' in h)) return h;
+        const { key: _key, ...hit } = h as KeyedHit;
+        return hit;
+      }),
       ...(warnings.length ? { warnings } : {}),
-      ...(more && page.length < Math.min(hits.length, q.limit) ? { truncated: true } : {}),
+      ...(more || local.more ? { truncated: true } : {}),
+      // fitPage always keeps the first item, and local hits come first: a page with local hits left shows one.
+      next_cursor: localLeft && lastLocal ? encodeCursor(local.maxId, order, lastLocal.key) : null,
     };
   }
 }
 
-/** Where a hit's text ends: recognized text carries its own end; other events are instants. */
-function endOf(r: SearchRow): number {
-  try {
-    const d = JSON.parse(r.data) as { end_offset_ms?: unknown; duration_ms?: unknown };
-    if (typeof d.end_offset_ms === 'number') return d.end_offset_ms;
-    if (typeof d.duration_ms === 'number' && r.type.startsWith('screen.')) return r.offset_ms + d.duration_ms;
-  } catch {
-    // plain event
-  }
-  return r.offset_ms;
-}
-
-/**
- * Folds hits of one session and one kind of text (same type) that follow each
- * other within MERGE_GAP_MS into one moment spanning them, ranked as its best
- * hit; the text seen on screen for a minute is one hit, not twelve.
- */
-export function mergeAdjacent(rows: readonly SearchRow[]): SearchOutput['hits'] {
-  const rank = new Map(rows.map((r, i) => [r.id, i]));
-  const groups = new Map<string, SearchRow[]>();
-  for (const r of rows) {
-    const k = `${r.session_id}\u0000${r.type}`;
-    const g = groups.get(k) ?? [];
-    g.push(r);
-    groups.set(k, g);
-  }
-  const moments: { best: SearchRow; start: number; end: number; count: number; rank: number }[] = [];
-  for (const g of groups.values()) {
-    g.sort((a, b) => a.offset_ms - b.offset_ms);
-    let cur: (typeof moments)[number] | undefined;
-    for (const r of g) {
-      const r0 = rank.get(r.id) ?? 0;
-      if (cur && r.offset_ms - cur.end <= MERGE_GAP_MS) {
-        cur.end = Math.max(cur.end, endOf(r));
-        cur.count++;
-        if (r0 < cur.rank) {
-          cur.best = r;
-          cur.rank = r0;
-        }
-        continue;
-      }
-      cur = { best: r, start: r.offset_ms, end: endOf(r), count: 1, rank: r0 };
-      moments.push(cur);
+/** Snippets (matched words between ** **) of the rows shown, from the index each matched in. */
+function snippetsOf(db: Store['db'], reps: readonly MatchRow[], match: string | undefined, trigram: string | undefined): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const [table, expr, idx] of [
+    ['events_fts', match, 'word'],
+    ['events_trigram', trigram, 'substring'],
+  ] as const) {
+    const ids = reps.filter((r) => r.index === idx).map((r) => r.id);
+    if (!ids.length || expr === undefined) continue;
+    try {
+      const rows = db
+        .prepare(
+          `SELECT ${table}.rowid AS id, snippet(${table}, 0, '**', '**', '…', ${table === 'events_fts' ? 16 : 24}) AS snippet
+           FROM ${table} WHERE ${table} MATCH ? AND ${table}.rowid IN (${ids.map(() => '?').join(',')})`,
+        )
+        .all(expr, ...ids) as { id: number; snippet: string }[];
+      for (const r of rows) out.set(r.id, r.snippet);
+    } catch (err) {
+      throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
     }
   }
-  moments.sort((a, b) => a.rank - b.rank);
-  return moments.map((m) => ({
-    session_id: m.best.session_id,
-    seq: m.best.seq,
-    ts: m.best.ts - (m.best.offset_ms - m.start),
-    offset_ms: m.start,
-    end_offset_ms: m.end,
-    channel: m.best.channel,
-    type: m.best.type,
-    snippet: m.best.snippet,
-    score: m.best.score,
-    source: 'local' as const,
-    matched: m.best.index,
-    ...(m.count > 1 ? { merged: m.count } : {}),
-    replay: { session: m.best.session_id, at_ms: m.start },
-  }));
+  return out;
 }

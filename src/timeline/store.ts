@@ -16,9 +16,6 @@ import {
   type EventQuery,
   type IndexProgressRow,
   type MomentRow,
-  SEARCH_CANDIDATES,
-  type SearchQuery,
-  type SearchRow,
   type SegmentRow,
   type SessionRow,
   rowToEvent,
@@ -31,12 +28,10 @@ export type {
   EventQuery,
   IndexProgressRow,
   MomentRow,
-  SearchQuery,
-  SearchRow,
   SegmentRow,
   SessionRow,
 } from './rows.js';
-export { SEARCH_CANDIDATES, rowToEvent } from './rows.js';
+export { rowToEvent } from './rows.js';
 
 export class Store {
   readonly db: Database.Database;
@@ -439,106 +434,6 @@ export class Store {
     // Pages continue after a seq, so they are in seq order (the writer's); views of a moment use time order.
     const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${q.order === 'seq' || q.afterSeq !== undefined ? 'seq' : q.order === 'offset_desc' ? 'offset_ms DESC, seq DESC' : 'offset_ms, seq'} LIMIT ?`;
     return (this.db.prepare(sql).all(...args, q.limit) as EventDbRow[]).map(rowToEvent);
-  }
-
-  /**
-   * Word index first, then substring matches from the trigram index that the
-   * word index missed (`Cache` inside `invalidateCache`, partial paths and
-   * codes). Each index is ranked by bm25 over its newest SEARCH_CANDIDATES
-   * matches (newest first, ties to the newer): FTS5 walks a term's rows
-   * newest-first without sorting, so a term in every tenth row of a
-   * million-row store costs the same as a rare one. Session and time filters
-   * narrow the rowid range the index walks; snippets are made for the hits
-   * returned only.
-   */
-  search(q: SearchQuery): SearchRow[] {
-    const filter: string[] = [];
-    const args: unknown[] = [];
-    if (q.sessionId !== undefined) {
-      filter.push('e.session_id = ?');
-      args.push(q.sessionId);
-    }
-    if (q.since !== undefined) {
-      filter.push('e.ts >= ?');
-      args.push(q.since);
-    }
-    if (q.until !== undefined) {
-      filter.push('e.ts <= ?');
-      args.push(q.until);
-    }
-    if (q.types?.length) {
-      filter.push(`(${q.types.map(() => 'e.type = ? OR e.type LIKE ?').join(' OR ')})`);
-      for (const t of q.types) args.push(t, `${t}.%`);
-    }
-    if (q.channels?.length) {
-      filter.push(`e.channel IN (${q.channels.map(() => '?').join(',')})`);
-      args.push(...q.channels);
-    }
-    const bounds = this.rowidBounds(q);
-    if (bounds === null) return [];
-    const run = (table: 'events_fts' | 'events_trigram', match: string, limit: number): SearchRow[] => {
-      const where = [`${table} MATCH ?`, ...(bounds ? [`${table}.rowid BETWEEN ${bounds[0]} AND ${bounds[1]}`] : []), ...filter];
-      const join = filter.length ? `JOIN events e ON e.id = ${table}.rowid` : '';
-      try {
-        const top = this.db
-          .prepare(
-            `SELECT id, score FROM (
-               SELECT ${table}.rowid AS id, bm25(${table}) AS score FROM ${table} ${join}
-               WHERE ${where.join(' AND ')} ORDER BY ${table}.rowid DESC LIMIT ${SEARCH_CANDIDATES}
-             ) ORDER BY score, id DESC LIMIT ?`,
-          )
-          .all(match, ...args, limit) as { id: number; score: number }[];
-        if (!top.length) return [];
-        const detail = this.db
-          .prepare(
-            `SELECT e.id, e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, e.data,
-                snippet(${table}, 0, '**', '**', '…', ${table === 'events_fts' ? 16 : 24}) AS snippet
-             FROM ${table} JOIN events e ON e.id = ${table}.rowid
-             WHERE ${table} MATCH ? AND ${table}.rowid IN (${top.map(() => '?').join(',')})`,
-          )
-          .all(match, ...top.map((t) => t.id)) as Omit<SearchRow, 'score' | 'index'>[];
-        const byId = new Map(detail.map((d) => [d.id, d]));
-        return top.flatMap((t) => {
-          const d = byId.get(t.id);
-          return d ? [{ ...d, score: t.score, index: table === 'events_fts' ? ('word' as const) : ('substring' as const) }] : [];
-        });
-      } catch (err) {
-        throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
-      }
-    };
-    const rows = q.match === undefined ? [] : run('events_fts', q.match, q.limit);
-    if (q.trigram && rows.length < q.limit) {
-      const seen = new Set(rows.map((r) => r.id));
-      for (const r of run('events_trigram', q.trigram, q.limit)) {
-        if (rows.length >= q.limit) break;
-        if (!seen.has(r.id)) rows.push(r);
-      }
-    }
-    return rows;
-  }
-
-  /** The rowid range that can hold events of the session / time window asked for; null when nothing can. */
-  private rowidBounds(q: SearchQuery): [number, number] | undefined | null {
-    if (q.sessionId === undefined && q.since === undefined && q.until === undefined) return undefined;
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.sessionId !== undefined) {
-      where.push('session_id = ?');
-      args.push(q.sessionId);
-    }
-    if (q.since !== undefined) {
-      where.push('ts >= ?');
-      args.push(q.since);
-    }
-    if (q.until !== undefined) {
-      where.push('ts <= ?');
-      args.push(q.until);
-    }
-    const r = this.db.prepare(`SELECT MIN(id) AS lo, MAX(id) AS hi FROM events WHERE ${where.join(' AND ')}`).get(...args) as {
-      lo: number | null;
-      hi: number | null;
-    };
-    return r.lo === null || r.hi === null ? null : [r.lo, r.hi];
   }
 
   close(): void {

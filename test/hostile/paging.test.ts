@@ -3,9 +3,10 @@
  * ~3,000 events pushed with wall times deliberately out of order (and a few of
  * ~50 KB), then every way of walking them — get_timeline pages at several
  * limits and byte budgets, replay_cursor by count and by time, get_session
- * continued by get_timeline — must return each stored event exactly once,
- * and no reply may exceed the byte budget asked for (one oversized event
- * alone on its page excepted).
+ * continued by get_timeline, search continued by its cursor (results group
+ * re-read text, so every matching event must lie in exactly one result) —
+ * must return each stored event exactly once, and no reply may exceed the
+ * byte budget asked for (one oversized event alone on its page excepted).
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,6 +14,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/client.js';
+import { toFtsQuery, toTrigramQuery } from '../../src/timeline/query.js';
 import { BIN, killHomeDaemon, stopDaemonProc, type DaemonProc } from '../helpers/env.js';
 import { makeArena, startArenaDaemon, type Arena } from '../helpers/hostile.js';
 
@@ -266,6 +268,60 @@ describe('paging every event exactly once, within the byte budget', () => {
       }
       figures.push(`get_session events_limit=${eventsLimit ?? 'default'} max_bytes=${maxBytes ?? 'default'} + get_timeline: ${pages} replies`);
       expect(compare(got, dbSeqs(sid))).toEqual([]);
+      expect(over).toEqual([]);
+    }, 120_000);
+  }
+
+  for (const [query, limit, maxBytes, order] of [
+    ['file', 1, 1000, 'first'],
+    ['file', undefined, undefined, 'first'],
+    ['src/file-1', 13, undefined, 'recent'],
+  ] as const) {
+    it(`search "${query}" (limit ${limit ?? 'default'}, max_bytes ${maxBytes ?? 'default'}, order ${order}) pages cover every matching event in exactly one result`, async () => {
+      // What the search must cover, straight from the database: word-index matches plus substring-only ones.
+      const match = (table: string, expr: string | undefined) =>
+        expr === undefined
+          ? []
+          : (db
+              .prepare(`SELECT e.seq, e.offset_ms FROM ${table} JOIN events e ON e.id = ${table}.rowid WHERE ${table} MATCH ? AND e.session_id = ?`)
+              .all(expr, sid) as Ev[]);
+      const want = new Map<number, Ev>();
+      for (const r of [...match('events_fts', toFtsQuery(query)), ...match('events_trigram', toTrigramQuery(query))]) want.set(r.seq, r);
+      expect(want.size).toBeGreaterThan(0);
+      const hits: { seq: number; first_offset_ms: number; last_offset_ms: number; occurrences: number }[] = [];
+      const over: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const r = await call('search', {
+          query,
+          session: sid,
+          order,
+          ...(limit ? { limit } : {}),
+          ...(maxBytes ? { max_bytes: maxBytes } : {}),
+          ...(cursor ? { cursor } : {}),
+        });
+        pages++;
+        if (bytes(r) > (maxBytes ?? DEFAULT_MAX_BYTES) && r.hits.length > 1) over.push(`page ${pages}: ${bytes(r)} bytes`);
+        if (limit) expect(r.hits.length).toBeLessThanOrEqual(limit);
+        hits.push(...r.hits);
+        if (!r.next_cursor) break;
+        cursor = r.next_cursor;
+        if (pages > 20_000) throw new Error('paging does not end');
+      }
+      figures.push(
+        `search "${query}" limit=${limit ?? 'default'} max_bytes=${maxBytes ?? 'default'} order=${order}: ${pages} pages, ${hits.length} results, ${want.size} events`,
+      );
+      // No result twice; together they hold exactly the matching events; each event lies inside a result's span.
+      expect(
+        compare(
+          hits.map((h) => h.seq),
+          [...new Set(hits.map((h) => h.seq))],
+        ),
+      ).toEqual([]);
+      expect(hits.reduce((n, h) => n + h.occurrences, 0)).toBe(want.size);
+      const outside = [...want.values()].filter((w) => !hits.some((h) => h.first_offset_ms <= w.offset_ms && w.offset_ms <= h.last_offset_ms));
+      expect(outside.map((w) => w.seq).slice(0, 5)).toEqual([]);
       expect(over).toEqual([]);
     }, 120_000);
   }
