@@ -15,7 +15,7 @@ import type { EventData, IndexerStatus } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
 import { changedRows, cropRows, frameFiles, invert, readPgm, thumbnail, type OcrEngine } from './ocr.js';
-import type { SpeechEngine } from './speech.js';
+import { type SpeechEngine, transcribeRegions, voicedRegions } from './speech.js';
 
 export interface IndexedEvent {
   channel: string;
@@ -35,7 +35,7 @@ export interface IndexerOptions {
   ocrIntervalMs: number;
   /** Frames whose every thumbnail block is within this many grey levels of the last one read are skipped. */
   duplicateThreshold: number;
-  /** Audio quieter than this mean level (dB) is not transcribed. */
+  /** Audio quieter than this level (dBFS, per 20 ms) never counts as speech; the gate adapts above it to each segment's noise. */
   silenceDb: number;
   /** Writes a segment's events and its progress row in one transaction. */
   commit: (sessionId: string, events: IndexedEvent[], progress: IndexProgressRow) => void;
@@ -46,6 +46,8 @@ export interface IndexerOptions {
 export type { IndexerStatus } from '../model.js';
 
 const DISK_FULL_RETRY_MS = 10_000;
+/** Speech engines take 16 kHz mono. */
+const RATE = 16_000;
 
 const KINDS = [
   { kind: 'ocr' as const, glob: 'display:*' },
@@ -285,17 +287,22 @@ export class Indexer {
   ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
     const engine = this.o.speech.engine as SpeechEngine;
     const ff = await this.o.ffmpeg();
-    const wav = path.join(work, 'a.wav');
+    const raw = path.join(work, 'a.pcm');
     const r = await run(
       'nice',
-      ['-n', '15', ff, '-nostdin', '-hide_banner', '-nostats', '-i', file, '-af', 'volumedetect', '-ar', '16000', '-ac', '1', '-c:a', 'pcm_s16le', wav],
+      ['-n', '15', ff, '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', file, '-ar', String(RATE), '-ac', '1', '-f', 's16le', '-c:a', 'pcm_s16le', raw],
       { timeoutMs: 300_000, signal },
     );
     if (r.code !== 0) throw new Error(`cannot decode audio: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
-    const m = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(r.stderr);
-    const level = !m || m[1] === '-inf' ? -120 : Number(m[1]);
-    if (level < this.o.silenceDb) return { events: [], engine: engine.name, skipped: true, detail: `silent (${level} dB)` };
-    const utts = await engine.transcribe(wav, signal);
+    const bytes = fs.readFileSync(raw);
+    fs.rmSync(raw, { force: true });
+    const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+    // Only what rises above the noise is transcribed: silence costs no engine time and yields no rows.
+    const gate = voicedRegions(pcm, RATE, this.o.silenceDb);
+    const voiced = gate.regions.reduce((n, g) => n + g.end - g.start, 0);
+    const heard = `${voiced.toFixed(1)} of ${(pcm.length / RATE).toFixed(1)} s voiced in ${gate.regions.length} regions (noise ${gate.noiseDb.toFixed(0)} dB, gate ${gate.thresholdDb.toFixed(0)} dB)`;
+    if (!gate.regions.length) return { events: [], engine: engine.name, skipped: true, detail: `silent: ${heard}` };
+    const utts = await transcribeRegions(engine, pcm, RATE, gate.regions, work, signal);
     const events: IndexedEvent[] = utts.map((u) => {
       const text = redactRecognized(u.text);
       return {
@@ -316,6 +323,6 @@ export class Indexer {
         },
       };
     });
-    return { events, engine: engine.name, detail: `level ${level} dB, ${utts.length} utterances` };
+    return { events, engine: engine.name, detail: `${heard}, ${utts.length} utterances` };
   }
 }
