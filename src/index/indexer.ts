@@ -31,6 +31,14 @@ export interface IndexerOptions {
   ffmpeg: () => Promise<string>;
   ocr: { engine: OcrEngine | undefined; reason: string };
   speech: { engine: SpeechEngine | undefined; reason: string };
+  /**
+   * Looks for a better speech engine than the current one (a whisper model
+   * pulled while the daemon runs): asked at most every `rechooseMs` while the
+   * engine is not whisper; a whisper engine it returns takes over from the
+   * next audio segment on.
+   */
+  rechooseSpeech?: () => Promise<{ engine: SpeechEngine | undefined; reason: string } | undefined>;
+  rechooseMs?: number;
   /** Frame sampling interval for on-screen text. */
   ocrIntervalMs: number;
   /** Frames whose every thumbnail block is within this many grey levels of the last one read are skipped. */
@@ -65,8 +73,13 @@ export class Indexer {
   private readonly stale = new Set<'ocr' | 'speech'>(['ocr', 'speech']);
   /** Last thumbnail read per display, so a still screen across segments is not read again. */
   private readonly lastThumb = new Map<string, Uint8Array>();
+  /** The speech engine in use: the one chosen at start until a whisper model turns up (rechooseSpeech). */
+  private speech: IndexerOptions['speech'];
+  private lookedForSpeech = 0;
 
-  constructor(private readonly o: IndexerOptions) {}
+  constructor(private readonly o: IndexerOptions) {
+    this.speech = o.speech;
+  }
 
   /** One worker per kind: screen text and speech run side by side (two cores; capture needs ~5% of one). */
   start(): void {
@@ -82,7 +95,27 @@ export class Indexer {
     for (const w of this.wakers) w();
     await Promise.all(this.loops);
     await this.o.ocr.engine?.close?.();
-    await this.o.speech.engine?.close?.();
+    await this.speech.engine?.close?.();
+  }
+
+  /** Swaps in whisper once a model for it exists (see rechooseSpeech). */
+  private async upgradeSpeech(): Promise<void> {
+    const look = this.o.rechooseSpeech;
+    if (!look || this.speech.engine?.windowS || Date.now() - this.lookedForSpeech < (this.o.rechooseMs ?? 30_000)) return;
+    this.lookedForSpeech = Date.now();
+    try {
+      const next = await look();
+      if (!next?.engine?.windowS) {
+        await next?.engine?.close?.();
+        return;
+      }
+      const old = this.speech.engine;
+      this.speech = next;
+      await old?.close?.();
+      this.o.log.info({ speech: next.reason }, 'speech engine upgraded');
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not switch to a better speech engine');
+    }
   }
 
   /** New segments: look now instead of at the next idle poll. */
@@ -114,18 +147,20 @@ export class Indexer {
     };
     return {
       ocr: part('ocr', 'display:*', this.o.ocr),
-      speech: part('speech', '[ms][iy]*:*', this.o.speech),
+      speech: part('speech', '[ms][iy]*:*', this.speech),
       current: this.current.get('ocr') ?? this.current.get('speech') ?? null,
       indexed_segments: this.done,
     };
   }
 
   private async run(kind: 'ocr' | 'speech', glob: string): Promise<void> {
-    const engine = kind === 'ocr' ? this.o.ocr.engine : this.o.speech.engine;
-    if (!engine) return;
+    if (kind === 'ocr' ? !this.o.ocr.engine : !this.speech.engine && !this.o.rechooseSpeech) return;
     while (this.running) {
-      this.countBacklog(kind, glob);
-      const seg = this.o.store.nextToIndex(kind, glob);
+      // Only when asked: the first look for a segment stays synchronous with start() (status shows it at once).
+      if (kind === 'speech' && this.o.rechooseSpeech) await this.upgradeSpeech();
+      const engine = kind === 'ocr' ? this.o.ocr.engine : this.speech.engine;
+      if (engine) this.countBacklog(kind, glob);
+      const seg = engine ? this.o.store.nextToIndex(kind, glob) : undefined;
       if (seg) {
         // index() handles its own failures; this guards the loop against anything else (a closed store).
         this.stale.add(kind);
@@ -285,7 +320,7 @@ export class Indexer {
     work: string,
     signal: AbortSignal,
   ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
-    const engine = this.o.speech.engine as SpeechEngine;
+    const engine = this.speech.engine as SpeechEngine;
     const ff = await this.o.ffmpeg();
     const raw = path.join(work, 'a.pcm');
     const r = await run(

@@ -13,7 +13,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Indexer, type IndexedEvent } from '../../src/index/indexer.js';
+import { Indexer, type IndexedEvent, type IndexerOptions } from '../../src/index/indexer.js';
+import { whisperWhenPulled } from '../../src/index/models.js';
 import {
   GATE,
   Pocketsphinx,
@@ -166,9 +167,11 @@ function record(dir: string, name: string, durS: number, phrases: Phrase[]): str
 
 /** Runs the real indexer over the segments until done; returns its events and progress rows. */
 async function indexAll(
-  engine: SpeechEngine,
+  engine: SpeechEngine | undefined,
   segs: { file: string; seq: number; startMs: number; durMs: number }[],
-): Promise<{ events: IndexedEvent[]; progress: IndexProgressRow[] }> {
+  more: Partial<IndexerOptions> = {},
+  during?: (indexer: Indexer) => Promise<void>,
+): Promise<{ events: IndexedEvent[]; progress: IndexProgressRow[]; engineAtEnd: string | null }> {
   const home = tempDir('gate-');
   const store = new Store(path.join(home, 'traced.db'));
   const sid = '20261121-120000-gate';
@@ -209,12 +212,15 @@ async function indexAll(
     },
     log: pino({ level: 'silent' }),
     idleMs: 50,
+    ...more,
   });
   indexer.start();
+  await during?.(indexer);
   await waitFor(() => (progress.length === segs.length ? true : undefined), { timeoutMs: 120_000, what: 'speech indexing' });
+  const engineAtEnd = indexer.status().speech.engine;
   await indexer.stop();
   store.close();
-  return { events, progress };
+  return { events, progress, engineAtEnd };
 }
 
 /** Every phrase has a transcript row starting within ±1 s of when it was said; no row starts or ends in silence. */
@@ -294,6 +300,38 @@ describe.skipIf(tools.length > 0)('speech gate on real speech: every phrase on t
       expect(rows.map((e) => String(e.data.text))).toEqual(['hello', 'hello'].map(() => expect.stringMatching(/^hello( hello)*$/)));
       expectOnTime(rows, far, 60_000);
       expect(progress.find((p) => p.seq === 2)?.state).toBe('skipped');
+    },
+    120_000,
+  );
+
+  it.skipIf(!haveWhisper)(
+    'a whisper model pulled while the indexer runs takes over from the next audio segment, without a restart',
+    async () => {
+      const models = tempDir('gate-models-');
+      let looks = 0;
+      const look = whisperWhenPulled({ dir: models, configured: undefined, env: process.env });
+      const { events, engineAtEnd } = await indexAll(
+        undefined,
+        [{ file: spoken, seq: 7, startMs: 0, durMs: 40_000 }],
+        {
+          rechooseMs: 100,
+          rechooseSpeech: () => {
+            looks++;
+            return look();
+          },
+        },
+        async () => {
+          await waitFor(() => (looks >= 2 ? true : undefined), { what: 'the indexer looking for a model' });
+          // `traced models pull base.en` lands the file under its catalog name.
+          buildTinyWhisperModel(path.join(models, 'ggml-base.en.bin'));
+        },
+      );
+      expect(engineAtEnd).toBe('whisper (ggml-base.en.bin)');
+      const rows = events.filter((e) => e.type === 'transcript.segment');
+      expect(rows.length).toBeGreaterThan(0);
+      for (const e of rows) expect(e.data.engine).toBe('whisper (ggml-base.en.bin)');
+      // Phrases at 3 s and 16 s share one 30 s window, so one slice: it starts at the first phrase.
+      expect(Math.abs((rows[0] as IndexedEvent).offset_ms - 3000)).toBeLessThanOrEqual(1000);
     },
     120_000,
   );
