@@ -20,7 +20,7 @@ import { Indexer } from '../index/indexer.js';
 
 type OcrChoice = { engine: OcrEngine | undefined; reason: string };
 type SpeechChoice = { engine: SpeechEngine | undefined; reason: string };
-import { pickModel } from '../index/models.js';
+import { pickModel, whisperWhenPulled } from '../index/models.js';
 import { chooseOcr, type OcrEngine } from '../index/ocr.js';
 import { chooseSpeech, type SpeechEngine } from '../index/speech.js';
 import { IpcServer } from '../ipc/server.js';
@@ -450,6 +450,9 @@ function createIndexer(
     ocrIntervalMs: config.index.ocr.intervalMs,
     duplicateThreshold: config.index.ocr.duplicateThreshold,
     silenceDb: config.index.speech.silenceDb,
+    ...(config.index.speech.enabled && config.index.speech.engine !== 'pocketsphinx'
+      ? { rechooseSpeech: whisperWhenPulled({ dir: path.join(paths.home, 'models'), configured: config.index.speech.model, env: o.env }) }
+      : {}),
     commit: (sessionId, evs, progress) => void events.appendLate(sessionId, evs, progress),
     log: o.logger.child({ mod: 'indexer' }),
   });

@@ -16,7 +16,7 @@ import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
 import { firstSeen, lineRows, meanOf, sameRows, sampleFrames, THUMB_H } from './frames.js';
 import { changedRows, cropRows, invert, readPgm, type OcrEngine } from './ocr.js';
-import type { SpeechEngine } from './speech.js';
+import { type SpeechEngine, transcribeRegions, voicedRegions } from './speech.js';
 
 export interface IndexedEvent {
   channel: string;
@@ -32,11 +32,19 @@ export interface IndexerOptions {
   ffmpeg: () => Promise<string>;
   ocr: { engine: OcrEngine | undefined; reason: string };
   speech: { engine: SpeechEngine | undefined; reason: string };
+  /**
+   * Looks for a better speech engine than the current one (a whisper model
+   * pulled while the daemon runs): asked at most every `rechooseMs` while the
+   * engine is not whisper; a whisper engine it returns takes over from the
+   * next audio segment on.
+   */
+  rechooseSpeech?: () => Promise<{ engine: SpeechEngine | undefined; reason: string } | undefined>;
+  rechooseMs?: number;
   /** Frame sampling interval for on-screen text. */
   ocrIntervalMs: number;
   /** Frames whose every thumbnail block is within this many grey levels of the last one read are skipped. */
   duplicateThreshold: number;
-  /** Audio quieter than this mean level (dB) is not transcribed. */
+  /** Audio quieter than this level (dBFS, per 20 ms) never counts as speech; the gate adapts above it to each segment's noise. */
   silenceDb: number;
   /** Writes a segment's events and its progress row in one transaction. */
   commit: (sessionId: string, events: IndexedEvent[], progress: IndexProgressRow) => void;
@@ -49,6 +57,8 @@ export type { IndexerStatus } from '../model.js';
 const DISK_FULL_RETRY_MS = 10_000;
 /** Frames of a segment's end kept for dating text first read in the next one (a minute at 2 fps). */
 const MAX_TAIL_FRAMES = 120;
+/** Speech engines take 16 kHz mono. */
+const RATE = 16_000;
 
 const KINDS = [
   { kind: 'ocr' as const, glob: 'display:*' },
@@ -69,8 +79,13 @@ export class Indexer {
    * and the frames after it, so text first read in the next segment is dated where it appeared.
    */
   private readonly screens = new Map<string, { seq: number; endMs: number; last: Uint8Array | undefined; tail: { at: number; px: Uint8Array }[] }>();
+  /** The speech engine in use: the one chosen at start until a whisper model turns up (rechooseSpeech). */
+  private speech: IndexerOptions['speech'];
+  private lookedForSpeech = 0;
 
-  constructor(private readonly o: IndexerOptions) {}
+  constructor(private readonly o: IndexerOptions) {
+    this.speech = o.speech;
+  }
 
   /** One worker per kind: screen text and speech run side by side (two cores; capture needs ~5% of one). */
   start(): void {
@@ -86,7 +101,27 @@ export class Indexer {
     for (const w of this.wakers) w();
     await Promise.all(this.loops);
     await this.o.ocr.engine?.close?.();
-    await this.o.speech.engine?.close?.();
+    await this.speech.engine?.close?.();
+  }
+
+  /** Swaps in whisper once a model for it exists (see rechooseSpeech). */
+  private async upgradeSpeech(): Promise<void> {
+    const look = this.o.rechooseSpeech;
+    if (!look || this.speech.engine?.windowS || Date.now() - this.lookedForSpeech < (this.o.rechooseMs ?? 30_000)) return;
+    this.lookedForSpeech = Date.now();
+    try {
+      const next = await look();
+      if (!next?.engine?.windowS) {
+        await next?.engine?.close?.();
+        return;
+      }
+      const old = this.speech.engine;
+      this.speech = next;
+      await old?.close?.();
+      this.o.log.info({ speech: next.reason }, 'speech engine upgraded');
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not switch to a better speech engine');
+    }
   }
 
   /** New segments: look now instead of at the next idle poll. */
@@ -118,18 +153,20 @@ export class Indexer {
     };
     return {
       ocr: part('ocr', 'display:*', this.o.ocr),
-      speech: part('speech', '[ms][iy]*:*', this.o.speech),
+      speech: part('speech', '[ms][iy]*:*', this.speech),
       current: this.current.get('ocr') ?? this.current.get('speech') ?? null,
       indexed_segments: this.done,
     };
   }
 
   private async run(kind: 'ocr' | 'speech', glob: string): Promise<void> {
-    const engine = kind === 'ocr' ? this.o.ocr.engine : this.o.speech.engine;
-    if (!engine) return;
+    if (kind === 'ocr' ? !this.o.ocr.engine : !this.speech.engine && !this.o.rechooseSpeech) return;
     while (this.running) {
-      this.countBacklog(kind, glob);
-      const seg = this.o.store.nextToIndex(kind, glob);
+      // Only when asked: the first look for a segment stays synchronous with start() (status shows it at once).
+      if (kind === 'speech' && this.o.rechooseSpeech) await this.upgradeSpeech();
+      const engine = kind === 'ocr' ? this.o.ocr.engine : this.speech.engine;
+      if (engine) this.countBacklog(kind, glob);
+      const seg = engine ? this.o.store.nextToIndex(kind, glob) : undefined;
       if (seg) {
         // index() handles its own failures; this guards the loop against anything else (a closed store).
         this.stale.add(kind);
@@ -301,19 +338,24 @@ export class Indexer {
     work: string,
     signal: AbortSignal,
   ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
-    const engine = this.o.speech.engine as SpeechEngine;
+    const engine = this.speech.engine as SpeechEngine;
     const ff = await this.o.ffmpeg();
-    const wav = path.join(work, 'a.wav');
+    const raw = path.join(work, 'a.pcm');
     const r = await run(
       'nice',
-      ['-n', '15', ff, '-nostdin', '-hide_banner', '-nostats', '-i', file, '-af', 'volumedetect', '-ar', '16000', '-ac', '1', '-c:a', 'pcm_s16le', wav],
+      ['-n', '15', ff, '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', file, '-ar', String(RATE), '-ac', '1', '-f', 's16le', '-c:a', 'pcm_s16le', raw],
       { timeoutMs: 300_000, signal },
     );
     if (r.code !== 0) throw new Error(`cannot decode audio: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`);
-    const m = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(r.stderr);
-    const level = !m || m[1] === '-inf' ? -120 : Number(m[1]);
-    if (level < this.o.silenceDb) return { events: [], engine: engine.name, skipped: true, detail: `silent (${level} dB)` };
-    const utts = await engine.transcribe(wav, signal);
+    const bytes = fs.readFileSync(raw);
+    fs.rmSync(raw, { force: true });
+    const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+    // Only what rises above the noise is transcribed: silence costs no engine time and yields no rows.
+    const gate = voicedRegions(pcm, RATE, this.o.silenceDb);
+    const voiced = gate.regions.reduce((n, g) => n + g.end - g.start, 0);
+    const heard = `${voiced.toFixed(1)} of ${(pcm.length / RATE).toFixed(1)} s voiced in ${gate.regions.length} regions (noise ${gate.noiseDb.toFixed(0)} dB, gate ${gate.thresholdDb.toFixed(0)} dB)`;
+    if (!gate.regions.length) return { events: [], engine: engine.name, skipped: true, detail: `silent: ${heard}` };
+    const utts = await transcribeRegions(engine, pcm, RATE, gate.regions, work, signal);
     const events: IndexedEvent[] = utts.map((u) => {
       const text = redactRecognized(u.text);
       return {
@@ -334,6 +376,6 @@ export class Indexer {
         },
       };
     });
-    return { events, engine: engine.name, detail: `level ${level} dB, ${utts.length} utterances` };
+    return { events, engine: engine.name, detail: `${heard}, ${utts.length} utterances` };
   }
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, TracedError } from '../errors.js';
+import { chooseSpeech, type SpeechEngine } from './speech.js';
 
 export interface ModelSpec {
   name: string;
@@ -64,6 +65,29 @@ export function pickModel(dir: string, configured: string | undefined, catalog: 
   const installed = new Map(listModels(dir, catalog).map((m) => [m.name, m.file]));
   for (const name of PREFERENCE) if (installed.has(name)) return installed.get(name);
   return undefined;
+}
+
+/**
+ * For the indexer's rechooseSpeech: whisper with the model `pickModel` finds
+ * now, once one is there (a `traced models pull` while the daemon runs).
+ * A file that failed to load is not tried again until it changes.
+ */
+export function whisperWhenPulled(opts: {
+  dir: string;
+  configured: string | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+}): () => Promise<{ engine: SpeechEngine | undefined; reason: string } | undefined> {
+  let failed: string | undefined;
+  return async () => {
+    const file = pickModel(opts.dir, opts.configured);
+    if (!file) return undefined;
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    const key = `${file}:${st?.size}:${st?.mtimeMs}`;
+    if (key === failed) return undefined;
+    const choice = await chooseSpeech({ enabled: true, engine: 'whisper', modelFile: file, env: opts.env });
+    if (!choice.engine) failed = key;
+    return choice;
+  };
 }
 
 export async function sha1File(file: string): Promise<string> {

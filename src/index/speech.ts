@@ -29,6 +29,12 @@ export interface Utterance {
 
 export interface SpeechEngine {
   readonly name: string;
+  /**
+   * Seconds of audio the engine pays for in one fixed-cost piece (whisper's
+   * encoder always runs on a 30 s window): such an engine is given whole
+   * slices of the recording, never spliced audio. Unset: cost follows length.
+   */
+  readonly windowS?: number;
   transcribe(wav: string, signal?: AbortSignal): Promise<Utterance[]>;
   close?(): Promise<void>;
 }
@@ -116,6 +122,7 @@ export function whisperSegmentSeconds(t: number, durationS: number): number {
 /** whisper.cpp through @napi-rs/whisper, in a worker thread (see whisper-worker.ts). */
 export class WhisperEngine implements SpeechEngine {
   readonly name: string;
+  readonly windowS = 30;
   private worker: Worker | undefined;
   private next = 0;
   private readonly waiting = new Map<number, { resolve: (v: WorkerReply) => void; reject: (e: Error) => void }>();
@@ -216,4 +223,163 @@ export async function chooseSpeech(opts: {
   }
   why.push('pocketsphinx is not installed (apt install pocketsphinx pocketsphinx-en-us)');
   return { engine: undefined, reason: why.join('; ') };
+}
+
+/** Seconds from the start of a recording. */
+export interface Region {
+  start: number;
+  end: number;
+}
+
+/**
+ * The speech gate's constants. Frames of 20 ms are voiced when their RMS level
+ * is `marginDb` above the recording's noise floor (its 10th-percentile frame),
+ * never below the configured floor and never demanding more than `capDb`: a
+ * recording that is speech from end to end (no quiet frames to learn the
+ * floor from) is then still voiced whole, so what is lost to the gate is at
+ * worst CPU, never words. A run of `minRunFrames` voiced frames opens a region
+ * (a key click is shorter than that); regions get `padS` either side (word
+ * onsets and trailing consonants are quieter than the vowels that trip the
+ * gate) and join when less than `joinS` apart.
+ */
+export const GATE = { frameS: 0.02, marginDb: 10, capDb: -40, minRunFrames: 3, padS: 0.35, joinS: 0.8 } as const;
+
+/** RMS level of each frame in dBFS (-120 for digital silence). */
+export function frameLevels(pcm: Int16Array, rate: number, frameS: number = GATE.frameS): Float64Array {
+  const n = Math.max(1, Math.round(rate * frameS));
+  const out = new Float64Array(Math.ceil(pcm.length / n));
+  for (let f = 0; f < out.length; f++) {
+    let sum = 0;
+    const end = Math.min(pcm.length, (f + 1) * n);
+    for (let i = f * n; i < end; i++) sum += (pcm[i] as number) * (pcm[i] as number);
+    const rms = Math.sqrt(sum / Math.max(1, end - f * n)) / 32768;
+    out[f] = rms > 0 ? Math.max(-120, 20 * Math.log10(rms)) : -120;
+  }
+  return out;
+}
+
+/** Where a recording (16-bit mono PCM) holds more than noise, and the level that decided it. */
+export function voicedRegions(pcm: Int16Array, rate: number, floorDb: number): { regions: Region[]; thresholdDb: number; noiseDb: number } {
+  const levels = frameLevels(pcm, rate);
+  const sorted = Float64Array.from(levels).sort();
+  const noiseDb = sorted[Math.floor(sorted.length * 0.1)] ?? -120;
+  const thresholdDb = Math.max(floorDb, Math.min(noiseDb + GATE.marginDb, GATE.capDb));
+  const dur = pcm.length / rate;
+  const regions: Region[] = [];
+  let run = 0;
+  const close = (endFrame: number) => {
+    if (run < GATE.minRunFrames) return;
+    const start = Math.max(0, (endFrame - run) * GATE.frameS - GATE.padS);
+    const end = Math.min(dur, endFrame * GATE.frameS + GATE.padS);
+    const last = regions[regions.length - 1];
+    if (last && start - last.end < GATE.joinS) last.end = Math.max(last.end, end);
+    else regions.push({ start, end });
+  };
+  for (let f = 0; f < levels.length; f++) {
+    if ((levels[f] as number) >= thresholdDb) run++;
+    else {
+      close(f);
+      run = 0;
+    }
+  }
+  close(levels.length);
+  return { regions, thresholdDb, noiseDb };
+}
+
+/** A 16 kHz-style mono 16-bit PCM WAV file. */
+export function writeWav(file: string, pcm: Int16Array, rate: number): void {
+  const data = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(36 + data.length, 4);
+  h.write('WAVEfmt ', 8);
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20); // PCM
+  h.writeUInt16LE(1, 22); // mono
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36);
+  h.writeUInt32LE(data.length, 40);
+  fs.writeFileSync(file, Buffer.concat([h, data]));
+}
+
+/** Silence put between spliced regions: longer than UTTERANCE_GAP_S, so no utterance spans two. */
+const SPLICE_GAP_S = 1;
+
+/** One piece of spliced audio: `len` seconds at `at` in the splice come from `from` in the recording. */
+export interface Piece {
+  at: number;
+  from: number;
+  len: number;
+}
+
+/** Where regions land when spliced one after another with SPLICE_GAP_S of silence between. */
+export function splice(regions: readonly Region[]): Piece[] {
+  let at = 0;
+  return regions.map((r) => {
+    const p = { at, from: r.start, len: r.end - r.start };
+    at += p.len + SPLICE_GAP_S;
+    return p;
+  });
+}
+
+/** A time in the splice, back on the recording's clock (a time in a gap goes to the nearer edge). */
+export function unsplice(pieces: readonly Piece[], t: number): number {
+  const p = pieces.find((x) => t < x.at + x.len + SPLICE_GAP_S / 2) ?? pieces[pieces.length - 1];
+  return p ? p.from + Math.min(p.len, Math.max(0, t - p.at)) : t;
+}
+
+/**
+ * Transcribes only the voiced regions of a recording; times come back on the
+ * recording's clock. An engine that pays per window (whisper) gets each run of
+ * regions that fits in one window as the recording's own slice; any other
+ * engine gets the regions spliced into one file, and its word times are put
+ * back region by region.
+ */
+export async function transcribeRegions(
+  engine: SpeechEngine,
+  pcm: Int16Array,
+  rate: number,
+  regions: readonly Region[],
+  work: string,
+  signal?: AbortSignal,
+): Promise<Utterance[]> {
+  // Regions cut on whole samples, so a piece's times are exact on both clocks.
+  const exact = regions.map((r) => ({ start: Math.floor(r.start * rate) / rate, end: Math.min(pcm.length, Math.ceil(r.end * rate)) / rate }));
+  const slice = (r: Region) => pcm.subarray(Math.round(r.start * rate), Math.round(r.end * rate));
+  const shift = (u: Utterance, f: (t: number) => number): Utterance => ({
+    ...u,
+    start: f(u.start),
+    end: f(u.end),
+    words: u.words.map((w) => ({ ...w, start: f(w.start), end: f(w.end) })),
+  });
+  if (engine.windowS) {
+    const groups: Region[] = [];
+    for (const r of exact) {
+      const last = groups[groups.length - 1];
+      if (last && r.end - last.start <= engine.windowS) last.end = r.end;
+      else groups.push({ ...r });
+    }
+    const out: Utterance[] = [];
+    for (const [i, g] of groups.entries()) {
+      signal?.throwIfAborted();
+      const wav = path.join(work, `voiced-${i}.wav`);
+      writeWav(wav, slice(g), rate);
+      for (const u of await engine.transcribe(wav, signal)) out.push(shift(u, (t) => g.start + t));
+      fs.rmSync(wav, { force: true });
+    }
+    return out;
+  }
+  const pieces = splice(exact);
+  const last = pieces[pieces.length - 1];
+  const all = new Int16Array(last ? Math.round((last.at + last.len) * rate) + 1 : 0);
+  for (const [i, r] of exact.entries()) all.set(slice(r), Math.round((pieces[i] as Piece).at * rate));
+  const wav = path.join(work, 'voiced.wav');
+  writeWav(wav, all, rate);
+  const utts = await engine.transcribe(wav, signal);
+  fs.rmSync(wav, { force: true });
+  // The gap between pieces is longer than an utterance's pauses: no utterance spans two pieces.
+  return utts.map((u) => shift(u, (t) => unsplice(pieces, t)));
 }

@@ -90,7 +90,7 @@ export const adminCommands: Command[] = [
       io.stdout.write(
         a.values.json
           ? `${JSON.stringify(m, null, 2)}\n`
-          : `Installed ${m.name} (${bytes(m.bytes)}, SHA-1 verified) at ${m.file}. The daemon uses it after a restart (traced stop; it starts again on the next command).\n`,
+          : `Installed ${m.name} (${bytes(m.bytes)}, SHA-1 verified) at ${m.file}. A running daemon transcribes with it from its next audio segment on (within 30 s).\n`,
       );
       return 0;
     },
