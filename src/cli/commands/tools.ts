@@ -128,6 +128,13 @@ function shown(key: string, v: unknown): string {
   return v === undefined ? '(not set)' : JSON.stringify(v);
 }
 
+/** The effective config with the VideoDB key masked, for anything that prints a group of settings. */
+function masked(eff: unknown): unknown {
+  const c = structuredClone(eff) as { videodb?: { apiKey?: string } };
+  if (typeof c.videodb?.apiKey === 'string') c.videodb.apiKey = JSON.parse(shown('videodb.apiKey', c.videodb.apiKey)) as string;
+  return c;
+}
+
 export const toolCommands: Command[] = [
   {
     name: 'logs',
@@ -173,22 +180,17 @@ export const toolCommands: Command[] = [
         need(0, '');
         const raw = readConfigFile(file);
         const eff = loadConfig({ env: io.env, file: raw, source: file });
-        const rows = configKeys().map((k) => ({ key: k.key, value: getPath(eff, k.key), set: getPath(raw, k.key) !== undefined }));
-        out(
-          rows.map((r) => `${r.key} = ${shown(r.key, r.value)}${r.set ? '  (config.json)' : ''}`).join('\n'),
-          rows.map((r) => ({ ...r, value: r.key === 'videodb.apiKey' && r.value !== undefined ? shown(r.key, r.value) : r.value })),
-        );
+        const safe = masked(eff);
+        const rows = configKeys().map((k) => ({ key: k.key, value: getPath(safe, k.key), set: getPath(raw, k.key) !== undefined }));
+        out(rows.map((r) => `${r.key} = ${r.value === undefined ? '(not set)' : JSON.stringify(r.value)}${r.set ? '  (config.json)' : ''}`).join('\n'), rows);
         return 0;
       }
       if (action === 'get') {
         need(1, ' KEY');
         findKey(key as string, { leafOnly: false });
         const eff = loadConfig({ env: io.env, file: readConfigFile(file), source: file });
-        const v = getPath(eff, key as string);
-        out(typeof v === 'object' && v !== null ? JSON.stringify(v, null, 2) : shown(key as string, v), {
-          key,
-          value: key === 'videodb.apiKey' && v !== undefined ? shown(key, v) : v,
-        });
+        const v = getPath(masked(eff), key as string);
+        out(typeof v === 'object' && v !== null ? JSON.stringify(v, null, 2) : v === undefined ? '(not set)' : JSON.stringify(v), { key, value: v });
         return 0;
       }
       if (action === 'set') {
