@@ -4,7 +4,6 @@
  * person; or, for commands that are not one operation call, a `run`.
  */
 import type { Writable } from 'node:stream';
-import type { ParseArgsConfig } from 'node:util';
 import type { Env } from '../config/config.js';
 import { setup } from '../config/setup.js';
 import { ErrorCodes, TracedError } from '../errors.js';
@@ -24,15 +23,61 @@ export interface Args {
   positionals: string[];
 }
 
+/**
+ * A flag. `type` and `short`/`multiple`/`default` are what node:util parseArgs
+ * takes; the rest is checked by cli/args.ts before the command runs, so a
+ * command gets only values of the right kind, and shown by `traced help CMD`.
+ */
+export interface Opt {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  default?: string | boolean | string[] | boolean[];
+  /** One line for `traced help CMD`. */
+  help?: string;
+  /** The value's placeholder in help (N, TIME, DIR); from its kind when absent. */
+  value?: string;
+  /** A whole number, at least `min` (and at most `max`) when given. */
+  int?: boolean;
+  min?: number;
+  max?: number;
+  /** The value must be one of these (did-you-mean otherwise). */
+  choices?: readonly string[];
+  /** A moment in the one time grammar (timeline/query.ts parseMoment): checked before anything is sent. */
+  time?: 'at' | 'since' | 'until' | 'last';
+  /** The command cannot run without it. */
+  required?: boolean;
+  /** Completion offers file names for the value. */
+  file?: boolean;
+}
+
+/** A positional argument: shown in usage, counted (too many is refused), offered by completion when it has choices. */
+export interface Arg {
+  name: string;
+  optional?: boolean;
+  /** Takes every remaining positional. */
+  rest?: boolean;
+  choices?: readonly string[];
+}
+
+/**
+ * A row of the command table (cli/main.ts `commands`). Either `op` (+ `params`,
+ * `render`): one operation call over IPC; or `run`: anything else. Positionals
+ * are checked against `args`; a command with `run` and no `args` checks its own.
+ */
 export interface Command {
   name: string;
-  usage: string;
   summary: string;
-  options?: ParseArgsConfig['options'];
+  /** The usage line; built from `args` and `options` when absent. */
+  usage?: string;
+  args?: Arg[];
+  options?: Record<string, Opt>;
+  /** Shown by `traced help CMD`, each a full command line. */
+  examples?: string[];
   /** Operation called over IPC. */
   op?: string;
-  params?(a: Args, io: Io): unknown;
-  render?(result: any, a: Args): string;
+  params?(a: Args, io: Io): unknown | Promise<unknown>;
+  render?(result: any, a: Args, io: Io): string;
   /** Notification topics shown as progress on stderr while the operation runs. */
   progress?: string[];
   /** Commands that are not a single operation call. */
@@ -40,10 +85,12 @@ export interface Command {
 }
 
 export const list = (v: unknown): string[] | undefined => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : undefined);
+/** A flag's value as a number (cli/args.ts has already checked `int`/`min` flags). */
 export const num = (v: unknown, name: string): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new TracedError(ErrorCodes.CLI_USAGE, `--${name} needs a number`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n))
+    throw new TracedError(ErrorCodes.CLI_USAGE, `--${name} needs a number, got ${JSON.stringify(String(v))}`);
   return n;
 };
 export const one = (a: Args, usage: string): string | undefined => {
@@ -51,7 +98,7 @@ export const one = (a: Args, usage: string): string | undefined => {
   return a.positionals[0];
 };
 
-export const sessionRefOption = { session: { type: 'string' } } as const;
+export const sessionRefOption: Record<string, Opt> = { session: { type: 'string', value: 'SESSION', help: 'the session (default: the active one)' } };
 export const refParams = (a: Args) => {
   const ref = a.positionals[0] ?? (a.values.session as string | undefined);
   return ref === undefined ? {} : { session: ref };

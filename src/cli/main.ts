@@ -3,25 +3,47 @@
  * daemon (or runs the command) and renders the result. `--json` prints the
  * operation's result as is. Each command group lives in cli/commands/.
  */
-import { parseArgs } from 'node:util';
 import { reachPaths } from '../config/setup.js';
 import { ErrorCodes, TracedError, toTracedError, type ErrorCode } from '../errors.js';
 import { connectDaemon } from '../ipc/connect.js';
 import { VERSION } from '../version.js';
-import { type Args, type Command, type Io, type Values, callDaemon, progressPrinter } from './command.js';
+import { didYouMean, parseCommandArgs } from './args.js';
+import { type Command, type Io, callDaemon, progressPrinter } from './command.js';
 import { adminCommands } from './commands/admin.js';
 import { recordingCommands } from './commands/recording.js';
 import { replayCommands } from './commands/replay.js';
+import { toolCommands } from './commands/tools.js';
+import { commandHelp, completionScript, globalHelp } from './help.js';
 
 export type { Io } from './command.js';
 
-export const commands: Command[] = [...recordingCommands, ...replayCommands, ...adminCommands];
+/**
+ * The command table. A group of commands is a `Command[]` in cli/commands/*.ts,
+ * spread in here; help, argument checking and completion all read this list.
+ */
+export const commands: Command[] = [
+  ...recordingCommands,
+  ...replayCommands,
+  ...adminCommands,
+  ...toolCommands,
+  {
+    name: 'completion',
+    summary: 'a completion script for bash, zsh or fish, from this command table',
+    args: [{ name: 'SHELL', choices: ['bash', 'zsh', 'fish'] }],
+    examples: ['eval "$(traced completion bash)"      # in ~/.bashrc', 'traced completion fish > ~/.config/fish/completions/traced.fish'],
+    run: async (a, io) => {
+      io.stdout.write(completionScript(a.positionals[0] as 'bash' | 'zsh' | 'fish', commands));
+      return 0;
+    },
+  },
+];
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon unreachable/running, 4 not found, 5 wrong session state. */
 export function exitCode(code: ErrorCode): number {
   switch (code) {
     case ErrorCodes.CLI_USAGE:
     case ErrorCodes.INVALID_PARAMS:
+    case ErrorCodes.INVALID_TIME:
     case ErrorCodes.SEARCH_QUERY:
       return 2;
     case ErrorCodes.DAEMON_UNREACHABLE:
@@ -38,19 +60,6 @@ export function exitCode(code: ErrorCode): number {
     default:
       return 1;
   }
-}
-
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  return [
-    `traced ${VERSION}: records your work session and answers "what happened?"`,
-    '',
-    'Usage: traced COMMAND [options] [--json]',
-    '',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Every command takes --json for machine-readable output. `traced COMMAND --help` shows its options.',
-  ].join('\n');
 }
 
 /**
@@ -98,39 +107,58 @@ async function callDespiteConfig(
   }
 }
 
+const unknownCommand = (name: string) => {
+  const near = didYouMean(
+    name,
+    commands.map((c) => c.name),
+  );
+  return new TracedError(
+    ErrorCodes.CLI_USAGE,
+    `unknown command "${name.slice(0, 40)}"${near ? `; did you mean ${near}?` : ''} (traced help lists the commands)`,
+    {
+      data: { command: name.slice(0, 40), ...(near ? { suggestion: near } : {}) },
+    },
+  );
+};
+
 /** Runs the CLI; returns the exit code. Never calls process.exit. */
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
-    io.stdout.write(`${help()}\n`);
-    return name ? 0 : 2;
-  }
-  if (name === '--version' || name === '-v' || name === 'version') {
-    io.stdout.write(`${VERSION}\n`);
-    return 0;
-  }
-  const cmd = commands.find((c) => c.name === name);
   const json = rest.includes('--json');
   try {
-    if (!cmd) throw new TracedError(ErrorCodes.CLI_USAGE, `unknown command "${name}"; run traced help`);
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(`usage: ${cmd.usage}\n${cmd.summary}\n`);
+    if (!name || name === '--help' || name === '-h') {
+      io.stdout.write(`${globalHelp(commands)}\n`);
+      return name ? 0 : 2;
+    }
+    if (name === '--version' || name === '-v' || name === 'version') {
+      io.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    let parsed: Args;
-    try {
-      const p = parseArgs({ args: rest, options: { ...(cmd.options ?? {}), json: { type: 'boolean' } }, allowPositionals: true, strict: true });
-      parsed = { values: p.values as Values, positionals: p.positionals };
-    } catch (err) {
-      throw new TracedError(ErrorCodes.CLI_USAGE, `${(err as Error).message}; usage: ${cmd.usage}`);
+    if (name === 'help') {
+      const [topic, ...extra] = rest.filter((r) => r !== '--json');
+      if (!topic) io.stdout.write(`${globalHelp(commands)}\n`);
+      else {
+        const c = commands.find((x) => x.name === topic);
+        if (!c) throw unknownCommand(topic);
+        if (extra.length) throw new TracedError(ErrorCodes.CLI_USAGE, `traced help takes one command, got ${JSON.stringify(extra[0]?.slice(0, 40))} too`);
+        io.stdout.write(`${commandHelp(c)}\n`);
+      }
+      return 0;
+    }
+    const cmd = commands.find((c) => c.name === name);
+    if (!cmd) throw unknownCommand(name);
+    const parsed = parseCommandArgs(cmd, rest);
+    if (parsed.values.help === true) {
+      io.stdout.write(`${commandHelp(cmd)}\n`);
+      return 0;
     }
     if (cmd.run) return await cmd.run(parsed, io);
-    const params = cmd.params ? cmd.params(parsed, io) : {};
+    const params = cmd.params ? await cmd.params(parsed, io) : {};
     const onProgress = cmd.progress && !json ? progressPrinter(io) : undefined;
     const result = REACH_WITH_BROKEN_CONFIG.has(cmd.name)
       ? await callDespiteConfig(io, cmd.op as string, params, onProgress, cmd.progress)
       : await callDaemon(io, cmd.op as string, params, onProgress, cmd.progress);
-    io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(result, parsed)}\n`);
+    io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(result, parsed, io)}\n`);
     return 0;
   } catch (err) {
     const e = toTracedError(err);

@@ -1,6 +1,9 @@
 /** How results look to a person: the blocks several commands share. */
 import type { IndexerStatus, QueueStatusOutput, ReplayAtOutput, SessionSummary, WhatHappenedOutput } from '../model.js';
 import { dateTime, duration, eventLine, offset } from './format.js';
+import { type Paint, stateColor } from './style.js';
+
+const plain: Paint = (_f, t) => t;
 
 export function indexerLines(ix: IndexerStatus): string {
   const part = (what: string, p: IndexerStatus['ocr']) =>
@@ -67,27 +70,28 @@ export function renderQueue(q: QueueStatusOutput): string {
   return lines.join('\n');
 }
 
-export function channelLine(s: SessionSummary): string {
+/** One line per channel, its state coloured when `paint` colours. */
+export function channelLine(s: SessionSummary, paint: Paint = plain): string {
   const now = Date.now();
   return s.channels
     .map((c) => {
       const age = c.lastSegmentAt !== undefined && s.ended_at === null ? ` (last segment ${duration(Math.max(0, now - c.lastSegmentAt))} ago)` : '';
-      return `  ${c.id.padEnd(22)} ${c.state.padEnd(12)} ${c.store ? '' : '(not stored) '}${c.detail ?? ''}${age}`.trimEnd();
+      return `  ${c.id.padEnd(22)} ${stateColor(c.state, paint)}${' '.repeat(Math.max(1, 13 - c.state.length))}${c.store ? '' : '(not stored) '}${c.detail ?? ''}${age}`.trimEnd();
     })
     .join('\n');
 }
 
-export function sessionBlock(s: SessionSummary): string {
+export function sessionBlock(s: SessionSummary, paint: Paint = plain): string {
   const lines = [
     `Session ${s.id}${s.label ? ` "${s.label}"` : ''}`,
     `  project   ${s.project}`,
-    `  state     ${s.state} (${s.profile})`,
+    `  state     ${stateColor(s.state, paint)} (${s.profile})`,
     `  started   ${dateTime(s.started_at)}${s.ended_at ? `, ended ${dateTime(s.ended_at)}` : ''}, ${duration(s.duration_ms)}`,
     `  events    ${s.event_count}`,
     'Channels:',
-    channelLine(s),
+    channelLine(s, paint),
   ];
-  if (s.warnings.length) lines.push('Warnings:', ...s.warnings.map((w) => `  ${w}`));
-  if (s.error) lines.push(`Error: ${s.error.code}: ${s.error.message}`);
+  if (s.warnings.length) lines.push(paint('yellow', 'Warnings:'), ...s.warnings.map((w) => `  ${w}`));
+  if (s.error) lines.push(`${paint('red', 'Error:')} ${s.error.code}: ${s.error.message}`);
   return lines.join('\n');
 }

@@ -2,33 +2,161 @@
 import { ErrorCodes, TracedError } from '../errors.js';
 import { MAX_OFFSET_MS, MAX_TS } from '../model.js';
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** Times traced accepts: from the epoch to the year 2200, so every offset and sum stays a safe integer. */
 export const MIN_TS = 0;
 export { MAX_OFFSET_MS, MAX_TS };
 
-export const TIME_FORMS = 'epoch ms (e.g. 1764430000000), an ISO 8601 date-time (2026-11-29T14:32:00Z), or how long ago: "30m", "2h", "1d"';
+/** A bare whole number below this is an offset in ms; at or above it, epoch ms (2001-09-09 onwards). */
+export const EPOCH_MS_FROM = 1e12;
 
-function invalidTime(value: unknown, why: string): TracedError {
-  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(String(value).slice(0, 64))} ${why}; use ${TIME_FORMS}`, {
-    data: { value: String(value).slice(0, 64) },
+/** The accepted forms, named in every TRACED_INVALID_TIME message (DESIGN.md §8). */
+export const TIME_FORMS =
+  '+90s, +1:30 or +1:02:03 (from the session start); a whole number below 10^12 (ms from the session start); ' +
+  "14:32 or 14:32:05 (wall clock on the session's day, today without one); an ISO 8601 date-time (2026-11-29T14:32:00Z); " +
+  'epoch ms (1764430000000); 30m, 2h, 1d (that long ago, for since/until/last)';
+
+/**
+ * What a moment names: an offset on a session clock, or a wall-clock time
+ * (epoch ms). Which one depends on the form, not on the flag.
+ */
+export type Moment = { kind: 'offset'; ms: number } | { kind: 'ts'; ms: number };
+/** How a moment is used: `at` (also --from/--to) is a point of a session; since/until bound a range; `last` is a duration back from now. */
+export type TimeUse = 'at' | 'since' | 'until' | 'last';
+export interface MomentContext {
+  now: number;
+  /** When the session the moment belongs to started: clock times are on its day, offsets count from it. */
+  sessionStart?: number | undefined;
+}
+
+function invalidTime(value: unknown, why: string, use?: TimeUse): TracedError {
+  const shown = String(value).slice(0, 64);
+  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(shown)} ${why}; use ${use === 'last' ? 'a duration such as 30m, 2h, 1d' : TIME_FORMS}`, {
+    data: { value: shown, ...(use ? { field: use } : {}) },
   });
 }
 
-/** Epoch ms from a number, an ISO date-time or a relative "30m" / "2h" / "1d" (that long before `now`); TRACED_INVALID_TIME otherwise. */
-export function parseTimeArg(value: number | string, now: number): number {
-  let t: number;
-  const rel = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(value.trim()) : null;
-  if (typeof value === 'number') t = value;
-  else if (rel) t = Math.round(now - Number(rel[1]) * (UNITS[(rel[2] as string).toLowerCase()] as number));
-  else if (/^\d{10,}$/.test(value)) t = Number(value);
-  else {
-    t = Date.parse(value);
-    if (Number.isNaN(t)) throw invalidTime(value, 'is not a time');
+const DURATION = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h|d|w)$/i;
+const PLUS_UNIT = /^\+(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h|d|w)$/i;
+const PLUS_CLOCK = /^\+(?:(\d{1,4}):(\d{2}):|(\d{1,6}):)(\d{2}(?:\.\d{1,3})?)$/;
+const CLOCK = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+function checkedOffset(ms: number, value: unknown, use: TimeUse): Moment {
+  const v = Math.round(ms);
+  if (!Number.isSafeInteger(v) || v < 0 || v > MAX_OFFSET_MS)
+    throw invalidTime(value, `is not a moment of a session (0 to ${MAX_OFFSET_MS / 86_400_000} days from its start)`, use);
+  return { kind: 'offset', ms: v };
+}
+function checkedTs(ms: number, value: unknown, use: TimeUse): Moment {
+  const v = Math.round(ms);
+  if (!Number.isSafeInteger(v) || v < MIN_TS || v > MAX_TS) throw invalidTime(value, 'is out of range (1970 to 2200)', use);
+  return { kind: 'ts', ms: v };
+}
+
+/** The local midnight of the day holding `ts`. */
+function dayOf(ts: number): Date {
+  const d = new Date(ts);
+  d.setHours(0, 0, 0, 0);
+  return d;
+}
+
+/**
+ * The one time grammar (DESIGN.md §8), for every CLI flag and operation
+ * argument that names a moment:
+ * - `+90s`, `+1.5m`, `+500ms`, `+1:30`, `+1:02:03`: offset from the session start;
+ * - a whole number below 10^12 (a JS number or digits): offset in ms; at or above: epoch ms;
+ * - `14:32`, `14:32:05`: wall clock on the session's day (a session that ran past
+ *   midnight: the next day), or today when there is no session;
+ * - an ISO 8601 date or date-time (local time unless it has Z or an offset);
+ * - `30m`, `2h`, `1d`, `1w` (no `+`): that long before `now`, for since/until/last only.
+ * `last` takes only that last form. Anything else, and any value out of range,
+ * is TRACED_INVALID_TIME whose message lists the accepted forms; nothing else is thrown.
+ */
+export function parseMoment(value: unknown, use: TimeUse, ctx: MomentContext): Moment {
+  if (typeof value === 'number') {
+    if (use === 'last' || !Number.isInteger(value)) throw invalidTime(value, 'is not a time', use);
+    return value < EPOCH_MS_FROM ? checkedOffset(value, value, use) : checkedTs(value, value, use);
   }
-  if (!Number.isSafeInteger(t) || t < MIN_TS || t > MAX_TS) throw invalidTime(value, 'is out of range');
-  return t;
+  if (typeof value !== 'string') throw invalidTime(value, 'is not a time', use);
+  const text = value.trim();
+  const dur = DURATION.exec(text);
+  if (dur) {
+    if (use === 'at') throw invalidTime(value, `is a duration, not a moment: write +${text} for that long after the session start`, use);
+    return checkedTs(ctx.now - Number(dur[1]) * (UNITS[(dur[2] as string).toLowerCase()] as number), value, use);
+  }
+  if (use === 'last') throw invalidTime(value, 'is not a duration', use);
+  const plus = PLUS_UNIT.exec(text);
+  if (plus) return checkedOffset(Number(plus[1]) * (UNITS[(plus[2] as string).toLowerCase()] as number), value, use);
+  const pc = PLUS_CLOCK.exec(text);
+  if (pc) {
+    const [h, m] = pc[1] !== undefined ? [Number(pc[1]), Number(pc[2])] : [0, Number(pc[3])];
+    const s = Number(pc[4]);
+    if ((pc[1] !== undefined && m > 59) || s >= 60) throw invalidTime(value, 'is not an offset (minutes and seconds 0-59)', use);
+    return checkedOffset((h * 3600 + m * 60 + s) * 1000, value, use);
+  }
+  if (/^\d{1,16}$/.test(text)) {
+    const n = Number(text);
+    return n < EPOCH_MS_FROM ? checkedOffset(n, value, use) : checkedTs(n, value, use);
+  }
+  const clock = CLOCK.exec(text);
+  if (clock) {
+    const [h, m, s] = [Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0)];
+    if (h > 23 || m > 59 || s > 59) throw invalidTime(value, 'is not a clock time (hours 0-23, minutes and seconds 0-59)', use);
+    const base = ctx.sessionStart ?? ctx.now;
+    const d = dayOf(base);
+    d.setHours(h, m, s, 0);
+    let ts = d.getTime();
+    // A session that ran past midnight: 01:10 is the next day's.
+    if (ctx.sessionStart !== undefined && ts < ctx.sessionStart - 12 * 3_600_000) {
+      d.setDate(d.getDate() + 1);
+      d.setHours(h, m, s, 0);
+      ts = d.getTime();
+    }
+    return checkedTs(ts, value, use);
+  }
+  const iso = ISO.exec(text);
+  if (iso) {
+    const [, y, mo, da, h = '0', mi = '0', se = '0'] = iso;
+    const ts = Date.parse(iso[4] === undefined ? `${y}-${mo}-${da}T00:00:00` : text.replace(' ', 'T'));
+    // Date.parse rolls 2026-02-31 over to March: the fields must be what was written.
+    const ok =
+      !Number.isNaN(ts) &&
+      Number(mo) >= 1 &&
+      Number(mo) <= 12 &&
+      Number(da) >= 1 &&
+      Number(da) <= new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate() &&
+      Number(h) <= 23 &&
+      Number(mi) <= 59 &&
+      Number(se) <= 59;
+    if (!ok) throw invalidTime(value, 'is not a calendar date-time', use);
+    return checkedTs(ts, value, use);
+  }
+  throw invalidTime(value, 'is not a time', use);
+}
+
+/** A moment as an offset on the clock of a session that started at `sessionStart`; one before the start is TRACED_INVALID_TIME. */
+export function momentOffset(m: Moment, sessionStart: number, value: unknown): number {
+  if (m.kind === 'offset') return m.ms;
+  const off = m.ms - sessionStart;
+  if (off < 0) {
+    throw new TracedError(ErrorCodes.INVALID_TIME, `${String(value).slice(0, 40)} is before the session started (${new Date(sessionStart).toISOString()})`, {
+      data: { value: String(value).slice(0, 64) },
+    });
+  }
+  return checkOffset(off);
+}
+
+/**
+ * Epoch ms for a since/until/last bound with no session: every form of the
+ * grammar except offsets (they need a session); TRACED_INVALID_TIME otherwise.
+ */
+export function parseTimeArg(value: number | string, now: number, use: 'since' | 'until' | 'last' = 'since'): number {
+  const m = parseMoment(value, use, { now });
+  if (m.kind === 'offset')
+    throw invalidTime(value, 'is an offset from a session start, and this range spans sessions: give a clock time, a date-time or 30m/2h/1d ago', use);
+  return m.ms;
 }
 
 /** An offset on a session clock, held to [0, MAX_OFFSET_MS]. */

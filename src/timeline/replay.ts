@@ -22,7 +22,7 @@ import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { computeMoments } from './moments.js';
-import { MAX_OFFSET_MS, checkOffset, parseTimeArg } from './query.js';
+import { MAX_OFFSET_MS, momentOffset, parseMoment, parseTimeArg } from './query.js';
 import type { SessionRow, Store } from './store.js';
 
 export interface ReplayDeps {
@@ -54,45 +54,16 @@ export class Replay {
     return this.d.store.getSession(id) as SessionRow;
   }
 
-  /** An `at` as an offset on the session clock: ms, an ISO time, or a clock time ("14:32") on the session's day. */
   /**
-   * An `at` as an offset on the session clock: ms; `+90s`, `+1:30` or `+1:02:03`
-   * from the session start; a clock time (`14:32`, `14:32:05`) on the session's
-   * day; an ISO time or epoch ms. A moment outside the session (before it
-   * started, or well after an ended session ended) is TRACED_INVALID_TIME.
+   * An `at` as an offset on the session clock, read by the one time grammar
+   * (parseMoment: `+90s`, `+1:30`, ms, `14:32` on the session's day, ISO, epoch
+   * ms). A moment outside the session (before it started, or well after an
+   * ended session ended) is TRACED_INVALID_TIME.
    */
   offsetOf(session: SessionRow | string, at: number | string): number {
     const row = typeof session === 'string' ? this.session(session) : session;
-    if (typeof at === 'number') return this.within(row, checkOffset(at, 'at'), at);
-    const text = at.trim();
-    const plus = /^\+(?:(\d+(?:\.\d+)?)(ms|s|m|h)|(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?))$/.exec(text);
-    if (plus) {
-      const off =
-        plus[1] !== undefined
-          ? Number(plus[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[plus[2] as string]!
-          : (Number(plus[3] ?? 0) * 3600 + Number(plus[4]) * 60 + Number(plus[5])) * 1000;
-      return this.within(row, checkOffset(Math.round(off), 'at'), at);
-    }
-    const clock = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text);
-    let ts: number;
-    if (clock) {
-      if (Number(clock[1]) > 23 || Number(clock[2]) > 59 || Number(clock[3] ?? 0) > 59) {
-        throw new TracedError(ErrorCodes.INVALID_TIME, `"${text.slice(0, 16)}" is not a clock time (hours 0-23, minutes and seconds 0-59)`, {
-          data: { field: 'at' },
-        });
-      }
-      const d = new Date(row.started_at);
-      d.setHours(Number(clock[1]), Number(clock[2]), Number(clock[3] ?? 0), 0);
-      ts = d.getTime();
-      if (ts < row.started_at - 12 * 3_600_000) ts += 86_400_000; // a session that ran past midnight
-    } else if (/^\d+$/.test(text) && text.length < 10) return this.within(row, checkOffset(Number(text), 'at'), at);
-    else ts = parseTimeArg(text, this.d.now());
-    const off = ts - row.started_at;
-    if (off < 0)
-      throw new TracedError(ErrorCodes.INVALID_TIME, `${text.slice(0, 40)} is before session ${row.id} started (${new Date(row.started_at).toISOString()})`, {
-        data: { field: 'at' },
-      });
-    return this.within(row, checkOffset(off, 'at'), at);
+    const m = parseMoment(at, 'at', { now: this.d.now(), sessionStart: row.started_at });
+    return this.within(row, momentOffset(m, row.started_at, at), at);
   }
 
   /** An offset inside the session: an ended session has no moments a minute past its end. */

@@ -16,8 +16,9 @@ describe('toFtsQuery', () => {
 });
 
 describe('parseTimeArg', () => {
-  it('reads epoch ms, ISO and relative times', () => {
-    expect(parseTimeArg(1000, 5000)).toBe(1000);
+  it('reads epoch ms, ISO and relative times; a small number is an offset, which a range across sessions refuses', () => {
+    expect(parseTimeArg(1_764_430_000_000, 5000)).toBe(1_764_430_000_000);
+    expect(() => parseTimeArg(1000, 5000)).toThrowError(expect.objectContaining({ code: 'TRACED_INVALID_TIME' }));
     expect(parseTimeArg('30m', 3_600_000)).toBe(1_800_000);
     expect(parseTimeArg('2026-01-01T00:00:00Z', 0)).toBe(Date.UTC(2026, 0, 1));
     expect(() => parseTimeArg('yesterday-ish', 0)).toThrowError(expect.objectContaining({ code: 'TRACED_INVALID_TIME' }));

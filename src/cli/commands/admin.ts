@@ -8,18 +8,24 @@ import { setup } from '../../config/setup.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
 import type { QueueStatusOutput } from '../../model.js';
 import { VERSION } from '../../version.js';
-import { callDaemon, type Command, num, one } from '../command.js';
+import { didYouMean } from '../args.js';
+import { callDaemon, type Command, num } from '../command.js';
 import { bytes } from '../format.js';
 import { renderQueue } from '../render.js';
+import { showLogs } from './tools.js';
 
 export const adminCommands: Command[] = [
   {
     name: 'hook',
-    usage: 'traced hook bash|zsh|fish   (then: eval "$(traced hook bash)" in ~/.bashrc)',
     summary: 'a shell snippet that reports each command (cwd, exit code, duration) to traced, with no process per command',
+    args: [{ name: 'SHELL', choices: ['bash', 'zsh', 'fish'] }],
+    examples: [
+      'eval "$(traced hook bash)"    # in ~/.bashrc',
+      'eval "$(traced hook zsh)"     # in ~/.zshrc',
+      'traced hook fish | source    # in ~/.config/fish/config.fish',
+    ],
     run: async (a, io) => {
-      const shell = one(a, 'traced hook bash|zsh|fish');
-      if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced hook bash|zsh|fish');
+      const shell = a.positionals[0] as 'bash' | 'zsh' | 'fish';
       const { paths } = setup(io.env);
       const dir = path.join(paths.home, 'spool');
       ensureHomeDir(paths, dir);
@@ -30,13 +36,16 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'queue',
-    usage: 'traced queue [status|retry [SESSION]|pause|resume]',
     summary: 'the upload queue: what is pending, done and failed; retry failed uploads; pause or resume uploads',
+    args: [
+      { name: 'ACTION', optional: true, choices: ['status', 'retry', 'pause', 'resume'] },
+      { name: 'SESSION', optional: true },
+    ],
+    examples: ['traced queue', 'traced queue retry last', 'traced queue pause'],
     run: async (a, io) => {
-      const [sub = 'status', ref, ...extra] = a.positionals;
-      if (extra.length) throw new TracedError(ErrorCodes.CLI_USAGE, 'too many arguments; usage: traced queue [status|retry [SESSION]|pause|resume]');
-      const op = { status: 'queue_status', retry: 'queue_retry', pause: 'queue_pause', resume: 'queue_resume' }[sub];
-      if (!op) throw new TracedError(ErrorCodes.CLI_USAGE, `unknown queue command "${sub}"; usage: traced queue [status|retry [SESSION]|pause|resume]`);
+      const [sub = 'status', ref] = a.positionals;
+      if (ref !== undefined && sub !== 'retry') throw new TracedError(ErrorCodes.CLI_USAGE, `traced queue ${sub} takes no session (only retry does)`);
+      const op = { status: 'queue_status', retry: 'queue_retry', pause: 'queue_pause', resume: 'queue_resume' }[sub] as string;
       const result = (await callDaemon(io, op, sub === 'retry' && ref ? { session: ref } : {})) as QueueStatusOutput | { requeued: number };
       if (a.values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else io.stdout.write(`${'requeued' in result ? `Requeued ${result.requeued} failed upload${result.requeued === 1 ? '' : 's'}.` : renderQueue(result)}\n`);
@@ -45,8 +54,12 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'models',
-    usage: 'traced models [list|pull NAME]',
     summary: 'speech models for local transcripts: what is installed; download one (verified against its published SHA-1)',
+    args: [
+      { name: 'ACTION', optional: true, choices: ['list', 'pull'] },
+      { name: 'NAME', optional: true },
+    ],
+    examples: ['traced models', 'traced models pull base.en'],
     run: async (a, io) => {
       const { MODEL_CATALOG, listModels, pullModel } = await import('../../index/models.js');
       const [sub = 'list', name, ...extra] = a.positionals;
@@ -97,9 +110,9 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'prune',
-    usage: 'traced prune [--dry-run]',
     summary: 'delete the media the retention policy allows (config retention.*); --dry-run only lists it',
-    options: { 'dry-run': { type: 'boolean' } },
+    args: [],
+    options: { 'dry-run': { type: 'boolean', help: 'list what would be deleted; delete nothing' } },
     op: 'prune',
     params: (a) => ({ dry_run: a.values['dry-run'] === true }),
     render: (r: {
@@ -126,12 +139,16 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'service',
-    usage: 'traced service install|uninstall|status|start|stop|logs [--dry-run] [--lines N]',
     summary: 'run traced at login under launchd, systemd (user) or the Windows logon task',
-    options: { 'dry-run': { type: 'boolean' }, lines: { type: 'string', short: 'n' } },
+    args: [{ name: 'ACTION', choices: ['install', 'uninstall', 'status', 'start', 'stop', 'logs'] }],
+    options: {
+      'dry-run': { type: 'boolean', help: 'print what would be written and run; change nothing' },
+      lines: { type: 'string', short: 'n', int: true, min: 1, default: '50', help: 'logs: how many of the last lines' },
+    },
+    examples: ['traced service install --dry-run', 'traced service install', 'traced service status'],
     run: async (a, io) => {
       const { runSteps, servicePlan, serviceState, waitReady, writeDefinition } = await import('../../service.js');
-      const sub = one(a, 'traced service install|uninstall|status|start|stop|logs');
+      const sub = a.positionals[0];
       const plan = servicePlan(io.env);
       const dry = a.values['dry-run'] === true;
       const show = (steps: string[][]) => steps.map((s) => `  ${s.join(' ')}`).join('\n');
@@ -188,14 +205,8 @@ export const adminCommands: Command[] = [
           );
           return 0;
         }
-        case 'logs': {
-          const { paths } = setup(io.env);
-          const file = path.join(paths.logDir, 'current.log');
-          const n = num(a.values.lines, 'lines') ?? 50;
-          const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n) : [`no log yet at ${file}`];
-          io.stdout.write(`${lines.join('\n')}\n`);
-          return 0;
-        }
+        case 'logs':
+          return showLogs(io, { lines: num(a.values.lines, 'lines') ?? 50, json: a.values.json === true, follow: false });
         default:
           throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced service install|uninstall|status|start|stop|logs [--dry-run]');
       }
@@ -203,7 +214,7 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'doctor',
-    usage: 'traced doctor [--json]',
+    args: [],
     summary: 'check ffmpeg, display, audio, devices, socket, disk and database; exit 1 with fixes when something is wrong',
     run: async (a, io) => {
       const { doctor, renderDoctor } = await import('../../doctor.js');
@@ -214,12 +225,20 @@ export const adminCommands: Command[] = [
   },
   {
     name: 'call',
-    usage: 'traced call OPERATION [\'{"json":"params"}\']',
     summary: 'call any operation with JSON params (prints JSON)',
+    args: [{ name: 'OPERATION' }, { name: 'JSON', optional: true }],
+    examples: ['traced call status', 'traced call replay_at \'{"session":"last","at":"+1:30"}\''],
     run: async (a, io) => {
-      const [name, json] = a.positionals;
-      if (!name || !findOperation(name)) {
-        throw new TracedError(ErrorCodes.CLI_USAGE, `usage: traced call OPERATION [JSON]; operations: ${operations.map((o) => o.name).join(', ')}`);
+      const [name = '', json] = a.positionals;
+      if (!findOperation(name)) {
+        const near = didYouMean(
+          name,
+          operations.map((o) => o.name),
+        );
+        throw new TracedError(
+          ErrorCodes.CLI_USAGE,
+          `no operation ${JSON.stringify(name.slice(0, 40))}${near ? `; did you mean ${near}?` : ''} (operations: ${operations.map((o) => o.name).join(', ')})`,
+        );
       }
       let params: unknown = {};
       if (json) {
@@ -255,7 +274,10 @@ export const adminCommands: Command[] = [
     name: 'mcp',
     usage: 'traced mcp [--http [--port N]]',
     summary: 'MCP server for AI assistants: stdio, or Streamable HTTP on 127.0.0.1 behind a bearer token with --http',
-    options: { http: { type: 'boolean' }, port: { type: 'string' } },
+    options: {
+      http: { type: 'boolean', help: 'serve Streamable HTTP on 127.0.0.1 instead of stdio' },
+      port: { type: 'string', int: true, min: 1, max: 65535, default: '7311', help: 'the HTTP port' },
+    },
     run: async (a, io) => {
       const { runMcp, runMcpHttp } = await import('../../mcp/server.js');
       if (!a.values.http) {

@@ -1,21 +1,24 @@
 /** Commands that record and read sessions: start, stop, pause, resume, status, sessions, show, timeline, search, transcript, devices. */
 import type { IndexerStatus, RecordedEvent, SessionSummary } from '../../model.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
-import { type Command, list, num, one, refParams, sessionRefOption } from '../command.js';
+import { type Command, list, num, refParams, sessionRefOption } from '../command.js';
 import { bytes, dateTime, duration, eventLine, offset, table } from '../format.js';
 import { channelLine, indexerLines, sessionBlock } from '../render.js';
+import { painter, snippet } from '../style.js';
+import { offsetRange } from '../time.js';
 
 export const recordingCommands: Command[] = [
   {
     name: 'start',
-    usage: 'traced start [--project DIR] [--label TEXT] [--profile full|audio|events] [--channel ID[=nostore]]...',
     summary: 'start recording a session on a project (default: the current directory)',
+    args: [],
     options: {
-      project: { type: 'string', short: 'p' },
-      label: { type: 'string', short: 'l' },
-      profile: { type: 'string' },
-      channel: { type: 'string', multiple: true },
+      project: { type: 'string', short: 'p', value: 'DIR', file: true, help: 'the project folder (default: the current directory)' },
+      label: { type: 'string', short: 'l', value: 'TEXT', help: 'a name for the session' },
+      profile: { type: 'string', choices: ['full', 'audio', 'events'], help: 'what to record (default: config session.defaultProfile)' },
+      channel: { type: 'string', multiple: true, value: 'ID[=nostore]', help: 'only these channels; =nostore keeps a channel live but unstored' },
     },
+    examples: ['traced start', 'traced start --label "cache bug" --profile full', 'traced start --channel files --channel git'],
     op: 'start_session',
     params: (a, io) => {
       const channels = list(a.values.channel)?.map((c) => {
@@ -24,13 +27,13 @@ export const recordingCommands: Command[] = [
       });
       return { project: (a.values.project as string | undefined) ?? io.cwd, label: a.values.label, profile: a.values.profile, channels };
     },
-    render: (r: { session: SessionSummary; warnings: string[] }) =>
-      `Recording ${r.session.id} on ${r.session.project}\n${channelLine(r.session)}${r.warnings.length ? `\nWarnings:\n${r.warnings.map((w) => `  ${w}`).join('\n')}` : ''}`,
+    render: (r: { session: SessionSummary; warnings: string[] }, _a, io) =>
+      `Recording ${r.session.id} on ${r.session.project}\n${channelLine(r.session, painter(io.stdout, io.env))}${r.warnings.length ? `\nWarnings:\n${r.warnings.map((w) => `  ${w}`).join('\n')}` : ''}`,
   },
   {
     name: 'stop',
-    usage: 'traced stop [SESSION]',
     summary: 'stop the active session',
+    args: [{ name: 'SESSION', optional: true }],
     options: sessionRefOption,
     op: 'stop_session',
     params: refParams,
@@ -45,8 +48,8 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'pause',
-    usage: 'traced pause',
     summary: 'pause recording (nothing is recorded until resume)',
+    args: [{ name: 'SESSION', optional: true }],
     options: sessionRefOption,
     op: 'pause_session',
     params: refParams,
@@ -54,8 +57,8 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'resume',
-    usage: 'traced resume',
     summary: 'resume a paused session',
+    args: [{ name: 'SESSION', optional: true }],
     options: sessionRefOption,
     op: 'resume_session',
     params: refParams,
@@ -63,33 +66,47 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'status',
-    usage: 'traced status',
     summary: 'is traced recording? daemon and channel health',
+    args: [],
     op: 'status',
     params: () => ({}),
-    render: (r: {
-      indexer?: IndexerStatus;
-      daemon: {
-        pid: number;
-        version: string;
-        uptime_ms: number;
-        home: string;
-        storage?: { free_bytes: number | null; problem: { code: string; message: string } | null };
-      };
-      session: SessionSummary | null;
-    }) =>
-      `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}` +
-      (r.daemon.storage?.free_bytes != null ? ` (${bytes(r.daemon.storage.free_bytes)} free)` : '') +
-      '\n' +
-      (r.daemon.storage?.problem ? `STORAGE PROBLEM ${r.daemon.storage.problem.code}: ${r.daemon.storage.problem.message}\n` : '') +
-      (r.session ? sessionBlock(r.session) : 'No session is recording. Start one with: traced start') +
-      (r.indexer ? `\n${indexerLines(r.indexer)}` : ''),
+    render: (
+      r: {
+        indexer?: IndexerStatus;
+        daemon: {
+          pid: number;
+          version: string;
+          uptime_ms: number;
+          home: string;
+          storage?: { free_bytes: number | null; problem: { code: string; message: string } | null };
+        };
+        session: SessionSummary | null;
+      },
+      _a,
+      io,
+    ) => {
+      const paint = painter(io.stdout, io.env);
+      return (
+        `traced ${r.daemon.version}, daemon pid ${r.daemon.pid}, up ${duration(r.daemon.uptime_ms)}, data in ${r.daemon.home}` +
+        (r.daemon.storage?.free_bytes != null ? ` (${bytes(r.daemon.storage.free_bytes)} free)` : '') +
+        '\n' +
+        (r.daemon.storage?.problem ? `${paint('red', 'STORAGE PROBLEM')} ${r.daemon.storage.problem.code}: ${r.daemon.storage.problem.message}\n` : '') +
+        (r.session ? sessionBlock(r.session, paint) : 'No session is recording. Start one with: traced start') +
+        (r.indexer ? `\n${indexerLines(r.indexer)}` : '')
+      );
+    },
   },
   {
     name: 'sessions',
-    usage: 'traced sessions [--limit N] [--since TIME] [--until TIME] [--project DIR]',
     summary: 'list recorded sessions, newest first',
-    options: { limit: { type: 'string', short: 'n' }, since: { type: 'string' }, until: { type: 'string' }, project: { type: 'string' } },
+    args: [],
+    options: {
+      limit: { type: 'string', short: 'n', int: true, min: 1, max: 500, default: '20', help: 'at most this many' },
+      since: { type: 'string', time: 'since', help: 'only sessions still running at or after this time' },
+      until: { type: 'string', time: 'until', help: 'only sessions started at or before this time' },
+      project: { type: 'string', value: 'DIR', file: true, help: 'only sessions of this project' },
+    },
+    examples: ['traced sessions --since 2h', 'traced sessions --since 09:00 --until 12:30', 'traced sessions --since 2026-11-29T14:00:00Z -n 5'],
     op: 'list_sessions',
     params: (a) => ({ limit: num(a.values.limit, 'limit'), since: a.values.since, until: a.values.until, project: a.values.project }),
     render: (r: { sessions: SessionSummary[] }) =>
@@ -109,18 +126,17 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'show',
-    usage: 'traced show SESSION [--limit N]   (SESSION: an id, a unique prefix, or "last")',
-    summary: 'a session: summary, event counts and its events',
-    options: { limit: { type: 'string', short: 'n' } },
+    summary: 'a session: summary, event counts and its events (SESSION: an id, a unique prefix, or "last")',
+    args: [{ name: 'SESSION' }],
+    options: { limit: { type: 'string', short: 'n', int: true, min: 1, max: 5000, default: '50', help: 'how many of its first events' } },
+    examples: ['traced show last', 'traced show 20261121-145012-k3x9 -n 200'],
     op: 'get_session',
     params: (a) => {
-      const ref = one(a, 'traced show SESSION');
-      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced show SESSION (or "last")');
-      return { session: ref, events_limit: num(a.values.limit, 'limit') };
+      return { session: a.positionals[0] as string, events_limit: num(a.values.limit, 'limit') };
     },
-    render: (r: { session: SessionSummary; counts: Record<string, number>; events: RecordedEvent[]; truncated: boolean }) =>
+    render: (r: { session: SessionSummary; counts: Record<string, number>; events: RecordedEvent[]; truncated: boolean }, _a, io) =>
       [
-        sessionBlock(r.session),
+        sessionBlock(r.session, painter(io.stdout, io.env)),
         'Events by type:',
         ...Object.entries(r.counts).map(([t, n]) => `  ${t.padEnd(24)} ${n}`),
         'Events:',
@@ -130,24 +146,23 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'timeline',
-    usage: 'traced timeline SESSION [--from MS] [--to MS] [--type T]... [--channel C]... [--after SEQ] [--limit N]',
     summary: 'events of a session in a range, filtered by type or channel',
+    args: [{ name: 'SESSION' }],
     options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      type: { type: 'string', multiple: true },
-      channel: { type: 'string', multiple: true },
-      after: { type: 'string' },
-      limit: { type: 'string', short: 'n' },
+      from: { type: 'string', time: 'at', help: 'start of the range' },
+      to: { type: 'string', time: 'at', help: 'end of the range (inclusive)' },
+      type: { type: 'string', multiple: true, value: 'TYPE', help: 'event types or prefixes (git.commit, file.)' },
+      channel: { type: 'string', multiple: true, value: 'CHANNEL', help: 'only these channels' },
+      after: { type: 'string', int: true, min: 0, value: 'SEQ', help: 'continue after this event (from a previous page)' },
+      limit: { type: 'string', short: 'n', int: true, min: 1, max: 1000, help: 'at most this many events' },
     },
+    examples: ['traced timeline last --from +5:00 --to +6:30', 'traced timeline last --from 14:32 --to 14:40 --type git.', 'traced timeline last --after 120'],
     op: 'get_timeline',
-    params: (a) => {
-      const ref = one(a, 'traced timeline SESSION');
-      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced timeline SESSION');
+    params: async (a, io) => {
+      const ref = a.positionals[0] as string;
       return {
         session: ref,
-        from_ms: num(a.values.from, 'from'),
-        to_ms: num(a.values.to, 'to'),
+        ...(await offsetRange(io, ref, a.values.from as string | undefined, a.values.to as string | undefined)),
         types: list(a.values.type),
         channels: list(a.values.channel),
         after_seq: num(a.values.after, 'after'),
@@ -159,16 +174,17 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'search',
-    usage: 'traced search QUERY... [--session S] [--since TIME] [--until TIME] [--type T]... [--channel C]... [--limit N]',
     summary: 'search everything recorded',
+    args: [{ name: 'QUERY', rest: true }],
     options: {
-      session: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      type: { type: 'string', multiple: true },
-      channel: { type: 'string', multiple: true },
-      limit: { type: 'string', short: 'n' },
+      session: { type: 'string', value: 'SESSION', help: 'only this session' },
+      since: { type: 'string', time: 'since', help: 'only hits at or after this time' },
+      until: { type: 'string', time: 'until', help: 'only hits at or before this time' },
+      type: { type: 'string', multiple: true, value: 'TYPE', help: 'event types or prefixes' },
+      channel: { type: 'string', multiple: true, value: 'CHANNEL', help: 'only these channels' },
+      limit: { type: 'string', short: 'n', int: true, min: 1, max: 200, default: '20', help: 'at most this many hits' },
     },
+    examples: ['traced search invalidateCache', 'traced search "connection refused" --since 2h', 'traced search TypeError --session last --type screen.text'],
     op: 'search',
     params: (a) => {
       const query = a.positionals.join(' ').trim();
@@ -183,12 +199,17 @@ export const recordingCommands: Command[] = [
         limit: num(a.values.limit, 'limit'),
       };
     },
-    render: (r: {
-      query: string;
-      warnings?: string[];
-      hits: { session_id: string; ts: number; offset_ms: number; end_offset_ms?: number; type: string; snippet: string; source: string; merged?: number }[];
-    }) =>
-      [
+    render: (
+      r: {
+        query: string;
+        warnings?: string[];
+        hits: { session_id: string; ts: number; offset_ms: number; end_offset_ms?: number; type: string; snippet: string; source: string; merged?: number }[];
+      },
+      _a,
+      io,
+    ) => {
+      const paint = painter(io.stdout, io.env);
+      return [
         ...(r.hits.length === 0
           ? [`No results for "${r.query}".`]
           : r.hits.map((h) => {
@@ -197,21 +218,22 @@ export const recordingCommands: Command[] = [
                   ? `${offset(h.offset_ms)}–${offset(h.end_offset_ms)}`
                   : offset(h.offset_ms);
               const extra = [h.source !== 'local' ? h.source : '', h.merged ? `${h.merged} hits` : ''].filter(Boolean).join(', ');
-              return `${h.session_id}  ${dateTime(h.ts)}  ${span}  ${h.type}${extra ? ` (${extra})` : ''}\n    ${h.snippet.replace(/\s+/g, ' ')}\n    replay: traced timeline ${h.session_id} --from ${Math.max(0, h.offset_ms - 5000)} --to ${(h.end_offset_ms ?? h.offset_ms) + 5000}`;
+              return `${h.session_id}  ${dateTime(h.ts)}  ${span}  ${h.type}${extra ? ` (${extra})` : ''}\n    ${snippet(h.snippet, paint)}\n    replay: traced timeline ${h.session_id} --from ${offset(Math.max(0, h.offset_ms - 5000)).replace(/\.\d+$/, '')} --to ${offset((h.end_offset_ms ?? h.offset_ms) + 5999).replace(/\.\d+$/, '')}`;
             })),
-        ...(r.warnings ?? []).map((w) => `warning: ${w}`),
-      ].join('\n'),
+        ...(r.warnings ?? []).map((w) => `${paint('yellow', 'warning:')} ${w}`),
+      ].join('\n');
+    },
   },
   {
     name: 'transcript',
-    usage: 'traced transcript SESSION [--from MS] [--to MS]',
     summary: 'what was said in a session, with times',
-    options: { from: { type: 'string' }, to: { type: 'string' } },
+    args: [{ name: 'SESSION' }],
+    options: { from: { type: 'string', time: 'at', help: 'start of the range' }, to: { type: 'string', time: 'at', help: 'end of the range' } },
+    examples: ['traced transcript last', 'traced transcript last --from +10:00 --to +15:00'],
     op: 'get_transcript',
-    params: (a) => {
-      const ref = one(a, 'traced transcript SESSION');
-      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced transcript SESSION (or "last")');
-      return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
+    params: async (a, io) => {
+      const ref = a.positionals[0] as string;
+      return { session: ref, ...(await offsetRange(io, ref, a.values.from as string | undefined, a.values.to as string | undefined)) };
     },
     render: (r: {
       segments: { offset_ms: number; end_offset_ms: number; channel: string; text: string; confidence: number | null }[];
@@ -223,8 +245,8 @@ export const recordingCommands: Command[] = [
   },
   {
     name: 'devices',
-    usage: 'traced devices',
     summary: 'displays and audio sources that can be recorded',
+    args: [],
     op: 'list_devices',
     params: () => ({}),
     render: (r: {

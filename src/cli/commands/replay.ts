@@ -1,23 +1,90 @@
 /** Commands that replay and move sessions: replay, what-happened, annotate, export, clip, import. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ReplayAtOutput, WhatHappenedOutput } from '../../model.js';
+import type { ExportSessionOutput, ReplayAtOutput, WhatHappenedOutput } from '../../model.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
-import { callDaemon, type Command, num, one } from '../command.js';
+import { callDaemon, type Command, type Io, progressPrinter } from '../command.js';
 import { bytes, duration, offset } from '../format.js';
 import { renderReplay, renderWhatHappened } from '../render.js';
+import { offsetRange } from '../time.js';
+
+const EXPORT_TARGETS = ['mp4', 'videodb', 'json', 'jsonl', 'raw'] as const;
+
+/** Moves a file the daemon wrote to where the user asked (a copy when they are on different file systems). */
+function place(from: string, to: string): void {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    fs.copyFileSync(from, to);
+    fs.rmSync(from, { force: true });
+  }
+}
+
+/** `-o`: the export's file(s) moved there; for videodb, its video id and URLs written there as JSON. */
+function deliver(r: ExportSessionOutput, out: string, io: Io): ExportSessionOutput {
+  const dest = path.resolve(io.cwd, out);
+  if (r.target === 'raw') {
+    if (fs.existsSync(dest) && !fs.statSync(dest).isDirectory())
+      throw new TracedError(ErrorCodes.CLI_USAGE, `-o ${out}: raw export writes one file per channel, so -o names a folder, and this is a file`);
+    fs.mkdirSync(dest, { recursive: true });
+    const files = (r.files ?? []).map((f) => {
+      const to = path.join(dest, path.basename(f.file));
+      place(f.file, to);
+      return { ...f, file: to };
+    });
+    return { ...r, files };
+  }
+  if (fs.existsSync(dest) && fs.statSync(dest).isDirectory()) throw new TracedError(ErrorCodes.CLI_USAGE, `-o ${out} is a folder; name the file to write`);
+  if (r.target === 'videodb') {
+    const { video_id, stream_url, player_url, export_status } = r;
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, `${JSON.stringify({ session_id: r.session_id, export_status, video_id, stream_url, player_url }, null, 2)}\n`);
+    return { ...r, file: dest };
+  }
+  if (!r.file) throw new TracedError(ErrorCodes.EXPORT_FAILED, `the ${r.target} export named no file to move to ${out}`);
+  place(r.file, dest);
+  return { ...r, file: dest };
+}
+
+/** What an export did, per target: where the file is and what is in it. */
+export function renderExport(r: ExportSessionOutput): string {
+  switch (r.target) {
+    case 'mp4':
+      return `Wrote ${r.file} (MP4, ${duration(r.duration_ms ?? 0)}, ${bytes(r.bytes)})`;
+    case 'json':
+    case 'jsonl':
+      return `Wrote ${r.file} (${r.target.toUpperCase()} recording, ${r.events ?? 0} events, ${bytes(r.bytes)}); load it back with: traced import ${r.file}`;
+    case 'raw': {
+      const files = r.files ?? [];
+      const dir = files[0] ? path.dirname(files[0].file) : '';
+      return files.length
+        ? `Wrote ${files.length} channel file${files.length === 1 ? '' : 's'} to ${dir}:\n${files.map((f) => `  ${f.channel.padEnd(22)} ${path.basename(f.file)} (${bytes(f.bytes)})`).join('\n')}`
+        : 'No channel files to write: the session has no stored media.';
+    }
+    default:
+      return `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}${r.file ? `\nWrote ${r.file}` : ''}`;
+  }
+}
 
 export const replayCommands: Command[] = [
   {
     name: 'replay',
-    usage: 'traced replay SESSION --at TIME|MS [--frame FILE.png]',
     summary: 'the state of a session at a moment (and the screen, with --frame)',
-    options: { at: { type: 'string' }, frame: { type: 'string' } },
+    args: [{ name: 'SESSION' }],
+    options: {
+      at: { type: 'string', time: 'at', required: true, help: 'the moment' },
+      frame: { type: 'string', value: 'FILE.png', file: true, help: 'also write the screen at that moment to this PNG' },
+    },
+    examples: [
+      'traced replay last --at 14:32',
+      'traced replay last --at +12:05 --frame screen.png',
+      'traced replay 20261121-145012-k3x9 --at 2026-11-21T14:58:00Z',
+    ],
     run: async (a, io) => {
-      const ref = one(a, 'traced replay SESSION --at TIME');
-      if (!ref || a.values.at === undefined)
-        throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced replay SESSION --at 14:32 (or an offset in ms) [--frame out.png]');
-      const at = /^\d+$/.test(String(a.values.at)) ? Number(a.values.at) : String(a.values.at);
+      const ref = a.positionals[0] as string;
+      const at = String(a.values.at);
       const r = (await callDaemon(io, 'replay_at', { session: ref, at })) as ReplayAtOutput;
       let frameNote = '';
       if (a.values.frame) {
@@ -32,79 +99,99 @@ export const replayCommands: Command[] = [
   },
   {
     name: 'what-happened',
-    usage: 'traced what-happened [SESSION] [--last 2h] [--since TIME] [--until TIME]',
     summary: 'a digest: moments, files, commits, failed commands, errors on screen, what was said',
-    options: { last: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' } },
+    args: [{ name: 'SESSION', optional: true }],
+    options: {
+      last: { type: 'string', time: 'last', value: 'DURATION', help: 'from that long ago until now (30m, 2h, 1d)' },
+      since: { type: 'string', time: 'since', help: 'start of the range (default: 24 hours ago)' },
+      until: { type: 'string', time: 'until', help: 'end of the range (default: now)' },
+    },
+    examples: ['traced what-happened --last 2h', 'traced what-happened last', 'traced what-happened --since 09:00 --until 12:00'],
     op: 'what_happened',
-    params: (a) => ({ session: one(a, 'traced what-happened [SESSION]'), last: a.values.last, since: a.values.since, until: a.values.until }),
+    params: (a) => ({ session: a.positionals[0], last: a.values.last, since: a.values.since, until: a.values.until }),
     render: (r: WhatHappenedOutput) => renderWhatHappened(r),
   },
   {
     name: 'annotate',
-    usage: 'traced annotate SESSION --at TIME|MS TEXT...',
     summary: 'bookmark a moment of a session',
-    options: { at: { type: 'string' } },
+    args: [{ name: 'SESSION' }, { name: 'TEXT', rest: true }],
+    options: { at: { type: 'string', time: 'at', required: true, help: 'the moment to mark' } },
+    examples: ['traced annotate last --at 14:32 the cache bug starts here', 'traced annotate last --at +3:10 retry storm'],
     op: 'annotate',
     params: (a) => {
       const [ref, ...words] = a.positionals;
-      if (!ref || a.values.at === undefined || !words.length)
-        throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced annotate SESSION --at 14:32 the cache bug starts here');
-      return { session: ref, at: /^\d+$/.test(String(a.values.at)) ? Number(a.values.at) : String(a.values.at), text: words.join(' ') };
+      if (!words.length)
+        throw new TracedError(
+          ErrorCodes.CLI_USAGE,
+          'traced annotate needs TEXT after the session: traced annotate SESSION --at 14:32 the cache bug starts here',
+        );
+      return { session: ref, at: String(a.values.at), text: words.join(' ') };
     },
     render: (r: { id: number; session_id: string; offset_ms: number }) => `Bookmark ${r.id} at ${offset(r.offset_ms)} in ${r.session_id}`,
   },
   {
     name: 'export',
-    usage: 'traced export SESSION [--target mp4|videodb] [--display display:N] [--from MS] [--to MS]',
-    summary: 'the session as an MP4 (screen + mixed audio), or its VideoDB video and stream URL',
-    options: { target: { type: 'string' }, display: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
-    op: 'export_session',
-    progress: ['export.progress'],
-    params: (a) => {
-      const ref = one(a, 'traced export SESSION');
-      if (!ref) throw new TracedError(ErrorCodes.CLI_USAGE, 'which session? usage: traced export SESSION (or "last")');
-      return { session: ref, target: a.values.target, display: a.values.display, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
+    summary: 'a session as an MP4 (screen + mixed audio), a JSON/JSONL recording, raw channel files, or its VideoDB video',
+    args: [{ name: 'SESSION' }],
+    options: {
+      target: {
+        type: 'string',
+        choices: EXPORT_TARGETS,
+        default: 'mp4',
+        help: 'mp4, videodb, json / jsonl (a recording traced import loads), raw (one file per channel)',
+      },
+      output: {
+        type: 'string',
+        short: 'o',
+        value: 'FILE',
+        file: true,
+        help: 'where to put it (a folder for raw); default: the exports folder in the data directory',
+      },
+      display: { type: 'string', value: 'display:N', help: 'the display to use (mp4)' },
+      from: { type: 'string', time: 'at', help: 'start (mp4)' },
+      to: { type: 'string', time: 'at', help: 'end (mp4)' },
     },
-    render: (r: {
-      target: string;
-      export_status: string;
-      file?: string;
-      bytes?: number;
-      duration_ms?: number;
-      video_id?: string | null;
-      stream_url?: string | null;
-      player_url?: string | null;
-      error?: string | null;
-    }) =>
-      r.target === 'mp4'
-        ? `Wrote ${r.file} (${duration(r.duration_ms ?? 0)}, ${bytes(r.bytes)})`
-        : `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}`,
+    examples: [
+      'traced export last -o session.mp4',
+      'traced export last --target mp4 --from +5:00 --to +7:30 -o bug.mp4',
+      'traced export last --target jsonl -o session.jsonl',
+      'traced export last --target raw -o media/',
+      'traced export last --target videodb',
+    ],
+    run: async (a, io) => {
+      const ref = a.positionals[0] as string;
+      const range = await offsetRange(io, ref, a.values.from as string | undefined, a.values.to as string | undefined);
+      const params = { session: ref, target: a.values.target, display: a.values.display, ...range };
+      let r = (await callDaemon(io, 'export_session', params, a.values.json ? undefined : progressPrinter(io), ['export.progress'])) as ExportSessionOutput;
+      if (a.values.output !== undefined && r.export_status !== 'not_configured') r = deliver(r, String(a.values.output), io);
+      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderExport(r)}\n`);
+      return r.export_status === 'failed' || r.export_status === 'not_configured' ? 1 : 0;
+    },
   },
   {
     name: 'clip',
-    usage: 'traced clip SESSION --from MS --to MS',
     summary: 'a clip of a session: a VideoDB stream URL when exported there, else a local MP4',
-    options: { from: { type: 'string' }, to: { type: 'string' } },
+    args: [{ name: 'SESSION' }],
+    options: { from: { type: 'string', time: 'at', required: true, help: 'start' }, to: { type: 'string', time: 'at', required: true, help: 'end' } },
+    examples: ['traced clip last --from +5:00 --to +5:30', 'traced clip last --from 14:32 --to 14:33'],
     op: 'get_clip',
-    params: (a) => {
-      const ref = one(a, 'traced clip SESSION --from MS --to MS');
-      if (!ref || a.values.from === undefined || a.values.to === undefined)
-        throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced clip SESSION --from MS --to MS');
-      return { session: ref, from_ms: num(a.values.from, 'from'), to_ms: num(a.values.to, 'to') };
-    },
+    params: async (a, io) => ({
+      session: a.positionals[0],
+      ...(await offsetRange(io, a.positionals[0] as string, String(a.values.from), String(a.values.to))),
+    }),
     render: (r: { source: string; stream_url?: string; file?: string }) => (r.source === 'videodb' ? `${r.stream_url}` : `${r.file}`),
   },
   {
     name: 'import',
-    usage: 'traced import FILE [--as-new] [--media DIR]',
     summary: 'load a JSON or JSONL session recording (from traced export --target json|jsonl)',
-    options: { 'as-new': { type: 'boolean' }, media: { type: 'string' } },
-    op: 'import_recording',
-    params: (a) => {
-      const file = one(a, 'traced import FILE');
-      if (!file) throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced import FILE [--as-new] [--media DIR]');
-      return { file, as_new: a.values['as-new'] === true, media_dir: a.values.media };
+    args: [{ name: 'FILE' }],
+    options: {
+      'as-new': { type: 'boolean', help: 'import under a new session id (when the id is already here)' },
+      media: { type: 'string', value: 'DIR', file: true, help: 'the folder holding the media the recording names' },
     },
+    examples: ['traced import session.jsonl', 'traced import session.json --as-new --media media/'],
+    op: 'import_recording',
+    params: (a) => ({ file: a.positionals[0], as_new: a.values['as-new'] === true, media_dir: a.values.media }),
     render: (r: { session_id: string; events: number; media: number }) => `Imported ${r.session_id}: ${r.events} events, ${r.media} media segments`,
   },
 ];
