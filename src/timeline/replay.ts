@@ -194,10 +194,7 @@ export class Replay {
     const at = this.offsetOf(row, q.at);
     const seg = this.frameSegment(row.id, at, q.display);
     if (!seg)
-      throw new TracedError(
-        ErrorCodes.SESSION_NOT_FOUND,
-        `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`,
-      );
+      throw new TracedError(ErrorCodes.NO_SCREEN, `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`);
     const within = Math.max(0, Math.min(at - seg.start_offset_ms, (seg.duration_ms ?? 0) - 1));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'traced-frame-'));
     try {
