@@ -10,19 +10,9 @@
  * session views give (`SessionViews.clockOf`, the format of clock.ts).
  */
 import { z } from 'zod';
+import { atKey, PAYLOAD_KEY as PAYLOAD } from '../model/clock.js';
 
-/** Offset-valued keys besides `offset_ms` / `<x>_offset_ms`, with their wall-clock twin. */
-const EXTRA: Record<string, string> = { position_ms: 'position_at', from_ms: 'from_at', to_ms: 'to_at' };
-
-/** The wall-clock key for an offset key, or undefined when the key is not an offset. */
-export function atKey(key: string): string | undefined {
-  if (key === 'offset_ms') return 'at';
-  if (key.endsWith('_offset_ms')) return `${key.slice(0, -'_offset_ms'.length)}_at`;
-  return EXTRA[key];
-}
-
-/** Free-form payloads (event data, moment data) are what was recorded: never rewritten. */
-const PAYLOAD = 'data';
+export { atKey };
 
 const AtField = z.string();
 

@@ -231,3 +231,48 @@ describe('wall-clock "at" beside every offset, over MCP', () => {
     expect(String(r._meta?.code)).toMatch(/^TRACED_(NO_SCREEN|EXPORT_NO_MEDIA)$/);
   });
 });
+
+describe('reply budgets count the wall-clock twins', () => {
+  it('every page of get_timeline, get_transcript and replay_cursor fits max_bytes with "at" included', async () => {
+    const files = new Emitter('files');
+    const { client } = await mcpOver(testServices({ channels: { files } }));
+    const started = await client.callTool({ name: 'start_session', arguments: { profile: 'events', channels: [{ id: 'files' }] } });
+    const sid = (started.structuredContent as { session: { id: string } }).session.id;
+    const ctx = files.ctx as ChannelContext;
+    for (let i = 0; i < 400; i++) {
+      ctx.emit(i % 2 ? 'file.changed' : 'transcript.segment', i % 2 ? { path: `f${i}` } : { text: `w${i}`, end_offset_ms: i * 10 + 5 }, {
+        ts: ctx.startedAt + i * 10,
+      });
+    }
+    await client.callTool({ name: 'stop_session', arguments: {} });
+    const budget = 2000;
+    const pageThrough = async (name: string, first: Record<string, unknown>, next: (r: Record<string, unknown>) => Record<string, unknown> | undefined) => {
+      let args: Record<string, unknown> | undefined = first;
+      let pages = 0;
+      let items = 0;
+      while (args && pages < 500) {
+        const r = await client.callTool({ name, arguments: { ...args, max_bytes: budget } });
+        expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+        const s = r.structuredContent as Record<string, unknown>;
+        const list = (s.events ?? s.segments) as unknown[];
+        items += list.length;
+        if (list.length > 1) expect(Buffer.byteLength(JSON.stringify(s)), `${name} page ${pages}`).toBeLessThanOrEqual(budget);
+        expect(JSON.stringify(s)).toContain('"at":"');
+        pages++;
+        args = next(s);
+      }
+      return { pages, items };
+    };
+    const tl = await pageThrough('get_timeline', { session: sid }, (s) =>
+      s.next_after_seq === null ? undefined : { session: sid, after_seq: s.next_after_seq },
+    );
+    expect(tl.items).toBeGreaterThanOrEqual(400);
+    expect(tl.pages).toBeGreaterThan(10);
+    const tr = await pageThrough('get_transcript', { session: sid }, (s) =>
+      s.next_after_seq === null ? undefined : { session: sid, after_seq: s.next_after_seq },
+    );
+    expect(tr.items).toBe(200);
+    const cur = await pageThrough('replay_cursor', { session: sid, advance: 1000 }, (s) => (s.done ? undefined : { cursor: s.cursor, advance: 1000 }));
+    expect(cur.items).toBeGreaterThanOrEqual(200);
+  });
+});
