@@ -5,8 +5,8 @@ export const exportSession = defineOperation({
   name: 'export_session',
   title: 'Export a session as video',
   description:
-    'Export a session\'s screen and audio. target "mp4" muxes the primary (or chosen) display with all stored audio mixed into an MP4 on this machine, optionally a range, and returns its path. ' +
-    'target "videodb" returns the state of the session\'s video in VideoDB ({export_status: exporting|exported|failed, video_id, stream_url, player_url}); it is queued at stop when a key is configured, and queued now if it was not.',
+    'Export a session (or a range of it) to a file on this machine and return its path, or, with target "videodb", the state of its video in VideoDB ' +
+    '(export_status, video_id, stream_url, player_url; queued at stop when a key is configured, now otherwise).',
   input: ExportSessionInput,
   output: ExportSessionOutput,
   readOnly: false,

@@ -4,6 +4,8 @@
  */
 import type { z } from 'zod';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import { addWallClock, withWallClock } from './clock.js';
+import { invalidParams } from './invalid.js';
 import type { Services } from './services.js';
 
 export interface OperationContext {
@@ -27,20 +29,24 @@ export interface Operation<I extends z.ZodObject = z.ZodObject, O extends z.ZodO
   run(services: Services, input: z.output<I>, ctx: OperationContext): Promise<z.input<O>> | z.input<O>;
 }
 
+/** An operation, its output schema declaring the wall-clock `at` beside each offset (see clock.ts). */
 export function defineOperation<I extends z.ZodObject, O extends z.ZodObject>(op: Operation<I, O>): Operation<I, O> {
-  return op;
+  return { ...op, output: withWallClock(op.output) };
 }
 
 export function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);
 }
 
-/** Parses input, runs, parses output. Every failure comes out as a TracedError. */
+/**
+ * Parses input, runs, parses output, adds the wall-clock `at` beside each
+ * offset. Every failure comes out as a TracedError; bad input as
+ * TRACED_INVALID_PARAMS naming the field and what to send instead.
+ */
 export async function invoke(op: Operation, rawInput: unknown, services: Services, ctx: OperationContext = {}): Promise<unknown> {
-  const parsed = op.input.safeParse(rawInput ?? {});
+  const parsed = op.input.safeParse(rawInput ?? {}, { reportInput: true });
   if (!parsed.success) {
-    const issues = formatIssues(parsed.error);
-    throw new TracedError(ErrorCodes.INVALID_PARAMS, `invalid params for ${op.name}: ${issues.join('; ')}`, { data: { issues } });
+    throw invalidParams(op.name, op.input, parsed.error);
   }
   let result: unknown;
   try {
@@ -52,5 +58,5 @@ export async function invoke(op: Operation, rawInput: unknown, services: Service
   if (!out.success) {
     throw new TracedError(ErrorCodes.INTERNAL, `${op.name} returned an invalid result: ${formatIssues(out.error).join('; ')}`);
   }
-  return out.data;
+  return addWallClock(out.data, (id) => services.sessions.clockOf(id));
 }

@@ -16,7 +16,7 @@ import type { SessionViews } from '../timeline/sessions.js';
 export interface Services {
   recorder: Pick<Recorder, 'start' | 'stop' | 'pause' | 'resume' | 'ingest'>;
   events: Pick<EventWriter, 'annotate'>;
-  sessions: Pick<SessionViews, 'resolve' | 'status' | 'list' | 'get' | 'timeline' | 'transcript'>;
+  sessions: Pick<SessionViews, 'resolve' | 'clockOf' | 'status' | 'list' | 'get' | 'timeline' | 'transcript'>;
   search: Pick<Search, 'run'>;
   replay: Pick<Replay, 'replayAt' | 'getFrame' | 'cursor' | 'whatHappened' | 'offsetOf'>;
   exporter: Pick<Exporter, 'export' | 'clip' | 'import'>;

@@ -92,8 +92,8 @@ export const listDevices = defineOperation({
   name: 'list_devices',
   title: 'Capture devices',
   description:
-    'Displays (with geometry) and audio sources (microphones, and monitors of outputs for system audio) that media channels can record, ' +
-    'with channel ids to pass to start_session, and the reason and fix when a kind of device cannot be listed.',
+    'Displays (with geometry) and audio sources (microphones; output monitors for system audio) that can be recorded, with the channel ids start_session takes, ' +
+    'and why a kind of device cannot be listed, with the fix.',
   input: z.object({}),
   output: DeviceList,
   readOnly: true,
@@ -104,8 +104,8 @@ export const prune = defineOperation({
   name: 'prune',
   title: 'Apply the retention policy',
   description:
-    'Delete the media the retention policy (config retention.maxDiskGb / maxAgeDays / hardCapGb) says can go: oldest ended sessions first, uploaded or local-only media only unless the hard cap is crossed. ' +
-    'dry_run (default true) only lists it. Events and transcripts are kept.',
+    'Delete the media the retention policy (config retention.maxDiskGb / maxAgeDays / hardCapGb) lets go: oldest ended sessions first; media waiting for upload only past the hard cap. ' +
+    'dry_run (the default) only lists it. Events and transcripts stay.',
   input: PruneInput,
   output: PruneOutput,
   readOnly: false,

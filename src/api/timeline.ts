@@ -14,8 +14,8 @@ export const getTimeline = defineOperation({
   name: 'get_timeline',
   title: 'Events of a session in a time range',
   description:
-    'The events of a session in order, optionally within an offset range (ms from the session start) and filtered by type prefix or channel. ' +
-    'Pages with after_seq / next_after_seq.',
+    'The events of a session in order, optionally within an offset range (from_ms/to_ms: ms from the session start; for a wall time like "14:32" use replay_at) ' +
+    'and filtered by type prefix or channel. Pages with after_seq / next_after_seq.',
   input: GetTimelineInput,
   output: GetTimelineOutput,
   readOnly: true,
@@ -50,8 +50,8 @@ export const getTranscript = defineOperation({
   name: 'get_transcript',
   title: 'What was said',
   description:
-    'The transcript of a session (or a range of it): utterances from the microphone and system audio with start/end offsets, confidence and the engine that heard them. ' +
-    'Transcripts are made on this machine after each audio segment is recorded; status.indexer says how far behind that is.',
+    'What was said in a session (or a range): utterances from the microphone and system audio with start/end offsets, confidence and engine. ' +
+    'Made on this machine after each audio segment; status.indexer says how far behind.',
   input: GetTranscriptInput,
   output: GetTranscriptOutput,
   readOnly: true,

@@ -39,26 +39,85 @@ const INSTRUCTIONS =
   "traced records the developer's work session on one clock: screen and audio, file saves, git activity, focused windows, terminal commands, and editor and assistant events. " +
   'Start with what_happened for "what did I do / where did I get stuck" (moments, commits, failed commands, errors on screen, what was said). ' +
   'Use search to find when something showed up (error codes, identifiers, paths, spoken words), then replay_at or get_frame to stand at that moment and see the screen. ' +
-  'status tells whether a session is recording; list_sessions finds sessions. Session arguments accept an id, a unique prefix, or "last"; times accept offsets in ms or wall times like "14:32".';
+  'status tells whether a session is recording; list_sessions finds sessions. Session arguments accept an id, a unique prefix, or "last". ' +
+  'A moment ("at") is "+90s", "+1:30", ms from the session start, "14:32" on its day, ISO 8601 or epoch ms; since/until take "30m"/"2h"/"1d" (ago), ISO 8601 or epoch ms. ' +
+  'Every offset_ms in a reply comes with "at", its wall-clock time (ISO 8601, local, with UTC offset); every <x>_offset_ms with <x>_at.';
 
 type JsonSchemaObject = Tool['inputSchema'];
+type Node = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchemaObject {
-  const js = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-  delete js.$schema;
-  return { ...js, type: 'object' } as JsonSchemaObject;
+/** What an output schema keeps: the shape (types, fields) that validates structuredContent, not its prose or bounds. */
+const OUTPUT_KEYS = new Set(['type', 'properties', 'items', 'anyOf']);
+/** Bounds this large are sanity caps (a year of offsets, the year 2200), not guidance for a caller. */
+const CAP = 1e9;
+/** What an input schema drops: length and pattern checks the daemon makes itself (and explains, see src/api/invalid.ts). */
+const INPUT_DROP = new Set(['minLength', 'maxLength', 'pattern', 'maxItems', 'minItems', 'format', 'propertyNames']);
+
+/**
+ * A JSON Schema made small for tools/list: safe-integer bounds and
+ * `propertyNames: string` (zod's defaults) go everywhere; outputs also lose
+ * descriptions, bounds and patterns (the tool description says what a reply
+ * means; the schema only has to validate it); `anyOf [T, null]` becomes `type: [T, "null"]`.
+ */
+function compact(node: unknown, io: 'input' | 'output', depth = 0): unknown {
+  if (Array.isArray(node)) return node.map((n) => compact(n, io, depth));
+  if (typeof node !== 'object' || node === null) return node;
+  const src = node as Node;
+  const out: Node = {};
+  for (const [k, v] of Object.entries(src)) {
+    if (io === 'output' ? !OUTPUT_KEYS.has(k) : INPUT_DROP.has(k)) continue;
+    if ((k === 'minimum' || k === 'maximum') && typeof v === 'number' && Math.abs(v) >= CAP) continue;
+    if (k === 'additionalProperties' && typeof v === 'object' && v !== null && Object.keys(v).length === 0) continue;
+    // An output is described to its first level: the reply's fields and their types; what is inside them shows in the reply.
+    if (io === 'output' && depth > 0 && (k === 'properties' || k === 'items')) continue;
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Node).map(([p, x]) => [p, compact(x, io, depth + 1)])) : compact(v, io, depth);
+  }
+  const any = out.anyOf as Node[] | undefined;
+  if (any?.every((x) => typeof x.type === 'string' && Object.keys(x).length === 1)) {
+    const { anyOf: _a, ...rest } = out;
+    return { ...rest, type: any.map((x) => x.type) };
+  }
+  if (any?.length === 2) {
+    const nul = any.findIndex((x) => x.type === 'null' && Object.keys(x).length === 1);
+    const other = any[1 - nul];
+    if (nul >= 0 && other && typeof other.type === 'string' && !other.anyOf) {
+      const { anyOf: _a, ...rest } = out;
+      return { ...rest, ...other, type: [other.type, 'null'] };
+    }
+  }
+  return out;
 }
 
-/** The tool list, computed once: names, descriptions and schemas straight from src/api. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchemaObject {
+  const js = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Node;
+  delete js.$schema;
+  return { ...(compact(js, io) as Node), type: 'object' } as JsonSchemaObject;
+}
+
+/**
+ * The tool list, computed once: names, descriptions and schemas straight from
+ * src/api. An output schema is published once: a tool replying like an earlier
+ * one says so in its description instead of repeating the schema.
+ */
 export function toolDefinitions(): Tool[] {
-  return operations.map((op) => ({
-    name: op.name,
-    title: op.title,
-    description: op.description,
-    inputSchema: jsonSchema(op.input, 'input'),
-    outputSchema: jsonSchema(op.output, 'output'),
-    annotations: { title: op.title, readOnlyHint: op.readOnly, destructiveHint: op.destructive === true, openWorldHint: false },
-  }));
+  const seen = new Map<string, string>();
+  return operations.map((op) => {
+    const outputSchema = jsonSchema(op.output, 'output');
+    const key = JSON.stringify(outputSchema);
+    const like = seen.get(key);
+    if (!like) seen.set(key, op.name);
+    return {
+      name: op.name,
+      title: op.title,
+      description: like ? `${op.description} Replies like ${like}.` : op.description,
+      inputSchema: jsonSchema(op.input, 'input'),
+      ...(like ? {} : { outputSchema }),
+      // destructiveHint only means something for a tool that is not read-only.
+      annotations: op.readOnly
+        ? { readOnlyHint: true, openWorldHint: false }
+        : { readOnlyHint: false, destructiveHint: op.destructive === true, openWorldHint: false },
+    };
+  });
 }
 
 /**
@@ -66,7 +125,7 @@ export function toolDefinitions(): Tool[] {
  * image content for get_frame (the PNG instead of its base64 in the text) and
  * for replay_at (the frame of that moment, fetched alongside).
  */
-async function toolResult(tool: string, result: Record<string, unknown>, c: IpcClient, args: Record<string, unknown>): Promise<CallToolResult> {
+async function toolResult(tool: string, result: Record<string, unknown>, c: DaemonCalls, args: Record<string, unknown>): Promise<CallToolResult> {
   // Compact JSON: the text is what an assistant's context pays for.
   if (tool === 'get_frame' && typeof result.png_base64 === 'string') {
     // The picture goes once, as image content; the structured result describes it.
@@ -102,7 +161,7 @@ const SESSION_URI = /^traced:\/\/sessions\/([^/]+)\/(timeline|digest)$/;
  * Resources: the session list, and each session's timeline and digest (as
  * templates). Prompts: the common asks, phrased for the tools above.
  */
-function registerResourcesAndPrompts(server: Server, getClient: () => Promise<IpcClient>, cwd: string): void {
+function registerResourcesAndPrompts(server: Server, getClient: () => Promise<DaemonCalls>, cwd: string): void {
   server.setRequestHandler(ListResourcesRequestSchema, async () => {
     const c = await getClient();
     const { sessions } = (await c.call('list_sessions', { limit: 20 }, { cwd })) as {
@@ -193,8 +252,11 @@ function registerResourcesAndPrompts(server: Server, getClient: () => Promise<Ip
   });
 }
 
+/** What the MCP server needs of a daemon connection: its calls. */
+export type DaemonCalls = Pick<IpcClient, 'call'>;
+
 /** One MCP server over whatever transport: tools, resources and prompts, calls forwarded to the daemon. */
-function buildServer(getClient: () => Promise<IpcClient>, cwd: string, log: Logger, maxArgBytes: number): Server {
+export function buildServer(getClient: () => Promise<DaemonCalls>, cwd: string, log: Logger, maxArgBytes: number): Server {
   const tools = toolDefinitions();
   const server = new Server({ name: 'traced', version: VERSION }, { capabilities: { tools: {}, resources: {}, prompts: {} }, instructions: INSTRUCTIONS });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));

@@ -15,7 +15,7 @@ export const SessionRef = z
   .min(1)
   .max(64)
   .regex(/^[a-z0-9-]+$/, 'a session id, a unique prefix of one, or "last"')
-  .describe('Session id (e.g. 20261121-145012-k3x9), a unique prefix of one, or "last".');
+  .describe('Session id, a unique prefix of one, or "last".');
 export type SessionRef = z.infer<typeof SessionRef>;
 
 export const Profile = z

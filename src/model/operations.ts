@@ -12,7 +12,7 @@ export const MAX_TS = Date.UTC(2200, 0, 1);
 /** Epoch ms, an ISO date-time, or a relative time such as "30m", "2h", "1d" (that long ago). */
 export const TimeArg = z
   .union([z.number().int(), z.string().min(1).max(40)])
-  .describe('A point in time: epoch milliseconds, an ISO 8601 date-time, or a relative time like "30m", "2h", "1d" meaning that long ago.');
+  .describe('A time: "30m", "2h", "1d" (that long ago), an ISO 8601 date-time, or epoch ms.');
 
 export const Limit = (def: number, max: number) => z.number().int().min(1).max(max).default(def);
 /** The byte budget of a reply's lists; what does not fit comes with a continuation. */
@@ -22,7 +22,7 @@ export const MaxBytes = z
   .min(1000)
   .max(900_000)
   .default(40_000)
-  .describe('Budget of the reply in bytes of JSON (default 40000, about 10k tokens; at most 900000). What does not fit is left for the next page.');
+  .describe('Reply budget in JSON bytes (40000 ≈ 10k tokens); the rest comes on the next page.');
 
 export const StartSessionInput = z.object({
   project: z
@@ -77,10 +77,10 @@ export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSumma
 
 export const GetTranscriptInput = z.object({
   session: SessionRef,
-  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional(),
-  to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional(),
+  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (90000 = 1:30 in).'),
+  to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional().describe('End, ms from the session start.'),
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (pass the previous next_after_seq).'),
-  limit: Limit(200, 5000),
+  limit: Limit(200, 5000).describe('At most this many utterances.'),
   max_bytes: MaxBytes,
 });
 export const GetTranscriptOutput = z.object({
@@ -102,8 +102,8 @@ export const GetTranscriptOutput = z.object({
 
 export const ListSessionsInput = z.object({
   limit: Limit(20, 500).describe('Most recent sessions first; at most this many.'),
-  since: TimeArg.optional().describe('Only sessions still running at or after this time.'),
-  until: TimeArg.optional().describe('Only sessions started at or before this time.'),
+  since: TimeArg.optional().describe('Only sessions running at or after this time: "2h" (ago), ISO 8601 or epoch ms.'),
+  until: TimeArg.optional().describe('Only sessions started at or before this time: "2h" (ago), ISO 8601 or epoch ms.'),
   project: z.string().max(4096).optional().describe('Only sessions of this project directory.'),
   cursor: z.string().max(100).optional().describe('Continue after the previous page: pass its next_cursor.'),
   max_bytes: MaxBytes,
@@ -115,7 +115,7 @@ export const ListSessionsOutput = z.object({
 
 export const GetSessionInput = z.object({
   session: SessionRef,
-  events_limit: Limit(50, 5000).describe("How many of the session's first events to include (default 50)."),
+  events_limit: Limit(50, 5000).describe("How many of the session's first events to include."),
   max_bytes: MaxBytes,
 });
 export const GetSessionOutput = z.object({
@@ -128,12 +128,12 @@ export const GetSessionOutput = z.object({
 
 export const GetTimelineInput = z.object({
   session: SessionRef,
-  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of the range, ms from the session start.'),
-  to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the range (inclusive), ms from the session start.'),
+  from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (90000 = 1:30 in).'),
+  to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End (inclusive), ms from the session start.'),
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or type prefixes, e.g. ["git.commit", "file"].'),
   channels: z.array(z.string().max(64)).max(32).optional().describe('Channels, e.g. ["files", "git"].'),
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
-  limit: Limit(200, 10_000).describe('At most this many events (default 200).'),
+  limit: Limit(200, 10_000).describe('At most this many events.'),
   max_bytes: MaxBytes,
 });
 export const GetTimelineOutput = z.object({
@@ -155,7 +155,7 @@ export const SearchInput = z.object({
   session: SessionRef.optional().describe('Only this session.'),
   since: TimeArg.optional(),
   until: TimeArg.optional(),
-  channels: z.array(z.string().max(64)).max(32).optional(),
+  channels: z.array(z.string().max(64)).max(32).optional().describe('Channels, e.g. ["files", "mic:default"].'),
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or prefixes, e.g. ["git.commit"].'),
   order: z
     .enum(['first', 'recent'])
@@ -164,7 +164,7 @@ export const SearchInput = z.object({
       'first (default): results by relevance, each pointing at the moment its text first appeared; recent: latest appearances first, each pointing at its latest appearance.',
     ),
   cursor: z.string().max(200).optional().describe('next_cursor of the previous page, with the same query and filters: the next results, none repeated.'),
-  limit: Limit(20, 200),
+  limit: Limit(20, 200).describe('At most this many hits.'),
   max_bytes: MaxBytes,
 });
 const Span = z.object({ start_offset_ms: z.number().int(), end_offset_ms: z.number().int(), count: z.number().int() });
@@ -215,7 +215,7 @@ export const ExportSessionInput = z.object({
     .string()
     .regex(/^display:\d+$/)
     .optional()
-    .describe('Display to use (mp4); the first one otherwise.'),
+    .describe('Display to use (mp4), e.g. "display:1"; the first one otherwise.'),
   from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (mp4).'),
   to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional().describe('End, ms from the session start (mp4).'),
 });

@@ -6,7 +6,7 @@ import { MaxBytes, MAX_OFFSET_MS, TimeArg } from './operations.js';
 
 const At = z
   .union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)])
-  .describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+  .describe('A moment: "+90s", "+1:30", "+1:02:03" or a number of ms from the session start; "14:32" / "14:32:05" on the session\'s day; ISO 8601; epoch ms.');
 
 export const ReplayAtInput = z.object({
   session: SessionRef,
@@ -50,7 +50,7 @@ export const GetFrameInput = z.object({
     .string()
     .regex(/^display:\d+$/)
     .optional()
-    .describe('Display to show; the first recorded one otherwise.'),
+    .describe('Display to show, e.g. "display:1"; the first recorded one otherwise.'),
 });
 export const GetFrameOutput = z.object({
   session_id: z.string(),
@@ -63,7 +63,7 @@ export const GetFrameOutput = z.object({
   png_base64: z.string().optional().describe('The PNG, base64 (over IPC). Over MCP the image is sent once, as image content, and not repeated here.'),
 });
 
-export const AnnotateInput = z.object({ session: SessionRef, at: At, text: z.string().min(1).max(4000) });
+export const AnnotateInput = z.object({ session: SessionRef, at: At, text: z.string().min(1).max(4000).describe('The note (up to 4000 characters).') });
 export const AnnotateOutput = z.object({ id: z.number().int(), session_id: z.string(), offset_ms: z.number().int(), ts: z.number().int(), text: z.string() });
 
 export const ReplayCursorInput = z.object({
@@ -72,7 +72,7 @@ export const ReplayCursorInput = z.object({
   seek_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Jump to this offset (events before it are not returned).'),
   advance: z.number().int().min(1).max(1000).optional().describe('Return the next N events.'),
   advance_to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Return every event up to this offset.'),
-  types: z.array(z.string().max(64)).max(32).optional(),
+  types: z.array(z.string().max(64)).max(32).optional().describe('Only these event types or prefixes.'),
   max_bytes: MaxBytes,
 });
 export const ReplayCursorOutput = z.object({
@@ -91,7 +91,7 @@ export const WhatHappenedInput = z.object({
     .string()
     .regex(/^\d+(\.\d+)?\s*[smhdw]$/i)
     .optional()
-    .describe('E.g. "30m", "2h": from that long ago until now.'),
+    .describe('"30m", "2h", "1d": from that long ago until now (instead of since/until).'),
   max_chars: z.number().int().min(500).max(200_000).default(12_000).describe('Size budget of the digest (JSON characters).'),
 });
 export const WhatHappenedOutput = z.object({
@@ -140,7 +140,7 @@ export const ImportRecordingOutput = z.object({ session_id: z.string(), events: 
 export type ImportRecordingInput = z.infer<typeof ImportRecordingInput>;
 export type ImportRecordingOutput = z.input<typeof ImportRecordingOutput>;
 
-export const PruneInput = z.object({ dry_run: z.boolean().default(true).describe('Only list what the retention policy would delete (the default).') });
+export const PruneInput = z.object({ dry_run: z.boolean().default(true).describe('Only list what the retention policy would delete.') });
 export const PruneOutput = z.object({
   dry_run: z.boolean(),
   policy: z.object({ maxDiskGb: z.number().optional(), maxAgeDays: z.number().optional(), hardCapGb: z.number().optional() }),

@@ -4,6 +4,7 @@
  * reply fits one IPC frame. What is cut is never lost: the view returns a
  * continuation that starts exactly after the last item returned.
  */
+import { wallClockBytes } from '../model/clock.js';
 
 /** Default budget of a reply's lists (bytes of JSON): about 10k tokens. */
 export const DEFAULT_REPLY_BYTES = 40_000;
@@ -24,7 +25,8 @@ export function fitPage<T>(items: readonly T[], limit: number, maxBytes: number,
   let bytes = used + ENVELOPE_BYTES;
   for (const item of items) {
     if (page.length >= limit) return { page, more: true };
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
+    // The wall-clock `at` beside each offset is added after the page is cut (src/api/clock.ts): counted here.
+    const size = Buffer.byteLength(JSON.stringify(item)) + 1 + wallClockBytes(item);
     if (page.length > 0 && bytes + size > maxBytes) return { page, more: true };
     page.push(item);
     bytes += size;

@@ -19,6 +19,7 @@ import type {
 import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
 import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
+import { wallClockBytes } from '../model/clock.js';
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { computeMoments } from './moments.js';
@@ -165,10 +166,7 @@ export class Replay {
     const at = this.offsetOf(row, q.at);
     const seg = this.frameSegment(row.id, at, q.display);
     if (!seg)
-      throw new TracedError(
-        ErrorCodes.SESSION_NOT_FOUND,
-        `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`,
-      );
+      throw new TracedError(ErrorCodes.NO_SCREEN, `session ${row.id} has no stored screen${q.display ? ` for ${q.display}` : ''} at or before ${at} ms`);
     const within = Math.max(0, Math.min(at - seg.start_offset_ms, (seg.duration_ms ?? 0) - 1));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'traced-frame-'));
     try {
@@ -276,7 +274,7 @@ export class Replay {
     const sessions = rows.map((r) => this.digest(r, since, until));
     // Fit the budget: shorten the longest lists first, then say so.
     let truncated = false;
-    const size = () => JSON.stringify({ sessions }).length;
+    const size = () => JSON.stringify({ sessions }).length + wallClockBytes(sessions); // with the `at` each offset gets
     const lists = ['said', 'errors_on_screen', 'recent', 'files_touched', 'failed_commands', 'moments', 'commits', 'annotations'] as const;
     while (size() > q.max_chars) {
       let cut = false;

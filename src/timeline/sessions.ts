@@ -27,6 +27,7 @@ import type {
 } from '../model.js';
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
+import { atOffset } from './clock.js';
 import { parseTimeArg } from './query.js';
 import { redact } from './redact.js';
 import type { SessionRow, Store } from './store.js';
@@ -54,6 +55,12 @@ export class SessionViews {
   /** A session id from an id, a unique prefix or "last"; TRACED_SESSION_NOT_FOUND otherwise. */
   resolve(ref: string): string {
     return this.d.store.resolveSessionRef(ref);
+  }
+
+  /** A session's offsets as wall-clock `at` strings (clock.ts), or undefined for an unknown id. */
+  clockOf(id: string): ((offsetMs: number) => string) | undefined {
+    const started = this.d.store.getSession(id)?.started_at;
+    return started === undefined ? undefined : (offsetMs) => atOffset(started, offsetMs);
   }
 
   summary(id: string): SessionSummary {
