@@ -12,12 +12,13 @@ import { type Args, type Command, type Io, type Values, callDaemon, progressPrin
 import { adminCommands } from './commands/admin.js';
 import { recordingCommands } from './commands/recording.js';
 import { replayCommands } from './commands/replay.js';
+import { lifecycleCommands } from './commands/lifecycle.js';
 import { mcpInstallCommands } from './commands/mcp-install.js';
 import { withSubcommands } from './subcommands.js';
 
 export type { Io } from './command.js';
 
-export const commands: Command[] = withSubcommands([...recordingCommands, ...replayCommands, ...adminCommands], mcpInstallCommands);
+export const commands: Command[] = withSubcommands([...recordingCommands, ...replayCommands, ...adminCommands], [...lifecycleCommands, ...mcpInstallCommands]);
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon unreachable/running, 4 not found, 5 wrong session state. */
 export function exitCode(code: ErrorCode): number {
