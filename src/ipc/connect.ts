@@ -76,7 +76,11 @@ async function checkVersion(client: IpcClient, paths: Paths, opts: ConnectOption
   client.close();
   const stopped = await stopDaemon(paths, { ifIdle: true });
   if (stopped.refused) {
-    notice(opts, `the running daemon is ${theirs} and this traced is ${VERSION}; session ${stopped.recording} started meanwhile, so it keeps running.`);
+    const why = stopped.recording ? `session ${stopped.recording} started meanwhile` : 'it cannot be asked whether it records';
+    notice(
+      opts,
+      `the running daemon is ${theirs} and this traced is ${VERSION}; ${why}, so it keeps running: run \`traced daemon restart\` to use ${VERSION}.`,
+    );
     return reconnect(paths, opts);
   }
   notice(opts, `restarted the daemon: it was ${theirs} (pid ${ping.pid}), this traced is ${VERSION}.`);
@@ -163,6 +167,8 @@ export async function stopDaemon(paths: Paths, o: { ifIdle?: boolean; graceMs?: 
     } finally {
       client.close();
     }
+    // It answers but cannot say whether it records: only an explicit stop may end it.
+    if (how === null && o.ifIdle) return { running: true, pid: pid ?? null, version, how: null, recording, refused: true };
   }
   pid ??= lockPid(paths);
   if (pid === undefined || pidGone(pid)) return { running: how !== null, pid: pid ?? null, version, how, recording, refused: false };
