@@ -9,7 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { VERSION } from '../../src/version.js';
 import { BIN, cli, type Home, killHomeDaemon, makeHome, makeRepo, ROOT, tempDir, waitFor } from '../helpers/env.js';
 
@@ -39,6 +39,10 @@ function home(extra: NodeJS.ProcessEnv = {}): Home {
 afterAll(() => {
   for (const h of homes) killHomeDaemon(h);
 });
+
+// Each test runs a dozen CLI processes and starts daemons one after another; beside other e2e files on two cores that takes
+// over the default minute (no timing is judged here).
+vi.setConfig({ testTimeout: 180_000 });
 
 describe('traced daemon status|stop|restart', () => {
   it('reports, stops gracefully with nothing left behind, restarts under a new pid', async () => {
