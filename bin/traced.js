@@ -3,10 +3,14 @@
 // message instead of a syntax error from the compiled code.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 13)) {
+  // Only a clone has the devDependency `node` installed: there, npx runs the Node 22 it pins.
+  const { existsSync } = await import('node:fs');
+  const clone = existsSync(new URL('../node_modules/node/package.json', import.meta.url));
   process.stderr.write(
     `traced: TRACED_NODE_VERSION: traced needs Node.js >= 22.13; this is ${process.version} (${process.execPath}).\n` +
-      'Install Node.js 22 or newer (your package manager, nodejs.org, or a version manager such as fnm or nvm) and run traced with it.\n' +
-      'In a clone of the traced repository, `npx traced …` runs it with the Node 22 the project pins.\n',
+      'Get Node.js 22 LTS or newer: from https://nodejs.org, your package manager, or a version manager (`fnm install 22`, `nvm install 22`, `volta install node@22`).\n' +
+      'Then make it the `node` on your PATH (`node --version` shows it) and run traced again; if you installed traced with `npm install -g`, install it again with that Node.\n' +
+      (clone ? 'In this clone, `npx traced …` runs it with the Node 22 the project pins.\n' : ''),
   );
   process.exit(1);
 }

@@ -4,6 +4,7 @@
  * the database — and says how to fix each problem. Runs in the CLI process so
  * it works when the daemon cannot start; it never changes anything.
  */
+import { clientsSummary } from './cli/commands/mcp-install.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveFfmpeg } from './capture/ffmpeg.js';
@@ -82,7 +83,7 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
           id: 'node',
           status: 'fail',
           summary: `Node.js ${process.versions.node} is too old`,
-          fix: 'install Node.js 22.13 or newer, or run traced through npx in its project',
+          fix: 'install Node.js 22.13 or newer (nodejs.org, your package manager, or a version manager: fnm install 22, nvm install 22), then run traced with it',
         },
   );
 
@@ -396,6 +397,7 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
   } catch (err) {
     add({ id: 'service', status: 'warn', summary: `cannot tell the service state: ${(err as Error).message}` });
   }
+  add({ id: 'mcp', ...clientsSummary(env, process.cwd()) });
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
 

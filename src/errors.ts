@@ -65,6 +65,10 @@ export const ErrorCodes = {
   SOCKET_DIR_UNUSABLE: 'TRACED_SOCKET_DIR_UNUSABLE',
   /** The session has no recorded screen (no display channel). */
   NO_SCREEN: 'TRACED_NO_SCREEN',
+  /** An MCP client's config file is not JSON/TOML traced can read (or has comments it would lose): it was left as it is. */
+  MCP_CONFIG_UNPARSABLE: 'TRACED_MCP_CONFIG_UNPARSABLE',
+  /** The daemon did not exit after a stop request, SIGTERM and SIGKILL. */
+  DAEMON_STOP_FAILED: 'TRACED_DAEMON_STOP_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

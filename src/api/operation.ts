@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import type { CaptureEnv } from '../model/capture-env.js';
 import { addWallClock, withWallClock } from './clock.js';
 import { invalidParams } from './invalid.js';
 import type { Services } from './services.js';
@@ -11,6 +12,8 @@ import type { Services } from './services.js';
 export interface OperationContext {
   /** The caller's working directory: relative paths in the input resolve against it. */
   cwd?: string | undefined;
+  /** The caller's capture environment (DISPLAY, audio server…): where a session it starts records. */
+  env?: CaptureEnv | undefined;
   signal?: AbortSignal;
   /** Progress of long work (flushes, exports); adapters forward it when they can. */
   progress?: (p: { progress: number; total?: number; message?: string }) => void;

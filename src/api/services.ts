@@ -4,6 +4,7 @@
  * (src/daemon/main.ts) builds them; tests build them with test/helpers/services.ts.
  */
 import type { DeviceList } from '../model.js';
+import type { CaptureEnv } from '../model/capture-env.js';
 import type { Exporter } from '../export/exporter.js';
 import type { UploadQueue } from '../queue/queue.js';
 import type { Retention } from '../retention.js';
@@ -22,5 +23,6 @@ export interface Services {
   exporter: Pick<Exporter, 'export' | 'clip' | 'import'>;
   queue: Pick<UploadQueue, 'status' | 'retry' | 'pauseByUser' | 'resume'>;
   retention: Pick<Retention, 'prune'>;
-  devices: { list(): Promise<DeviceList> };
+  /** Devices as the caller would record them (its DISPLAY and audio server, else the daemon's). */
+  devices: { list(callerEnv?: CaptureEnv): Promise<DeviceList> };
 }

@@ -23,7 +23,7 @@ export const startSession = defineOperation({
   input: StartSessionInput,
   output: StartSessionOutput,
   readOnly: false,
-  run: ({ recorder }, input, ctx) => recorder.start(input, ctx.cwd),
+  run: ({ recorder }, input, ctx) => recorder.start(input, ctx.cwd, ctx.env),
 });
 
 export const stopSession = defineOperation({
@@ -97,7 +97,7 @@ export const listDevices = defineOperation({
   input: z.object({}),
   output: DeviceList,
   readOnly: true,
-  run: ({ devices }) => devices.list(),
+  run: ({ devices }, _input, ctx) => devices.list(ctx.env),
 });
 
 export const prune = defineOperation({

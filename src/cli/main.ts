@@ -12,31 +12,38 @@ import { type Command, type Io, callDaemon, progressPrinter } from './command.js
 import { adminCommands } from './commands/admin.js';
 import { recordingCommands } from './commands/recording.js';
 import { replayCommands } from './commands/replay.js';
+import { lifecycleCommands } from './commands/lifecycle.js';
+import { mcpInstallCommands } from './commands/mcp-install.js';
 import { toolCommands } from './commands/tools.js';
 import { commandHelp, completionScript, globalHelp } from './help.js';
+import { withSubcommands } from './subcommands.js';
 
 export type { Io } from './command.js';
 
 /**
  * The command table. A group of commands is a `Command[]` in cli/commands/*.ts,
  * spread in here; help, argument checking and completion all read this list.
+ * Subcommands (`daemon stop`, `mcp install`) hang under their parent.
  */
-export const commands: Command[] = [
-  ...recordingCommands,
-  ...replayCommands,
-  ...adminCommands,
-  ...toolCommands,
-  {
-    name: 'completion',
-    summary: 'a completion script for bash, zsh or fish, from this command table',
-    args: [{ name: 'SHELL', choices: ['bash', 'zsh', 'fish'] }],
-    examples: ['eval "$(traced completion bash)"      # in ~/.bashrc', 'traced completion fish > ~/.config/fish/completions/traced.fish'],
-    run: async (a, io) => {
-      io.stdout.write(completionScript(a.positionals[0] as 'bash' | 'zsh' | 'fish', commands));
-      return 0;
+export const commands: Command[] = withSubcommands(
+  [
+    ...recordingCommands,
+    ...replayCommands,
+    ...adminCommands,
+    ...toolCommands,
+    {
+      name: 'completion',
+      summary: 'a completion script for bash, zsh or fish, from this command table',
+      args: [{ name: 'SHELL', choices: ['bash', 'zsh', 'fish'] }],
+      examples: ['eval "$(traced completion bash)"      # in ~/.bashrc', 'traced completion fish > ~/.config/fish/completions/traced.fish'],
+      run: async (a, io) => {
+        io.stdout.write(completionScript(a.positionals[0] as 'bash' | 'zsh' | 'fish', commands));
+        return 0;
+      },
     },
-  },
-];
+  ],
+  [...lifecycleCommands, ...mcpInstallCommands],
+);
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon unreachable/running, 4 not found, 5 wrong session state. */
 export function exitCode(code: ErrorCode): number {

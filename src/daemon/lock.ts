@@ -7,29 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, TracedError } from '../errors.js';
-import { probeSocket } from '../ipc/probe.js';
+import { looksLikeTraced, pidAlive, probeSocket } from '../ipc/probe.js';
 
 export interface DaemonLock {
   release(): void;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** On Linux, tells whether a pid is a traced daemon; elsewhere undefined (unknown). */
-function looksLikeTraced(pid: number): boolean | undefined {
-  try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmd.includes('traced') && cmd.includes('daemon');
-  } catch {
-    return undefined;
-  }
 }
 
 async function holderIsLive(pid: number, socketPath: string): Promise<boolean> {

@@ -23,8 +23,9 @@ type SpeechChoice = { engine: SpeechEngine | undefined; reason: string };
 import { pickModel, whisperWhenPulled } from '../index/models.js';
 import { chooseOcr, type OcrEngine } from '../index/ocr.js';
 import { chooseSpeech, type SpeechEngine } from '../index/speech.js';
-import { IpcServer } from '../ipc/server.js';
+import { type DaemonControl, IpcServer } from '../ipc/server.js';
 import type { ChannelSpec, LiveSession } from '../model.js';
+import { sessionEnv } from '../model/capture-env.js';
 import { UploadQueue, type UploadTarget } from '../queue/queue.js';
 import { Recovery } from '../queue/recovery.js';
 import { VideoDBTarget } from '../queue/videodb.js';
@@ -256,7 +257,7 @@ export function buildServices(o: BuildOptions): Built {
     exporter,
     queue,
     retention,
-    devices: { list: async () => listDevices(env, await ffmpeg.path().catch(() => undefined)) },
+    devices: { list: async (callerEnv) => listDevices(sessionEnv(env, callerEnv), await ffmpeg.path().catch(() => undefined)) },
   };
   return { services, store, files, ffmpeg, health, events, recorder, sessions, replay, queue, recovery, late, indexer, retention, exporter, muxer, live };
 }
@@ -367,7 +368,19 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     const indexer = built.indexer as Indexer;
     indexer.start();
 
-    server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, services: built.services, logger: log });
+    // `traced daemon stop|restart` and the CLI's version check stop the daemon over the socket, as a signal would.
+    let stop: (reason: string) => Promise<void> = async () => undefined;
+    const control: DaemonControl = {
+      startedAt: Date.now(),
+      recording: () => built.live.current?.id,
+      shutdown: (ifIdle) => {
+        const recording = built.live.current?.id ?? null;
+        if (ifIdle && recording) return { stopping: false, recording };
+        void stop(ifIdle ? 'version change' : 'stop requested');
+        return { stopping: true, recording };
+      },
+    };
+    server = new IpcServer({ socketPath: paths.socket, maxMessageBytes: config.ipc.maxMessageBytes, services: built.services, logger: log, control });
     await server.start();
     const srv = server;
     subscribers.push((topic, data) => {
@@ -379,7 +392,7 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const st = store;
-    const stop = (reason: string): Promise<void> => {
+    stop = (reason: string): Promise<void> => {
       stopping ??= (async () => {
         log.info({ reason }, 'daemon stopping');
         try {

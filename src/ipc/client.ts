@@ -5,6 +5,7 @@
  */
 import { IPCModule } from 'node-ipc';
 import { ErrorCodes, TracedError, isErrorCode } from '../errors.js';
+import type { CaptureEnv } from '../model/capture-env.js';
 import { NOTIFY, REQUEST, RESPONSE, type WireError } from './protocol.js';
 
 interface Pending {
@@ -29,6 +30,8 @@ export class IpcClient {
   private closed = false;
   private refusal: TracedError | undefined;
   private closeListeners: (() => void)[] = [];
+  /** The caller's capture environment, sent with every request (a session started by it records there). */
+  captureEnv: CaptureEnv | undefined;
 
   private constructor(readonly socketPath: string) {
     const c = this.ipc.config;
@@ -122,6 +125,7 @@ export class IpcClient {
       this.pending.set(id, { resolve, reject, timer });
       const frame: Record<string, unknown> = { id, method, params };
       if (opts.cwd) frame.cwd = opts.cwd;
+      if (this.captureEnv) frame.env = this.captureEnv;
       this.ipc.of[this.id]?.emit(REQUEST, frame);
     });
   }

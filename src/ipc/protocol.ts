@@ -9,6 +9,7 @@
  *   ← {"type":"res","data":{"id":null,"error":{"code":"TRACED_IPC_BAD_FRAME",…}}} (a frame of another type)
  */
 import { z } from 'zod';
+import { CaptureEnv } from '../model/capture-env.js';
 
 export const REQUEST = 'req';
 export const RESPONSE = 'res';
@@ -22,6 +23,8 @@ export const Request = z.object({
   params: z.unknown().optional(),
   /** The caller's working directory: relative paths in params resolve against it. */
   cwd: z.string().max(4096).optional(),
+  /** The caller's capture environment (display, audio server): a session it starts records there. */
+  env: CaptureEnv.optional(),
 });
 export type Request = z.infer<typeof Request>;
 
@@ -42,7 +45,10 @@ export const SubscribeParams = z.object({
     .describe('Topics or prefixes ending in *: session.*, event.recorded, channel.health, or * for all.'),
 });
 
-export const IPC_METHODS = ['ping', 'subscribe', 'unsubscribe'] as const;
+/** `shutdown`: a graceful stop; `if_idle` refuses (stopping: false) while a session records. */
+export const ShutdownParams = z.object({ if_idle: z.boolean().default(false) });
+
+export const IPC_METHODS = ['ping', 'subscribe', 'unsubscribe', 'shutdown'] as const;
 
 export function topicMatches(patterns: readonly string[], topic: string): boolean {
   return patterns.some((p) => p === '*' || p === topic || (p.endsWith('*') && topic.startsWith(p.slice(0, -1))));

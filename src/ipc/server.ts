@@ -13,13 +13,25 @@ import type { Logger } from 'pino';
 import { findOperation, invoke, type Services } from '../api/index.js';
 import { formatIssues } from '../api/operation.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
-import { NOTIFY, Request, REQUEST, RESPONSE, SubscribeParams, topicMatches, type Response } from './protocol.js';
+import { VERSION } from '../version.js';
+import { NOTIFY, Request, REQUEST, RESPONSE, ShutdownParams, SubscribeParams, topicMatches, type Response } from './protocol.js';
 
 export interface IpcServerOptions {
   socketPath: string;
   maxMessageBytes: number;
   services: Services;
   logger: Logger;
+  /** The daemon itself, for `ping` (version, the recording session) and `shutdown`. */
+  control?: DaemonControl;
+}
+
+/** What the socket may ask of the daemon process (DESIGN §8, docs/ipc.md: ping, shutdown). */
+export interface DaemonControl {
+  startedAt: number;
+  /** The session being recorded, if any. */
+  recording(): string | undefined;
+  /** Begins a graceful stop (the reply goes out first); with ifIdle, refuses while a session records. */
+  shutdown(ifIdle: boolean): { stopping: boolean; recording: string | null };
 }
 
 /** Clients served at once; one more is told TRACED_IPC_TOO_MANY_CLIENTS and closed. */
@@ -124,8 +136,17 @@ export class IpcServer {
 
   private async dispatch(req: Request, socket: Socket): Promise<unknown> {
     switch (req.method) {
-      case 'ping':
-        return { pong: true, pid: process.pid };
+      case 'ping': {
+        const c = this.opts.control;
+        return { pong: true, pid: process.pid, version: VERSION, started_at: c?.startedAt ?? null, recording: c?.recording() ?? null };
+      }
+      case 'shutdown': {
+        const p = ShutdownParams.safeParse(req.params ?? {});
+        if (!p.success) throw new TracedError(ErrorCodes.INVALID_PARAMS, `invalid params for shutdown: ${formatIssues(p.error).join('; ')}`);
+        if (!this.opts.control) throw new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, 'this server cannot stop its daemon');
+        this.log.info({ if_idle: p.data.if_idle }, 'shutdown requested over the socket');
+        return { pid: process.pid, ...this.opts.control.shutdown(p.data.if_idle) };
+      }
       case 'subscribe': {
         const p = SubscribeParams.safeParse(req.params ?? {});
         if (!p.success) throw new TracedError(ErrorCodes.INVALID_PARAMS, `invalid params for subscribe: ${formatIssues(p.error).join('; ')}`);
@@ -138,7 +159,7 @@ export class IpcServer {
     }
     const op = findOperation(req.method);
     if (!op) throw new TracedError(ErrorCodes.IPC_UNKNOWN_METHOD, `unknown method "${req.method.slice(0, 64)}"`, { data: { method: req.method.slice(0, 64) } });
-    return invoke(op, req.params ?? {}, this.opts.services, { cwd: req.cwd });
+    return invoke(op, req.params ?? {}, this.opts.services, { cwd: req.cwd, env: req.env });
   }
 
   /**

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { ChannelContext, ChannelDriver, SegmentInfo } from '../capture/channel.js';
+import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import type {
   ChannelSpec,
@@ -27,15 +27,17 @@ import type {
 import type { SessionFiles } from '../timeline/session-files.js';
 import type { Store } from '../timeline/store.js';
 import type { Clock, EventWriter } from './event-writer.js';
+import { type CaptureEnv, sessionEnv } from '../model/capture-env.js';
+import { registerSegment, type SegmentQueue } from './register-segment.js';
 import type { StorageHealth } from './storage-health.js';
+
+export { registerSegment } from './register-segment.js';
 
 export type ChannelFactory = (spec: ChannelSpec) => ChannelDriver | undefined;
 export type Notify = (topic: string, data: unknown) => void;
 
 /** What the recorder needs of the upload queue. */
-export interface RecorderQueue {
-  readonly targetNames: readonly string[];
-  enqueue(key: { target: string; kind: 'segment' | 'export'; session_id: string; channel_id?: string; segment_seq?: number }): void;
+export interface RecorderQueue extends SegmentQueue {
   sessionCounts(sessionId: string): { done: number; pending: number; in_flight: number; failed: number };
   status(): { paused: { code: string } | null };
   onSettled(fn: (job: { session_id: string }) => void): () => void;
@@ -90,6 +92,8 @@ interface Live {
   state: 'recording' | 'paused' | 'stopping';
   channels: Map<string, LiveChannel>;
   warnings: string[];
+  /** The environment its channels capture in: the caller's display and audio server (see sessionEnv). */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 const SHUTDOWN_FLUSH_MS = 5000;
@@ -151,8 +155,8 @@ export class Recorder {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** `cwd`: where a relative project path is resolved (the caller's directory). */
-  start(input: StartSessionInput, cwd?: string): Promise<StartSessionOutput> {
+  /** `cwd`: where a relative project path is resolved (the caller's directory); `callerEnv`: where it records. */
+  start(input: StartSessionInput, cwd?: string, callerEnv?: CaptureEnv): Promise<StartSessionOutput> {
     return this.serial(async () => {
       if (this.shuttingDown) throw new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
       if (this.live) {
@@ -186,6 +190,7 @@ export class Recorder {
         state: 'recording',
         channels: new Map(),
         warnings: [],
+        env: sessionEnv(this.d.env, callerEnv),
       };
       for (const spec of specs) {
         live.channels.set(spec.id, {
@@ -216,7 +221,10 @@ export class Recorder {
       this.d.events.open({ id, startedAt: now, mono0: live.mono0 });
       this.publish();
       const log = this.log.child({ sessionId: id });
-      log.info({ project: storedProject, profile, channels: specs.map((s) => s.id) }, 'session starting');
+      log.info(
+        { project: storedProject, profile, channels: specs.map((s) => s.id), display: live.env.DISPLAY ?? live.env.WAYLAND_DISPLAY ?? null },
+        'session starting',
+      );
       await this.record(live, 'session', 'session.started', { project, profile, label: live.label, channels: specs });
 
       // Channels start together, so every media channel's first frame lands
@@ -493,7 +501,7 @@ export class Recorder {
       sessionDir: live.dir,
       startedAt: live.startedAt,
       logger: log.child({ channel: ch.spec.id }),
-      env: this.d.env,
+      env: live.env,
       emit: (type, data, opts) => {
         if (this.live !== live || live.state === 'paused') return;
         ch.events++;
@@ -555,33 +563,6 @@ export class Recorder {
       detail: ch.detail ?? null,
     });
   }
-}
-
-/** Stores a segment row and, in the same transaction, its upload jobs: no segment is ever registered without them. */
-export function registerSegment(
-  store: Store,
-  queue: Pick<RecorderQueue, 'targetNames' | 'enqueue'> | undefined,
-  sessionId: string,
-  seg: SegmentInfo,
-  now: number,
-): boolean {
-  return store.transaction(() => {
-    const fresh = store.insertSegment({
-      session_id: sessionId,
-      channel_id: seg.channel,
-      seq: seg.seq,
-      path: seg.path,
-      start_offset_ms: seg.start_offset_ms,
-      duration_ms: seg.duration_ms,
-      bytes: seg.bytes,
-      sha256: seg.sha256,
-      state: seg.repaired ? 'repaired' : 'complete',
-      created_at: now,
-    });
-    if (queue)
-      for (const target of queue.targetNames) queue.enqueue({ target, kind: 'segment', session_id: sessionId, channel_id: seg.channel, segment_seq: seg.seq });
-    return fresh;
-  });
 }
 
 function dedupeSpecs(specs: ChannelSpec[]): ChannelSpec[] {
