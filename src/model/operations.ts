@@ -12,7 +12,7 @@ export const MAX_TS = Date.UTC(2200, 0, 1);
 /** Epoch ms, an ISO date-time, or a relative time such as "30m", "2h", "1d" (that long ago). */
 export const TimeArg = z
   .union([z.number().int(), z.string().min(1).max(40)])
-  .describe('A time: "30m", "2h", "1d" (that long ago), an ISO 8601 date-time, or epoch ms.');
+  .describe('A time: "30m", "2h", "1d" (that long ago); "14:32" or "14:32:05" (today, or the session\'s day); an ISO 8601 date-time; epoch ms.');
 
 export const Limit = (def: number, max: number) => z.number().int().min(1).max(max).default(def);
 /** The byte budget of a reply's lists; what does not fit comes with a continuation. */

@@ -89,7 +89,8 @@ export const WhatHappenedInput = z.object({
   until: TimeArg.optional(),
   last: z
     .string()
-    .regex(/^\d+(\.\d+)?\s*[smhdw]$/i)
+    .min(1)
+    .max(40)
     .optional()
     .describe('"30m", "2h", "1d": from that long ago until now (instead of since/until).'),
   max_chars: z.number().int().min(500).max(200_000).default(12_000).describe('Size budget of the digest (JSON characters).'),

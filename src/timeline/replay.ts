@@ -267,7 +267,7 @@ export class Replay {
       since = r.started_at;
       until = r.ended_at ?? now;
     } else {
-      since = q.last ? parseTimeArg(q.last, now) : q.since !== undefined ? parseTimeArg(q.since, now) : now - 24 * 3_600_000;
+      since = q.last ? parseTimeArg(q.last, now, 'last') : q.since !== undefined ? parseTimeArg(q.since, now) : now - 24 * 3_600_000;
       until = q.until !== undefined ? parseTimeArg(q.until, now) : now;
       rows = this.d.store.listSessions({ limit: 50, since, until }).reverse();
     }

@@ -30,8 +30,6 @@ describe('README', () => {
       if (name === '--version') continue;
       const cmd = commands.find((c) => c.name === name);
       expect(cmd, `traced ${name}`).toBeDefined();
-      // `traced mcp install|uninstall` belongs to the mcp-install command (another change); its flags are its own.
-      if (name === 'mcp') continue;
       expect(() => parseCommandArgs(cmd as (typeof commands)[number], rest), `traced ${name} ${rest.join(' ')}`).not.toThrow();
     }
   });
