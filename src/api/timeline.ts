@@ -14,7 +14,7 @@ export const getTimeline = defineOperation({
   name: 'get_timeline',
   title: 'Events of a session in a time range',
   description:
-    'The events of a session in order, optionally within an offset range (from_ms/to_ms: ms from the session start; for a wall time like "14:32" use replay_at) ' +
+    'The events of a session in order, optionally within a range: from/to as moments ("+1:30", "14:32", ISO) or from_ms/to_ms offsets, ' +
     'and filtered by type prefix or channel. Pages with after_seq / next_after_seq.',
   input: GetTimelineInput,
   output: GetTimelineOutput,

@@ -75,10 +75,19 @@ export type IndexerStatus = z.input<typeof IndexerStatus>;
 export type DaemonInfo = z.input<typeof DaemonInfo>;
 export const StatusOutput = z.object({ daemon: DaemonInfo, session: SessionSummary.nullable(), indexer: IndexerStatus.optional() });
 
+/** A moment inside a session, as an alternative to a `*_ms` offset: the one time grammar (DESIGN.md §8). */
+const RangeMoment = z.union([z.number().int().min(0).max(MAX_TS), z.string().min(1).max(64)]);
+/** `from` / `to` beside `from_ms` / `to_ms`: either form, not both. */
+const RangeInput = {
+  from: RangeMoment.optional().describe('Start: "+1:30", "14:32", ISO or epoch ms (or from_ms).'),
+  to: RangeMoment.optional().describe('End: "+2:00", "14:35", ISO or epoch ms (or to_ms).'),
+};
+
 export const GetTranscriptInput = z.object({
   session: SessionRef,
   from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (90000 = 1:30 in).'),
   to_ms: z.number().int().min(1).max(MAX_OFFSET_MS).optional().describe('End, ms from the session start.'),
+  ...RangeInput,
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (pass the previous next_after_seq).'),
   limit: Limit(200, 5000).describe('At most this many utterances.'),
   max_bytes: MaxBytes,
@@ -130,6 +139,7 @@ export const GetTimelineInput = z.object({
   session: SessionRef,
   from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start, ms from the session start (90000 = 1:30 in).'),
   to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End (inclusive), ms from the session start.'),
+  ...RangeInput,
   types: z.array(z.string().max(64)).max(32).optional().describe('Event types or type prefixes, e.g. ["git.commit", "file"].'),
   channels: z.array(z.string().max(64)).max(32).optional().describe('Channels, e.g. ["files", "git"].'),
   after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),

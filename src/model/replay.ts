@@ -1,11 +1,11 @@
 /** Replay, frames, annotations, the digest, import and retention shapes. */
 import { z } from 'zod';
 import { SessionRef } from './base.js';
-import { MaxBytes, MAX_OFFSET_MS, TimeArg } from './operations.js';
+import { MAX_OFFSET_MS, MAX_TS, MaxBytes, TimeArg } from './operations.js';
 // ---------------------------------------------------------------- replay
 
 const At = z
-  .union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)])
+  .union([z.number().int().min(0).max(MAX_TS), z.string().min(1).max(64)])
   .describe('A moment: "+90s", "+1:30", "+1:02:03" or a number of ms from the session start; "14:32" / "14:32:05" on the session\'s day; ISO 8601; epoch ms.');
 
 export const ReplayAtInput = z.object({

@@ -28,7 +28,7 @@ import type {
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { atOffset } from './clock.js';
-import { parseTimeArg } from './query.js';
+import { momentOffset, parseMoment, parseTimeArg } from './query.js';
 import { redact } from './redact.js';
 import type { SessionRow, Store } from './store.js';
 
@@ -165,10 +165,31 @@ export class SessionViews {
    * recorded out of time order. Moments overlapping the range come on the
    * first page.
    */
-  async timeline(id: string, q: Omit<GetTimelineInput, 'session'>): Promise<GetTimelineOutput> {
-    if (q.from_ms !== undefined && q.to_ms !== undefined && q.from_ms > q.to_ms) {
-      throw new TracedError(ErrorCodes.INVALID_PARAMS, `from_ms (${q.from_ms}) is after to_ms (${q.to_ms})`, { data: { field: 'from_ms' } });
+  /**
+   * A range given as `from`/`to` moments (the time grammar) or `from_ms`/`to_ms`
+   * offsets, as offsets; both forms of one end, or a start after the end, is an error.
+   */
+  private range<Q extends { from_ms?: number | undefined; to_ms?: number | undefined; from?: number | string | undefined; to?: number | string | undefined }>(
+    id: string,
+    q: Q,
+  ): Q {
+    const start = this.d.store.getSession(id)?.started_at ?? 0;
+    const end = (v: number | string | undefined, ms: number | undefined, name: 'from' | 'to'): number | undefined => {
+      if (v === undefined) return ms;
+      if (ms !== undefined) throw new TracedError(ErrorCodes.INVALID_PARAMS, `give ${name} or ${name}_ms, not both`, { data: { field: name } });
+      return momentOffset(parseMoment(v, 'at', { now: Date.now(), sessionStart: start }), start, v);
+    };
+    const from_ms = end(q.from, q.from_ms, 'from');
+    const to_ms = end(q.to, q.to_ms, 'to');
+    if (from_ms !== undefined && to_ms !== undefined && from_ms > to_ms) {
+      throw new TracedError(ErrorCodes.INVALID_TIME, `the range starts (${from_ms} ms) after it ends (${to_ms} ms): swap from and to`, { data: { field: 'from' } });
     }
+    const { from: _f, to: _t, ...rest } = q;
+    return { ...rest, from_ms, to_ms } as Q;
+  }
+
+  async timeline(id: string, q0: Omit<GetTimelineInput, 'session'>): Promise<GetTimelineOutput> {
+    const q = this.range(id, q0);
     if (this.d.live.current?.id === id) this.d.refreshMoments(id);
     if (this.d.reads) return (await this.d.reads('sessions', 'timeline', [id, q])) as GetTimelineOutput;
     const moments =
@@ -199,7 +220,8 @@ export class SessionViews {
     return { session_id: id, events: page, next_after_seq: more && last ? last.seq : null, ...(moments ? { moments } : {}) };
   }
 
-  transcript(id: string, q: Omit<GetTranscriptInput, 'session'>): GetTranscriptOutput {
+  transcript(id: string, q0: Omit<GetTranscriptInput, 'session'>): GetTranscriptOutput {
+    const q = this.range(id, q0);
     const events = this.d.store.events({
       sessionId: id,
       order: 'seq',

@@ -9,7 +9,8 @@ import { operations } from '../../src/api/index.js';
 import { mcpOver } from './harness.js';
 
 /** Bytes of the tools/list result as JSON. Raise it only with a reason: each KB is ~250 tokens in every conversation. */
-const BUDGET = 26_000;
+// 72 KB before the trim (issue 17), ~25 KB after it; room for the terminal-output tool and range moments, no more.
+const BUDGET = 30_000;
 
 describe('tools/list', async () => {
   const { client } = await mcpOver();
