@@ -12,6 +12,7 @@ import type { Recorder } from '../session/recorder.js';
 import type { Replay } from '../timeline/replay.js';
 import type { Search } from '../timeline/search.js';
 import type { SessionViews } from '../timeline/sessions.js';
+import type { TerminalOutput } from '../timeline/terminal-output.js';
 
 export interface Services {
   recorder: Pick<Recorder, 'start' | 'stop' | 'pause' | 'resume' | 'ingest'>;
@@ -23,4 +24,5 @@ export interface Services {
   queue: Pick<UploadQueue, 'status' | 'retry' | 'pauseByUser' | 'resume'>;
   retention: Pick<Retention, 'prune'>;
   devices: { list(): Promise<DeviceList> };
+  terminal: Pick<TerminalOutput, 'get'>;
 }

@@ -12,10 +12,11 @@ import { type Args, type Command, type Io, type Values, callDaemon, progressPrin
 import { adminCommands } from './commands/admin.js';
 import { recordingCommands } from './commands/recording.js';
 import { replayCommands } from './commands/replay.js';
+import { shellCommands } from './commands/shell.js';
 
 export type { Io } from './command.js';
 
-export const commands: Command[] = [...recordingCommands, ...replayCommands, ...adminCommands];
+export const commands: Command[] = [...recordingCommands, ...replayCommands, ...adminCommands, ...shellCommands];
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon unreachable/running, 4 not found, 5 wrong session state. */
 export function exitCode(code: ErrorCode): number {

@@ -1,6 +1,7 @@
 /** What services take and return for sessions, timelines, search, export and ingest; src/api builds the operations (and MCP tool schemas) from these. */
 import { z } from 'zod';
 import { ChannelSpec, Profile, RecordedEvent, SessionRef, SessionSummary } from './base.js';
+import { TerminalCommandRef } from './terminal-ref.js';
 // ---------------------------------------------------------------- operation shapes
 
 /** The longest a session can be (a year): larger offsets are mistakes, not moments. */
@@ -173,6 +174,9 @@ export const SearchHit = z.object({
   end_offset_ms: z.number().int().optional().describe('End of the matched passage or merged moment.'),
   matched: z.enum(['word', 'substring']).optional().describe('Which local index matched: whole words, or a substring of an identifier/path.'),
   merged: z.number().int().optional().describe('How many adjacent hits this moment folds together.'),
+  command: TerminalCommandRef.nullable()
+    .optional()
+    .describe('Terminal output hits: the command that printed it (from the shell hook), or null when none was reported.'),
   replay: z.object({ session: z.string(), at_ms: z.number().int() }).describe('Pass to replay/timeline operations to see this moment.'),
 });
 export const SearchOutput = z.object({

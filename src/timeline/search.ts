@@ -9,6 +9,7 @@ import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
 import type { SearchRow, Store } from './store.js';
+import { TerminalOutput } from './terminal-output.js';
 
 /** A cloud index of exported session videos. */
 export interface CloudSearch {
@@ -29,6 +30,7 @@ export interface SearchDeps {
 const MERGE_GAP_MS = 10_000;
 
 export class Search {
+  private terminal: TerminalOutput | undefined;
   constructor(private readonly d: SearchDeps) {}
 
   /** `sessionId`: an already resolved session to search in. */
@@ -52,7 +54,9 @@ export class Search {
       types: q.types,
       limit: q.limit * 2,
     });
-    return mergeAdjacent(rows).slice(0, q.limit);
+    // Output lines are linked to the command that printed them.
+    this.terminal ??= new TerminalOutput(this.d.store);
+    return this.terminal.linkHits(mergeAdjacent(rows).slice(0, q.limit));
   }
 
   async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {
@@ -125,7 +129,8 @@ export function mergeAdjacent(rows: readonly SearchRow[]): SearchOutput['hits'] 
   const rank = new Map(rows.map((r, i) => [r.id, i]));
   const groups = new Map<string, SearchRow[]>();
   for (const r of rows) {
-    const k = `${r.session_id}\u0000${r.type}`;
+    // Terminal output is not folded: each hit keeps the moment its line was printed.
+    const k = r.type === 'terminal.output' ? `#${r.id}` : `${r.session_id}\u0000${r.type}`;
     const g = groups.get(k) ?? [];
     g.push(r);
     groups.set(k, g);
