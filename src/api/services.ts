@@ -24,5 +24,5 @@ export interface Services {
   queue: Pick<UploadQueue, 'status' | 'retry' | 'pauseByUser' | 'resume'>;
   retention: Pick<Retention, 'prune'>;
   devices: { list(): Promise<DeviceList> };
-  terminal: Pick<TerminalOutput, 'get'>;
+  terminal: Pick<TerminalOutput, 'get' | 'screenAt'>;
 }

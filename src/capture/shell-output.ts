@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { type CastHeader, castLine, castPath } from '../timeline/terminal-cast.js';
+import { type CastHeader, castLine, castPath, redactTerminal } from '../timeline/terminal-cast.js';
 
 export interface ShellOutputOptions {
   sessionsDir: string;
@@ -204,7 +204,7 @@ export class ShellOutput {
       this.batchTimer = undefined;
     }
     if (!this.ready || this.closed) return;
-    const line = castLine({ t: this.t(this.readyAt), code: 'o', data: this.o.redact(this.ready) });
+    const line = castLine({ t: this.t(this.readyAt), code: 'o', data: redactTerminal(this.ready, this.o.redact) });
     this.ready = '';
     this.append(line);
   }

@@ -33,6 +33,7 @@ import { EventWriter, type Clock } from '../session/event-writer.js';
 import { LateIngest } from '../session/late-ingest.js';
 import { TerminalIngest } from '../session/terminal-ingest.js';
 import { TerminalOutput } from '../timeline/terminal-output.js';
+import { TerminalScreens } from '../timeline/terminal-screen.js';
 import { Recorder, newSessionId, registerSegment, type ChannelFactory } from '../session/recorder.js';
 import { StorageHealth } from '../session/storage-health.js';
 import { ReadPool, type Offload } from '../timeline/read-pool.js';
@@ -262,7 +263,7 @@ export function buildServices(o: BuildOptions): Built {
     queue,
     retention,
     devices: { list: async () => listDevices(env, await ffmpeg.path().catch(() => undefined)) },
-    terminal: new TerminalOutput(store),
+    terminal: new TerminalOutput(store, new TerminalScreens(paths.sessionsDir)),
   };
   return {
     services,

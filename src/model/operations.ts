@@ -189,10 +189,10 @@ export const SearchOutput = z.object({
 export const ExportSessionInput = z.object({
   session: SessionRef,
   target: z
-    .enum(['mp4', 'videodb', 'json', 'jsonl', 'raw'])
+    .enum(['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast'])
     .default('mp4')
     .describe(
-      "mp4: screen + mixed audio in one file; videodb: the session's video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel.",
+      "mp4: screen + mixed audio in one file; videodb: the session's video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel; asciicast: the terminal output of `traced shell` as an asciicast v2 file asciinema plays.",
     ),
   display: z
     .string()
@@ -204,12 +204,12 @@ export const ExportSessionInput = z.object({
 });
 export const ExportSessionOutput = z.object({
   session_id: z.string(),
-  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw']),
+  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast']),
   files: z
     .array(z.object({ channel: z.string(), file: z.string(), bytes: z.number().int() }))
     .optional()
     .describe('raw: one file per channel.'),
-  events: z.number().int().optional().describe('json / jsonl: events written.'),
+  events: z.number().int().optional().describe('json / jsonl: events written; asciicast: output and resize events written.'),
   export_status: z.enum(['exported', 'exporting', 'failed', 'not_configured']),
   file: z.string().optional(),
   bytes: z.number().int().optional(),

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { SessionRef } from './base.js';
 import { MaxBytes, MAX_OFFSET_MS, TimeArg } from './operations.js';
+import { TerminalScreen } from './terminal.js';
 // ---------------------------------------------------------------- replay
 
 const At = z
@@ -41,6 +42,9 @@ export const ReplayAtOutput = z.object({
     .object({ display: z.string(), segment_seq: z.number().int() })
     .nullable()
     .describe('The display segment holding the screen at that moment (get_frame returns it as PNG).'),
+  terminal: TerminalScreen.nullable()
+    .optional()
+    .describe('The recorded terminal (traced shell) as it stood at that moment, and the command running then; null when no shell was recorded by then.'),
 });
 
 export const GetFrameInput = z.object({

@@ -149,6 +149,27 @@ const ESCAPES = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)
 // Control characters other than tab and newline (carriage returns and backspaces are handled first).
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
+/** Terminal output without its escape sequences (carriage returns, backspaces and the rest kept). */
+export function stripEscapes(raw: string): string {
+  return raw.replace(ESCAPES, '');
+}
+
+/**
+ * Raw terminal output redacted, escape sequences and all. The rules see text:
+ * a colour code glued to a secret (`password=hunter2\e[0m`, grep --color
+ * inside a token) would hide it from them, so output holding escape sequences
+ * is also checked without them, and when that finds a secret the output is
+ * kept without them (it loses its colours, never its redaction). Secrets
+ * spanning lines (a PEM block) are seen whole: the text is not cut by line.
+ */
+export function redactTerminal(raw: string, redact: (text: string) => string): string {
+  const clean = redact(raw);
+  if (!raw.includes('\x1b') && !raw.includes('\x9b')) return clean;
+  const bare = stripEscapes(raw);
+  const bareClean = redact(bare);
+  return bareClean === bare ? clean : bareClean;
+}
+
 /**
  * Terminal output as the text a person read: escape sequences removed, a
  * carriage return overwrites from the line start (progress bars keep their

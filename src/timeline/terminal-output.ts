@@ -7,10 +7,11 @@
  * command's output.
  */
 import type { Statement } from 'better-sqlite3';
-import type { GetTerminalOutputOutput, SearchOutput, TerminalCommandRef } from '../model.js';
+import type { GetTerminalOutputOutput, SearchOutput, TerminalCommandRef, TerminalScreen } from '../model.js';
 import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
 import type { Store } from './store.js';
+import type { TerminalScreens } from './terminal-screen.js';
 
 /** The hook notes a command's end after its last output reached the terminal: allow for that much. */
 const END_SLACK_MS = 1500;
@@ -31,7 +32,11 @@ export class TerminalOutput {
   private readonly before: Statement;
   private readonly bySeq: Statement;
 
-  constructor(private readonly store: Store) {
+  /** `screens`: where screens at a moment come from (absent in read workers, which only link search hits). */
+  constructor(
+    private readonly store: Store,
+    private readonly screens?: TerminalScreens,
+  ) {
     this.before = store.db.prepare(
       "SELECT * FROM events WHERE session_id = ? AND type = 'terminal.command' AND offset_ms <= ? ORDER BY offset_ms DESC, seq DESC LIMIT 8",
     );
@@ -91,6 +96,12 @@ export class TerminalOutput {
       dropped,
       next_after_seq: more && last ? last.seq : null,
     };
+  }
+
+  /** The recorded terminal's screen at a moment, with the command running then; null when no shell was recorded by then. */
+  async screenAt(sessionId: string, atMs: number): Promise<TerminalScreen | null> {
+    const screen = await this.screens?.at(sessionId, atMs);
+    return screen ? { ...screen, command: this.commandAt(sessionId, atMs) } : null;
   }
 
   /** Search hits on terminal output, each with the command it belongs to. */

@@ -55,7 +55,7 @@ export const replayCommands: Command[] = [
   },
   {
     name: 'export',
-    usage: 'traced export SESSION [--target mp4|videodb] [--display display:N] [--from MS] [--to MS]',
+    usage: 'traced export SESSION [--target mp4|videodb|json|jsonl|raw|asciicast] [--display display:N] [--from MS] [--to MS]',
     summary: 'the session as an MP4 (screen + mixed audio), or its VideoDB video and stream URL',
     options: { target: { type: 'string' }, display: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
     op: 'export_session',
@@ -78,7 +78,9 @@ export const replayCommands: Command[] = [
     }) =>
       r.target === 'mp4'
         ? `Wrote ${r.file} (${duration(r.duration_ms ?? 0)}, ${bytes(r.bytes)})`
-        : `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}`,
+        : r.target !== 'videodb' && r.file
+          ? `Wrote ${r.file} (${bytes(r.bytes)})`
+          : `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}`,
   },
   {
     name: 'clip',
