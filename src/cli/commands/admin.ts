@@ -15,11 +15,17 @@ import { renderQueue } from '../render.js';
 export const adminCommands: Command[] = [
   {
     name: 'hook',
-    usage: 'traced hook bash|zsh|fish   (then: eval "$(traced hook bash)" in ~/.bashrc)',
-    summary: 'a shell snippet that reports each command (cwd, exit code, duration) to traced, with no process per command',
+    usage: 'traced hook bash|zsh|fish [--shell]   (then: eval "$(traced hook bash)" in ~/.bashrc)',
+    summary:
+      'a shell snippet that reports each command (cwd, exit code, duration) to traced, with no process per command; --shell: also start terminals under traced shell',
+    options: { shell: { type: 'boolean' } },
     run: async (a, io) => {
       const shell = one(a, 'traced hook bash|zsh|fish');
       if (shell !== 'bash' && shell !== 'zsh' && shell !== 'fish') throw new TracedError(ErrorCodes.CLI_USAGE, 'usage: traced hook bash|zsh|fish');
+      if (a.values.shell) {
+        const { shellOptIn } = await import('./shell.js');
+        io.stdout.write(shellOptIn(shell));
+      }
       const { paths } = setup(io.env);
       const dir = path.join(paths.home, 'spool');
       ensureHomeDir(paths, dir);

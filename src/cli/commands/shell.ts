@@ -22,7 +22,9 @@
  * shell already recorded: a nested `traced shell` runs its command plainly.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { ShellOutput } from '../../capture/shell-output.js';
 import { setup } from '../../config/setup.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
@@ -47,16 +49,30 @@ export const shellCommands: Command[] = [
   },
 ];
 
-/** The lines a user adds to an rc file so terminals start under `traced shell` (idempotent: nested shells see the marker). */
-export function shellOptIn(): string {
-  return `# traced: record this terminal's output (skipped inside traced shell, and where traced is missing)
-if [ -z "$${SHELL_MARKER}" ] && [ -t 0 ] && [ -t 1 ] && command -v traced >/dev/null 2>&1; then exec traced shell; fi
+/**
+ * What `traced hook SHELL --shell` adds before the hook: start this terminal under `traced shell`.
+ * Safe to source twice and when nested (tmux, ssh, a shell inside a recorded one): the marker
+ * variable is set inside a recorded shell, and only an interactive terminal is replaced.
+ */
+export function shellOptIn(shell: 'bash' | 'zsh' | 'fish'): string {
+  if (shell === 'fish') {
+    return `# traced: record this terminal's output (not inside traced shell, not without a terminal)
+if status is-interactive; and not set -q ${SHELL_MARKER}; and isatty stdin; and command -q traced
+  exec traced shell
+end
+`;
+  }
+  return `# traced: record this terminal's output (not inside traced shell, not without a terminal)
+if [ -z "$${SHELL_MARKER}" ] && [ -t 0 ] && [ -t 1 ] && case $- in *i*) true;; *) false;; esac && command -v traced >/dev/null 2>&1; then exec traced shell; fi
 `;
 }
 
 async function runShell(argv: string[], io: Io): Promise<number> {
   const [file = io.env.SHELL || '/bin/sh', ...args] = argv;
   if (io.env[SHELL_MARKER]) return runPlain(file, args, io);
+  if (!findProgram(file, io)) {
+    throw new TracedError(ErrorCodes.SHELL_PTY_FAILED, `no program "${file}" to run: not an executable file, nor found on PATH`, { data: { program: file } });
+  }
   const { config, paths } = setup(io.env);
   const { spawn: ptySpawn } = await import('@lydell/node-pty');
   const { ShellOutput: Writer } = await import('../../capture/shell-output.js');
@@ -218,6 +234,20 @@ async function runShell(argv: string[], io: Io): Promise<number> {
   if (stdin.isTTY) stdin.setRawMode(wasRaw);
   stdin.pause();
   return exit.signal ? 128 + exit.signal : exit.exitCode;
+}
+
+/** Whether `file` names an executable (a path, or a name on PATH), as execvp would find it. */
+function findProgram(file: string, io: Io): boolean {
+  const ok = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (file.includes('/')) return ok(path.resolve(io.cwd, file));
+  return (io.env.PATH ?? '').split(path.delimiter).some((d) => d && ok(path.join(d, file)));
 }
 
 /** Inside a recorded shell: run the command as is (its output is recorded once, by the outer shell). */
