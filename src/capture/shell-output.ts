@@ -110,6 +110,13 @@ export class ShellOutput {
     if (this.tail) this.armIdle();
   }
 
+  /** Output printed before the recording could start that was not held for it: said with a marker. */
+  droppedBefore(bytes: number): void {
+    if (bytes <= 0 || this.closed) return;
+    this.flushAll();
+    this.marker({ type: 'terminal.output_dropped', reason: 'before_recording_started', bytes });
+  }
+
   /** The window size changed. */
   resize(cols: number, rows: number): void {
     if (this.closed) return;

@@ -141,4 +141,36 @@ describe('terminal output ingest and reads', () => {
     expect(() => s.terminal.ingest(id)).not.toThrow();
     await s.recorder.stop();
   });
+
+  it('a JSONL recording carries the output and an import restores it (search and get_terminal_output work on the copy)', async () => {
+    const { s, id, startedAt } = await session();
+    const w = new ShellOutput({
+      sessionsDir: s.paths.sessionsDir,
+      sessionId: id,
+      sessionStartedAt: startedAt,
+      stream: '1-d',
+      cols: 80,
+      rows: 24,
+      command: 'bash',
+      redact,
+      now: () => startedAt + 500,
+      maxBytes: 1 << 30,
+    });
+    w.write('Error: cannot find module zorblax\r\n');
+    w.close({ code: 1 });
+    s.terminal.ingest(id);
+    await s.recorder.stop();
+    for (const target of ['json', 'jsonl'] as const) {
+      const out = await s.exporter.export(id, { target } as never);
+      const r = s.exporter.import({ file: out.file as string, as_new: true });
+      expect(r.session_id).not.toBe(id);
+      const page = s.services.terminal.get({ sessionId: r.session_id, maxBytes: 40_000 });
+      expect(page.chunks.map((c) => c.text).join('\n')).toContain('Error: cannot find module zorblax');
+      const hits = (s.services.search as unknown as import('../../src/timeline/search.js').Search).local(
+        { query: 'zorblax', limit: 10 } as never,
+        r.session_id,
+      );
+      expect(hits.some((h) => h.channel === 'terminal' && h.type === 'terminal.output')).toBe(true);
+    }
+  });
 });

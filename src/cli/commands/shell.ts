@@ -34,6 +34,8 @@ import type { Command, Io } from '../command.js';
 /** Set in the environment of a recorded shell: its stream name. */
 export const SHELL_MARKER = 'TRACED_SHELL';
 const RETRY_MS = 2000;
+/** Output held until the daemon says whether a session records (a second or so); past it, counted as dropped. */
+const EARLY_MAX_BYTES = 16 * 1024 * 1024;
 
 interface Live {
   id: string;
@@ -111,6 +113,7 @@ async function runShell(argv: string[], io: Io): Promise<number> {
     const held = early ?? [];
     early = undefined;
     for (const h of held) writer?.write(h.chunk, h.at);
+    if (earlyBytes > EARLY_MAX_BYTES) writer?.droppedBefore(earlyBytes - held.reduce((n, h) => n + h.chunk.length, 0));
   };
   const record = (next: Live | undefined) => {
     if (next?.id === live?.id) return;
@@ -211,7 +214,7 @@ async function runShell(argv: string[], io: Io): Promise<number> {
       stdout.once('drain', () => term.resume());
     }
     if (!early) writer?.write(chunk);
-    else if ((earlyBytes += chunk.length) < 1024 * 1024) early.push({ chunk: Buffer.from(chunk), at: Date.now() });
+    else if ((earlyBytes += chunk.length) <= EARLY_MAX_BYTES) early.push({ chunk: Buffer.from(chunk), at: Date.now() });
   });
   const hangup = () => term.kill('SIGHUP');
   const terminate = () => term.kill('SIGTERM');
