@@ -45,6 +45,8 @@ export const ErrorCodes = {
   /** The session has no stored media to export. */
   EXPORT_NO_MEDIA: 'TRACED_EXPORT_NO_MEDIA',
   EXPORT_FAILED: 'TRACED_EXPORT_FAILED',
+  /** `traced shell` could not start its command in a pseudo-terminal (no PTY, no such program). */
+  SHELL_PTY_FAILED: 'TRACED_SHELL_PTY_FAILED',
   /** The upload target refused the API key: the queue is paused until the key changes. */
   UPLOAD_AUTH: 'TRACED_UPLOAD_AUTH',
   /** The user paused the upload queue. */

@@ -7,3 +7,4 @@ export * from './model/base.js';
 export * from './model/operations.js';
 export * from './model/queue.js';
 export * from './model/replay.js';
+export * from './model/terminal.js';

@@ -17,11 +17,14 @@ export const replayAt = defineOperation({
   title: 'The state of a session at a moment',
   description:
     'Stand at a moment of a session (offset in ms, or a wall time like "14:32"): the events at and just before it, the moments and bookmarks around it, what was being said, ' +
-    'the last on-screen text, the focused window, the last saved file and the git HEAD. Use get_frame for the screen itself.',
+    "the last on-screen text, the focused window, the last saved file and the git HEAD, and the recorded terminal's screen with the command running. Use get_frame for the screen itself.",
   input: ReplayAtInput,
   output: ReplayAtOutput,
   readOnly: true,
-  run: ({ replay }, input) => replay.replayAt(input),
+  run: async ({ replay, terminal }, input) => {
+    const r = replay.replayAt(input);
+    return { ...r, terminal: await terminal.screenAt(r.session_id, r.offset_ms) };
+  },
 });
 
 export const getFrame = defineOperation({

@@ -13,6 +13,7 @@ import type { Recorder } from '../session/recorder.js';
 import type { Replay } from '../timeline/replay.js';
 import type { Search } from '../timeline/search.js';
 import type { SessionViews } from '../timeline/sessions.js';
+import type { TerminalOutput } from '../timeline/terminal-output.js';
 
 export interface Services {
   recorder: Pick<Recorder, 'start' | 'stop' | 'pause' | 'resume' | 'ingest'>;
@@ -25,4 +26,5 @@ export interface Services {
   retention: Pick<Retention, 'prune'>;
   /** Devices as the caller would record them (its DISPLAY and audio server, else the daemon's). */
   devices: { list(callerEnv?: CaptureEnv): Promise<DeviceList> };
+  terminal: Pick<TerminalOutput, 'get' | 'screenAt'>;
 }

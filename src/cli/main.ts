@@ -14,6 +14,7 @@ import { recordingCommands } from './commands/recording.js';
 import { replayCommands } from './commands/replay.js';
 import { lifecycleCommands } from './commands/lifecycle.js';
 import { mcpInstallCommands } from './commands/mcp-install.js';
+import { shellCommands } from './commands/shell.js';
 import { toolCommands } from './commands/tools.js';
 import { commandHelp, completionScript, globalHelp } from './help.js';
 import { withSubcommands } from './subcommands.js';
@@ -31,6 +32,7 @@ export const commands: Command[] = withSubcommands(
     ...replayCommands,
     ...adminCommands,
     ...toolCommands,
+    ...shellCommands,
     {
       name: 'completion',
       summary: 'a completion script for bash, zsh or fish, from this command table',

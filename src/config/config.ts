@@ -37,6 +37,8 @@ export const Config = z.object({
       commitIntervalMs: z.number().int().min(0).max(1000).default(5),
       /** events.jsonl is fsync'd at most this often (the DB is fsync'd on every commit). */
       jsonlSyncMs: z.number().int().min(0).default(1000),
+      /** Terminal output a session keeps (all its `traced shell` streams); past it a `terminal.output_dropped` marker. */
+      terminalOutputMaxMb: z.number().min(1).max(100_000).default(64),
     })
     .prefault({}),
   files: z

@@ -32,6 +32,9 @@ import { VideoDBTarget } from '../queue/videodb.js';
 import { Retention } from '../retention.js';
 import { EventWriter, type Clock } from '../session/event-writer.js';
 import { LateIngest } from '../session/late-ingest.js';
+import { TerminalIngest } from '../session/terminal-ingest.js';
+import { TerminalOutput } from '../timeline/terminal-output.js';
+import { TerminalScreens } from '../timeline/terminal-screen.js';
 import { Recorder, newSessionId, registerSegment, type ChannelFactory } from '../session/recorder.js';
 import { StorageHealth } from '../session/storage-health.js';
 import { ReadPool, type Offload } from '../timeline/read-pool.js';
@@ -104,6 +107,7 @@ export interface Built {
   queue: UploadQueue;
   recovery: Recovery;
   late: LateIngest;
+  terminal: TerminalIngest;
   indexer: Indexer | undefined;
   retention: Retention;
   exporter: Exporter;
@@ -206,6 +210,7 @@ export function buildServices(o: BuildOptions): Built {
         (t) => queue.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done',
       ),
   });
+  const terminal = new TerminalIngest({ store, events, sessionsDir: paths.sessionsDir, log: log.child({ mod: 'terminal' }), now });
   const late = new LateIngest({
     store,
     events,
@@ -234,6 +239,7 @@ export function buildServices(o: BuildOptions): Built {
     refreshMoments,
     afterStop: (id) => {
       if (late.assistant(id)) refreshMoments(id);
+      terminal.sessionEnded(id);
       retention.soon();
     },
   });
@@ -258,8 +264,28 @@ export function buildServices(o: BuildOptions): Built {
     queue,
     retention,
     devices: { list: async (callerEnv) => listDevices(sessionEnv(env, callerEnv), await ffmpeg.path().catch(() => undefined)) },
+    terminal: new TerminalOutput(store, new TerminalScreens(paths.sessionsDir)),
   };
-  return { services, store, files, ffmpeg, health, events, recorder, sessions, replay, queue, recovery, late, indexer, retention, exporter, muxer, live };
+  return {
+    services,
+    store,
+    files,
+    ffmpeg,
+    health,
+    events,
+    recorder,
+    sessions,
+    replay,
+    queue,
+    recovery,
+    late,
+    terminal,
+    indexer,
+    retention,
+    exporter,
+    muxer,
+    live,
+  };
 }
 
 export interface DaemonHandle {
@@ -319,6 +345,8 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
       } catch (err) {
         log.warn({ err }, 'reading the terminal spool failed');
       }
+      // Output `traced shell` wrote to the session folder, indexed as it grows.
+      built.terminal.tick(built.live.current?.id);
     };
     drain();
     let tick = 0;
@@ -344,6 +372,8 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
     await recovery.rebuildFromFolders();
     const recovered = await recovery.recoverOpenSessions();
     if (recovered.length) log.warn({ recovered }, 'recovered sessions at cold start');
+    // Terminal output a killed daemon had not indexed yet (the shells kept it in the session folders).
+    for (const s of store.listSessions({ limit: 3 })) built.terminal.ingest(s.id);
     const backfilled = queue.targetNames.reduce((n, t) => n + queue.backfill(t), 0);
     if (requeued || backfilled) log.info({ requeued, backfilled }, 'upload queue recovered');
     // Each finished upload is also written to its session folder, so a lost database never means uploading again.

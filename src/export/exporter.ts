@@ -11,6 +11,7 @@ import { ownDir } from '../timeline/confine.js';
 import { importRecording, readRecording, writeRecording } from '../timeline/recording.js';
 import type { SessionFiles } from '../timeline/session-files.js';
 import type { Store } from '../timeline/store.js';
+import { writeAsciicast } from './asciicast.js';
 import { muxSession, rawChannelFiles, type MuxResult } from './mux.js';
 
 export interface MuxRange {
@@ -99,6 +100,20 @@ export class Exporter {
       if (this.d.liveId() === id) this.d.flushLive();
       const r = writeRecording(this.d.store, id, path.join(ownDir(this.d.exportsDir), `${id}.${q.target}`), q.target);
       return { session_id: id, target: q.target, export_status: 'exported', file: r.file, bytes: r.bytes, events: r.events };
+    }
+    if (q.target === 'asciicast') {
+      const row = this.d.store.getSession(id);
+      const range = q.from_ms !== undefined || q.to_ms !== undefined ? `_${q.from_ms ?? 0}-${q.to_ms ?? 'end'}` : '';
+      const r = writeAsciicast({
+        sessionsDir: path.dirname(this.d.files.dir(id)),
+        sessionId: id,
+        startedAt: row?.started_at ?? 0,
+        out: path.join(ownDir(this.d.exportsDir), `${id}${range}.cast`),
+        fromMs: q.from_ms,
+        toMs: q.to_ms,
+        gateText: (t) => this.d.gateText(t) ?? '',
+      });
+      return { session_id: id, target: 'asciicast', export_status: 'exported', file: r.file, bytes: r.bytes, events: r.events };
     }
     if (q.target === 'raw') {
       const files = await this.d.muxer.raw(id, ownDir(this.d.exportsDir, `${id}-raw`));

@@ -1,6 +1,7 @@
 /** What services take and return for sessions, timelines, search, export and ingest; src/api builds the operations (and MCP tool schemas) from these. */
 import { z } from 'zod';
 import { ChannelSpec, Profile, RecordedEvent, SessionRef, SessionSummary } from './base.js';
+import { TerminalCommandRef } from './terminal-ref.js';
 // ---------------------------------------------------------------- operation shapes
 
 /** The longest a session can be (a year): larger offsets are mistakes, not moments. */
@@ -191,6 +192,9 @@ export const SearchHit = z.object({
   end_offset_ms: z.number().int().optional().describe('End of the matched passage or merged moment.'),
   matched: z.enum(['word', 'substring']).optional().describe('Which local index matched: whole words, or a substring of an identifier/path.'),
   merged: z.number().int().optional().describe('How many adjacent hits this moment folds together.'),
+  command: TerminalCommandRef.nullable()
+    .optional()
+    .describe('Terminal output hits: the command that printed it (from the shell hook), or null when none was reported.'),
   replay: z.object({ session: z.string(), at_ms: z.number().int() }).describe('Pass to replay/timeline operations to see this moment.'),
   at: z.string().optional().describe('Wall clock of offset_ms.'),
   first_offset_ms: z
@@ -216,10 +220,10 @@ export const SearchOutput = z.object({
 export const ExportSessionInput = z.object({
   session: SessionRef,
   target: z
-    .enum(['mp4', 'videodb', 'json', 'jsonl', 'raw'])
+    .enum(['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast'])
     .default('mp4')
     .describe(
-      "mp4: screen + mixed audio in one file; videodb: the session's video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel.",
+      "mp4: screen + mixed audio in one file; videodb: the session's video in VideoDB (uploaded after stop); json / jsonl: the session recording (events, annotations, media manifest) that `import_recording` loads back; raw: one media file per channel; asciicast: the terminal output of `traced shell` as an asciicast v2 file asciinema plays.",
     ),
   display: z
     .string()
@@ -231,12 +235,12 @@ export const ExportSessionInput = z.object({
 });
 export const ExportSessionOutput = z.object({
   session_id: z.string(),
-  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw']),
+  target: z.enum(['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast']),
   files: z
     .array(z.object({ channel: z.string(), file: z.string(), bytes: z.number().int() }))
     .optional()
     .describe('raw: one file per channel.'),
-  events: z.number().int().optional().describe('json / jsonl: events written.'),
+  events: z.number().int().optional().describe('json / jsonl: events written; asciicast: output and resize events written.'),
   export_status: z.enum(['exported', 'exporting', 'failed', 'not_configured']),
   file: z.string().optional(),
   bytes: z.number().int().optional(),

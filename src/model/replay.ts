@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { SessionRef } from './base.js';
 import { MAX_OFFSET_MS, MAX_TS, MaxBytes, TimeArg } from './operations.js';
+import { TerminalScreen } from './terminal.js';
 // ---------------------------------------------------------------- replay
 
 const At = z
@@ -41,6 +42,9 @@ export const ReplayAtOutput = z.object({
     .object({ display: z.string(), segment_seq: z.number().int() })
     .nullable()
     .describe('The display segment holding the screen at that moment (get_frame returns it as PNG).'),
+  terminal: TerminalScreen.nullable()
+    .optional()
+    .describe('The recorded terminal (traced shell) as it stood at that moment, and the command running then; null when no shell was recorded by then.'),
 });
 
 export const GetFrameInput = z.object({
@@ -87,12 +91,7 @@ export const WhatHappenedInput = z.object({
   session: SessionRef.optional(),
   since: TimeArg.optional(),
   until: TimeArg.optional(),
-  last: z
-    .string()
-    .min(1)
-    .max(40)
-    .optional()
-    .describe('"30m", "2h", "1d": from that long ago until now (instead of since/until).'),
+  last: z.string().min(1).max(40).optional().describe('"30m", "2h", "1d": from that long ago until now (instead of since/until).'),
   max_chars: z.number().int().min(500).max(200_000).default(12_000).describe('Size budget of the digest (JSON characters).'),
 });
 export const WhatHappenedOutput = z.object({

@@ -13,6 +13,7 @@ import type { Offload } from './read-pool.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
 import { compareKeys, decodeCursor, encodeCursor, groupRows, MAX_MATCH_ROWS, MAX_SPANS, type MatchRow, matchRows, newestId, sortKey } from './search-groups.js';
 import type { Store } from './store.js';
+import { TerminalOutput } from './terminal-output.js';
 
 /** A cloud index of exported session videos. */
 export interface CloudSearch {
@@ -34,6 +35,7 @@ type Hit = SearchOutput['hits'][number];
 type KeyedHit = Hit & { key: number[] };
 
 export class Search {
+  private terminal: TerminalOutput | undefined;
   constructor(private readonly d: SearchDeps) {}
 
   /**
@@ -106,7 +108,9 @@ export class Search {
     const warnings = capped
       ? [`more than ${MAX_MATCH_ROWS} events match; only the newest were grouped: narrow with session, since/until, types or channels`]
       : [];
-    return { hits, more: ordered.length > page.length, maxId, warnings };
+    // Terminal output is linked to the command that printed it (at the moment the hit points at).
+    this.terminal ??= new TerminalOutput(this.d.store);
+    return { hits: this.terminal.linkHits(hits) as KeyedHit[], more: ordered.length > page.length, maxId, warnings };
   }
 
   async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {

@@ -182,7 +182,9 @@ export class SessionViews {
     const from_ms = end(q.from, q.from_ms, 'from');
     const to_ms = end(q.to, q.to_ms, 'to');
     if (from_ms !== undefined && to_ms !== undefined && from_ms > to_ms) {
-      throw new TracedError(ErrorCodes.INVALID_TIME, `the range starts (${from_ms} ms) after it ends (${to_ms} ms): swap from and to`, { data: { field: 'from' } });
+      throw new TracedError(ErrorCodes.INVALID_TIME, `the range starts (${from_ms} ms) after it ends (${to_ms} ms): swap from and to`, {
+        data: { field: 'from' },
+      });
     }
     const { from: _f, to: _t, ...rest } = q;
     return { ...rest, from_ms, to_ms } as Q;

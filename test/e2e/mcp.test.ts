@@ -190,6 +190,7 @@ describe('traced mcp with the SDK client over stdio', () => {
       export_session: { session: sid, target: 'jsonl' },
       get_clip: { session: sid, from_ms: 1000, to_ms: 3000 },
       get_transcript: { session: sid },
+      get_terminal_output: { session: sid },
       what_happened: { session: sid },
       replay_at: { session: sid, at: 2500 },
       get_frame: { session: sid, at: 2500 },

@@ -17,15 +17,22 @@ import { showLogs } from './tools.js';
 export const adminCommands: Command[] = [
   {
     name: 'hook',
-    summary: 'a shell snippet that reports each command (cwd, exit code, duration) to traced, with no process per command',
+    summary:
+      'a shell snippet that reports each command (cwd, exit code, duration) to traced, with no process per command; --shell: also start terminals under traced shell',
     args: [{ name: 'SHELL', choices: ['bash', 'zsh', 'fish'] }],
+    options: { shell: { type: 'boolean', help: 'also start each new terminal under traced shell (its output recorded); safe when nested' } },
     examples: [
       'eval "$(traced hook bash)"    # in ~/.bashrc',
       'eval "$(traced hook zsh)"     # in ~/.zshrc',
       'traced hook fish | source    # in ~/.config/fish/config.fish',
+      'eval "$(traced hook bash --shell)"   # and record terminal output too',
     ],
     run: async (a, io) => {
       const shell = a.positionals[0] as 'bash' | 'zsh' | 'fish';
+      if (a.values.shell) {
+        const { shellOptIn } = await import('./shell.js');
+        io.stdout.write(shellOptIn(shell));
+      }
       const { paths } = setup(io.env);
       const dir = path.join(paths.home, 'spool');
       ensureHomeDir(paths, dir);

@@ -8,7 +8,7 @@ import { bytes, duration, offset } from '../format.js';
 import { renderReplay, renderWhatHappened } from '../render.js';
 import { offsetRange } from '../time.js';
 
-const EXPORT_TARGETS = ['mp4', 'videodb', 'json', 'jsonl', 'raw'] as const;
+const EXPORT_TARGETS = ['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast'] as const;
 
 /** Moves a file the daemon wrote to where the user asked (a copy when they are on different file systems). */
 function place(from: string, to: string): void {
@@ -63,6 +63,8 @@ export function renderExport(r: ExportSessionOutput): string {
         ? `Wrote ${files.length} channel file${files.length === 1 ? '' : 's'} to ${dir}:\n${files.map((f) => `  ${f.channel.padEnd(22)} ${path.basename(f.file)} (${bytes(f.bytes)})`).join('\n')}`
         : 'No channel files to write: the session has no stored media.';
     }
+    case 'asciicast':
+      return `Wrote ${r.file} (asciicast v2 terminal recording, ${bytes(r.bytes)}); play it with: asciinema play ${r.file}`;
     default:
       return `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}${r.file ? `\nWrote ${r.file}` : ''}`;
   }
@@ -138,7 +140,7 @@ export const replayCommands: Command[] = [
         type: 'string',
         choices: EXPORT_TARGETS,
         default: 'mp4',
-        help: 'mp4, videodb, json / jsonl (a recording traced import loads), raw (one file per channel)',
+        help: 'mp4, videodb, json / jsonl (a recording traced import loads), raw (one file per channel), asciicast (terminal output for asciinema)',
       },
       output: {
         type: 'string',

@@ -1,0 +1,57 @@
+/** Terminal output shapes: a command's output, a terminal screen at a moment, the command a search hit belongs to. */
+import { z } from 'zod';
+import { SessionRef } from './base.js';
+import { MaxBytes, MAX_OFFSET_MS } from './operations.js';
+import { TerminalCommandRef } from './terminal-ref.js';
+
+const Moment = z
+  .union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)])
+  .describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+
+export { TerminalCommandRef } from './terminal-ref.js';
+
+export const GetTerminalOutputInput = z
+  .object({
+    session: SessionRef,
+    command_seq: z.number().int().positive().optional().describe('The terminal.command event (its seq) whose output you want.'),
+    at: Moment.optional().describe('The command running at this moment (or, with no command there, the output around it).'),
+    from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of a time range instead of a command.'),
+    to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the time range (inclusive).'),
+    after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
+    max_bytes: MaxBytes,
+  })
+  .describe('Which output: one command (command_seq, or at), or a time range (from_ms/to_ms); with none of them, the whole session.');
+export type GetTerminalOutputInput = z.infer<typeof GetTerminalOutputInput>;
+
+export const TerminalChunk = z.object({
+  seq: z.number().int(),
+  offset_ms: z.number().int().describe('When the first of these lines was printed (each line within a second of it).'),
+  at: z.string().describe('The same moment as a wall-clock time.'),
+  stream: z.string().describe('Which recorded shell printed it.'),
+  text: z.string().describe('The lines printed, escape sequences removed, secrets redacted.'),
+});
+export const GetTerminalOutputOutput = z.object({
+  session_id: z.string(),
+  command: TerminalCommandRef.nullable().describe('The command whose output this is, when one was asked for or found.'),
+  from_ms: z.number().int(),
+  to_ms: z.number().int().nullable(),
+  chunks: z.array(TerminalChunk),
+  dropped: z
+    .array(z.object({ offset_ms: z.number().int(), stream: z.string(), max_bytes: z.number().int().nullable() }))
+    .describe('Where output was not kept because the session reached its terminal output cap.'),
+  next_after_seq: z.number().int().nullable().describe('Pass as after_seq for the next page; null when there is no more.'),
+});
+export type GetTerminalOutputOutput = z.input<typeof GetTerminalOutputOutput>;
+
+/** The terminal screen at a moment, rebuilt by a headless terminal emulator from the recorded output. */
+export const TerminalScreen = z.object({
+  stream: z.string(),
+  offset_ms: z.number().int().describe('The last output at or before the moment (the screen as it stood then).'),
+  cols: z.number().int(),
+  rows: z.number().int(),
+  lines: z.array(z.string()).describe('The visible screen, top to bottom, trailing blanks trimmed.'),
+  cursor: z.object({ x: z.number().int(), y: z.number().int() }),
+  alternate: z.boolean().describe('A full-screen program (vim, less, top) had the screen.'),
+  command: TerminalCommandRef.nullable().describe('The command running then, when the shell hook reported it.'),
+});
+export type TerminalScreen = z.infer<typeof TerminalScreen>;

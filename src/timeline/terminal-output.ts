@@ -1,0 +1,137 @@
+/**
+ * Read views of terminal output: what a command printed (paged within the
+ * reply budget), and which command a moment of output belongs to. Commands
+ * come from the shell hook (`terminal.command`: start offset and duration);
+ * output from `traced shell` (`terminal.output`, see session/terminal-ingest.ts).
+ * They are joined by time: a line printed while a command ran is that
+ * command's output.
+ */
+import type { Statement } from 'better-sqlite3';
+import type { GetTerminalOutputOutput, SearchOutput, TerminalCommandRef, TerminalScreen } from '../model.js';
+import { fitPage } from './budget.js';
+import { atOffset } from './clock.js';
+import type { Store } from './store.js';
+import type { TerminalScreens } from './terminal-screen.js';
+
+/** The hook notes a command's end after its last output reached the terminal: allow for that much. */
+const END_SLACK_MS = 1500;
+/** With `at` and no command there, output this far on either side. */
+const AROUND_MS = 10_000;
+
+export interface TerminalOutputQuery {
+  sessionId: string;
+  commandSeq?: number | undefined;
+  atMs?: number | undefined;
+  fromMs?: number | undefined;
+  toMs?: number | undefined;
+  afterSeq?: number | undefined;
+  maxBytes: number;
+}
+
+export class TerminalOutput {
+  private readonly before: Statement;
+  private readonly bySeq: Statement;
+
+  /** `screens`: where screens at a moment come from (absent in read workers, which only link search hits). */
+  constructor(
+    private readonly store: Store,
+    private readonly screens?: TerminalScreens,
+  ) {
+    this.before = store.db.prepare(
+      "SELECT * FROM events WHERE session_id = ? AND type = 'terminal.command' AND offset_ms <= ? ORDER BY offset_ms DESC, seq DESC LIMIT 8",
+    );
+    this.bySeq = store.db.prepare("SELECT * FROM events WHERE session_id = ? AND seq = ? AND type = 'terminal.command'");
+  }
+
+  /** The command that was running at `offsetMs`, if the shell hook reported one. */
+  commandAt(sessionId: string, offsetMs: number): TerminalCommandRef | null {
+    for (const r of this.before.all(sessionId, offsetMs) as Parameters<typeof toRef>[0][]) {
+      const c = toRef(r);
+      if (offsetMs <= c.offset_ms + (c.duration_ms ?? 0) + END_SLACK_MS) return c;
+    }
+    return null;
+  }
+
+  /** A page of output: a command's, a moment's, a range's or the session's. */
+  get(q: TerminalOutputQuery): GetTerminalOutputOutput {
+    const row = this.store.getSession(q.sessionId);
+    const startedAt = row?.started_at ?? 0;
+    let command: TerminalCommandRef | null = null;
+    let from = q.fromMs ?? 0;
+    let to = q.toMs;
+    if (q.commandSeq !== undefined) {
+      const r = this.bySeq.get(q.sessionId, q.commandSeq) as Parameters<typeof toRef>[0] | undefined;
+      command = r ? toRef(r) : null;
+      if (!command) return { session_id: q.sessionId, command: null, from_ms: 0, to_ms: 0, chunks: [], dropped: [], next_after_seq: null };
+    } else if (q.atMs !== undefined) {
+      command = this.commandAt(q.sessionId, q.atMs);
+      if (!command) {
+        from = Math.max(0, q.atMs - AROUND_MS);
+        to = q.atMs + AROUND_MS;
+      }
+    }
+    if (command) {
+      from = command.offset_ms;
+      to = command.offset_ms + (command.duration_ms ?? 0) + END_SLACK_MS;
+    }
+    const events = this.store.events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output'], afterSeq: q.afterSeq ?? 0, limit: 2000 });
+    const chunks = events.map((e) => ({
+      seq: e.seq,
+      offset_ms: e.offset_ms,
+      at: atOffset(startedAt, e.offset_ms),
+      stream: String(e.data.stream ?? ''),
+      text: String(e.data.text ?? ''),
+    }));
+    const { page, more } = fitPage(chunks, 2000, q.maxBytes);
+    const dropped = this.store
+      .events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output_dropped'], limit: 20 })
+      .map((e) => ({ offset_ms: e.offset_ms, stream: String(e.data.stream ?? ''), max_bytes: typeof e.data.max_bytes === 'number' ? e.data.max_bytes : null }));
+    const last = page[page.length - 1];
+    return {
+      session_id: q.sessionId,
+      command,
+      from_ms: from,
+      to_ms: to ?? null,
+      chunks: page,
+      dropped,
+      next_after_seq: more && last ? last.seq : null,
+    };
+  }
+
+  /**
+   * Everything a command printed that was kept, as text (at most `maxChars`, the end kept: failures
+   * print last). TODO(digest): what_happened should quote, for each distinct failing command, the
+   * `failureLines(outputText(…))` of src/timeline/failures.ts (being written beside this) where it
+   * lists failed commands; this is the hook for it.
+   */
+  outputText(sessionId: string, command: TerminalCommandRef, maxChars = 64_000): string {
+    const to = command.offset_ms + (command.duration_ms ?? 0) + END_SLACK_MS;
+    const text = this.store
+      .events({ sessionId, fromMs: command.offset_ms, toMs: to, types: ['terminal.output'], order: 'offset', limit: 5000 })
+      .map((e) => String(e.data.text ?? ''))
+      .join('\n');
+    return text.length > maxChars ? text.slice(-maxChars) : text;
+  }
+
+  /** The recorded terminal's screen at a moment, with the command running then; null when no shell was recorded by then. */
+  async screenAt(sessionId: string, atMs: number): Promise<TerminalScreen | null> {
+    const screen = await this.screens?.at(sessionId, atMs);
+    return screen ? { ...screen, command: this.commandAt(sessionId, atMs) } : null;
+  }
+
+  /** Search hits on terminal output, each with the command it belongs to. */
+  linkHits(hits: SearchOutput['hits']): SearchOutput['hits'] {
+    return hits.map((h) => (h.type === 'terminal.output' && h.source === 'local' ? { ...h, command: this.commandAt(h.session_id, h.offset_ms) } : h));
+  }
+}
+
+function toRef(r: { seq: number; offset_ms: number; data: string }): TerminalCommandRef {
+  let d: Record<string, unknown> = {};
+  try {
+    d = JSON.parse(r.data) as Record<string, unknown>;
+  } catch {
+    // a row whose data is not JSON links as a bare command
+  }
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+  return { seq: r.seq, offset_ms: r.offset_ms, command: String(d.command ?? ''), exit_code: int(d.exit_code), duration_ms: int(d.duration_ms) };
+}
