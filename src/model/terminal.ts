@@ -1,12 +1,12 @@
 /** Terminal output shapes: a command's output, a terminal screen at a moment, the command a search hit belongs to. */
 import { z } from 'zod';
 import { SessionRef } from './base.js';
-import { MaxBytes, MAX_OFFSET_MS } from './operations.js';
+import { MAX_OFFSET_MS, MAX_TS, MaxBytes } from './operations.js';
 import { TerminalCommandRef } from './terminal-ref.js';
 
 const Moment = z
-  .union([z.number().int().min(0).max(MAX_OFFSET_MS), z.string().min(1).max(64)])
-  .describe('Offset in ms from the session start, or a wall time: ISO date-time, or "14:32" / "14:32:10" on the session\'s day.');
+  .union([z.number().int().min(0).max(MAX_TS), z.string().min(1).max(64)])
+  .describe('A moment: "+90s", "+1:30" or ms from the session start; "14:32" on the session\'s day; ISO 8601; epoch ms.');
 
 export { TerminalCommandRef } from './terminal-ref.js';
 
@@ -14,7 +14,9 @@ export const GetTerminalOutputInput = z
   .object({
     session: SessionRef,
     command_seq: z.number().int().positive().optional().describe('The terminal.command event (its seq) whose output you want.'),
-    at: Moment.optional().describe('The command running at this moment (or, with no command there, the output around it).'),
+    at: Moment.optional().describe(
+      'The command running at this moment ("+90s", "+1:30", "14:32", ISO 8601, epoch ms; or, with no command there, the output around it).',
+    ),
     from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of a time range instead of a command.'),
     to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the time range (inclusive).'),
     after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),

@@ -148,6 +148,7 @@ describe('wall-clock "at" beside every offset, over MCP', () => {
     ctx.emit('screen.text', { text: 'Error: widget failed to render' }, at(700));
     ctx.emit('transcript.segment', { text: 'why is the widget broken', end_offset_ms: 2400, confidence: 0.9, engine: 'test' }, at(900));
     ctx.emit('git.commit', { hash: 'abc1234', subject: 'Render the widget lazily', files: ['src/widget.ts'] }, at(1100));
+    ctx.emit('terminal.output', { stream: 'pty-1', text: 'FAIL widget.test.ts > renders lazily', start_byte: 0, end_byte: 38 }, at(1150));
     const ingested = await call('ingest_event', { type: 'terminal.command', channel: 'terminal', data: { command: 'npm test widget', exit_code: 1 } });
     expect(ingested.isError, JSON.stringify(ingested.content)).toBeFalsy();
     checkReply(ingested.structuredContent, new Map([[withScreen, ctx.startedAt]]), 'ingest_event');
@@ -171,6 +172,7 @@ describe('wall-clock "at" beside every offset, over MCP', () => {
     get_timeline: () => ({ session: withScreen }),
     search: () => ({ query: 'widget' }),
     get_transcript: () => ({ session: withScreen }),
+    get_terminal_output: () => ({ session: withScreen }),
     replay_at: () => ({ session: withScreen, at: '+1.2s' }),
     annotate: () => ({ session: withScreen, at: '+0:01', text: 'the widget broke here' }),
     replay_cursor: () => ({ session: withScreen, advance: 100 }),
