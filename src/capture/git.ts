@@ -94,6 +94,7 @@ export class GitChannel implements ChannelDriver {
 
   async start(ctx: ChannelContext): Promise<void> {
     this.ctx = ctx;
+    const startedAt = Date.now();
     const res = await run('git', ['rev-parse', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'], { cwd: ctx.project, env: ctx.env });
     if (res.spawnError) {
       ctx.setHealth('unavailable', 'git is not installed');
@@ -128,7 +129,9 @@ export class GitChannel implements ChannelDriver {
     watcher.on('error', (err: unknown) => ctx.setHealth('degraded', `watcher error: ${(err as Error).message}`));
     ctx.setHealth('running', `watching ${this.root}`);
     // After the reflog offsets: a commit made meanwhile shows in the state and as an event, never in neither.
-    this.noteState('start');
+    // HEAD as the session found it: only what the reflogs show from here on moves it. Awaited (bounded by
+    // STATE_TIMEOUT_MS), so the event is on its way before start_session answers, not a write after it.
+    await this.noteState('start', startedAt);
   }
 
   private reflogs(): string[] {
@@ -168,7 +171,7 @@ export class GitChannel implements ChannelDriver {
     }
     for (const [f, range] of this.skip) if (range[1] === Number.POSITIVE_INFINITY) this.skip.set(f, [range[0], now.get(f) ?? 0]);
     this.paused = false;
-    this.noteState('resume');
+    await this.noteState('resume');
   }
 
   /** Whether the reflog line at byte `at` of `file` was written while paused. */
@@ -179,14 +182,14 @@ export class GitChannel implements ChannelDriver {
   }
 
   /** Queues a `git.state` read before any reflog line seen later, on the clock of the moment it was asked for. */
-  private noteState(reason: 'start' | 'resume'): void {
+  private noteState(reason: 'start' | 'resume', ts = Date.now()): Promise<void> {
     const ctx = this.ctx;
-    if (!ctx) return;
-    const ts = Date.now();
+    if (!ctx) return Promise.resolve();
     this.chain = this.chain
       .then(() => this.readState())
       .then((state) => ctx.emit('git.state', { reason, ...state, detached: state.hash !== null && state.branch === null }, { ts }))
       .catch((err: unknown) => ctx.logger.warn({ err }, 'reading the repository state failed'));
+    return this.chain;
   }
 
   private async readState(): Promise<GitState & { subject: string | null }> {

@@ -60,7 +60,7 @@ describe.skipIf(!hasGit)('git.state', () => {
     expect(commit!.offset_ms).toBeGreaterThan(state!.offset_ms);
 
     const at = (offset: number) => t.services.replay.replayAt({ session: session.id, at: offset, tolerance_ms: 0, window_ms: 0, include_frame: false });
-    for (const offset of [state!.offset_ms, Math.floor((state!.offset_ms + commit!.offset_ms) / 2), commit!.offset_ms - 1]) {
+    for (const offset of [0, state!.offset_ms, Math.floor((state!.offset_ms + commit!.offset_ms) / 2), commit!.offset_ms - 1]) {
       expect(at(offset).git_head, `at ${offset}`).toMatchObject({
         from: 'git.state',
         hash: startHead,

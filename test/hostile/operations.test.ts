@@ -177,12 +177,26 @@ describe('every operation under schema-generated and hostile input', () => {
       if (st) await ctl('stop_session');
       return;
     }
+    const before = rowCounts();
     if (!st) {
       await ctl('start_session', { project: a.repo, label: 'fuzz target' });
       st = { state: 'recording' };
     }
     if (want === 'recording' && st.state === 'paused') await ctl('resume_session');
     if (want === 'paused' && st.state === 'recording') await ctl('pause_session');
+    // Channels record what they found at start and resume (git.state) through the group commit, a few ms
+    // after the reply: let those writes land, so they are not blamed on the next, refused, call.
+    if (rowCounts() !== before || st.state !== want) await settle();
+  }
+
+  async function settle(): Promise<void> {
+    let last = rowCounts();
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const now = rowCounts();
+      if (now === last) return;
+      last = now;
+    }
   }
 
   function stateFor(op: string): 'recording' | 'paused' | 'idle' {
