@@ -168,7 +168,8 @@ export class Replay {
     const win = s.lastOfTypes(row.id, at, ['window.focus']);
     const saved = s.lastOfTypes(row.id, at, FILE_TYPES);
     // Before the git channel's first event, HEAD is still the one the session started on.
-    const head = s.lastOfTypes(row.id, at, HEAD_TYPES) ?? s.events({ sessionId: row.id, types: ['git.state'], limit: 1 }).find((e) => e.data.reason === 'start');
+    const head =
+      s.lastOfTypes(row.id, at, HEAD_TYPES) ?? s.events({ sessionId: row.id, types: ['git.state'], limit: 1 }).find((e) => e.data.reason === 'start');
     const frame = this.frameSegment(row.id, at);
     return {
       session_id: row.id,
