@@ -64,11 +64,12 @@ const EXCEPTION =
 export const FAILURE_PATTERNS: readonly FailurePattern[] = [
   // ---- test runners
   { tool: 'vitest', kind: 'test', re: /^(?:[×✗✕xX❯>]\s+)?FAIL\s+\S+\s+(?:>|\[)\s*\S/ },
-  { tool: 'vitest', kind: 'test', re: /^[×✗✕]\s+\S+\.(?:test|spec)\.[cm]?[jt]sx?\s+>\s+\S/ },
+  { tool: 'vitest', kind: 'test', re: /^[×✗]\s+\S.*\s>\s+\S/ },
   { tool: 'vitest', kind: 'summary', re: re(`^❯\\s+\\S+\\s+\\(\\d+ tests? \\| ${N} failed\\b`) },
   { tool: 'vitest', kind: 'summary', re: re(`^(?:Tests|Test Files)\\s+${N} failed\\b`) },
   { tool: 'jest', kind: 'test', re: /^FAIL\s+\S+\.(?:test|spec)\.[cm]?[jt]sx?\b/ },
   { tool: 'jest', kind: 'test', re: /^●\s+\S.*›\s*\S/ },
+  { tool: 'jest', kind: 'test', re: /^✕\s+\S/ },
   { tool: 'jest', kind: 'assertion', re: /^expect\(received\)\.\w+/ },
   { tool: 'jest', kind: 'summary', re: re(`^(?:Tests|Test Suites):\\s+${N} failed\\b`) },
   { tool: 'mocha', kind: 'summary', re: re(`^${N} failing\\b`) },
@@ -107,7 +108,7 @@ export const FAILURE_PATTERNS: readonly FailurePattern[] = [
   { tool: 'rust', kind: 'runtime', re: /^thread '[^']*' panicked at\b/ },
   { tool: 'java', kind: 'runtime', re: /^Exception in thread "[^"]*" \S/ },
   { tool: 'exception', kind: 'runtime', re: /^(?:Uncaught )?Error(?: \[[A-Z_0-9]+\])?: \S/ },
-  { tool: 'node', kind: 'runtime', re: /^(?:\[UnhandledPromiseRejection|node:internal\/process\/promises.*triggerUncaughtException)/ },
+  { tool: 'node', kind: 'runtime', re: /^\[UnhandledPromiseRejection: \S/ },
   { tool: 'exception', kind: 'runtime', re: EXCEPTION },
   // ---- package managers and build tools
   { tool: 'npm', kind: 'package', re: /^npm (?:ERR!|error) (?!(?:A complete log|This is probably not a problem|There is likely additional|\s*$))\S/ },
@@ -126,6 +127,8 @@ const NONZERO = /\b[1-9]\d* (?:failed|failing|failures|errors?)\b/i;
 const SUCCESS = /^(?:ok|PASS|✓|√)\s/;
 /** `error: null,` in an object literal, `error: 'x'` in code: a key and a literal, nothing a tool prints. */
 const CODE_LITERAL = /^\w+: (?:null|undefined|true|false|\d+|'[^']*'|"[^"]*"|`[^`]*`|\w+|\[\]|\{\}|\{)?[,;{]?$/;
+/** A word every pattern above needs: most lines of a screen have none, and skip the list. Keep it in step with the list. */
+const MAY_FAIL = /fail|err|exception|panic|traceback|assert|fatal|unhandled|undefined reference|symbol\(s\) not found|[●×✗✕✖❯]|^E\s|\.go:\d|expect\(/i;
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
 
 /**
@@ -146,6 +149,7 @@ export function failureLines(text: string): FailureLine[] {
       if (/^Traceback \(most recent|^File "[^"]+", line \d+/.test(probe)) runtime = 'python';
       else if (/^at (?:\S+ \()?(?:file:\/\/|node:|\/|[A-Za-z]:\\)?\S+:\d+:\d+\)?$/.test(probe)) runtime = 'node';
     }
+    if (!MAY_FAIL.test(probe)) continue;
     if (SUCCESS.test(probe) || (ZERO.test(probe) && !NONZERO.test(probe))) continue;
     const p = FAILURE_PATTERNS.find((f) => f.re.test(probe));
     if (!p) continue;

@@ -48,6 +48,7 @@ AssertionError: expected 7 to equal 9
    Duration  1.21s`,
     want: [
       ['vitest', 'summary', '❯ src/queue.test.ts (12 tests | 1 failed)'],
+      ['vitest', 'test', '× Queue > drains in order 9ms'],
       ['vitest', 'test', 'FAIL src/queue.test.ts > Queue > drains in order'],
       ['assert', 'assertion', 'AssertionError: expected 7 to equal 9'],
       ['vitest', 'summary', 'Test Files 1 failed'],
@@ -80,6 +81,7 @@ Snapshots:   0 total
 Time:        1.234 s`,
     want: [
       ['jest', 'test', 'FAIL src/cache.test.js'],
+      ['jest', 'test', '✕ expires after ttl (5 ms)'],
       ['jest', 'test', '● Cache › expires after ttl'],
       ['jest', 'assertion', 'expect(received).toBe(expected)'],
       ['jest', 'summary', 'Test Suites: 1 failed'],
@@ -187,10 +189,12 @@ goroutine 1 [running]:
 main.main()
 	/home/dev/q/main.go:8 +0x1d
 exit status 2
+fatal error: all goroutines are asleep - deadlock!
 # github.com/dev/queue
 ./queue.go:14:9: undefined: drainAll`,
     want: [
       ['go', 'runtime', 'panic: runtime error: index out of range [3] with length 3'],
+      ['go', 'runtime', 'fatal error: all goroutines are asleep - deadlock!'],
       ['go build', 'compile', './queue.go:14:9: undefined: drainAll'],
     ],
   },
@@ -304,6 +308,13 @@ TypeError: Cannot read properties of undefined (reading 'length')
     at ModuleJob.run (node:internal/modules/esm/module_job:234:25)
 
 Node.js v22.14.0
+node:internal/process/promises:394
+    triggerUncaughtException(err, true /* fromPromise */);
+    ^
+
+[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "boom".] {
+  code: 'ERR_UNHANDLED_REJECTION'
+}
 node:internal/modules/esm/resolve:839
   throw new ERR_MODULE_NOT_FOUND(packageName, fileURLToPath(base), null);
         ^
@@ -311,6 +322,7 @@ node:internal/modules/esm/resolve:839
 Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'left-pad' imported from /home/dev/queue/src/main.js`,
     want: [
       ['node', 'runtime', "TypeError: Cannot read properties of undefined (reading 'length')"],
+      ['node', 'runtime', '[UnhandledPromiseRejection: This error originated'],
       ['node', 'runtime', "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'left-pad'"],
     ],
   },
@@ -434,6 +446,12 @@ describe('failureLines', () => {
     const covered = new Set(CASES.flatMap((c) => failureLines(c.text).map((f) => f.tool)));
     const tools = new Set(FAILURE_PATTERNS.map((p) => p.tool).filter((t) => t !== 'exception'));
     expect([...tools].filter((t) => !covered.has(t))).toEqual([]);
+  });
+
+  it('every pattern of the list is exercised by a line of the corpus', () => {
+    const lines = CASES.flatMap((c) => c.text.split('\n').map((l) => l.replace(/[\s\u00a0]+/g, ' ').trim()));
+    const unused = FAILURE_PATTERNS.filter((p) => !lines.some((l) => p.re.test(l))).map((p) => `${p.tool}: ${p.re.source}`);
+    expect(unused).toEqual([]);
   });
 
   it('reads terminal output with colours and carriage returns, and OCR text with stray blanks', () => {
