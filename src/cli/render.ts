@@ -18,7 +18,9 @@ export function renderReplay(r: ReplayAtOutput): string {
   if (r.window) lines.push(`  window     ${r.window.app} — ${r.window.title}`);
   if (r.last_saved) lines.push(`  last save  ${r.last_saved.path} at ${offset(r.last_saved.offset_ms)}`);
   if (r.git_head)
-    lines.push(`  git HEAD   ${(r.git_head.hash ?? '').slice(0, 10)} ${r.git_head.subject ?? ''}${r.git_head.branch ? ` (${r.git_head.branch})` : ''}`);
+    lines.push(
+      `  git HEAD   ${(r.git_head.hash ?? '').slice(0, 10)} ${r.git_head.subject ?? ''}${r.git_head.branch ? ` (${r.git_head.branch})` : ''}${r.git_head.from === 'git.state' ? ' (as read at start or resume)' : ''}`,
+    );
   for (const m of r.moments) lines.push(`  moment     ${m.kind} ${offset(m.start_offset_ms)}–${offset(m.end_offset_ms)}`);
   for (const a of r.annotations) lines.push(`  bookmark   ${offset(a.offset_ms)} ${a.text}`);
   if (r.current.length) lines.push('Now:', ...r.current.map((e) => `  ${eventLine(e)}`));
@@ -50,8 +52,22 @@ export function renderWhatHappened(r: WhatHappenedOutput): string {
           .join(', ')}`,
       );
     if (s.failed_commands.length)
-      out.push('  failed commands:', ...s.failed_commands.slice(0, 8).map((c) => `    ${offset(c.offset_ms)} ${c.command} → ${c.exit_code}`));
-    if (s.errors_on_screen.length) out.push('  errors on screen:', ...s.errors_on_screen.slice(0, 8).map((e) => `    ${offset(e.offset_ms)} ${e.text}`));
+      out.push(
+        '  failed commands:',
+        ...s.failed_commands
+          .slice(0, 8)
+          .map(
+            (c) =>
+              `    ${offset(c.offset_ms)} ${c.command} → ${c.exit_codes.join(', ') || '?'}${c.count > 1 ? ` (${c.count}×, last ${offset(c.last_offset_ms)})` : ''}`,
+          ),
+      );
+    if (s.failures.length)
+      out.push(
+        '  failures:',
+        ...s.failures
+          .slice(0, 12)
+          .map((f) => `    ${offset(f.offset_ms)} ${f.text}${f.count > 1 ? ` (${f.count}×)` : ''}${f.command ? `  ← ${f.command}` : ''}`),
+      );
     if (s.said.length) out.push('  said:', ...s.said.slice(0, 8).map((t) => `    ${offset(t.offset_ms)} ${t.text}`));
     if (s.annotations.length) out.push('  bookmarks:', ...s.annotations.map((a) => `    ${offset(a.offset_ms)} ${a.text}`));
   }

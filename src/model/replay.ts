@@ -37,7 +37,22 @@ export const ReplayAtOutput = z.object({
   screen_text: z.object({ offset_ms: z.number().int(), text: z.string() }).nullable().describe('The last on-screen text read at or before the moment.'),
   window: z.object({ offset_ms: z.number().int(), title: z.string(), app: z.string() }).nullable(),
   last_saved: z.object({ offset_ms: z.number().int(), path: z.string(), type: z.string() }).nullable(),
-  git_head: z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string().nullable(), branch: z.string().nullable() }).nullable(),
+  git_head: z
+    .object({
+      offset_ms: z.number().int(),
+      hash: z.string().nullable(),
+      subject: z.string().nullable(),
+      branch: z.string().nullable(),
+      from: z
+        .string()
+        .describe('The event it was read from: git.state (the repository as the session found it, or after a resume) or a commit, checkout, reset …'),
+      upstream: z.string().nullable().optional(),
+      ahead: z.number().int().nullable().optional(),
+      behind: z.number().int().nullable().optional(),
+      dirty_files: z.number().int().nullable().optional().describe('Tracked files with changes when the state was read (git.state only).'),
+    })
+    .nullable()
+    .describe('HEAD at that moment: the last commit or ref move before it, else the state the session started in.'),
   frame: z
     .object({ display: z.string(), segment_seq: z.number().int() })
     .nullable()
@@ -107,8 +122,34 @@ export const WhatHappenedOutput = z.object({
       moments: z.array(z.object({ kind: z.string(), start_offset_ms: z.number().int(), duration_ms: z.number().int(), what: z.string() })),
       files_touched: z.array(z.object({ path: z.string(), saves: z.number().int() })),
       commits: z.array(z.object({ offset_ms: z.number().int(), hash: z.string().nullable(), subject: z.string() })),
-      failed_commands: z.array(z.object({ offset_ms: z.number().int(), command: z.string(), exit_code: z.number().nullable() })),
-      errors_on_screen: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
+      failed_commands: z
+        .array(
+          z.object({
+            command: z.string(),
+            count: z.number().int().describe('How many times it failed in the range.'),
+            offset_ms: z.number().int().describe('First failure.'),
+            at: z.string(),
+            last_offset_ms: z.number().int(),
+            last_at: z.string(),
+            exit_codes: z.array(z.number().int()),
+          }),
+        )
+        .describe('Each command that failed, once (commands that differ only in environment assignments, sudo/time or spacing are one).'),
+      failures: z
+        .array(
+          z.object({
+            text: z.string().describe('The failure line: a failing test, an assertion, a compiler error, an exception, a package manager error.'),
+            tool: z.string().describe('Whose output it is, e.g. vitest, pytest, tsc, node, python, go, npm.'),
+            kind: z.enum(['test', 'assertion', 'compile', 'lint', 'runtime', 'package', 'summary', 'error']),
+            source: z.enum(['screen', 'terminal']),
+            count: z.number().int().describe('Separate sightings (a rerun showing it again counts again).'),
+            offset_ms: z.number().int().describe('First seen.'),
+            at: z.string(),
+            last_offset_ms: z.number().int(),
+            command: z.string().nullable().describe('The failed command it was seen while or just after.'),
+          }),
+        )
+        .describe('Each distinct failure line seen, once, in order of first sighting.'),
       said: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
       annotations: z.array(z.object({ offset_ms: z.number().int(), text: z.string() })),
     }),

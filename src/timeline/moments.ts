@@ -5,25 +5,29 @@
  *
  * - progress: from the first save of a file to the commit that includes it
  *   (saves of files that end up committed).
- * - stuck: a command failing again and again, the same file saved over and
- *   over without a commit, errors on screen that stay, or a long stretch of
+ * - stuck: one command failing again and again (per command: two commands
+ *   failing in turn are two stories), the same file edited over and over
+ *   without a commit, failure lines on screen that stay, or a long stretch of
  *   activity with no save or commit.
- * - research: a browser or documentation window in focus.
+ * - research: a browser or documentation viewer in focus.
  * - speech: dense talk (utterances close together, adding up).
  * - idle: nothing at all happened for a while.
  */
 import type { RecordedEvent } from '../model.js';
+import { failureLines } from './failures.js';
 import type { MomentRow } from './store.js';
 
 export type Moment = Omit<MomentRow, 'id' | 'session_id'>;
 
 export const MOMENT_RULES = {
-  /** Failing commands this many times within `failWindowMs` is being stuck. */
+  /** One command (by `commandKey`) failing this many times, each within `failWindowMs` of the one before, is being stuck. */
   failRepeat: 3,
   failWindowMs: 10 * 60_000,
-  /** Saving one file this many times within `editWindowMs` without committing it. */
+  /** Editing one file this many times within `editWindowMs` without committing it. */
   editRepeat: 6,
   editWindowMs: 10 * 60_000,
+  /** Saves of one file closer than this are one edit (editor autosave writes every second or so). */
+  editBurstMs: 30_000,
   /** Errors on screen seen in frames spanning at least this long. */
   screenErrorMs: 60_000,
   /** Activity without a save or commit for this long. */
@@ -33,11 +37,49 @@ export const MOMENT_RULES = {
   /** Utterances closer than this belong together; a stretch with at least `speechMinMs` of talk is a moment. */
   speechGapMs: 15_000,
   speechMinMs: 20_000,
-  research:
-    /\b(firefox|chrom(e|ium)|safari|edge|brave|opera|docs?\b|documentation|stack ?overflow|mdn|readthedocs|devdocs|github\.com\/.+\/(issues|pull)|google search)/i,
+  /** Apps (window class) that are reading: browsers and documentation viewers. */
+  researchApp: /\b(firefox|chrom(e|ium)|safari|msedge|microsoft-edge|brave|opera|vivaldi|epiphany|zeal|devdocs|dash)\b/i,
+  /** When the app is not known: a title only a browser or a documentation site has. */
+  researchTitle: /(mozilla firefox|google chrome|chromium|microsoft\S* edge|brave|stack ?overflow|mdn web docs|readthedocs|devdocs)\s*$/i,
 };
 
-const SKIP_FOR_IDLE = /^(session\.|capture\.|storage\.)/;
+/** Not activity of the person: the recorder's own bookkeeping, and the repository state noted at start. */
+const SKIP_FOR_IDLE = /^(session\.|capture\.|storage\.|git\.state$)/;
+
+const WRAPPER = /^(?:[A-Za-z_]\w*=(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s'"]\S*)?|sudo|time|command|nice|nohup|env|exec|noglob)\s+/;
+
+/**
+ * What makes two command lines the same command: blanks trimmed and
+ * collapsed, and what only changes how it runs stripped from the front —
+ * environment assignments (`CI=1 npm test`) and the wrappers `sudo`, `time`,
+ * `command`, `nice`, `nohup`, `env`, `exec`, `noglob` (their options are
+ * kept: `sudo -u x make` stays apart from `make`). Arguments are kept, so
+ * `npm test -- cache` and `npm test` are different commands.
+ */
+export function commandKey(command: string): string {
+  let s = command.trim();
+  for (let i = 0; i < 32 && WRAPPER.test(s); i++) s = s.replace(WRAPPER, '');
+  return s.replace(/\s+/g, ' ');
+}
+
+/** A command run: its key, whether it failed, or undefined when the event does not say. */
+function runOf(e: RecordedEvent): { key: string; label: unknown; failed: boolean; code: number | null } | undefined {
+  if (e.type !== 'terminal.command' && e.type !== 'editor.test_run') return undefined;
+  const code = typeof e.data.exit_code === 'number' ? e.data.exit_code : null;
+  const failed = code !== null ? code !== 0 : typeof e.data.passed === 'boolean' ? !e.data.passed : undefined;
+  if (failed === undefined) return undefined;
+  const label = e.type === 'editor.test_run' ? (e.data.name ?? e.data.command ?? null) : (e.data.command ?? null);
+  // A test run the editor reported and a shell command of the same text are different runs.
+  return { key: `${e.type === 'editor.test_run' ? 'editor:' : ''}${commandKey(String(label ?? ''))}`, label, failed, code };
+}
+
+/** Two paths name the same file: equal, or one is the other below a folder (project vs repository root). */
+function samePath(a: string, b: string): boolean {
+  if (!a || !b) return false;
+  if (a === b) return true;
+  const [long, short] = a.length > b.length ? [a, b] : [b, a];
+  return long.endsWith(`/${short}`);
+}
 
 export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: number): Moment[] {
   const ev = [...events].sort((a, b) => a.offset_ms - b.offset_ms || a.seq - b.seq);
@@ -51,31 +93,54 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
     if (e.type.startsWith('file.')) saves.push(e);
     if (e.type !== 'git.commit') continue;
     const files = Array.isArray(e.data.files) ? (e.data.files as { path?: unknown }[]).map((f) => String(f.path ?? '')) : [];
-    const mine = saves.filter((s) =>
-      files.some((f) => f && (f === s.data.path || String(s.data.path ?? '').endsWith(f) || f.endsWith(String(s.data.path ?? '')))),
-    );
+    const mine = saves.filter((s) => files.some((f) => samePath(f, String(s.data.path ?? ''))));
     const start = mine.length ? mine[0]!.offset_ms : e.offset_ms;
     add('progress', start, e.offset_ms, { commit: e.data.hash ?? null, subject: e.data.subject ?? null, files, saves: mine.length });
     saves.splice(0, saves.length, ...saves.filter((s) => !mine.includes(s)));
   }
 
-  // stuck: failing commands repeating.
-  const fails = ev.filter((e) => /^(terminal\.command|editor\.test_run)$/.test(e.type) && Number(e.data.exit_code ?? (e.data.passed === false ? 1 : 0)) !== 0);
-  for (const [start, end, group] of clusters(fails, MOMENT_RULES.failWindowMs)) {
-    if (group.length >= MOMENT_RULES.failRepeat)
-      add(
-        'stuck',
-        start,
-        end,
-        {
-          reason: 'a command kept failing',
-          failures: group.length,
-          command: group[group.length - 1]!.data.command ?? group[group.length - 1]!.data.name ?? null,
-        },
-        group.length,
-      );
+  // stuck: one command failing again and again, from its first failure to its next success.
+  const byCommand = new Map<string, { e: RecordedEvent; run: NonNullable<ReturnType<typeof runOf>> }[]>();
+  for (const e of ev) {
+    const run = runOf(e);
+    if (!run) continue;
+    const list = byCommand.get(run.key) ?? [];
+    list.push({ e, run });
+    byCommand.set(run.key, list);
   }
-  // stuck: the same file saved over and over without a commit in between.
+  for (const [key, runs] of byCommand) {
+    let group: (typeof runs)[number][] = [];
+    const close = (success?: RecordedEvent) => {
+      const last = group[group.length - 1];
+      if (last && group.length >= MOMENT_RULES.failRepeat) {
+        const resolved = success !== undefined && success.offset_ms - last.e.offset_ms <= MOMENT_RULES.failWindowMs;
+        add(
+          'stuck',
+          group[0]!.e.offset_ms,
+          resolved ? success.offset_ms : last.e.offset_ms,
+          {
+            reason: 'a command kept failing',
+            command: last.run.label ?? null,
+            key,
+            failures: group.length,
+            exit_codes: [...new Set(group.map((g) => g.run.code).filter((c) => c !== null))].sort((a, b) => a - b),
+            resolved,
+          },
+          group.length,
+        );
+      }
+      group = [];
+    };
+    for (const r of runs) {
+      if (r.run.failed) {
+        const last = group[group.length - 1];
+        if (last && r.e.offset_ms - last.e.offset_ms > MOMENT_RULES.failWindowMs) close();
+        group.push(r);
+      } else close(r.e);
+    }
+    close();
+  }
+  // stuck: the same file edited over and over without a commit in between (an autosave burst is one edit).
   const byFile = new Map<string, RecordedEvent[]>();
   for (const e of ev) {
     if (e.type === 'git.commit') {
@@ -84,14 +149,18 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
     }
     if (e.type === 'file.changed' && typeof e.data.path === 'string') {
       const list = byFile.get(e.data.path) ?? [];
-      list.push(e);
+      const prev = list[list.length - 1];
+      if (prev && e.offset_ms - prev.offset_ms < MOMENT_RULES.editBurstMs) list[list.length - 1] = e;
+      else list.push(e);
       byFile.set(e.data.path, list);
     }
   }
   flushEdits(byFile, add);
-  // stuck: errors staying on screen.
+  // stuck: failure lines (not the word "error": "0 errors" is good news) or error diagnostics staying on screen.
   const errs = ev.filter(
-    (e) => (e.type === 'screen.text' && /\b(error|exception|failed|traceback|panic)\b/i.test(String(e.data.text ?? ''))) || e.type === 'editor.diagnostics',
+    (e) =>
+      (e.type === 'screen.text' && failureLines(String(e.data.text ?? '')).length > 0) ||
+      (e.type === 'editor.diagnostics' && (e.data.severity ?? 'error') === 'error'),
   );
   for (const [start, end, group] of clusters(errs, 30_000)) {
     if (end - start >= MOMENT_RULES.screenErrorMs) add('stuck', start, end, { reason: 'errors on screen', frames: group.length }, group.length);
@@ -111,8 +180,9 @@ export function computeMoments(events: readonly RecordedEvent[], endOffsetMs: nu
   // research: a browser or docs window in focus, until focus moves elsewhere.
   const focus = ev.filter((e) => e.type === 'window.focus');
   focus.forEach((e, i) => {
-    const label = `${e.data.app ?? ''} ${e.data.title ?? ''}`;
-    if (!MOMENT_RULES.research.test(label)) return;
+    // By app: an editor with docs/ open or a file named edge.ts is not reading.
+    const app = String(e.data.app ?? '');
+    if (app ? !MOMENT_RULES.researchApp.test(app) : !MOMENT_RULES.researchTitle.test(String(e.data.title ?? ''))) return;
     const end = focus[i + 1]?.offset_ms ?? endOffsetMs;
     if (end - e.offset_ms >= 5000) add('research', e.offset_ms, end, { app: e.data.app ?? null, title: e.data.title ?? null });
   });

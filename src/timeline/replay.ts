@@ -21,6 +21,7 @@ import { ErrorCodes, TracedError } from '../errors.js';
 import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 import { wallClockBytes } from '../model/clock.js';
 import { fitPage } from './budget.js';
+import { failedCommands, failures } from './digest.js';
 import type { Offload } from './read-pool.js';
 import { computeMoments } from './moments.js';
 import { MAX_OFFSET_MS, momentOffset, parseMoment, parseTimeArg } from './query.js';
@@ -42,9 +43,31 @@ const MAX_SCREEN_TEXT = 8000;
 /** A replay cursor token: `<session id>:<offset>:<seq>`. */
 const CURSOR = new RegExp(`^(${SESSION_ID_PATTERN.source.slice(1, -1)}):(-?\\d+):(-?\\d+)$`);
 const FILE_TYPES = ['file.changed', 'file.created', 'file.deleted'];
-const HEAD_TYPES = ['git.commit', 'git.checkout', 'git.branch.switched', 'git.reset', 'git.merge', 'git.rebase'];
+/** Events that move HEAD, and the state noted at start and resume (the HEAD before the session's first move). */
+const HEAD_TYPES = [
+  'git.state',
+  'git.commit',
+  'git.checkout',
+  'git.branch.switched',
+  'git.reset',
+  'git.merge',
+  'git.rebase',
+  'git.pull',
+  'git.cherry_pick',
+  'git.revert',
+  'git.ref',
+];
 
 type EventOut = ReplayAtOutput['current'][number];
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const int = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+
+function gitHead(head: RecordedEvent): NonNullable<ReplayAtOutput['git_head']> {
+  const d = head.data;
+  const base = { offset_ms: head.offset_ms, hash: str(d.hash), subject: str(d.subject), branch: str(d.branch) ?? str(d.to), from: head.type };
+  if (head.type !== 'git.state') return base;
+  return { ...base, upstream: str(d.upstream), ahead: int(d.ahead), behind: int(d.behind), dirty_files: int(d.dirty_files) };
+}
 const out = (e: RecordedEvent): EventOut => ({ seq: e.seq, offset_ms: e.offset_ms, ts: e.ts, channel: e.channel, type: e.type, data: e.data });
 
 export class Replay {
@@ -116,7 +139,9 @@ export class Replay {
     const screen = s.lastOfTypes(row.id, at, ['screen.text']);
     const win = s.lastOfTypes(row.id, at, ['window.focus']);
     const saved = s.lastOfTypes(row.id, at, FILE_TYPES);
-    const head = s.lastOfTypes(row.id, at, HEAD_TYPES);
+    // Before the git channel's first event, HEAD is still the one the session started on.
+    const head =
+      s.lastOfTypes(row.id, at, HEAD_TYPES) ?? s.events({ sessionId: row.id, types: ['git.state'], limit: 1 }).find((e) => e.data.reason === 'start');
     const frame = this.frameSegment(row.id, at);
     return {
       session_id: row.id,
@@ -136,14 +161,7 @@ export class Replay {
       screen_text: screen ? { offset_ms: screen.offset_ms, text: String(screen.data.text ?? '').slice(0, MAX_SCREEN_TEXT) } : null,
       window: win ? { offset_ms: win.offset_ms, title: String(win.data.title ?? ''), app: String(win.data.app ?? '') } : null,
       last_saved: saved ? { offset_ms: saved.offset_ms, path: String(saved.data.path ?? ''), type: saved.type } : null,
-      git_head: head
-        ? {
-            offset_ms: head.offset_ms,
-            hash: (head.data.hash as string | undefined) ?? null,
-            subject: (head.data.subject as string | undefined) ?? null,
-            branch: (head.data.branch as string | undefined) ?? (head.data.to as string | undefined) ?? null,
-          }
-        : null,
+      git_head: head ? gitHead(head) : null,
       frame: frame ? { display: frame.channel_id, segment_seq: frame.seq } : null,
     };
   }
@@ -272,26 +290,37 @@ export class Replay {
       rows = this.d.store.listSessions({ limit: 50, since, until }).reverse();
     }
     const sessions = rows.map((r) => this.digest(r, since, until));
-    // Fit the budget: shorten the longest lists first, then say so.
+    // Fit the budget, then say so: lists are halved down to three items, then the oldest sessions go;
+    // a last session still too big is halved down to one item per list, and then loses whole lists,
+    // the least telling first (what went wrong goes last).
     let truncated = false;
     const size = () => JSON.stringify({ sessions }).length + wallClockBytes(sessions); // with the `at` each offset gets
-    const lists = ['said', 'errors_on_screen', 'recent', 'files_touched', 'failed_commands', 'moments', 'commits', 'annotations'] as const;
-    while (size() > q.max_chars) {
+    const lists = ['said', 'files_touched', 'annotations', 'commits', 'failed_commands', 'moments', 'failures'] as const;
+    const halve = (floor: number): boolean => {
       let cut = false;
       for (const s of sessions) {
         for (const k of lists) {
-          const arr = (s as Record<string, unknown>)[k] as unknown[] | undefined;
-          if (arr && arr.length > 3) {
-            arr.splice(Math.ceil(arr.length / 2));
+          const arr = s[k] as unknown[];
+          if (arr.length > floor) {
+            arr.splice(Math.max(floor, Math.ceil(arr.length / 2)));
             cut = true;
           }
         }
       }
+      return cut;
+    };
+    while (size() > q.max_chars) {
       truncated = true;
-      if (!cut) {
-        if (sessions.length > 1) sessions.splice(0, 1);
-        else break;
+      if (halve(3)) continue;
+      if (sessions.length > 1) {
+        sessions.splice(0, 1);
+        continue;
       }
+      if (halve(1)) continue;
+      const s = sessions[0];
+      const k = s && lists.find((l) => s[l].length > 0);
+      if (!s || !k) break;
+      s[k].splice(0);
     }
     return { range: { since, until }, sessions, truncated };
   }
@@ -305,7 +334,6 @@ export class Replay {
       String(t ?? '')
         .replace(/\s+/g, ' ')
         .slice(0, n);
-    const errorsSeen = new Set<string>();
     const moments = s.moments(r.id, from, to);
     const describe = (m: (typeof moments)[number]): string => {
       const d = JSON.parse(m.data) as Record<string, unknown>;
@@ -327,26 +355,12 @@ export class Replay {
       commits: ev
         .filter((e) => e.type === 'git.commit')
         .map((e) => ({ offset_ms: e.offset_ms, hash: (e.data.hash as string | undefined) ?? null, subject: clip(e.data.subject, 120) })),
-      failed_commands: ev
-        .filter((e) => e.type === 'terminal.command' && Number(e.data.exit_code ?? 0) !== 0)
-        .map((e) => ({
-          offset_ms: e.offset_ms,
-          command: clip(e.data.command, 160),
-          exit_code: typeof e.data.exit_code === 'number' ? e.data.exit_code : null,
-        })),
-      errors_on_screen: ev
-        .filter((e) => e.type === 'screen.text')
-        .flatMap((e) =>
-          String(e.data.text ?? '')
-            .split('\n')
-            .filter((l) => /\b(error|exception|failed|traceback|panic)\b/i.test(l))
-            .map((l) => ({ offset_ms: e.offset_ms, text: clip(l, 160) })),
-        )
-        .filter((x) => {
-          if (errorsSeen.has(x.text)) return false;
-          errorsSeen.add(x.text);
-          return true;
-        }),
+      failed_commands: failedCommands(ev, r.started_at),
+      failures: failures(
+        ev.filter((e) => e.type === 'screen.text').map((e) => ({ offset_ms: e.offset_ms, text: String(e.data.text ?? ''), source: 'screen' as const })),
+        ev,
+        r.started_at,
+      ),
       said: ev
         .filter((e) => e.type === 'transcript.segment')
         .map((e) => ({ offset_ms: e.offset_ms, text: clip(e.data.text, 240), len: String(e.data.text ?? '').length }))

@@ -79,6 +79,8 @@ describe('replay, moments and recordings', () => {
     // Before the commit, HEAD was not that commit yet.
     const before = await c.call('replay_at', { session: id, at: 100 });
     expect(before.result.git_head?.subject ?? null).not.toBe('Fix cache ttl');
+    // …it was the commit the session started on, as the git channel read it at start.
+    expect(before.result.git_head).toMatchObject({ from: 'git.state', subject: 'initial commit', branch: 'main' });
     // Wall-clock form of `at`.
     const wall = await c.call('replay_at', { session: id, at: new Date(before.result.ts + marks.save + 200 - 100).toISOString() });
     expect(wall.result.last_saved).toMatchObject({ path: 'store.ts' });
@@ -118,7 +120,7 @@ describe('replay, moments and recordings', () => {
     const progress = s.moments.find((m: any) => m.kind === 'progress');
     expect(progress?.what).toMatch(/committed "Fix cache ttl"/);
     expect(s.commits.map((x: any) => x.subject)).toEqual(['Fix cache ttl']);
-    expect(s.failed_commands.length).toBe(4);
+    expect(s.failed_commands).toMatchObject([{ command: 'npm test -- cache', count: 4, exit_codes: [1] }]);
     expect(s.files_touched.map((f: any) => f.path)).toEqual(expect.arrayContaining(['cache.ts', 'store.ts']));
     expect(s.annotations.map((a: any) => a.text)).toEqual(['store starts here']);
     // The size budget holds.

@@ -177,12 +177,40 @@ describe('every operation under schema-generated and hostile input', () => {
       if (st) await ctl('stop_session');
       return;
     }
+    const before = rowCounts();
     if (!st) {
       await ctl('start_session', { project: a.repo, label: 'fuzz target' });
       st = { state: 'recording' };
     }
     if (want === 'recording' && st.state === 'paused') await ctl('resume_session');
     if (want === 'paused' && st.state === 'recording') await ctl('pause_session');
+    // Channels record what they found at start and resume (git.state) through the group commit, a few ms
+    // after the reply: let those writes land, so they are not blamed on the next, refused, call.
+    if (rowCounts() !== before || st.state !== want) await settle();
+  }
+
+  async function settle(): Promise<void> {
+    // The git channel notes the repository state (git.state) at every start and resume; the group commit
+    // lands it a few ms after the reply, later on a loaded machine. Wait for it (bounded: a project that is
+    // not a repository has none), then for the rows to stay still.
+    rowCounts(); // opens the read-only connection
+    const q = db!.prepare(
+      `WITH s AS (SELECT id FROM sessions ORDER BY started_at DESC LIMIT 1)
+       SELECT (SELECT max(seq) FROM events WHERE session_id = (SELECT id FROM s) AND type = 'git.state') AS state,
+              (SELECT max(seq) FROM events WHERE session_id = (SELECT id FROM s) AND type IN ('session.started', 'session.resumed')) AS life`,
+    );
+    for (let i = 0; i < 80; i++) {
+      const r = q.get() as { state: number | null; life: number | null };
+      if (r.life === null || (r.state !== null && r.state > r.life)) break;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    let last = rowCounts();
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const now = rowCounts();
+      if (now === last) return;
+      last = now;
+    }
   }
 
   function stateFor(op: string): 'recording' | 'paused' | 'idle' {
@@ -371,6 +399,8 @@ describe('every operation under schema-generated and hostile input', () => {
         const counts = rowCounts();
         const o = transport === 'ipc' ? await ipcCall(op.name, g) : await mcpCall(op.name, g);
         tally.add(op.name, g, o);
+        // A start or resume that worked has channel writes landing just after its reply (see ensure).
+        if (o.kind === 'result' && (op.name === 'start_session' || op.name === 'resume_session')) await settle();
         // A refused call writes nothing (a start that fails half-way records its failed session, by design).
         if (o.kind === 'error' && !(op.name === 'start_session' && o.code === ErrorCodes.SESSION_START_FAILED)) {
           const now = rowCounts();
