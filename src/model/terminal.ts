@@ -15,10 +15,10 @@ export const GetTerminalOutputInput = z
     session: SessionRef,
     command_seq: z.number().int().positive().optional().describe('The terminal.command event (its seq) whose output you want.'),
     at: Moment.optional().describe(
-      'The command running at this moment ("+90s", "+1:30", "14:32", ISO 8601, epoch ms; or, with no command there, the output around it).',
+      'The command running at this moment ("+90s", "+1:30" or ms from the session start; "14:32"; ISO 8601; epoch ms). With no command there, the output around it.',
     ),
-    from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of a time range instead of a command.'),
-    to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the time range (inclusive).'),
+    from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of a time range instead of a command, ms from the session start.'),
+    to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the time range (inclusive), ms from the session start.'),
     after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
     max_bytes: MaxBytes,
   })
