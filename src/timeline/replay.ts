@@ -20,6 +20,7 @@ import { run } from '../capture/proc.js';
 import { ErrorCodes, TracedError } from '../errors.js';
 import { SESSION_ID_PATTERN, type RecordedEvent } from '../model.js';
 import { wallClockBytes } from '../model/clock.js';
+import { failureLines } from './failures.js';
 import { fitPage } from './budget.js';
 import { failedCommands, failures } from './digest.js';
 import type { Offload } from './read-pool.js';
@@ -329,7 +330,7 @@ export class Replay {
     const s = this.d.store;
     const from = Math.max(0, since - r.started_at);
     const to = Math.max(0, until - r.started_at);
-    const { saves, events: ev } = s.digestParts(r.id, from, to);
+    const { saves, events: ev } = s.digestParts(r.id, from, to, 2000, (text) => failureLines(text).length > 0);
     const clip = (t: unknown, n = 200) =>
       String(t ?? '')
         .replace(/\s+/g, ' ')
@@ -357,7 +358,13 @@ export class Replay {
         .map((e) => ({ offset_ms: e.offset_ms, hash: (e.data.hash as string | undefined) ?? null, subject: clip(e.data.subject, 120) })),
       failed_commands: failedCommands(ev, r.started_at),
       failures: failures(
-        ev.filter((e) => e.type === 'screen.text').map((e) => ({ offset_ms: e.offset_ms, text: String(e.data.text ?? ''), source: 'screen' as const })),
+        ev
+          .filter((e) => e.type === 'screen.text' || e.type === 'terminal.output')
+          .map((e) => ({
+            offset_ms: e.offset_ms,
+            text: String(e.data.text ?? ''),
+            source: e.type === 'screen.text' ? ('screen' as const) : ('terminal' as const),
+          })),
         ev,
         r.started_at,
       ),

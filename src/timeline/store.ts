@@ -160,7 +160,14 @@ export class Store {
    * digest quotes, each list bounded (newest kept) so memory does not grow
    * with the session.
    */
-  digestParts(sessionId: string, fromMs: number, toMs: number, max = 2000): { saves: { path: string; n: number }[]; events: RecordedEvent[] } {
+  digestParts(
+    sessionId: string,
+    fromMs: number,
+    toMs: number,
+    max = 2000,
+    /** Which terminal output to keep (e.g. text with failure lines); none when absent. */
+    keepOutput?: (text: string) => boolean,
+  ): { saves: { path: string; n: number }[]; events: RecordedEvent[] } {
     const saves = this.db
       .prepare(
         "SELECT json_extract(data, '$.path') AS path, COUNT(*) AS n FROM events WHERE session_id = ? AND offset_ms BETWEEN ? AND ? AND type LIKE 'file.%' AND json_extract(data, '$.path') IS NOT NULL GROUP BY 1 ORDER BY n DESC, path LIMIT ?",
@@ -174,7 +181,26 @@ export class Store {
          ) ORDER BY offset_ms DESC, seq DESC LIMIT ?) ORDER BY offset_ms, seq`,
       )
       .all(sessionId, fromMs, toMs, max * 4) as EventDbRow[];
-    return { saves, events: rows.map(rowToEvent) };
+    // Terminal output (traced shell): only the chunks `keepOutput` wants, on a budget of their own, so a flood of
+    // output neither crowds out commits and screens nor hides the one chunk with the failure in it.
+    const output: EventDbRow[] = [];
+    if (keepOutput) {
+      const it = this.db
+        .prepare("SELECT * FROM events WHERE session_id = ? AND offset_ms BETWEEN ? AND ? AND type = 'terminal.output' ORDER BY offset_ms, seq")
+        .iterate(sessionId, fromMs, toMs) as IterableIterator<EventDbRow>;
+      for (const row of it) {
+        let text = '';
+        try {
+          text = String((JSON.parse(row.data) as { text?: unknown }).text ?? '');
+        } catch {
+          continue;
+        }
+        if (!keepOutput(text)) continue;
+        output.push(row);
+        if (output.length >= max) break;
+      }
+    }
+    return { saves, events: [...rows, ...output].map(rowToEvent) };
   }
 
   /** Writes a batch of events and their FTS rows in one transaction. */

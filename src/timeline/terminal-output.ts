@@ -98,21 +98,6 @@ export class TerminalOutput {
     };
   }
 
-  /**
-   * Everything a command printed that was kept, as text (at most `maxChars`, the end kept: failures
-   * print last). TODO(digest): what_happened should quote, for each distinct failing command, the
-   * `failureLines(outputText(…))` of src/timeline/failures.ts (being written beside this) where it
-   * lists failed commands; this is the hook for it.
-   */
-  outputText(sessionId: string, command: TerminalCommandRef, maxChars = 64_000): string {
-    const to = command.offset_ms + (command.duration_ms ?? 0) + END_SLACK_MS;
-    const text = this.store
-      .events({ sessionId, fromMs: command.offset_ms, toMs: to, types: ['terminal.output'], order: 'offset', limit: 5000 })
-      .map((e) => String(e.data.text ?? ''))
-      .join('\n');
-    return text.length > maxChars ? text.slice(-maxChars) : text;
-  }
-
   /** The recorded terminal's screen at a moment, with the command running then; null when no shell was recorded by then. */
   async screenAt(sessionId: string, atMs: number): Promise<TerminalScreen | null> {
     const screen = await this.screens?.at(sessionId, atMs);

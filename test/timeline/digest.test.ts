@@ -159,3 +159,26 @@ describe('what_happened tells what went wrong, once each', () => {
     ).toBeNull();
   });
 });
+
+describe('what_happened quotes the failure lines of terminal output (traced shell)', () => {
+  it('a failing command with no screen: its printed failure lines are cited once, under that command, at the moment printed', async () => {
+    const out = (offset_ms: number, text: string): Seed => ({ offset_ms, type: 'terminal.output', data: { stream: 'pty-1', text } });
+    const ev: Seed[] = [];
+    for (const at of [30_000, 70_000])
+      ev.push(
+        cmd(at, 'cargo test', 101, 6000),
+        out(at + 2500, 'running 3 tests\ntest drains ... FAILED'),
+        out(at + 3200, "thread 'drains' panicked at src/lib.rs:9:5:\nassertion `left == right` failed"),
+      );
+    // A flood of unrelated output must not push the failures or the commit out of the digest.
+    for (let i = 0; i < 3000; i++) ev.push(out(100_000 + i * 10, `compiling crate ${i} ok`));
+    ev.push({ offset_ms: 140_000, type: 'git.commit', data: { hash: 'abc1234', subject: 'Fix the drain order' } });
+    const t = seed(ev);
+    const s = (await t.services.replay.whatHappened({ session: ID, max_chars: 12_000 })).sessions[0]!;
+    const panic = s.failures.filter((f) => /panicked at src\/lib\.rs/.test(f.text));
+    expect(panic, JSON.stringify(s.failures)).toHaveLength(1);
+    expect(panic[0]).toMatchObject({ source: 'terminal', command: 'cargo test', offset_ms: 33_200, count: 2 });
+    expect(s.failed_commands.map((c) => [c.command, c.count])).toEqual([['cargo test', 2]]);
+    expect(s.commits.map((c) => c.subject)).toEqual(['Fix the drain order']);
+  });
+});
