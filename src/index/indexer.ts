@@ -11,19 +11,17 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { run } from '../capture/proc.js';
 import { isDiskFull } from '../errors.js';
-import type { EventData, IndexerStatus } from '../model.js';
+import type { IndexerStatus } from '../model.js';
 import type { IndexProgressRow, SegmentRow, Store } from '../timeline/store.js';
 import { redactPieces, redactRecognized } from '../timeline/redact.js';
-import { firstSeen, lineRows, meanOf, sameRows, sampleFrames, THUMB_H } from './frames.js';
-import { changedRows, cropRows, invert, readPgm, type OcrEngine } from './ocr.js';
+import { BACKOFF, type BackoffPolicy, deferral, Machine } from './backoff.js';
+import { CpuMeter } from './cost.js';
+import { sampleFrames } from './frames.js';
+import { type OcrEngine, recognizeAll } from './ocr.js';
+import { type IndexedEvent, planReads, screenTextEvents } from './screen-text.js';
 import { type SpeechEngine, transcribeRegions, voicedRegions } from './speech.js';
 
-export interface IndexedEvent {
-  channel: string;
-  type: string;
-  offset_ms: number;
-  data: EventData;
-}
+export type { IndexedEvent } from './screen-text.js';
 
 export interface IndexerOptions {
   store: Store;
@@ -44,12 +42,17 @@ export interface IndexerOptions {
   ocrIntervalMs: number;
   /** Frames whose every thumbnail block is within this many grey levels of the last one read are skipped. */
   duplicateThreshold: number;
+  /** How many screen heights a minute of recording may read (see screen-text.ts); OCR_BUDGET when absent. */
+  ocrBudget?: { screensPerMinute: number; burst: number };
   /** Audio quieter than this level (dBFS, per 20 ms) never counts as speech; the gate adapts above it to each segment's noise. */
   silenceDb: number;
   /** Writes a segment's events and its progress row in one transaction. */
   commit: (sessionId: string, events: IndexedEvent[], progress: IndexProgressRow) => void;
   log: Logger;
   idleMs?: number;
+  /** True while a session records: only then may indexing be deferred (backoff.ts). Never deferred without it. */
+  recording?: () => boolean;
+  backoff?: BackoffPolicy;
 }
 
 export type { IndexerStatus } from '../model.js';
@@ -78,10 +81,18 @@ export class Indexer {
    * Per session and display: the thumbnail last read (a still screen across segments is not read again)
    * and the frames after it, so text first read in the next segment is dated where it appeared.
    */
-  private readonly screens = new Map<string, { seq: number; endMs: number; last: Uint8Array | undefined; tail: { at: number; px: Uint8Array }[] }>();
+  private readonly screens = new Map<
+    string,
+    { seq: number; endMs: number; last: Uint8Array | undefined; budget: { tokens: number; at: number }; tail: { at: number; px: Uint8Array }[] }
+  >();
   /** The speech engine in use: the one chosen at start until a whisper model turns up (rechooseSpeech). */
   private speech: IndexerOptions['speech'];
   private lookedForSpeech = 0;
+
+  private readonly machine = new Machine();
+  private readonly deferred = new Map<'ocr' | 'speech', string>();
+  /** CPU per stage since the daemon started (status.indexer.cost). */
+  private readonly meter = new CpuMeter();
 
   constructor(private readonly o: IndexerOptions) {
     this.speech = o.speech;
@@ -156,7 +167,23 @@ export class Indexer {
       speech: part('speech', '[ms][iy]*:*', this.speech),
       current: this.current.get('ocr') ?? this.current.get('speech') ?? null,
       indexed_segments: this.done,
+      deferred: this.deferred.get('ocr') ?? this.deferred.get('speech') ?? null,
+      cost: this.meter.snapshot(),
     };
+  }
+
+  /** Where helpers reaped while the OCR loop is between its own helpers belong: to speech when it is mid-segment. */
+  private otherLoop(): 'speech' | 'other' {
+    return this.current.has('speech') ? 'speech' : 'other';
+  }
+
+  /** Why this kind waits now (backoff.ts), noted for status; undefined when it goes ahead. */
+  private waitReason(kind: 'ocr' | 'speech'): string | undefined {
+    const recording = this.o.recording?.() ?? false;
+    const why = recording ? deferral(this.o.backoff ?? BACKOFF, this.machine.state(true, this.backlog.get(kind)?.ms ?? 0)) : undefined;
+    if (why) this.deferred.set(kind, why);
+    else this.deferred.delete(kind);
+    return why;
   }
 
   private async run(kind: 'ocr' | 'speech', glob: string): Promise<void> {
@@ -166,7 +193,8 @@ export class Indexer {
       if (kind === 'speech' && this.o.rechooseSpeech) await this.upgradeSpeech();
       const engine = kind === 'ocr' ? this.o.ocr.engine : this.speech.engine;
       if (engine) this.countBacklog(kind, glob);
-      const seg = engine ? this.o.store.nextToIndex(kind, glob) : undefined;
+      const why = engine ? this.waitReason(kind) : undefined;
+      const seg = engine && !why ? this.o.store.nextToIndex(kind, glob) : undefined;
       if (seg) {
         // index() handles its own failures; this guards the loop against anything else (a closed store).
         this.stale.add(kind);
@@ -200,7 +228,10 @@ export class Indexer {
         this.o.commit(seg.session_id, [], { ...base, state: 'skipped', engine: null, events: 0, detail: 'segment file missing', done_at: Date.now() });
         return;
       }
-      const r = kind === 'ocr' ? await this.ocrSegment(seg, file, work, ctl.signal) : await this.speechSegment(seg, file, work, ctl.signal);
+      const r =
+        kind === 'ocr'
+          ? await this.ocrSegment(seg, file, work, ctl.signal)
+          : await this.meter.child('speech', () => this.speechSegment(seg, file, work, ctl.signal));
       if (!this.running) return; // stopped mid-way: nothing written, redone next time
       this.o.commit(seg.session_id, r.events, {
         ...base,
@@ -211,6 +242,7 @@ export class Indexer {
         done_at: Date.now(),
       });
       this.done++;
+      this.meter.media[kind] += seg.duration_ms ?? 0;
     } catch (err) {
       if (!this.running) return;
       if (isDiskFull(err)) {
@@ -247,7 +279,9 @@ export class Indexer {
     signal: AbortSignal,
   ): Promise<{ events: IndexedEvent[]; engine: string; skipped?: boolean; detail?: string }> {
     const engine = this.o.ocr.engine as OcrEngine;
-    const { reads, thumbs } = await sampleFrames({ ffmpeg: await this.o.ffmpeg(), nice: 'nice', file, work, intervalMs: this.o.ocrIntervalMs, signal });
+    const ff = await this.o.ffmpeg();
+    const sample = () => sampleFrames({ ffmpeg: ff, nice: 'nice', file, work, intervalMs: this.o.ocrIntervalMs, signal });
+    const { reads, thumbs } = await this.meter.child('frame_decode', sample, this.otherLoop());
     // Frames on the session clock. The frames of the previous segment after its last read one come first when this
     // segment continues it: text that appeared there and was first read here is dated where it appeared.
     const key = `${seg.session_id}\u0000${seg.channel_id}`;
@@ -255,81 +289,35 @@ export class Indexer {
     const carried = prior && prior.seq === seg.seq - 1 && Math.abs(prior.endMs - seg.start_offset_ms) <= 1000 ? prior.tail : [];
     const frames = [...carried, ...thumbs.map((t) => ({ at: seg.start_offset_ms + t.ptsMs, px: t.px }))];
     const segEnd = seg.start_offset_ms + (seg.duration_ms ?? 0);
-    const events: IndexedEvent[] = [];
-    let last = prior?.last;
-    let skipped = 0;
-    let cropped = 0;
-    for (const [k, rd] of reads.entries()) {
-      if (signal.aborted) break;
-      const idx = carried.length + rd.thumb;
-      const px = frames[idx]?.px;
-      if (!px) continue;
-      const before = last;
-      const region = before ? changedRows(before, px, this.o.duplicateThreshold) : { from: 0, to: 1 };
-      if (!region) {
-        skipped++;
-        continue;
-      }
-      last = px;
-      const frame = readPgm(fs.readFileSync(rd.file));
-      // Only the rows that changed are read when the change is small: the text that just appeared is
-      // what search needs at this moment, and a dense screen costs ~2 s a frame to read whole.
-      const partial = region.to - region.from < 0.5;
-      const toRead = partial ? cropRows(frame, region.from, region.to) : frame;
-      const dark = meanOf(px) < 110;
-      if (dark) invert(toRead);
-      if (partial || dark) fs.writeFileSync(rd.file, toRead.buf);
-      if (partial) cropped++;
-      const res = await engine.recognize(rd.file, signal);
-      if (!res.text.trim()) continue;
-      const readAt = seg.start_offset_ms + rd.ptsMs;
-      const nextRead = reads[k + 1] ? seg.start_offset_ms + (reads[k + 1] as { ptsMs: number }).ptsMs : Math.max(readAt, segEnd);
-      const text = redactRecognized(res.text);
-      // Each line is dated to the first frame its rows looked as they do in the frame read (the frame it
-      // appeared in, at 2 fps within half a second); lines that appeared together are one event.
-      const cropTop = partial ? Math.floor(region.from * frame.height) : 0;
-      const byFirst = new Map<number, { text: string; conf: number }[]>();
-      const whole = firstSeen(frames, idx, Math.floor(region.from * THUMB_H), Math.ceil(region.to * THUMB_H) - 1, this.o.duplicateThreshold);
-      for (const l of res.lines) {
-        const rows = l.top === undefined || l.bottom === undefined ? undefined : lineRows(cropTop + l.top, cropTop + l.bottom, frame.height);
-        // A line whose rows did not change since the last frame read was read then (a whole-screen read
-        // around a change elsewhere): it is not new here.
-        if (rows && before && sameRows(before, px, rows[0], rows[1], this.o.duplicateThreshold)) continue;
-        const first = rows ? firstSeen(frames, idx, rows[0], rows[1], this.o.duplicateThreshold) : whole;
-        const g = byFirst.get(first) ?? [];
-        g.push({ text: redactPieces(text, l.text), conf: l.conf });
-        byFirst.set(first, g);
-      }
-      for (const [first, lines] of [...byFirst.entries()].sort((x, y) => x[0] - y[0])) {
-        const at = (frames[first] as { at: number }).at;
-        const words = lines.reduce((n, l) => n + l.text.split(/\s+/).filter(Boolean).length, 0);
-        events.push({
-          channel: seg.channel_id,
-          type: 'screen.text',
-          offset_ms: at,
-          data: {
-            display: seg.channel_id,
-            text: lines.map((l) => l.text).join('\n'),
-            confidence: Math.round(lines.reduce((a, l) => a + l.conf, 0) / lines.length),
-            words,
-            lines,
-            // On screen from offset_ms (its first frame) at least until the next frame read.
-            duration_ms: Math.max(0, nextRead - at),
-            // The frame that was read: the text is on it; offset_ms is where it first was.
-            frame_offset_ms: readAt,
-            inverted: dark,
-            engine: engine.name,
-            // partial: only the changed band of the screen (fractions of its height) was read.
-            ...(partial ? { region: { from: Math.round(region.from * 1000) / 1000, to: Math.round(region.to * 1000) / 1000 } } : {}),
-          },
-        });
-      }
-    }
+    // 1. From the thumbnails alone: which frames to read, and which band of each.
+    const plan = this.meter.self('change_detection', () => planReads(reads, frames, carried.length, seg.start_offset_ms, prior, this.o));
+    // 2. All of them in one run of the engine.
+    const results = await this.meter.child(
+      'ocr',
+      () =>
+        recognizeAll(
+          engine,
+          plan.reads.map((p) => p.file),
+          signal,
+        ),
+      this.otherLoop(),
+    );
+    // 3. Each line dated to the first frame it was on.
+    const events = this.meter.self('change_detection', () =>
+      plan.reads.flatMap((p, i) => {
+        const res = results[i];
+        if (!res?.text.trim()) return [];
+        const next = reads[p.k + 1];
+        const nextRead = next ? seg.start_offset_ms + next.ptsMs : Math.max(p.readAt, segEnd);
+        return screenTextEvents(seg.channel_id, engine.name, p, res, frames, nextRead, this.o.duplicateThreshold);
+      }),
+    );
     const lastRead = reads.length ? carried.length + (reads[reads.length - 1] as { thumb: number }).thumb : -1;
-    this.screens.set(key, { seq: seg.seq, endMs: segEnd, last, tail: frames.slice(lastRead + 1).slice(-MAX_TAIL_FRAMES) });
+    this.screens.set(key, { seq: seg.seq, endMs: segEnd, last: plan.last, budget: plan.budget, tail: frames.slice(lastRead + 1).slice(-MAX_TAIL_FRAMES) });
     if (this.screens.size > 64) this.screens.delete(this.screens.keys().next().value as string);
     events.sort((a, b) => a.offset_ms - b.offset_ms);
-    return { events, engine: engine.name, detail: `${reads.length} frames, ${skipped} unchanged, ${cropped} read in part` };
+    const { skipped, deferred, cropped } = plan;
+    return { events, engine: engine.name, detail: `${reads.length} frames, ${skipped} unchanged, ${deferred} deferred, ${cropped} read in part` };
   }
 
   private async speechSegment(

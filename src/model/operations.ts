@@ -70,6 +70,13 @@ export const IndexerStatus = z
     speech: IndexerPart,
     current: z.object({ session: z.string(), channel: z.string(), seq: z.number().int(), kind: z.string() }).nullable(),
     indexed_segments: z.number().int(),
+    deferred: z.string().nullable().optional().describe('Why indexing waits now (recording on battery or on a busy machine), or null.'),
+    cost: z
+      .object({
+        cpu_ms: z.record(z.string(), z.number().int()).describe('CPU (ms) per stage since the daemon started: frame_decode, change_detection, ocr, speech.'),
+        media_ms: z.object({ ocr: z.number().int(), speech: z.number().int() }).describe('Recording (ms) indexed in that time, per kind.'),
+      })
+      .optional(),
   })
   .describe('Local indexing: which engines run and why, and how far behind the recording they are.');
 export type IndexerStatus = z.input<typeof IndexerStatus>;

@@ -61,7 +61,7 @@ describe('output of a real session', () => {
     const r = await cli(home, ['search', 'logout']);
     const hint = /replay: traced (timeline \S+ --from \S+ --to \S+)/.exec(r.stdout);
     expect(hint, r.stdout).not.toBeNull();
-    const t = await cli(home, [...(hint?.[1] as string).split(' '), '--json']);
+    const t = await cli(home, [...String(hint?.[1]).split(' '), '--json']);
     expect(t.code, t.stderr).toBe(0);
     expect(t.json.events.some((e: { type: string }) => e.type === 'git.commit')).toBe(true);
   });
