@@ -10,7 +10,9 @@
  * like everything else.
  *
  * Record: start_ms US end_ms US exit US cwd US shell US command RS
- * (US = \x1f, RS = \x1e: characters a command line does not contain).
+ * (US = \x1f, RS = \x1e). The hooks write a US or RS inside a command or a cwd as
+ * U+241F / U+241E, so a typed separator cannot forge or split a record; the parser
+ * takes only well-formed records and keeps the good ones around a bad one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +20,6 @@ import path from 'node:path';
 export const SPOOL_FILE = 'terminal.spool';
 /** Bash reads its last history entry through `terminal.cmd.<pid>` beside the spool (no subshell); emptied at once. */
 const SCRATCH = /^terminal\.cmd\.(\d+)$/;
-const US = '\x1f';
 const RS = '\x1e';
 
 export interface TerminalRecord {
@@ -31,6 +32,8 @@ export interface TerminalRecord {
 }
 
 // The snippets are shell code kept verbatim: '@SPOOL@' is the one place a value goes in.
+// Each writes US and RS found in a command or a directory as the visible symbols U+241F and
+// U+241E (and zsh a NUL as U+2400): a record cannot be forged or split by what was typed.
 const BASH_HOOK = `# traced: report each command (start, end, exit code, cwd, text) to the spool file below.
 # Bash >= 5 ($EPOCHREALTIME). Builtins only: no process and no output per command.
 # Leaves the DEBUG trap alone and joins PROMPT_COMMAND (string or array) or
@@ -43,15 +46,27 @@ if [[ \${BASH_VERSINFO[0]:-0} -ge 5 ]]; then
 __traced_spool=@SPOOL@
 __traced_scratch=\${__traced_spool%/*}/terminal.cmd.$$
 # Sourced again (a second eval in an rc file), it keeps its state and adds nothing twice.
-__traced_start=\${__traced_start-} __traced_line=\${__traced_line-} __traced_n=\${__traced_n-} __traced_dedup=\${__traced_dedup-}
+__traced_start=\${__traced_start-} __traced_line=\${__traced_line-} __traced_n=\${__traced_n-} __traced_rv=0
+__traced_hc=\${__traced_hc-} __traced_hcset=\${__traced_hcset-}
+# An array is never exported: a child bash that inherits PROMPT_COMMAND or PS0 from an
+# \`export\` but not this hook finds it unset, and our entries there do nothing.
+__traced_on=(1)
+__traced_x=($'\\x1f' $'\\x1e' $'\\xe2\\x90\\x9f' $'\\xe2\\x90\\x9e')
 # Expands to nothing; evaluating the subscript stores the time in this shell.
-__traced_ps0='\${__traced_z[__traced_start=\${EPOCHREALTIME/[.,]/}]-}'
+__traced_ps0='\${__traced_z[\${__traced_on+__traced_start=\${EPOCHREALTIME/[.,]/},}0]-}'
+# '&& :' keeps the command's status (for the PROMPT_COMMAND parts after ours) without
+# tripping \`set -e\`: a failing command before '&&' does not end the shell.
+__traced_pc='\${__traced_on+__traced_prompt} && :'
 __traced_setup() {
   [[ \${PS0:-} == *"$__traced_ps0"* ]] || PS0=\${PS0:-}$__traced_ps0
-  # ignoredups would hide a repeated command from us: history keeps it, we drop it below.
-  if [[ \${HISTCONTROL:-} == *ignoredups* || \${HISTCONTROL:-} == *ignoreboth* ]]; then
-    __traced_dedup=1 HISTCONTROL=\${HISTCONTROL//ignoreboth/ignorespace}
-    HISTCONTROL=\${HISTCONTROL//ignoredups/}
+  # ignoredups and erasedups would hide a repeated command from us: history keeps it, and
+  # the precmd below drops or erases the copies as they would have. Set again by the user
+  # (or by bash-preexec), it is read again.
+  if [[ -z $__traced_hcro && \${HISTCONTROL-} != "$__traced_hcset" ]]; then
+    __traced_hc=\${HISTCONTROL-} HISTCONTROL=\${HISTCONTROL-}
+    HISTCONTROL=\${HISTCONTROL//ignoreboth/ignorespace}
+    HISTCONTROL=\${HISTCONTROL//ignoredups/} HISTCONTROL=\${HISTCONTROL//erasedups/}
+    __traced_hcset=$HISTCONTROL
   fi
 }
 # The newest history entry, through a file: $(...) would fork a subshell at every prompt.
@@ -65,26 +80,48 @@ __traced_last() {
   __traced_n=\${__traced_n%%[!0-9]*}
   __traced_line=\${__traced_line#*[0-9][* ] }
 }
+# Returns 0 (bash-preexec calls it bare; under set -e a failure would end the shell); the
+# command's status is left in __traced_rv for __traced_prompt.
 __traced_precmd() {
-  local __traced_ec=$? __traced_end=\${EPOCHREALTIME/[.,]/} __traced_pn=$__traced_n __traced_pl=$__traced_line
+  local __traced_ec=$? __traced_end=\${EPOCHREALTIME/[.,]/} __traced_pn=$__traced_n __traced_pl=$__traced_line __traced_c __traced_d
+  __traced_rv=$__traced_ec
+  # PS0 ran (a start time) and history gained an entry (number or text changed): a command ran.
   if [[ -n $__traced_start ]]; then
     __traced_last
     if [[ $__traced_n != "$__traced_pn" || $__traced_line != "$__traced_pl" ]]; then
+      __traced_c=\${__traced_line//"\${__traced_x[0]}"/\${__traced_x[2]}} __traced_d=\${PWD//"\${__traced_x[0]}"/\${__traced_x[2]}}
+      __traced_c=\${__traced_c//"\${__traced_x[1]}"/\${__traced_x[3]}} __traced_d=\${__traced_d//"\${__traced_x[1]}"/\${__traced_x[3]}}
       builtin printf '%s\\037%s\\037%s\\037%s\\037bash\\037%s\\036' "\${__traced_start:0:13}" "\${__traced_end:0:13}" \\
-        "$__traced_ec" "$PWD" "$__traced_line" 2>/dev/null >>"$__traced_spool" || :
-      if [[ -n $__traced_dedup && $__traced_line == "$__traced_pl" && -n $__traced_pn ]]; then
+        "$__traced_ec" "$__traced_d" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
+      if [[ $__traced_hc == *ignoredups* || $__traced_hc == *ignoreboth* ]] && [[ $__traced_line == "$__traced_pl" && -n $__traced_pn ]]; then
         builtin history -d "$__traced_n" 2>/dev/null || :
         __traced_n=$__traced_pn
+      elif [[ $__traced_hc == *erasedups* ]]; then
+        # history -s obeys HISTCONTROL: bash itself erases every copy of this line, then adds
+        # it back at the end (ignoredups would stop that: the newest copy is this one).
+        HISTCONTROL=erasedups
+        builtin history -s -- "$__traced_line" 2>/dev/null || :
+        HISTCONTROL=$__traced_hcset
+        __traced_last
       fi
     fi
     __traced_start=
   fi
   __traced_setup
-  return $__traced_ec
+  return 0
 }
+# The PROMPT_COMMAND entry: hands the command's status on to the parts after it.
+__traced_prompt() { __traced_precmd; return $__traced_rv; }
 # bash-preexec's DEBUG trap misses subshells: PS0 above is kept, this covers a PS0 that
 # someone replaced until the next prompt puts ours back.
 __traced_preexec() { [[ -n $__traced_start ]] || __traced_start=\${EPOCHREALTIME/[.,]/}; }
+# Read-only (declare -r) variables cannot be joined: say so once instead of failing at every prompt.
+__traced_ro() { [[ $(builtin declare -p "$1" 2>/dev/null) =~ ^declare\\ -[a-zA-Z]*r ]]; }
+__traced_hcro=
+__traced_ro HISTCONTROL && __traced_hcro=1
+if __traced_ro PS0 || { [[ -z \${bash_preexec_imported:-}\${__bp_imported:-} ]] && __traced_ro PROMPT_COMMAND; }; then
+  builtin printf '%s\\n' "traced: PS0 or PROMPT_COMMAND is read-only in this shell: its commands are not recorded" >&2
+else
 __traced_setup
 [[ -n $__traced_n ]] || __traced_last
 if [[ -n \${bash_preexec_imported:-}\${__bp_imported:-} ]]; then
@@ -93,36 +130,48 @@ if [[ -n \${bash_preexec_imported:-}\${__bp_imported:-} ]]; then
   [[ " \${precmd_functions[*]-} " == *" __traced_precmd "* ]] || precmd_functions+=(__traced_precmd)
 elif [[ -n \${PROMPT_COMMAND+set} && \${PROMPT_COMMAND@a} == *a* ]]; then
   # An array (bash >= 5.1): ours first, to see the command's $? (and hand it on).
-  [[ " \${PROMPT_COMMAND[*]} " == *" __traced_precmd "* ]] || PROMPT_COMMAND=(__traced_precmd "\${PROMPT_COMMAND[@]}")
-elif [[ \${PROMPT_COMMAND:-} != *__traced_precmd* ]]; then
+  [[ \${PROMPT_COMMAND[*]} == *__traced_pr* ]] || PROMPT_COMMAND=("$__traced_pc" "\${PROMPT_COMMAND[@]}")
+elif [[ \${PROMPT_COMMAND:-} != *__traced_pr* ]]; then
   # A newline, not ';': the string may end with ';', spaces or a newline of its own.
-  PROMPT_COMMAND=__traced_precmd\${PROMPT_COMMAND:+$'\\n'$PROMPT_COMMAND}
+  PROMPT_COMMAND=$__traced_pc\${PROMPT_COMMAND:+$'\\n'$PROMPT_COMMAND}
+fi
 fi
 fi
 `;
 
 const ZSH_HOOK = `# traced: report each command (start, end, exit code, cwd, text) to the spool file below.
 # Builtins only: no process and no output per command. Joins the preexec/precmd hooks
-# with add-zsh-hook, beside any others.
+# with add-zsh-hook, beside any others. The functions run under \`emulate -L zsh\`, so
+# the user's options (ksh_arrays, err_exit, nounset…) change nothing, and return 0.
 if zmodload zsh/datetime 2>/dev/null && autoload -Uz add-zsh-hook 2>/dev/null; then
   # Sourced again, it keeps its state; add-zsh-hook adds a function once.
   typeset -g __traced_spool=@SPOOL@ __traced_start=\${__traced_start-} __traced_cmd=\${__traced_cmd-}
   __traced_preexec() {
-    # A line history leaves out (hist_ignore_space) is not recorded either.
-    if [[ -o hist_ignore_space && $1 == [[:space:]]* ]]; then
-      __traced_start=
-    else
-      __traced_cmd=\${1:-$3} __traced_start=\${EPOCHREALTIME/[.,]/}
-    fi
+    local __traced_o=
+    [[ -o hist_ignore_space ]] && __traced_o+=s
+    [[ -o extended_glob ]] && __traced_o+=g
+    emulate -L zsh
+    [[ $__traced_o == *g* ]] && setopt extended_glob
+    __traced_start=
+    # A line history leaves out (hist_ignore_space) or HISTORY_IGNORE keeps out of the
+    # history file is not recorded either.
+    [[ $__traced_o == *s* && $1 == [[:space:]]* ]] && return 0
+    [[ -n \${HISTORY_IGNORE-} && \${1%$'\\n'} == \${~HISTORY_IGNORE} ]] && return 0
+    __traced_cmd=\${1:-$3} __traced_start=$EPOCHREALTIME
+    return 0
   }
   __traced_precmd() {
-    local __traced_ec=$? __traced_end=\${EPOCHREALTIME/[.,]/}
-    if [[ -n $__traced_start ]]; then
-      builtin printf '%s\\037%s\\037%s\\037%s\\037zsh\\037%s\\036' "\${__traced_start[1,13]}" "\${__traced_end[1,13]}" \\
-        "$__traced_ec" "$PWD" "$__traced_cmd" 2>/dev/null >>"$__traced_spool" || :
-      __traced_start=
+    local __traced_ec=$?
+    emulate -L zsh
+    local __traced_end=\${EPOCHREALTIME/[.,]/} __traced_s=\${__traced_start/[.,]/} __traced_c=$__traced_cmd __traced_d=$PWD
+    __traced_start=
+    if [[ -n $__traced_s ]]; then
+      __traced_c=\${\${\${__traced_c//$'\\x1f'/$'\\xe2\\x90\\x9f'}//$'\\x1e'/$'\\xe2\\x90\\x9e'}//$'\\0'/$'\\xe2\\x90\\x80'}
+      __traced_d=\${\${\${__traced_d//$'\\x1f'/$'\\xe2\\x90\\x9f'}//$'\\x1e'/$'\\xe2\\x90\\x9e'}//$'\\0'/$'\\xe2\\x90\\x80'}
+      builtin printf '%s\\037%s\\037%s\\037%s\\037zsh\\037%s\\036' "\${__traced_s[1,13]}" "\${__traced_end[1,13]}" \\
+        "$__traced_ec" "$__traced_d" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
     fi
-    return $__traced_ec
+    return 0
   }
   add-zsh-hook preexec __traced_preexec
   add-zsh-hook precmd __traced_precmd
@@ -142,9 +191,11 @@ function __traced_postexec --on-event fish_postexec
     set -l ec $status
     set -l start "$__traced_start"
     set -g __traced_start
-    # fish leaves a line starting with a space out of its history: so do we.
-    if string match -qr '^\\d+$' -- "$start"; and not string match -qr '^\\s' -- "$argv"
-        printf '%s\\037%s\\037%s\\037%s\\037fish\\037%s\\036' $start (math "$start + $CMD_DURATION") $ec $PWD "$argv" 2>/dev/null >>$__traced_spool
+    # fish leaves a line starting with a space, and every line in private mode, out of its history: so do we.
+    if string match -qr '^\\d+$' -- "$start"; and not string match -qr '^\\s' -- "$argv"; and not set -q fish_private_mode
+        set -l c (string replace -a -- \\x1f \\xe2\\x90\\x9f "$argv" | string replace -a -- \\x1e \\xe2\\x90\\x9e | string collect)
+        set -l d (string replace -a -- \\x1f \\xe2\\x90\\x9f "$PWD" | string replace -a -- \\x1e \\xe2\\x90\\x9e | string collect)
+        printf '%s\\037%s\\037%s\\037%s\\037fish\\037%s\\036' $start (math "$start + $CMD_DURATION") $ec "$d" "$c" 2>/dev/null >>$__traced_spool
     end
     return $ec
 end
@@ -161,24 +212,25 @@ export function hookSnippet(shell: 'bash' | 'zsh' | 'fish', spool: string): stri
   return text.replace('@SPOOL@', () => quoted);
 }
 
+/**
+ * One record: exactly six fields, times in epoch ms (13 digits), a shell the hooks name.
+ * Anchored at the end only: a torn record (a shell killed mid-write) glued in front of
+ * the next good one is dropped and the good one kept.
+ */
+const RECORD = /(\d{13})\x1f(\d{13})\x1f(-?\d{1,10})\x1f([^\x1f]*)\x1f(bash|zsh|fish)\x1f([^\x1f]*)$/;
+
+/** The records in `text` (malformed ones skipped) and the unterminated rest. */
 export function parseSpool(text: string): { records: TerminalRecord[]; rest: string } {
   const parts = text.split(RS);
   const rest = parts.pop() ?? '';
   const records: TerminalRecord[] = [];
   for (const p of parts) {
-    const f = p.split(US);
-    if (f.length < 6) continue;
-    const [start, end, exit, cwd, shell, ...cmd] = f;
-    const r: TerminalRecord = {
-      start_ms: Number(start),
-      end_ms: Number(end),
-      exit_code: Number(exit),
-      cwd: cwd ?? '',
-      shell: shell ?? '',
-      command: cmd.join(US).trim(),
-    };
-    if (!Number.isFinite(r.start_ms) || !Number.isFinite(r.end_ms) || !r.command) continue;
-    records.push(r);
+    const m = RECORD.exec(p);
+    if (!m) continue;
+    const [, start, end, exit, cwd = '', shell = '', cmd = ''] = m;
+    const command = cmd.replace(/\0/g, '\u2400').trim();
+    if (!command) continue;
+    records.push({ start_ms: Number(start), end_ms: Number(end), exit_code: Number(exit), cwd: cwd.replace(/\0/g, '\u2400'), shell, command });
   }
   return { records, rest };
 }

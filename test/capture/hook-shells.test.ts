@@ -16,27 +16,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import pty from '@lydell/node-pty';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { drainSpool, hookSnippet, type TerminalRecord } from '../../src/capture/terminal.js';
+import { hookSnippet } from '../../src/capture/terminal.js';
 import { tempDir } from '../helpers/env.js';
-
-type Shell = 'bash' | 'zsh' | 'fish';
-const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-const bashVersion = /version (\d+)\.(\d+)/.exec(spawnSync('bash', ['--version'], { encoding: 'utf8' }).stdout ?? '');
-const bashMajor = Number(bashVersion?.[1] ?? 0);
-const bashArrays = bashMajor > 5 || (bashMajor === 5 && Number(bashVersion?.[2] ?? 0) >= 1);
-const present = { bash: bashMajor >= 5, zsh: has('zsh'), fish: has('fish') };
-for (const [shell, ok] of Object.entries(present)) {
-  if (ok) continue;
-  if (process.env.CI === 'true') throw new Error(`CI: ${shell} is needed for the hook tests (apt-get install ${shell}; bash >= 5)`);
-  console.warn(`SKIPPED: ${shell} hook tests (${shell} missing, or bash < 5)`);
-}
-
-/** What a terminal shows when a hook breaks the prompt. */
-const BROKEN =
-  /syntax error|unexpected|command not found|unbound variable|parameter not set|bad substitution|no such file|permission denied|bash: |zsh: |fish: /i;
+import { BROKEN, bashArrays, drive, expectExact, present } from './hook-pty.js';
 
 const BASH_PREEXEC = `
 bash_preexec_imported=defined
@@ -60,108 +44,6 @@ __bp_preexec() {
 trap '__bp_preexec' DEBUG
 PROMPT_COMMAND=__bp_precmd
 `;
-
-interface Typed {
-  line: string;
-  t0: number;
-  t1: number;
-}
-
-interface Run {
-  output: string;
-  typed: Typed[];
-  records: TerminalRecord[];
-  dir: string;
-  cwd: string;
-}
-
-/**
- * Starts `shell` interactively on a PTY with `rc` as its startup file, types
- * each line after the previous one has finished (the marker file grew: a hook
- * of the user's that runs per prompt or per command), then hangs up.
- */
-async function drive(shell: Shell, rc: (hook: string, marker: string) => string, lines: string[], spoolDir?: string): Promise<Run> {
-  const dir = tempDir('thook-');
-  const cwd = path.join(dir, `it's a "dir" $HOME`);
-  fs.mkdirSync(cwd);
-  const data = spoolDir ?? path.join(dir, 'data');
-  if (!spoolDir) fs.mkdirSync(data);
-  const hook = path.join(dir, 'hook');
-  fs.writeFileSync(hook, hookSnippet(shell, path.join(data, 'terminal.spool')));
-  const marker = path.join(dir, 'marker');
-  fs.writeFileSync(marker, '');
-  const rcFile = path.join(dir, shell === 'zsh' ? '.zshrc' : 'rc');
-  fs.writeFileSync(rcFile, rc(`'${hook}'`, `'${marker}'`));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    TERM: 'xterm-256color',
-    LANG: 'C.UTF-8',
-    HISTFILE: path.join(dir, 'history'),
-    XDG_CONFIG_HOME: path.join(dir, 'config'),
-    XDG_DATA_HOME: path.join(dir, 'share'),
-    ZDOTDIR: dir,
-  };
-  const argv = { bash: ['--rcfile', rcFile, '--noprofile', '-i'], zsh: ['-d', '-i'], fish: ['--no-config', '-i', '-C', `source '${rcFile}'`] }[shell];
-  const term = pty.spawn(shell, argv, { cols: 200, rows: 50, cwd, env });
-  let output = '';
-  term.onData((d) => {
-    output += d;
-  });
-  const exited = new Promise<void>((resolve) => term.onExit(() => resolve()));
-  const marks = (): number => fs.readFileSync(marker, 'utf8').split('\n').length - 1;
-  const until = async (ok: () => boolean, what: string): Promise<void> => {
-    const deadline = Date.now() + 15_000;
-    while (!ok()) {
-      if (Date.now() > deadline) throw new Error(`${shell}: timed out waiting for ${what}; terminal:\n${output}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  const typed: Typed[] = [];
-  try {
-    await until(() => output.includes('READY>'), 'the first prompt');
-    for (const line of lines) {
-      await new Promise((r) => setTimeout(r, 60)); // idle at the prompt: a start taken there would be early
-      const before = marks();
-      const t0 = Date.now();
-      term.write(`${line.replace(/\n/g, '\r')}\r`);
-      await until(() => marks() > before, `the hooks after ${JSON.stringify(line)}`);
-      typed.push({ line, t0, t1: Date.now() });
-    }
-    // The hooks after the marker's (bash-preexec's later precmd functions) finish before the hang-up.
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    term.kill('SIGHUP');
-    await exited;
-  }
-  return { output, typed, records: drainSpool(data), dir: data, cwd };
-}
-
-/** One record per command that is not `skip`, in order, each inside the window it was typed in. */
-function expectExact(run: Run, shell: Shell, want: [string, number][]): void {
-  const plain = run.output.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[=>]/g, '');
-  expect(plain, 'the terminal shows no error').not.toMatch(BROKEN);
-  expect(
-    run.records.map((r) => [r.command, r.exit_code]),
-    'one record per command',
-  ).toEqual(want);
-  let at = 0;
-  for (const r of run.records) {
-    while (at < run.typed.length && run.typed[at]?.line.trim() !== r.command) at++;
-    const t = run.typed[at++] as Typed;
-    expect(r.shell).toBe(shell);
-    expect(r.cwd).toBe(run.cwd);
-    expect(r.start_ms, r.command).toBeGreaterThanOrEqual(t.t0);
-    expect(r.end_ms, r.command).toBeGreaterThanOrEqual(r.start_ms);
-    expect(r.end_ms, r.command).toBeLessThanOrEqual(t.t1 + 20);
-  }
-  const sleep = run.records.find((r) => r.command.startsWith('sleep'));
-  if (sleep) expect(sleep.end_ms - sleep.start_ms).toBeGreaterThanOrEqual(300);
-  expect(
-    fs.readdirSync(run.dir).filter((n) => n.startsWith('terminal.cmd.')),
-    'an exited bash leaves no scratch file behind a drain',
-  ).toEqual([]);
-}
 
 const MULTI = `echo "two\nlines 'q'" >/dev/null`;
 /** Typed into bash and zsh: a success, a subshell failing with 3, a pipeline whose last part fails, two lines, a duration, an empty line. */
@@ -218,7 +100,8 @@ source ${hook}
       [...POSIXISH, SHOW_ARRAY],
     );
     expectExact(run, 'bash', [...POSIXISH_WANT, [SHOW_ARRAY, 0]]);
-    expect(run.output).toContain('n=3 [__traced_precmd first second;]');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash parameter expansion, as the shell prints it
+    expect(run.output).toContain('n=3 [${__traced_on+__traced_prompt} && : first second;]');
   });
 
   it('an existing DEBUG trap stays as it was and still runs', async () => {
