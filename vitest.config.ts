@@ -11,6 +11,7 @@ const MEDIA_TIMING = [
   'test/e2e/replay-media.test.ts',
   'test/e2e/index.test.ts',
   'test/e2e/orphans.test.ts',
+  'test/e2e/scripted-session.test.ts',
 ];
 
 export default defineConfig({
