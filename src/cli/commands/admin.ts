@@ -283,7 +283,7 @@ export const adminCommands: Command[] = [
     summary: 'MCP server for AI assistants: stdio, or Streamable HTTP on 127.0.0.1 behind a bearer token with --http',
     options: {
       http: { type: 'boolean', help: 'serve Streamable HTTP on 127.0.0.1 instead of stdio' },
-      port: { type: 'string', int: true, min: 1, max: 65535, default: '7311', help: 'the HTTP port' },
+      port: { type: 'string', int: true, min: 0, max: 65535, default: '7311', help: 'the HTTP port (0: any free one)' },
     },
     run: async (a, io) => {
       const { runMcp, runMcpHttp } = await import('../../mcp/server.js');
