@@ -23,7 +23,7 @@ import { rowScore, type Term } from './search-score.js';
 /** Hits closer than this on the same session and kind of text are one moment. */
 export const MERGE_GAP_MS = 10_000;
 /** Matching rows considered per index: beyond this the answer says so and asks for narrower filters. */
-export const MAX_MATCH_ROWS = 20_000;
+export const MAX_MATCH_ROWS = 2_000;
 /** Spans listed per result (the rest are counted). */
 export const MAX_SPANS = 20;
 
