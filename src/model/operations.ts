@@ -169,7 +169,11 @@ export const GetTimelineOutput = z.object({
 });
 
 export const SearchInput = z.object({
-  query: z.string().min(1).max(500).describe('Words to find: identifiers, error codes, file names, phrases in "quotes"; a trailing * matches a prefix.'),
+  query: z
+    .string()
+    .min(1)
+    .max(500)
+    .describe('Words to find: identifiers, error codes, file names, phrases in "quotes"; a trailing * matches a prefix. At most 32 terms of 128 characters.'),
   session: SessionRef.optional().describe('Only this session.'),
   since: TimeArg.optional(),
   until: TimeArg.optional(),

@@ -6,7 +6,8 @@
 import type { EventData } from '../model.js';
 import { redact } from './redact.js';
 
-const MAX_TEXT_CHARS = 16 * 1024;
+/** Searchable text kept per event (the store holds every writer to it too). */
+export const MAX_TEXT_CHARS = 16 * 1024;
 
 function collect(value: unknown, out: string[], depth: number): void {
   if (depth > 6 || out.length > 512) return;
@@ -27,6 +28,8 @@ export function eventText(type: string, data: EventData): string | null {
   // Recognized text carries per-line and per-word detail: index the text once, not every copy of it.
   if ((type === 'screen.text' || type === 'transcript.segment') && typeof data.text === 'string') parts.push(data.text);
   else collect(data, parts, 0);
-  const text = parts.join(' ').slice(0, MAX_TEXT_CHARS);
+  // NFKC: full-width ＦＬＵＸ, ligatures and other compatibility forms are their plain letters to search (the query is
+  // normalised the same way) and to the redaction patterns.
+  const text = parts.join(' ').normalize('NFKC').slice(0, MAX_TEXT_CHARS);
   return redact(text);
 }

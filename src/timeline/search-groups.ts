@@ -9,18 +9,21 @@
  * and the spans it was seen in.
  *
  * Paging is exact: the first page fixes the newest event id it may see and
- * every continuation carries it, so rows written later never shift a page;
- * groups are ordered by a total key (relevance, or last appearance for
- * `recent`) and a continuation resumes after the last key returned.
+ * the time window (a relative `30m` resolved once), and every continuation
+ * carries both, so rows written later never shift a page; groups are ordered
+ * by a total key (relevance computed from each row's own text — see
+ * search-score.ts — or last appearance for `recent`) and a continuation
+ * resumes after the last key returned.
  */
 import crypto from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { ErrorCodes, TracedError } from '../errors.js';
+import { rowScore, type Term } from './search-score.js';
 
 /** Hits closer than this on the same session and kind of text are one moment. */
 export const MERGE_GAP_MS = 10_000;
 /** Matching rows considered per index: beyond this the answer says so and asks for narrower filters. */
-export const MAX_MATCH_ROWS = 20_000;
+export const MAX_MATCH_ROWS = 2_000;
 /** Spans listed per result (the rest are counted). */
 export const MAX_SPANS = 20;
 
@@ -55,24 +58,30 @@ export interface Group {
  * spacing, punctuation read or missed, and those confusions are one text.
  */
 export function normText(text: string): string {
-  return text
-    .normalize('NFKC')
+  // Runs for every matching row: ASCII text (most of it) takes the cheaper non-Unicode path to the same result.
+  const ascii = /^[\u0000-\u007f]*$/.test(text);
+  const folded = (ascii ? text : text.normalize('NFKC'))
     .toLowerCase()
     .replace(/[o0]/g, 'o')
-    .replace(/[il1|!]/g, 'i')
-    .replace(/[^\p{L}\p{N}]+/gu, '');
+    .replace(/[il1|!]/g, 'i');
+  return ascii ? folded.replace(/[^a-z0-9]+/g, '') : folded.replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
 function textKey(text: unknown): string {
   if (typeof text !== 'string') return '';
-  return crypto.createHash('sha1').update(normText(text)).digest('base64url').slice(0, 16);
+  return crypto.hash('sha1', normText(text), 'base64url').slice(0, 16);
 }
 
 const registered = new WeakSet<Database.Database>();
+/** The scoring of the statement being run (set just before it, read by traced_row; statements run synchronously). */
+let scoring: { terms: readonly Term[]; weights: readonly number[] } = { terms: [], weights: [] };
 
 export interface MatchQuery {
   match?: string | undefined;
   trigram?: string | undefined;
+  /** The query's terms and their weights: scores come from each row's text and these alone. */
+  terms: readonly Term[];
+  weights: readonly number[];
   sessionId?: string | undefined;
   since?: number | undefined;
   until?: number | undefined;
@@ -90,9 +99,14 @@ export function newestId(db: Database.Database): number {
 /** Every matching row (word index first, then substring-only matches), up to MAX_MATCH_ROWS per index; `capped` when one was cut. */
 export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRow[]; capped: boolean } {
   if (!registered.has(db)) {
-    db.function('traced_text_key', { deterministic: true }, (t: unknown) => textKey(t));
+    // One call per row: the text crosses into JS once for its grouping key and its score.
+    db.function('traced_row', (t: unknown, index: unknown) => {
+      const text = typeof t === 'string' ? t : '';
+      return `${rowScore(text, scoring.terms, scoring.weights, index === 'word' ? 'word' : 'substring')} ${textKey(t)}`;
+    });
     registered.add(db);
   }
+  scoring = { terms: q.terms, weights: q.weights };
   const filter: string[] = [];
   const args: unknown[] = [];
   if (q.sessionId !== undefined) {
@@ -133,20 +147,29 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
     try {
       const rows = db
         .prepare(
-          `SELECT e.id, e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type, bm25(${table}) AS score,
-             traced_text_key(e.text) AS key,
+          `SELECT e.id, e.session_id, e.seq, e.ts, e.offset_ms, e.channel, e.type,
+             traced_row(e.text, '${table === 'events_fts' ? 'word' : 'substring'}') AS info,
              COALESCE(json_extract(e.data, '$.end_offset_ms'),
                CASE WHEN e.type LIKE 'screen.%' THEN e.offset_ms + json_extract(e.data, '$.duration_ms') END, e.offset_ms) AS end_ms
            FROM ${table} JOIN events e ON e.id = ${table}.rowid
            WHERE ${table} MATCH ? AND ${table}.rowid BETWEEN ? AND ? ${filter.map((f) => `AND ${f}`).join(' ')}
            ORDER BY ${table}.rowid DESC LIMIT ${MAX_MATCH_ROWS + 1}`,
         )
-        .all(match, lo, hi, ...args) as Omit<MatchRow, 'index'>[];
+        .all(match, lo, hi, ...args) as (Omit<MatchRow, 'index' | 'score' | 'key'> & { info: string })[];
       if (rows.length > MAX_MATCH_ROWS) {
         capped = true;
         rows.length = MAX_MATCH_ROWS;
       }
-      return rows.map((r) => ({ ...r, end_ms: typeof r.end_ms === 'number' ? r.end_ms : r.offset_ms, index: table === 'events_fts' ? 'word' : 'substring' }));
+      return rows.map(({ info, ...r }) => {
+        const sp = info.indexOf(' ');
+        return {
+          ...r,
+          score: Number(info.slice(0, sp)),
+          key: info.slice(sp + 1),
+          end_ms: typeof r.end_ms === 'number' ? r.end_ms : r.offset_ms,
+          index: table === 'events_fts' ? 'word' : 'substring',
+        };
+      });
     } catch (err) {
       throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
     }
@@ -247,23 +270,82 @@ export function compareKeys(a: readonly number[], b: readonly number[]): number 
   return 0;
 }
 
-/** `s1.<maxId>.<order>.<k0>.<k1>.<k2>`: what a continuation needs, nothing else. */
-export function encodeCursor(maxId: number, order: 'first' | 'recent', key: readonly number[]): string {
-  return ['s1', maxId, order === 'recent' ? 'r' : 'f', ...key.map((k) => String(k))].join('~');
+/** What a continuation needs: the snapshot (newest event id, resolved time window), the search it belongs to, and the last key returned. */
+export interface Cursor {
+  maxId: number;
+  order: 'first' | 'recent';
+  since: number | undefined;
+  until: number | undefined;
+  /** searchPrint of the query and filters. */
+  print: string;
+  key: number[];
 }
 
-export function decodeCursor(cursor: string): { maxId: number; order: 'first' | 'recent'; key: number[] } {
+/** A short fingerprint of what a search asked (query, session, filters as given, order): a cursor only continues that search. */
+export function searchPrint(q: {
+  query: string;
+  sessionId?: string | undefined;
+  since?: unknown;
+  until?: unknown;
+  channels?: readonly string[] | undefined;
+  types?: readonly string[] | undefined;
+}): string {
+  const what = JSON.stringify([q.query, q.sessionId ?? null, q.since ?? null, q.until ?? null, q.channels ?? [], q.types ?? []]);
+  return crypto.createHash('sha1').update(what).digest('base64url').slice(0, 10);
+}
+
+/** `s2~<maxId>~<f|r>~<since>~<until>~<print>~<k0>~<k1>~<k2>` (an absent bound is empty). */
+export function encodeCursor(c: Cursor): string {
+  return ['s2', c.maxId, c.order === 'recent' ? 'r' : 'f', c.since ?? '', c.until ?? '', c.print, ...c.key.map((k) => String(k))].join('~');
+}
+
+const badCursor = () =>
+  new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from search (pass next_cursor back unchanged, with the same query and filters)', {
+    data: { field: 'cursor' },
+  });
+
+export function decodeCursor(cursor: string): Cursor {
   const p = cursor.split('~');
-  const nums = p.slice(3).map(Number);
-  const maxId = Number(p[1]);
-  if (
-    p[0] !== 's1' ||
-    (p[2] !== 'f' && p[2] !== 'r') ||
-    nums.length !== 3 ||
-    !Number.isSafeInteger(maxId) ||
-    maxId < 0 ||
-    nums.some((n) => !Number.isFinite(n))
-  )
-    throw new TracedError(ErrorCodes.INVALID_PARAMS, 'not a cursor from search (pass next_cursor back unchanged, with the same query and filters)');
-  return { maxId, order: p[2] === 'r' ? 'recent' : 'first', key: nums };
+  if (p.length !== 9 || p[0] !== 's2' || (p[2] !== 'f' && p[2] !== 'r') || !/^[\w-]{10}$/.test(p[5] as string)) throw badCursor();
+  const int = (s: string, optional: boolean): number | undefined => {
+    if (optional && s === '') return undefined;
+    if (!/^\d{1,16}$/.test(s)) throw badCursor();
+    const n = Number(s);
+    if (!Number.isSafeInteger(n)) throw badCursor();
+    return n;
+  };
+  const key = p.slice(6).map((s) => (/^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : Number.NaN));
+  if (key.some((n) => !Number.isFinite(n))) throw badCursor();
+  return {
+    maxId: int(p[1] as string, false) as number,
+    order: p[2] === 'r' ? 'recent' : 'first',
+    since: int(p[3] as string, true),
+    until: int(p[4] as string, true),
+    print: p[5] as string,
+    key,
+  };
+}
+
+/** Rows counted per term for its weight: a term in more rows than this weighs as one in exactly this many. */
+const MAX_WEIGHT_COUNT = 20_000;
+
+/**
+ * Per-term weights (bm25's idf) over the snapshot: how many rows up to
+ * `maxId` hold each term, so a common word counts for less than a rare one.
+ * Rows written later never change them. A single term weighs 1.
+ */
+export function termWeights(db: Database.Database, terms: readonly Term[], maxId: number): number[] {
+  if (terms.length < 2) return terms.map(() => 1);
+  const count = db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ? AND rowid <= ? LIMIT ${MAX_WEIGHT_COUNT})`);
+  return terms.map((t) => {
+    if (!t.words.length) return 1;
+    const expr = `"${t.words.join(' ').replace(/"/g, '""')}"${t.prefix ? '*' : ''}`;
+    try {
+      const n = (count.get(expr, maxId) as { n: number }).n;
+      const all = Math.max(maxId, n);
+      return Math.log(1 + (all - n + 0.5) / (n + 0.5));
+    } catch (err) {
+      throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
+    }
+  });
 }

@@ -11,7 +11,22 @@ import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
 import type { Offload } from './read-pool.js';
 import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
-import { compareKeys, decodeCursor, encodeCursor, groupRows, MAX_MATCH_ROWS, MAX_SPANS, type MatchRow, matchRows, newestId, sortKey } from './search-groups.js';
+import {
+  type Cursor,
+  compareKeys,
+  decodeCursor,
+  encodeCursor,
+  groupRows,
+  MAX_MATCH_ROWS,
+  MAX_SPANS,
+  type MatchRow,
+  matchRows,
+  newestId,
+  searchPrint,
+  sortKey,
+  termWeights,
+} from './search-groups.js';
+import { queryTerms, snippet, type Term } from './search-score.js';
 import type { Store } from './store.js';
 import { TerminalOutput } from './terminal-output.js';
 
@@ -43,28 +58,39 @@ export class Search {
    * asked, from the cursor on (what a read worker runs). `sessionId`: an
    * already resolved session to search in.
    */
-  local(q: Omit<SearchInput, 'session'>, sessionId?: string): { hits: KeyedHit[]; more: boolean; maxId: number; warnings: string[] } {
-    const now = this.d.now();
-    const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
-    const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
+  local(q: Omit<SearchInput, 'session'>, sessionId?: string): { hits: KeyedHit[]; more: boolean; cursor: Omit<Cursor, 'key'>; warnings: string[] } {
     const order = q.order ?? 'first';
+    const print = searchPrint({ query: q.query, sessionId, since: q.since, until: q.until, channels: q.channels, types: q.types });
     const from = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    if (from && from.order !== order) throw new TracedError(ErrorCodes.INVALID_PARAMS, 'this cursor belongs to a search with another order');
+    if (from && from.order !== order)
+      throw new TracedError(ErrorCodes.INVALID_PARAMS, 'this cursor belongs to a search with another order', { data: { field: 'cursor' } });
+    if (from && from.print !== print)
+      throw new TracedError(
+        ErrorCodes.INVALID_PARAMS,
+        'this cursor belongs to a search with another query, session, since/until, channels or types: send them as on the first page, or start again without cursor',
+        { data: { field: 'cursor' } },
+      );
+    // The first page resolves a relative window ("30m") once; later pages use the same bounds.
+    const { since, until } = from ?? this.window(q);
     const db = this.d.store.db;
     const maxId = from?.maxId ?? newestId(db);
+    // Full-width and other compatibility forms are searched as their plain letters (the indexed text is NFKC too).
+    const text = q.query.normalize('NFKC');
+    const terms = queryTerms(text);
     // A trailing * ("invalid*") searches the trigram index: a substring match, and far cheaper than
     // merging the posting lists of every word with that prefix (178 ms vs ~20 ms over a million rows).
-    const trigram = toTrigramQuery(q.query);
-    const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(q.query);
-    const match = prefixOnly ? undefined : toFtsQuery(q.query);
-    const { rows, capped } = matchRows(db, { match, trigram, sessionId, since, until, channels: q.channels, types: q.types, maxId });
+    const trigram = toTrigramQuery(text);
+    const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(text);
+    const match = prefixOnly ? undefined : toFtsQuery(text);
+    const weights = match === undefined ? terms.map(() => 1) : termWeights(db, terms, maxId);
+    const { rows, capped } = matchRows(db, { match, trigram, terms, weights, sessionId, since, until, channels: q.channels, types: q.types, maxId });
     const ordered = groupRows(rows)
       .map((g) => ({ g, key: sortKey(g, order) }))
       .filter((x) => !from || compareKeys(x.key, from.key) > 0)
       .sort((a, b) => compareKeys(a.key, b.key));
     const page = ordered.slice(0, q.limit);
     const reps = page.map(({ g }) => (order === 'recent' ? g.last : g.first));
-    const snippets = snippetsOf(db, reps, match, trigram);
+    const snippets = snippetsOf(db, reps, terms);
     const started = new Map<string, number>();
     const startOf = (sid: string) => {
       let t = started.get(sid);
@@ -110,15 +136,22 @@ export class Search {
       : [];
     // Terminal output is linked to the command that printed it (at the moment the hit points at).
     this.terminal ??= new TerminalOutput(this.d.store);
-    return { hits: this.terminal.linkHits(hits) as KeyedHit[], more: ordered.length > page.length, maxId, warnings };
+    return { hits: this.terminal.linkHits(hits) as KeyedHit[], more: ordered.length > page.length, cursor: { maxId, order, since, until, print }, warnings };
+  }
+
+  /** since/until as epoch ms, resolved against now (a first page). */
+  private window(q: Omit<SearchInput, 'session'>): { since: number | undefined; until: number | undefined } {
+    const now = this.d.now();
+    return {
+      since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
+      until: q.until === undefined ? undefined : parseTimeArg(q.until, now, 'until'),
+    };
   }
 
   async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {
-    const now = this.d.now();
-    const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
-    const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
     const local = this.d.reads ? ((await this.d.reads('search', 'local', [q, sessionId])) as ReturnType<Search['local']>) : this.local(q, sessionId);
     const warnings = [...local.warnings];
+    const { since, until } = local.cursor;
     const cloudHits: Hit[] = [];
     const cloud = this.d.cloud;
     // The cloud index only holds spoken words and scenes: a search filtered to other channels or types does not ask it.
@@ -158,7 +191,6 @@ export class Search {
     const shown = page.filter((h): h is KeyedHit => 'key' in h);
     const lastLocal = shown[shown.length - 1];
     const localLeft = local.more || shown.length < local.hits.length;
-    const order = q.order ?? 'first';
     return {
       query: q.query,
       hits: page.map((h) => {
@@ -169,31 +201,20 @@ export class Search {
       ...(warnings.length ? { warnings } : {}),
       ...(more || local.more ? { truncated: true } : {}),
       // fitPage always keeps the first item, and local hits come first: a page with local hits left shows one.
-      next_cursor: localLeft && lastLocal ? encodeCursor(local.maxId, order, lastLocal.key) : null,
+      next_cursor: localLeft && lastLocal ? encodeCursor({ ...local.cursor, key: lastLocal.key }) : null,
     };
   }
 }
 
-/** Snippets (matched words between ** **) of the rows shown, from the index each matched in. */
-function snippetsOf(db: Store['db'], reps: readonly MatchRow[], match: string | undefined, trigram: string | undefined): Map<number, string> {
+/** Snippets (matched words between ** **) of the rows shown, built from each row's text for the index it matched in. */
+function snippetsOf(db: Store['db'], reps: readonly MatchRow[], terms: readonly Term[]): Map<number, string> {
   const out = new Map<number, string>();
-  for (const [table, expr, idx] of [
-    ['events_fts', match, 'word'],
-    ['events_trigram', trigram, 'substring'],
-  ] as const) {
-    const ids = reps.filter((r) => r.index === idx).map((r) => r.id);
-    if (!ids.length || expr === undefined) continue;
-    try {
-      const rows = db
-        .prepare(
-          `SELECT ${table}.rowid AS id, snippet(${table}, 0, '**', '**', '…', ${table === 'events_fts' ? 16 : 24}) AS snippet
-           FROM ${table} WHERE ${table} MATCH ? AND ${table}.rowid IN (${ids.map(() => '?').join(',')})`,
-        )
-        .all(expr, ...ids) as { id: number; snippet: string }[];
-      for (const r of rows) out.set(r.id, r.snippet);
-    } catch (err) {
-      throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  if (!reps.length) return out;
+  const index = new Map(reps.map((r) => [r.id, r.index]));
+  const rows = db.prepare(`SELECT id, text FROM events WHERE id IN (${reps.map(() => '?').join(',')})`).all(...reps.map((r) => r.id)) as {
+    id: number;
+    text: string | null;
+  }[];
+  for (const r of rows) out.set(r.id, snippet(r.text ?? '', terms, index.get(r.id) ?? 'word'));
   return out;
 }

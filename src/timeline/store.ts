@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { ErrorCodes, TracedError } from '../errors.js';
 import type { RecordedEvent, SessionState } from '../model.js';
+import { MAX_TEXT_CHARS } from './event-text.js';
 import { migrations } from './migrations.js';
 import {
   type AnnotationRow,
@@ -60,10 +61,12 @@ export class Store {
     this.st = this.prepare();
     this.appendTx = this.db.transaction((events: readonly EventInsert[]) => {
       for (const e of events) {
-        const info = this.st.insertEvent.run(e.session_id, e.seq, e.parent_seq, e.ts, e.offset_ms, e.channel, e.type, JSON.stringify(e.data), e.text);
-        if (e.text) {
-          this.st.insertFts.run(info.lastInsertRowid, e.text);
-          this.st.insertTrigram.run(info.lastInsertRowid, e.text);
+        // Every writer is held to the indexed-text cap eventText applies: a row's match cost grows with its text.
+        const text = e.text && e.text.length > MAX_TEXT_CHARS ? e.text.slice(0, MAX_TEXT_CHARS) : e.text;
+        const info = this.st.insertEvent.run(e.session_id, e.seq, e.parent_seq, e.ts, e.offset_ms, e.channel, e.type, JSON.stringify(e.data), text);
+        if (text) {
+          this.st.insertFts.run(info.lastInsertRowid, text);
+          this.st.insertTrigram.run(info.lastInsertRowid, text);
         }
       }
     });
