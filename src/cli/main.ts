@@ -54,10 +54,12 @@ export function exitCode(code: ErrorCode): number {
     case ErrorCodes.INVALID_PARAMS:
     case ErrorCodes.INVALID_TIME:
     case ErrorCodes.SEARCH_QUERY:
+    case ErrorCodes.OUTPUT_REFUSED:
       return 2;
     case ErrorCodes.DAEMON_UNREACHABLE:
     case ErrorCodes.DAEMON_RUNNING:
     case ErrorCodes.DAEMON_STOPPING:
+    case ErrorCodes.DAEMON_UNVERIFIED:
       return 3;
     case ErrorCodes.SESSION_NOT_FOUND:
     case ErrorCodes.PROJECT_NOT_FOUND:

@@ -5,7 +5,7 @@
  * a TTY); status in colour; `traced logs` readable, as JSON, and followed
  * across a rotation; `traced config` typed, validated, atomic, preserving.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,7 @@ describe('output of a real session', () => {
     const r = await cli(home, ['search', 'logout']);
     const hint = /replay: traced (timeline \S+ --from \S+ --to \S+)/.exec(r.stdout);
     expect(hint, r.stdout).not.toBeNull();
-    const t = await cli(home, [...(hint?.[1] as string).split(' '), '--json']);
+    const t = await cli(home, [...String(hint?.[1]).split(' '), '--json']);
     expect(t.code, t.stderr).toBe(0);
     expect(t.json.events.some((e: { type: string }) => e.type === 'git.commit')).toBe(true);
   });
@@ -98,6 +98,12 @@ describe('output of a real session', () => {
       // Moved, not copied: the exports folder does not keep a second copy.
       expect(fs.existsSync(path.join(home.home, 'exports', `${id}.${target}`))).toBe(false);
     }
+    // A missing parent is not created (a typo would make a tree): refused before the export runs.
+    const deep = await cli(home, ['export', id, '--target', 'jsonl', '-o', path.join(out, 'deep', 'x.jsonl'), '--json']);
+    expect(deep.code).toBe(2);
+    expect(deep.json.error.code).toBe('TRACED_OUTPUT_REFUSED');
+    expect(fs.existsSync(path.join(out, 'deep'))).toBe(false);
+    fs.mkdirSync(path.join(out, 'deep'));
     const j = await cli(home, ['export', id, '--target', 'jsonl', '-o', path.join(out, 'deep', 'x.jsonl'), '--json']);
     expect(j.json.file).toBe(path.join(out, 'deep', 'x.jsonl'));
     expect(fs.existsSync(j.json.file)).toBe(true);
@@ -113,7 +119,57 @@ describe('output of a real session', () => {
 
     const dir = await cli(home, ['export', id, '--target', 'json', '-o', out]);
     expect(dir.code).toBe(2);
-    expect(dir.stderr).toBe(`traced: TRACED_CLI_USAGE: -o ${out} is a folder; name the file to write\n`);
+    expect(dir.stderr).toBe(`traced: TRACED_OUTPUT_REFUSED: -o ${out} is a folder; traced writes regular files only: name a file\n`);
+  });
+
+  it('export -o never replaces what is there: existing files need --force, devices and fifos are refused and survive, - prints', async () => {
+    const out = tempDir('exp-');
+    const precious = path.join(out, 'precious.json');
+    fs.writeFileSync(precious, 'precious');
+    const kept = await cli(home, ['export', id, '--target', 'json', '-o', precious]);
+    expect(kept.code).toBe(2);
+    expect(kept.stderr).toMatch(/^traced: TRACED_OUTPUT_REFUSED: .*already exists; pass --force/);
+    expect(fs.readFileSync(precious, 'utf8')).toBe('precious');
+    const forced = await cli(home, ['export', id, '--target', 'json', '-o', precious, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(precious, 'utf8')).session.id).toBe(id);
+
+    const fifo = path.join(out, 'pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const targets: string[] = [fifo];
+    // A /dev/null twin on tmpfs: another file system than the exports folder, where a copy used to unlink the destination on error.
+    const shm = process.getuid?.() === 0 && fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/exp-') : undefined;
+    if (shm) {
+      expect(spawnSync('mknod', ['-m', '666', path.join(shm, 'null'), 'c', '1', '3']).status).toBe(0);
+      fs.symlinkSync(path.join(shm, 'null'), path.join(out, 'stdout'));
+      targets.push(path.join(shm, 'null'), path.join(out, 'stdout'));
+    }
+    try {
+      for (const t of targets)
+        for (const force of [[], ['--force']]) {
+          const r = await cli(home, ['export', id, '--target', 'json', '-o', t, ...force, '--json']);
+          expect(r.code, `${t} ${force}`).toBe(2);
+          expect(r.json.error.code).toBe('TRACED_OUTPUT_REFUSED');
+        }
+      expect(fs.statSync(fifo).isFIFO()).toBe(true);
+      if (shm) expect(fs.statSync(path.join(shm, 'null')).isCharacterDevice()).toBe(true);
+    } finally {
+      if (shm) fs.rmSync(shm, { recursive: true });
+    }
+
+    const printed = await cli(home, ['export', id, '--target', 'jsonl', '-o', '-']);
+    expect(printed.code, printed.stderr).toBe(0);
+    const lines = printed.stdout.trimEnd().split('\n');
+    expect(JSON.parse(lines[0] as string).session?.id ?? JSON.parse(lines[0] as string).id).toBe(id);
+    expect(printed.stderr).toMatch(/^Printed \(JSONL recording/);
+    for (const bad of [
+      ['--target', 'mp4', '-o', '-'],
+      ['-o', ''],
+    ]) {
+      const r = await cli(home, ['export', id, ...bad, '--json']);
+      expect(r.json?.error?.code, r.stdout).toBe('TRACED_OUTPUT_REFUSED');
+    }
+    expect(fs.readdirSync(out).filter((n) => n.includes('traced-tmp'))).toEqual([]);
   });
 
   it('logs prints readable lines (time, level, [module], message, fields), or the stored JSON with --json', async () => {
