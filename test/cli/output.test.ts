@@ -172,6 +172,34 @@ describe('output of a real session', () => {
     expect(fs.readdirSync(out).filter((n) => n.includes('traced-tmp'))).toEqual([]);
   });
 
+  it('recorded text with terminal control sequences is printed inert by every renderer, colour or not', async () => {
+    // What an editor extension (or anything that can reach the socket) could send: retitle, clear screen, C1 CSI, bidi override.
+    const evil = 'zzhostile \u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202egnp.exe\r\u0008over';
+    const ing = await cli(home, ['call', 'ingest_event', JSON.stringify({ type: 'editor.note', data: { text: evil, path: evil } })]);
+    expect(ing.code, ing.stderr).toBe(0);
+    await waitFor(async () => (await cli(home, ['search', 'zzhostile', '--json'])).json?.hits?.length > 0, { what: 'the event in search' });
+    const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    for (const args of [
+      ['search', 'zzhostile'],
+      ['timeline', id],
+      ['show', id],
+      ['replay', id, '--at', '+0:00'],
+      ['what-happened', id],
+    ]) {
+      const plain = await cli(withEnv(home, { FORCE_COLOR: '0' }), args);
+      expect(plain.code, `${args.join(' ')}: ${plain.stderr}`).toBe(0);
+      expect(plain.stdout, args.join(' ')).not.toMatch(CONTROL);
+      const coloured = await cli(withEnv(home, { FORCE_COLOR: '1' }), args);
+      // Only the CLI's own SGR colour codes remain.
+      expect(coloured.stdout.replace(/\u001b\[\d+m/g, ''), args.join(' ')).not.toMatch(CONTROL);
+    }
+    const shown = await cli(withEnv(home, { FORCE_COLOR: '0' }), ['search', 'zzhostile']);
+    expect(shown.stdout).toContain('\\u001b]0;PWNED');
+    // --json keeps the data as recorded (JSON escapes it).
+    const j = await cli(home, ['search', 'zzhostile', '--json']);
+    expect(JSON.stringify(j.json)).toContain('\\u001b]0;PWNED');
+  });
+
   it('logs prints readable lines (time, level, [module], message, fields), or the stored JSON with --json', async () => {
     const r = await cli(home, ['logs', '-n', '5']);
     expect(r.code, r.stderr).toBe(0);

@@ -5,7 +5,7 @@ import { ErrorCodes, TracedError } from '../../errors.js';
 import { type Args, callDaemon, type Command, type Io, progressPrinter } from '../command.js';
 import { bytes, duration, offset } from '../format.js';
 import { checkOutput, inFolder, moveOutput, type Output, pipeOutput, writeOutput } from '../output-file.js';
-import { renderReplay, renderWhatHappened } from '../render.js';
+import { renderReplay, renderWhatHappened, safeData } from '../render.js';
 import { offsetRange } from '../time.js';
 
 const EXPORT_TARGETS = ['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast'] as const;
@@ -102,7 +102,7 @@ export const replayCommands: Command[] = [
         writeOutput(frameOut, Buffer.from(f.png_base64, 'base64'));
         frameNote = `\nScreen: ${frameOut.path} (${f.width}x${f.height}, taken at ${offset(f.frame_offset_ms)})`;
       }
-      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderReplay(r)}${frameNote}\n`);
+      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderReplay(safeData(r))}${frameNote}\n`);
       return 0;
     },
   },
@@ -177,7 +177,7 @@ export const replayCommands: Command[] = [
       if (out && r.export_status !== 'not_configured') r = await deliver(r, out, io);
       // With -o - the recording is standard output: the summary goes to stderr.
       const report = out?.kind === 'stdout' ? io.stderr : io.stdout;
-      report.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderExport(r)}\n`);
+      report.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderExport(safeData(r))}\n`);
       return r.export_status === 'failed' || r.export_status === 'not_configured' ? 1 : 0;
     },
   },
