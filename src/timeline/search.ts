@@ -10,7 +10,7 @@ import type { SearchInput, SearchOutput } from '../model.js';
 import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
 import type { Offload } from './read-pool.js';
-import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
+import { parseRange, parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
 import { compareKeys, decodeCursor, encodeCursor, groupRows, MAX_MATCH_ROWS, MAX_SPANS, type MatchRow, matchRows, newestId, sortKey } from './search-groups.js';
 import type { Store } from './store.js';
 import { TerminalOutput } from './terminal-output.js';
@@ -114,6 +114,7 @@ export class Search {
   }
 
   async run(q: Omit<SearchInput, 'session'>, sessionId?: string): Promise<SearchOutput> {
+    parseRange(q, this.d.now()); // since after until: TRACED_INVALID_TIME before any work
     const now = this.d.now();
     const since = q.since === undefined ? undefined : parseTimeArg(q.since, now);
     const until = q.until === undefined ? undefined : parseTimeArg(q.until, now);
