@@ -37,12 +37,14 @@ export async function offsetRange(
       throw err;
     }
   };
-  const from_ms = flag('from', () => (mf ? momentOffset(mf, start, from, bounds) : undefined));
-  const to_ms = flag('to', () => (mt ? momentOffset(mt, start, to, bounds) : undefined));
+  const from_ms = flag('from', () => (mf ? momentOffset(mf, start, from) : undefined));
+  const to_ms = flag('to', () => (mt ? momentOffset(mt, start, to) : undefined)); // an end past "now" reads as "to the end"
   if (from_ms !== undefined && to_ms !== undefined && from_ms > to_ms) {
     throw new TracedError(ErrorCodes.INVALID_TIME, `--from ${from} (${from_ms} ms) is after --to ${to} (${to_ms} ms): the range is empty; swap them`, {
       data: { from_ms, to_ms },
     });
   }
+  // Then the start against the session's end (now, while it records): a swapped range is said as such first.
+  if (mf && bounds) flag('from', () => momentOffset(mf as Moment, start, from, bounds));
   return { from_ms, to_ms };
 }

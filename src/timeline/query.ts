@@ -28,8 +28,18 @@ export interface MomentContext {
   sessionStart?: number | undefined;
 }
 
+/** A value as text for a message, whatever it is (an object whose toString is not a function included). */
+function shownValue(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 64);
+  try {
+    return (typeof value === 'object' && value !== null ? (JSON.stringify(value) ?? 'an object') : String(value)).slice(0, 64);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 function invalidTime(value: unknown, why: string, use?: TimeUse): TracedError {
-  const shown = String(value).slice(0, 64);
+  const shown = shownValue(value);
   return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(shown)} ${why}; use ${formsFor(use)}`, {
     data: { value: shown, ...(use ? { field: use } : {}) },
   });
@@ -171,7 +181,8 @@ function plusHint(value: unknown, lengthMs: number): string {
  * A moment as an offset on the clock of a session that started at
  * `sessionStart`. TRACED_INVALID_TIME for one before the start, and, when
  * `bounds` are given, for one after the session's end (after now, while it
- * records); the message says when the session started and ends, and suggests
+ * records; the end of a range may run past it: callers pass no bounds for
+ * it); the message says when the session started and ends, and suggests
  * `+1:00` for a clock-looking `1:00` that fits as an offset.
  */
 export function momentOffset(m: Moment, sessionStart: number, value: unknown, bounds?: SessionBounds): number {
@@ -180,8 +191,8 @@ export function momentOffset(m: Moment, sessionStart: number, value: unknown, bo
   const span = () =>
     `the session started ${wallClock(sessionStart)}${bounds ? (bounds.live ? ` and is recording (${mmss(lengthMs)} so far)` : ` and ended ${wallClock(bounds.end)} (${mmss(lengthMs)} long)`) : ''}`;
   const fail = (why: string) =>
-    new TracedError(ErrorCodes.INVALID_TIME, `${String(value).slice(0, 40)} ${why}: ${span()}${plusHint(value, lengthMs)}`, {
-      data: { value: String(value).slice(0, 64), session_start: sessionStart, ...(bounds ? { session_end: bounds.end, live: bounds.live } : {}) },
+    new TracedError(ErrorCodes.INVALID_TIME, `${shownValue(value).slice(0, 40)} ${why}: ${span()}${plusHint(value, lengthMs)}`, {
+      data: { value: shownValue(value), session_start: sessionStart, ...(bounds ? { session_end: bounds.end, live: bounds.live } : {}) },
     });
   if (off < 0) throw fail('is before the session started');
   if (bounds && off > lengthMs + (bounds.live ? LIVE_SLACK_MS : ENDED_SLACK_MS))

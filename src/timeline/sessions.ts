@@ -178,7 +178,8 @@ export class SessionViews {
     const end = (v: number | string | undefined, ms: number | undefined, name: 'from' | 'to'): number | undefined => {
       if (v === undefined) return ms;
       if (ms !== undefined) throw new TracedError(ErrorCodes.INVALID_PARAMS, `give ${name} or ${name}_ms, not both`, { data: { field: name } });
-      return momentOffset(parseMoment(v, 'at', { now, sessionStart: start }), start, v, bounds());
+      // A range may end past the session's end (up to "the end"); only its start must be a moment of the session.
+      return momentOffset(parseMoment(v, 'at', { now, sessionStart: start }), start, v, name === 'from' ? bounds() : undefined);
     };
     // An ended session's events can reach past its recorded end (an index finished later, an import): its last one counts.
     const bounds = () => {

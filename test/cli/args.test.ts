@@ -65,7 +65,7 @@ describe('argument errors (real CLI)', () => {
     expect(await refused(['replay', 'last'], 'TRACED_CLI_USAGE')).toBe('traced replay needs --at TIME (traced help replay shows what it takes)');
     expect(await refused(['hook', 'tcsh'], 'TRACED_CLI_USAGE')).toBe('SHELL is one of bash, zsh, fish, not "tcsh" (traced help hook shows what it takes)');
     expect(await refused(['export', 'last', '--target', 'jsnl'], 'TRACED_CLI_USAGE')).toBe(
-      '--target is one of mp4, videodb, json, jsonl, raw, not "jsnl"; did you mean jsonl? (traced help export shows what it takes)',
+      '--target is one of mp4, videodb, json, jsonl, raw, asciicast, not "jsnl"; did you mean jsonl? (traced help export shows what it takes)',
     );
     expect(await refused(['status', '--json=1'], 'TRACED_CLI_USAGE')).toBe(
       '--json is a switch and takes no value (got "1") (traced help status shows what it takes)',
