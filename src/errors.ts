@@ -71,6 +71,10 @@ export const ErrorCodes = {
   MCP_CONFIG_UNPARSABLE: 'TRACED_MCP_CONFIG_UNPARSABLE',
   /** The daemon did not exit after a stop request, SIGTERM and SIGKILL. */
   DAEMON_STOP_FAILED: 'TRACED_DAEMON_STOP_FAILED',
+  /** The lock file names a live process that does not answer on the socket and cannot be shown to be a traced daemon: it was not signalled. */
+  DAEMON_UNVERIFIED: 'TRACED_DAEMON_UNVERIFIED',
+  /** An output path (-o, --frame) that cannot or must not be written: a device, fifo, folder, existing file without --force, missing parent. */
+  OUTPUT_REFUSED: 'TRACED_OUTPUT_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

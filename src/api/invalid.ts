@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import { ErrorCodes, TracedError } from '../errors.js';
+import { formsFor } from '../model/time-forms.js';
 
 type Def = Record<string, unknown> & { type: string };
 type Schema = z.ZodType;
@@ -186,8 +187,45 @@ function explain(root: Schema, i: Issue): string {
   return text;
 }
 
-/** The TracedError for input that failed its operation's schema: TRACED_INVALID_PARAMS, naming each field. */
+type TimeUse = 'at' | 'since' | 'until' | 'last';
+const TIME_USE: Record<string, TimeUse> = { at: 'at', from: 'at', to: 'at', since: 'since', until: 'until', last: 'last' };
+
+/**
+ * How a top-level field names a moment, when it does: a field of the time
+ * grammar is one of these names and its schema is the grammar's shape (a
+ * number-or-string union: At, TimeArg, RangeMoment; or a string for `last`).
+ */
+export function timeFieldUse(root: Schema, path: readonly PropertyKey[]): TimeUse | undefined {
+  if (path.length !== 1) return undefined;
+  const use = TIME_USE[String(path[0])];
+  const s = use && schemaAt(root, path);
+  if (!s) return undefined;
+  const d = defOf(unwrap(s).core);
+  if (use === 'last') return d.type === 'string' ? use : undefined;
+  if (d.type !== 'union') return undefined;
+  const kinds = (d.options as Schema[]).map((o) => defOf(unwrap(o).core).type).sort();
+  return kinds.join() === 'number,string' ? use : undefined;
+}
+
+/**
+ * The TracedError for input that failed its operation's schema:
+ * TRACED_INVALID_PARAMS naming each field; TRACED_INVALID_TIME, with the forms
+ * the field takes, when every failing field is a moment of the time grammar.
+ */
 export function invalidParams(operation: string, schema: Schema, error: z.ZodError): TracedError {
+  const uses = error.issues.map((i) => timeFieldUse(schema, i.path));
+  // A missing time argument is a missing argument (INVALID_PARAMS); a malformed one is a time problem.
+  if (uses.length && uses.every((u) => u !== undefined) && error.issues.every((i) => (i as Issue).input !== undefined)) {
+    const issues = error.issues.slice(0, 8).map((i, n) => {
+      const field = fieldName(i.path);
+      const got = describeValue((i as Issue).input);
+      const use = uses[n] as TimeUse;
+      return `${field}: ${got} is not a time; ${field} takes ${formsFor(use)}`;
+    });
+    return new TracedError(ErrorCodes.INVALID_TIME, `invalid ${operation} arguments: ${issues.join('; ')}`, {
+      data: { issues, fields: [...new Set(error.issues.map((i) => fieldName(i.path)))], field: fieldName(error.issues[0]?.path ?? []) },
+    });
+  }
   const issues = error.issues.slice(0, 8).map((i) => explain(schema, i as Issue));
   const more = error.issues.length > 8 ? `; and ${error.issues.length - 8} more` : '';
   return new TracedError(ErrorCodes.INVALID_PARAMS, `invalid arguments for ${operation}: ${issues.join('; ')}${more}`, {

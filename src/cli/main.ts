@@ -17,6 +17,7 @@ import { mcpInstallCommands } from './commands/mcp-install.js';
 import { shellCommands } from './commands/shell.js';
 import { toolCommands } from './commands/tools.js';
 import { commandHelp, completionScript, globalHelp } from './help.js';
+import { safeData, safeText } from './render.js';
 import { withSubcommands } from './subcommands.js';
 
 export type { Io } from './command.js';
@@ -54,10 +55,12 @@ export function exitCode(code: ErrorCode): number {
     case ErrorCodes.INVALID_PARAMS:
     case ErrorCodes.INVALID_TIME:
     case ErrorCodes.SEARCH_QUERY:
+    case ErrorCodes.OUTPUT_REFUSED:
       return 2;
     case ErrorCodes.DAEMON_UNREACHABLE:
     case ErrorCodes.DAEMON_RUNNING:
     case ErrorCodes.DAEMON_STOPPING:
+    case ErrorCodes.DAEMON_UNVERIFIED:
       return 3;
     case ErrorCodes.SESSION_NOT_FOUND:
     case ErrorCodes.PROJECT_NOT_FOUND:
@@ -167,12 +170,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const result = REACH_WITH_BROKEN_CONFIG.has(cmd.name)
       ? await callDespiteConfig(io, cmd.op as string, params, onProgress, cmd.progress)
       : await callDaemon(io, cmd.op as string, params, onProgress, cmd.progress);
-    io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(result, parsed, io)}\n`);
+    io.stdout.write(json || !cmd.render ? `${JSON.stringify(result, null, 2)}\n` : `${cmd.render(safeData(result), parsed, io)}\n`);
     return 0;
   } catch (err) {
     const e = toTracedError(err);
     if (json) io.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
-    io.stderr.write(`traced: ${e.code}: ${e.message}\n`);
+    io.stderr.write(`traced: ${e.code}: ${safeText(e.message)}\n`);
     return exitCode(e.code);
   }
 }

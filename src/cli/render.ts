@@ -5,6 +5,30 @@ import { type Paint, stateColor } from './style.js';
 
 const plain: Paint = (_f, t) => t;
 
+/**
+ * Control characters a terminal acts on (ESC sequences that retitle the
+ * window, clear the screen, rewrite lines; C1 controls; bidi overrides that
+ * reorder what is shown), except newline and tab.
+ */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Recorded text made safe to print on a terminal: each control character shown as its \u escape. */
+export function safeText(s: string): string {
+  return s.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A result from the daemon with every string in it passed through safeText:
+ * what every human renderer is given (the CLI's own colours are added after,
+ * so they survive). `--json` output is not touched: JSON escapes controls.
+ */
+export function safeData<T>(v: T, depth = 0): T {
+  if (typeof v === 'string') return safeText(v) as T;
+  if (!v || typeof v !== 'object' || depth > 64) return v;
+  if (Array.isArray(v)) return v.map((x) => safeData(x, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [safeText(k), safeData(x, depth + 1)])) as T;
+}
+
 export function indexerLines(ix: IndexerStatus): string {
   const part = (what: string, p: IndexerStatus['ocr']) =>
     p.engine

@@ -4,8 +4,11 @@
  * nearest known key), values are typed by the schema (numbers, booleans,
  * arrays parsed), the whole file is validated with loadConfig before it is
  * written, and it is written atomically (temp file, fsync, rename) with the
- * rest of its keys, their order and its indentation kept.
+ * rest of its keys, their order and its indentation kept. The read-modify-write
+ * holds a lock file, so parallel edits keep each other's keys; a symlinked
+ * config.json is edited through the link.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -122,21 +125,133 @@ function indentOf(text: string): string | number {
 /** Writes `text` to `file` so that a reader sees the old file or the new one, never half of one. */
 function writeAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let mode = 0o600;
   try {
     mode = fs.statSync(file).mode & 0o777;
   } catch {
     // a new file: private, it may hold an API key
   }
-  const fd = fs.openSync(tmp, 'w', mode);
   try {
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'wx', mode);
+    try {
+      fs.writeFileSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true }); // ours, created exclusively above
+    throw err;
   }
-  fs.renameSync(tmp, file);
+}
+
+/**
+ * The file a config path names: a symlink (a dotfile manager's) is followed to
+ * its target, which is what gets rewritten, so the link stays a link.
+ */
+export function configTarget(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    try {
+      // A link to a file not there yet: the file is created where it points.
+      if (fs.lstatSync(file).isSymbolicLink()) return path.resolve(path.dirname(file), fs.readlinkSync(file));
+    } catch {
+      // no file at all
+    }
+    return file;
+  }
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** A lock held longer than this by a live process is still taken as abandoned: an edit takes milliseconds. */
+const LOCK_STALE_MS = 30_000;
+
+function lockIsStale(lock: string): fs.Stats | undefined {
+  let st: fs.Stats;
+  let pid = Number.NaN;
+  try {
+    st = fs.statSync(lock);
+    pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+  } catch {
+    return undefined; // gone meanwhile: simply retry
+  }
+  let alive = true;
+  try {
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 0);
+    else alive = Date.now() - st.mtimeMs < 1000; // being written just now, or garbage
+  } catch (err) {
+    alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !alive || Date.now() - st.mtimeMs > LOCK_STALE_MS ? st : undefined;
+}
+
+/** Takes a stale lock away without ever taking a live one: moved aside, and put back if it turned out to be a new lock. */
+function breakStaleLock(lock: string, stale: fs.Stats): void {
+  const aside = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    fs.renameSync(lock, aside);
+  } catch {
+    return; // someone else broke it first
+  }
+  if (fs.statSync(aside).ino !== stale.ino) {
+    try {
+      fs.linkSync(aside, lock); // a fresh lock taken meanwhile: given back unless yet another exists
+    } catch {
+      // another holder exists now; the one moved aside had finished or will find its lock gone (its write is still atomic)
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+/**
+ * Runs `fn` holding `<file>.lock` (created with O_EXCL), so concurrent
+ * read-modify-writes of the config file (parallel `traced config set`) do not
+ * lose each other's keys. A lock whose process is gone, or older than 30 s, is
+ * stale and broken; waiting longer than `timeoutMs` is TRACED_CONFIG_INVALID naming the lock.
+ */
+export function withConfigLock<T>(file: string, fn: () => T, timeoutMs = 10_000): T {
+  const lock = `${file}.lock`;
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(lock, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (fd !== undefined) {
+      try {
+        fs.writeSync(fd, String(process.pid));
+      } finally {
+        fs.closeSync(fd);
+      }
+      try {
+        return fn();
+      } finally {
+        try {
+          if (fs.readFileSync(lock, 'utf8') === String(process.pid)) fs.unlinkSync(lock);
+        } catch {
+          // broken as stale by another process after a very long edit: nothing of ours to remove
+        }
+      }
+    }
+    const stale = lockIsStale(lock);
+    if (stale) {
+      breakStaleLock(lock, stale);
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new TracedError(
+        ErrorCodes.CONFIG_INVALID,
+        `${file} is being changed by another traced process (lock ${lock}); try again, or delete the lock file if no traced config command is running`,
+        { data: { file, lock } },
+      );
+    sleepSync(wait + Math.floor(Math.random() * wait));
+  }
 }
 
 /**
@@ -145,7 +260,12 @@ function writeAtomic(file: string, text: string): void {
  * content. TRACED_CLI_USAGE for a bad key or value, TRACED_CONFIG_INVALID when
  * the file is already broken or the value is refused by the schema.
  */
-export function editConfigFile(file: string, key: string, value: unknown): Record<string, unknown> {
+export function editConfigFile(configPath: string, key: string, value: unknown): Record<string, unknown> {
+  const file = configTarget(configPath);
+  return withConfigLock(file, () => edit(file, key, value));
+}
+
+function edit(file: string, key: string, value: unknown): Record<string, unknown> {
   const current = readConfigFile(file);
   if (current === null || typeof current !== 'object' || Array.isArray(current))
     throw new TracedError(ErrorCodes.CONFIG_INVALID, `${file} does not hold a JSON object; fix or delete it first`, { data: { file } });

@@ -170,11 +170,20 @@ export async function stopDaemon(paths: Paths, o: { ifIdle?: boolean; graceMs?: 
     // It answers but cannot say whether it records: only an explicit stop may end it.
     if (how === null && o.ifIdle) return { running: true, pid: pid ?? null, version, how: null, recording, refused: true };
   }
+  // A pid the socket's own answer named is the daemon; one read from the lock file may be anyone's now.
+  const answered = pid !== undefined;
   pid ??= lockPid(paths);
   if (pid === undefined || pidGone(pid)) return { running: how !== null, pid: pid ?? null, version, how, recording, refused: false };
   if (how === null) {
-    // Only a process that is a traced daemon gets the signal: a pid in a stale lock file may be anyone's now.
-    if (looksLikeTraced(pid) === false) return { running: false, pid: null, version, how: null, recording, refused: false };
+    const traced = answered || looksLikeTraced(pid);
+    if (traced === false) return { running: false, pid: null, version, how: null, recording, refused: false };
+    if (traced === undefined)
+      throw new TracedError(
+        ErrorCodes.DAEMON_UNVERIFIED,
+        `pid ${pid} holds ${paths.lockFile} but does not answer on ${paths.socket}, and this system cannot show whether it is a traced daemon, so it was not signalled. ` +
+          `Look at it with \`ps -o pid,args -p ${pid}\`: if it is \`node …/traced.js daemon\`, end it with \`kill ${pid}\`; if it is anything else, the lock file is stale: delete ${paths.lockFile}.`,
+        { data: { pid, lock_file: paths.lockFile } },
+      );
     process.kill(pid, 'SIGTERM');
     how = 'sigterm';
   }

@@ -1,6 +1,8 @@
 /** Pure helpers for turning user input into store queries. */
 import { ErrorCodes, TracedError } from '../errors.js';
 import { MAX_OFFSET_MS, MAX_TS } from '../model.js';
+import { formsFor } from '../model/time-forms.js';
+import { wallClock } from './clock.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -11,11 +13,7 @@ export { MAX_OFFSET_MS, MAX_TS };
 /** A bare whole number below this is an offset in ms; at or above it, epoch ms (2001-09-09 onwards). */
 export const EPOCH_MS_FROM = 1e12;
 
-/** The accepted forms, named in every TRACED_INVALID_TIME message (DESIGN.md §8). */
-export const TIME_FORMS =
-  '+90s, +1:30 or +1:02:03 (from the session start); a whole number below 10^12 (ms from the session start); ' +
-  "14:32 or 14:32:05 (wall clock on the session's day, today without one); an ISO 8601 date-time (2026-11-29T14:32:00Z); " +
-  'epoch ms (1764430000000); 30m, 2h, 1d (that long ago, for since/until/last)';
+export { formsFor, RANGE_FORMS, TIME_FORMS } from '../model/time-forms.js';
 
 /**
  * What a moment names: an offset on a session clock, or a wall-clock time
@@ -30,9 +28,19 @@ export interface MomentContext {
   sessionStart?: number | undefined;
 }
 
+/** A value as text for a message, whatever it is (an object whose toString is not a function included). */
+function shownValue(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 64);
+  try {
+    return (typeof value === 'object' && value !== null ? (JSON.stringify(value) ?? 'an object') : String(value)).slice(0, 64);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 function invalidTime(value: unknown, why: string, use?: TimeUse): TracedError {
-  const shown = String(value).slice(0, 64);
-  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(shown)} ${why}; use ${use === 'last' ? 'a duration such as 30m, 2h, 1d' : TIME_FORMS}`, {
+  const shown = shownValue(value);
+  return new TracedError(ErrorCodes.INVALID_TIME, `${JSON.stringify(shown)} ${why}; use ${formsFor(use)}`, {
     data: { value: shown, ...(use ? { field: use } : {}) },
   });
 }
@@ -136,16 +144,84 @@ export function parseMoment(value: unknown, use: TimeUse, ctx: MomentContext): M
   throw invalidTime(value, 'is not a time', use);
 }
 
-/** A moment as an offset on the clock of a session that started at `sessionStart`; one before the start is TRACED_INVALID_TIME. */
-export function momentOffset(m: Moment, sessionStart: number, value: unknown): number {
-  if (m.kind === 'offset') return m.ms;
-  const off = m.ms - sessionStart;
-  if (off < 0) {
-    throw new TracedError(ErrorCodes.INVALID_TIME, `${String(value).slice(0, 40)} is before the session started (${new Date(sessionStart).toISOString()})`, {
-      data: { value: String(value).slice(0, 64) },
+/** Where a session ends: when it ended, or now while it records. */
+export interface SessionBounds {
+  /** Epoch ms: ended_at, or now for a live session. */
+  end: number;
+  live: boolean;
+}
+
+/** The bounds of a session row: its recorded end (end_offset_ms, else ended_at), or now while it has none. */
+export function sessionBounds(row: { started_at: number; ended_at: number | null; end_offset_ms?: number | null }, now: number): SessionBounds {
+  if (row.ended_at === null) return { end: Math.max(now, row.started_at), live: true };
+  return { end: row.end_offset_ms != null ? row.started_at + row.end_offset_ms : row.ended_at, live: false };
+}
+
+/** How far past an ended session's end a moment may be (the last segment's tail, clock rounding). */
+const ENDED_SLACK_MS = 60_000;
+/** A live session's "now" as the daemon sees it, give or take a round trip. */
+const LIVE_SLACK_MS = 2_000;
+
+const mmss = (ms: number) => {
+  const s = Math.floor(ms / 1000);
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
+
+/** `1:00` for a session shorter than that is most likely `+1:00` without its `+`: said so. */
+function plusHint(value: unknown, lengthMs: number): string {
+  const m = typeof value === 'string' ? /^\s*(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\s*$/.exec(value) : null;
+  if (!m) return '';
+  const ms = ((Number(m[1] ?? 0) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000;
+  return ms <= lengthMs ? `; did you mean +${(value as string).trim()} (${mmss(ms)} after the start)?` : '';
+}
+
+/**
+ * A moment as an offset on the clock of a session that started at
+ * `sessionStart`. TRACED_INVALID_TIME for one before the start, and, when
+ * `bounds` are given, for one after the session's end (after now, while it
+ * records; the end of a range may run past it: callers pass no bounds for
+ * it); the message says when the session started and ends, and suggests
+ * `+1:00` for a clock-looking `1:00` that fits as an offset.
+ */
+export function momentOffset(m: Moment, sessionStart: number, value: unknown, bounds?: SessionBounds): number {
+  const off = m.kind === 'offset' ? m.ms : m.ms - sessionStart;
+  const lengthMs = bounds ? Math.max(0, bounds.end - sessionStart) : Number.POSITIVE_INFINITY;
+  const span = () =>
+    `the session started ${wallClock(sessionStart)}${bounds ? (bounds.live ? ` and is recording (${mmss(lengthMs)} so far)` : ` and ended ${wallClock(bounds.end)} (${mmss(lengthMs)} long)`) : ''}`;
+  const fail = (why: string) =>
+    new TracedError(ErrorCodes.INVALID_TIME, `${shownValue(value).slice(0, 40)} ${why}: ${span()}${plusHint(value, lengthMs)}`, {
+      data: { value: shownValue(value), session_start: sessionStart, ...(bounds ? { session_end: bounds.end, live: bounds.live } : {}) },
     });
-  }
-  return checkOffset(off);
+  if (off < 0) throw fail('is before the session started');
+  if (bounds && off > lengthMs + (bounds.live ? LIVE_SLACK_MS : ENDED_SLACK_MS))
+    throw fail(bounds.live ? 'is later than now in this session' : 'is after the session ended');
+  return m.kind === 'offset' ? off : checkOffset(off);
+}
+
+/**
+ * A since/until pair (or `last`, a duration back from now) as epoch ms, each
+ * read by parseTimeArg. The one check every range-taking operation makes:
+ * since after until, or last together with since, is TRACED_INVALID_TIME.
+ */
+export function parseRange(
+  q: { since?: number | string | undefined; until?: number | string | undefined; last?: string | undefined },
+  now: number,
+): { since: number | undefined; until: number | undefined } {
+  if (q.last !== undefined && q.since !== undefined)
+    throw new TracedError(ErrorCodes.INVALID_TIME, `give last or since, not both: last ${String(q.last).slice(0, 20)} already sets the start`, {
+      data: { field: 'last' },
+    });
+  const since = q.last !== undefined ? parseTimeArg(q.last, now, 'last') : q.since === undefined ? undefined : parseTimeArg(q.since, now, 'since');
+  const until = q.until === undefined ? undefined : parseTimeArg(q.until, now, 'until');
+  if (since !== undefined && until !== undefined && since > until)
+    throw new TracedError(
+      ErrorCodes.INVALID_TIME,
+      `the range starts (${q.last !== undefined ? 'last' : 'since'} ${String(q.last ?? q.since).slice(0, 30)} = ${wallClock(since)}) after it ends (until ${String(q.until).slice(0, 30)} = ${wallClock(until)}): nothing can be in it; swap them`,
+      { data: { field: 'since', since, until } },
+    );
+  return { since, until };
 }
 
 /**

@@ -25,7 +25,7 @@ import { fitPage } from './budget.js';
 import { failedCommands, failures } from './digest.js';
 import type { Offload } from './read-pool.js';
 import { computeMoments } from './moments.js';
-import { MAX_OFFSET_MS, momentOffset, parseMoment, parseTimeArg } from './query.js';
+import { MAX_OFFSET_MS, momentOffset, parseMoment, parseRange, sessionBounds } from './query.js';
 import type { SessionRow, Store } from './store.js';
 
 export interface ReplayDeps {
@@ -87,19 +87,9 @@ export class Replay {
    */
   offsetOf(session: SessionRow | string, at: number | string): number {
     const row = typeof session === 'string' ? this.session(session) : session;
-    const m = parseMoment(at, 'at', { now: this.d.now(), sessionStart: row.started_at });
-    return this.within(row, momentOffset(m, row.started_at, at), at);
-  }
-
-  /** An offset inside the session: an ended session has no moments a minute past its end. */
-  private within(row: SessionRow, off: number, at: number | string): number {
-    const end = row.end_offset_ms ?? (row.ended_at !== null ? row.ended_at - row.started_at : undefined);
-    if (end !== undefined && off > end + 60_000) {
-      throw new TracedError(ErrorCodes.INVALID_TIME, `${String(at).slice(0, 40)} is after session ${row.id} ended (it lasted ${Math.round(end / 1000)} s)`, {
-        data: { field: 'at' },
-      });
-    }
-    return off;
+    const now = this.d.now();
+    const m = parseMoment(at, 'at', { now, sessionStart: row.started_at });
+    return momentOffset(m, row.started_at, at, sessionBounds(row, now));
   }
 
   replayAt(q: ReplayAtInput): ReplayAtOutput {
@@ -286,8 +276,7 @@ export class Replay {
       since = r.started_at;
       until = r.ended_at ?? now;
     } else {
-      since = q.last ? parseTimeArg(q.last, now, 'last') : q.since !== undefined ? parseTimeArg(q.since, now) : now - 24 * 3_600_000;
-      until = q.until !== undefined ? parseTimeArg(q.until, now) : now;
+      ({ since = now - 24 * 3_600_000, until = now } = parseRange(q, now));
       rows = this.d.store.listSessions({ limit: 50, since, until }).reverse();
     }
     const sessions = rows.map((r) => this.digest(r, since, until));

@@ -10,7 +10,7 @@ import type { SearchInput, SearchOutput } from '../model.js';
 import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
 import type { Offload } from './read-pool.js';
-import { parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
+import { parseRange, parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
 import {
   type Cursor,
   compareKeys,
@@ -141,6 +141,7 @@ export class Search {
 
   /** since/until as epoch ms, resolved against now (a first page). */
   private window(q: Omit<SearchInput, 'session'>): { since: number | undefined; until: number | undefined } {
+    parseRange(q, this.d.now()); // since after until: TRACED_INVALID_TIME before any work
     const now = this.d.now();
     return {
       since: q.since === undefined ? undefined : parseTimeArg(q.since, now),

@@ -28,7 +28,7 @@ import type {
 import { fitPage } from './budget.js';
 import type { Offload } from './read-pool.js';
 import { atOffset } from './clock.js';
-import { momentOffset, parseMoment, parseTimeArg } from './query.js';
+import { momentOffset, parseMoment, parseRange, sessionBounds } from './query.js';
 import { redact } from './redact.js';
 import type { SessionRow, Store } from './store.js';
 
@@ -133,8 +133,7 @@ export class SessionViews {
     const rows = this.d.store.listSessions({
       before,
       limit: q.limit + 1,
-      since: q.since === undefined ? undefined : parseTimeArg(q.since, now),
-      until: q.until === undefined ? undefined : parseTimeArg(q.until, now),
+      ...parseRange(q, now),
       // Stored project paths went through the gate; the filter is compared the same way.
       project: q.project === undefined ? undefined : redact(path.resolve(cwd ?? this.d.cwd, q.project)),
     });
@@ -173,11 +172,21 @@ export class SessionViews {
     id: string,
     q: Q,
   ): Q {
-    const start = this.d.store.getSession(id)?.started_at ?? 0;
+    const row = this.d.store.getSession(id);
+    const start = row?.started_at ?? 0;
+    const now = Date.now();
     const end = (v: number | string | undefined, ms: number | undefined, name: 'from' | 'to'): number | undefined => {
       if (v === undefined) return ms;
       if (ms !== undefined) throw new TracedError(ErrorCodes.INVALID_PARAMS, `give ${name} or ${name}_ms, not both`, { data: { field: name } });
-      return momentOffset(parseMoment(v, 'at', { now: Date.now(), sessionStart: start }), start, v);
+      // A range may end past the session's end (up to "the end"); only its start must be a moment of the session.
+      return momentOffset(parseMoment(v, 'at', { now, sessionStart: start }), start, v, name === 'from' ? bounds() : undefined);
+    };
+    // An ended session's events can reach past its recorded end (an index finished later, an import): its last one counts.
+    const bounds = () => {
+      if (!row) return undefined;
+      const b = sessionBounds(row, now);
+      const last = b.live ? undefined : this.d.store.events({ sessionId: id, order: 'offset_desc', limit: 1 })[0]?.offset_ms;
+      return last !== undefined && start + last > b.end ? { ...b, end: start + last } : b;
     };
     const from_ms = end(q.from, q.from_ms, 'from');
     const to_ms = end(q.to, q.to_ms, 'to');

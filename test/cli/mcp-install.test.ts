@@ -232,8 +232,8 @@ describe('traced mcp install/uninstall (JSON clients)', () => {
       ['claude', path.join(home, '.claude.json'), '{"mcpServers": {"memory": ', 'invalid'],
       ['cursor', path.join(home, '.cursor', 'mcp.json'), '{"mcpServers": ["not", "an", "object"]}', 'invalid'],
       ['codex', path.join(home, '.codex', 'config.toml'), '[mcp_servers.memory\ncommand = "npx"\n', 'invalid'],
-      ['codex', path.join(home, '.codex', 'config.toml'), 'mcp_servers.traced.command = "/somewhere/else"\n', 'invalid'],
-      ['codex', path.join(home, '.codex', 'config.toml'), '[mcp_servers]\ntraced = { command = "x" }\n', 'invalid'],
+      ['codex', path.join(home, '.codex', 'config.toml'), 'mcp_servers.traced.command = "/somewhere/else"\n', 'not_tables'],
+      ['codex', path.join(home, '.codex', 'config.toml'), '[mcp_servers]\ntraced = { command = "x" }\n', 'not_tables'],
     ];
     for (const [client, file, text, reason] of cases) {
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -371,6 +371,75 @@ describe('traced mcp install/uninstall (Codex TOML)', () => {
       });
     }
     expect(parsed.filter((p) => p.ok).length).toBeGreaterThan(samples.length);
+  });
+});
+
+describe('traced mcp install (Codex TOML) where mcp_servers is not [mcp_servers.NAME] tables', () => {
+  const forms: [string, string, (snippet: string) => string][] = [
+    ['an inline table', 'mcp_servers = { other = { command = "y" } }\n', (x) => `mcp_servers = { other = { command = "y" }, ${x} }\n`],
+    ['dotted keys at the top', 'model = "o3"\nmcp_servers.other.command = "x"\n', (x) => `model = "o3"\nmcp_servers.other.command = "x"\n${x}\n`],
+    ['a key under [mcp_servers]', '[mcp_servers]\nother = { command = "x" }\n', (x) => `[mcp_servers]\nother = { command = "x" }\n${x}\n`],
+    ['dotted keys under [mcp_servers]', '[mcp_servers]\nother.command = "x"\n', (x) => `[mcp_servers]\nother.command = "x"\n${x}\n`],
+    ['an array of tables', '[[mcp_servers]]\nname = "x"\n', () => ''],
+    ['an inline table after a table of its own', '[mcp_servers.a]\ncommand = "a"\n[x]\ny = 1\n', () => ''],
+  ];
+  it.skipIf(!hasTomllib)(
+    'refuses with TRACED_MCP_CONFIG_UNPARSABLE, leaves the file as it was, and the text it gives to add by hand is valid TOML there',
+    async () => {
+      for (const [what, text, paste] of forms) {
+        const { home, env, project } = sandbox();
+        const file = path.join(home, '.codex', 'config.toml');
+        fs.mkdirSync(path.dirname(file));
+        fs.writeFileSync(file, text);
+        const r = await run({ ...env, TRACED_HOME: '/d "q"' }, project, 'mcp', 'install', '--client', 'codex', '--json');
+        const [parsed] = tomllib([file]);
+        expect(parsed?.ok, `${what}: the file still parses`).toBe(true);
+        if (what === 'an inline table after a table of its own') {
+          // The one form that takes another table: installed, and still TOML.
+          expect(r.code, r.stderr).toBe(0);
+          continue;
+        }
+        expect(r.code, what).toBe(1);
+        expect(JSON.parse(r.stdout).error, what).toMatchObject({ code: 'TRACED_MCP_CONFIG_UNPARSABLE', data: { reason: 'not_tables' } });
+        expect(fs.readFileSync(file, 'utf8')).toBe(text);
+        expect(backups(file)).toEqual([]);
+        const snippet = /\n {2}((?:mcp_servers\.)?traced = \{.*\})$/m.exec(JSON.parse(r.stdout).error.message)?.[1];
+        if (paste(snippet ?? '') === '') continue;
+        expect(snippet, what).toBeDefined();
+        const [pasted] = tomllib([writeTmp(paste(snippet as string))]);
+        if (!pasted?.ok) throw new Error(`${what}: ${pasted?.error}`);
+        expect(pasted.doc.mcp_servers.traced, what).toEqual({ ...ours, env: { TRACED_HOME: '/d "q"' } });
+        // Uninstall refuses too, untouched.
+        const u = await run(env, project, 'mcp', 'uninstall', '--client', 'codex', '--json');
+        expect(u.code).toBe(1);
+        expect(fs.readFileSync(file, 'utf8')).toBe(text);
+      }
+    },
+  );
+
+  it.skipIf(!hasTomllib)('a reinstall keeps env entries the user added, in each way TOML writes them', async () => {
+    const head = `[mcp_servers.traced]\ncommand = "/old/node"\nargs = ["/old/traced.js", "mcp"]\n`;
+    const forms = [
+      `${head}env = { TRACED_HOME = "/old", OPENAI_LOG = "debug", "x y" = 'z' }\n`,
+      `${head}env = { OPENAI_LOG = "debug", "x y" = 'z' }\n\n[other]\nk = 1\n`,
+      `${head}\n[mcp_servers.traced.env]\nOPENAI_LOG = "debug"\nTRACED_HOME = "/old"\n"x y" = 'z'\n`,
+      `${head}env.OPENAI_LOG = "debug"\nenv."x y" = 'z'\n`,
+      `${head}env.OPENAI_LOG = "debug"\nenv.TRACED_HOME = "/old"\nenv."x y" = 'z'`,
+    ];
+    for (const text of forms) {
+      const { home, env, project } = sandbox();
+      const file = path.join(home, '.codex', 'config.toml');
+      fs.mkdirSync(path.dirname(file));
+      fs.writeFileSync(file, text);
+      const r = await run({ ...env, TRACED_HOME: '/new' }, project, 'mcp', 'install', '--client', 'codex');
+      expect(r.code, r.stderr).toBe(0);
+      const [p] = tomllib([file]);
+      if (!p?.ok) throw new Error(`${p?.error}\n${fs.readFileSync(file, 'utf8')}`);
+      expect(p.doc.mcp_servers.traced, text).toEqual({ ...ours, env: { TRACED_HOME: '/new', OPENAI_LOG: 'debug', 'x y': 'z' } });
+      const after = fs.readFileSync(file, 'utf8');
+      expect((await run({ ...env, TRACED_HOME: '/new' }, project, 'mcp', 'install', '--client', 'codex')).stdout).toMatch(/nothing changed/);
+      expect(fs.readFileSync(file, 'utf8')).toBe(after);
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  * a TTY); status in colour; `traced logs` readable, as JSON, and followed
  * across a rotation; `traced config` typed, validated, atomic, preserving.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,12 @@ describe('output of a real session', () => {
       // Moved, not copied: the exports folder does not keep a second copy.
       expect(fs.existsSync(path.join(home.home, 'exports', `${id}.${target}`))).toBe(false);
     }
+    // A missing parent is not created (a typo would make a tree): refused before the export runs.
+    const deep = await cli(home, ['export', id, '--target', 'jsonl', '-o', path.join(out, 'deep', 'x.jsonl'), '--json']);
+    expect(deep.code).toBe(2);
+    expect(deep.json.error.code).toBe('TRACED_OUTPUT_REFUSED');
+    expect(fs.existsSync(path.join(out, 'deep'))).toBe(false);
+    fs.mkdirSync(path.join(out, 'deep'));
     const j = await cli(home, ['export', id, '--target', 'jsonl', '-o', path.join(out, 'deep', 'x.jsonl'), '--json']);
     expect(j.json.file).toBe(path.join(out, 'deep', 'x.jsonl'));
     expect(fs.existsSync(j.json.file)).toBe(true);
@@ -113,7 +119,85 @@ describe('output of a real session', () => {
 
     const dir = await cli(home, ['export', id, '--target', 'json', '-o', out]);
     expect(dir.code).toBe(2);
-    expect(dir.stderr).toBe(`traced: TRACED_CLI_USAGE: -o ${out} is a folder; name the file to write\n`);
+    expect(dir.stderr).toBe(`traced: TRACED_OUTPUT_REFUSED: -o ${out} is a folder; traced writes regular files only: name a file\n`);
+  });
+
+  it('export -o never replaces what is there: existing files need --force, devices and fifos are refused and survive, - prints', async () => {
+    const out = tempDir('exp-');
+    const precious = path.join(out, 'precious.json');
+    fs.writeFileSync(precious, 'precious');
+    const kept = await cli(home, ['export', id, '--target', 'json', '-o', precious]);
+    expect(kept.code).toBe(2);
+    expect(kept.stderr).toMatch(/^traced: TRACED_OUTPUT_REFUSED: .*already exists; pass --force/);
+    expect(fs.readFileSync(precious, 'utf8')).toBe('precious');
+    const forced = await cli(home, ['export', id, '--target', 'json', '-o', precious, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(precious, 'utf8')).session.id).toBe(id);
+
+    const fifo = path.join(out, 'pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const targets: string[] = [fifo];
+    // A /dev/null twin on tmpfs: another file system than the exports folder, where a copy used to unlink the destination on error.
+    const shm = process.getuid?.() === 0 && fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/exp-') : undefined;
+    if (shm) {
+      expect(spawnSync('mknod', ['-m', '666', path.join(shm, 'null'), 'c', '1', '3']).status).toBe(0);
+      fs.symlinkSync(path.join(shm, 'null'), path.join(out, 'stdout'));
+      targets.push(path.join(shm, 'null'), path.join(out, 'stdout'));
+    }
+    try {
+      for (const t of targets)
+        for (const force of [[], ['--force']]) {
+          const r = await cli(home, ['export', id, '--target', 'json', '-o', t, ...force, '--json']);
+          expect(r.code, `${t} ${force}`).toBe(2);
+          expect(r.json.error.code).toBe('TRACED_OUTPUT_REFUSED');
+        }
+      expect(fs.statSync(fifo).isFIFO()).toBe(true);
+      if (shm) expect(fs.statSync(path.join(shm, 'null')).isCharacterDevice()).toBe(true);
+    } finally {
+      if (shm) fs.rmSync(shm, { recursive: true });
+    }
+
+    const printed = await cli(home, ['export', id, '--target', 'jsonl', '-o', '-']);
+    expect(printed.code, printed.stderr).toBe(0);
+    const lines = printed.stdout.trimEnd().split('\n');
+    expect(JSON.parse(lines[0] as string).session?.id ?? JSON.parse(lines[0] as string).id).toBe(id);
+    expect(printed.stderr).toMatch(/^Printed \(JSONL recording/);
+    for (const bad of [
+      ['--target', 'mp4', '-o', '-'],
+      ['-o', ''],
+    ]) {
+      const r = await cli(home, ['export', id, ...bad, '--json']);
+      expect(r.json?.error?.code, r.stdout).toBe('TRACED_OUTPUT_REFUSED');
+    }
+    expect(fs.readdirSync(out).filter((n) => n.includes('traced-tmp'))).toEqual([]);
+  });
+
+  it('recorded text with terminal control sequences is printed inert by every renderer, colour or not', async () => {
+    // What an editor extension (or anything that can reach the socket) could send: retitle, clear screen, C1 CSI, bidi override.
+    const evil = 'zzhostile \u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202egnp.exe\r\u0008over';
+    const ing = await cli(home, ['call', 'ingest_event', JSON.stringify({ type: 'editor.note', data: { text: evil, path: evil } })]);
+    expect(ing.code, ing.stderr).toBe(0);
+    await waitFor(async () => (await cli(home, ['search', 'zzhostile', '--json'])).json?.hits?.length > 0, { what: 'the event in search' });
+    const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    for (const args of [
+      ['search', 'zzhostile'],
+      ['timeline', id],
+      ['show', id],
+      ['replay', id, '--at', '+0:00'],
+      ['what-happened', id],
+    ]) {
+      const plain = await cli(withEnv(home, { FORCE_COLOR: '0' }), args);
+      expect(plain.code, `${args.join(' ')}: ${plain.stderr}`).toBe(0);
+      expect(plain.stdout, args.join(' ')).not.toMatch(CONTROL);
+      const coloured = await cli(withEnv(home, { FORCE_COLOR: '1' }), args);
+      // Only the CLI's own SGR colour codes remain.
+      expect(coloured.stdout.replace(/\u001b\[\d+m/g, ''), args.join(' ')).not.toMatch(CONTROL);
+    }
+    const shown = await cli(withEnv(home, { FORCE_COLOR: '0' }), ['search', 'zzhostile']);
+    expect(shown.stdout).toContain('\\u001b]0;PWNED');
+    // --json keeps the data as recorded (JSON escapes it).
+    const j = await cli(home, ['search', 'zzhostile', '--json']);
+    expect(JSON.stringify(j.json)).toContain('\\u001b]0;PWNED');
   });
 
   it('logs prints readable lines (time, level, [module], message, fields), or the stored JSON with --json', async () => {

@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_OFFSET_MS, MAX_TS, parseMoment, TIME_FORMS } from '../../src/timeline/query.js';
+import { MAX_OFFSET_MS, MAX_TS, parseMoment, RANGE_FORMS, TIME_FORMS } from '../../src/timeline/query.js';
 import { TracedError } from '../../src/errors.js';
 import { cli, killHomeDaemon, makeHome, makeRepo, type Home } from '../helpers/env.js';
 
@@ -119,7 +119,9 @@ describe('parseMoment (properties)', () => {
       fc.property(fc.string(), fc.constantFrom('!', 'x', '#', 'é', '/', '_'), fc.string(), (a, bad, b) => {
         const e = invalid(`${a}${bad}${b}`, 'since');
         expect(e.code).toBe('TRACED_INVALID_TIME');
-        expect(e.message).toContain(TIME_FORMS);
+        // A since/until bound lists the forms a range takes (no offsets: a range spans sessions).
+        expect(e.message).toContain(RANGE_FORMS);
+        expect(invalid(`${a}${bad}${b}`, 'at').message).toContain(TIME_FORMS);
       }),
     );
     fc.assert(
@@ -184,6 +186,16 @@ describe('the grammar through the real CLI and daemon', () => {
     const before = await cli(home, ['timeline', 'last', '--from', new Date(started - 3_600_000).toISOString()]);
     expect(before.code).toBe(2);
     expect(before.stderr).toMatch(/^traced: TRACED_INVALID_TIME: --from: .* is before the session started/);
+    // An offset typed without its +: a clock time outside the recording session, refused with the hint (not "No events").
+    const typo = await cli(home, ['timeline', 'last', '--from', '0:01']);
+    expect(typo.code, typo.stdout).toBe(2);
+    expect(typo.stderr).toMatch(
+      /^traced: TRACED_INVALID_TIME: --from: 0:01 is (before the session started|later than now in this session): the session started /,
+    );
+    if (new Date(started).getHours() !== 0) expect(typo.stderr).toContain('did you mean +0:01');
+    const far = await cli(home, ['replay', 'last', '--at', '+300d']);
+    expect(far.code, far.stdout).toBe(2);
+    expect(far.stderr).toMatch(/^traced: TRACED_INVALID_TIME: \+300d is later than now in this session/);
   });
 
   it('sessions --since 13:40-style clock times, ISO and 2h work; offsets are refused for a range across sessions', async () => {
@@ -212,6 +224,6 @@ describe('the grammar through the real CLI and daemon', () => {
     const bad = await cli(home, ['call', 'list_sessions', JSON.stringify({ since: '99:99' })]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('TRACED_INVALID_TIME');
-    expect(bad.stderr).toContain(TIME_FORMS);
+    expect(bad.stderr).toContain(RANGE_FORMS);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Wrong arguments get an answer a caller can act on: TRACED_INVALID_PARAMS
  * (never TRACED_INTERNAL) naming the field, what was wrong, and what to send
- * instead. Properties generate the wrong values from each operation's own zod
+ * instead; a malformed time argument alone is TRACED_INVALID_TIME with the forms it takes. Properties generate the wrong values from each operation's own zod
  * input schema, so a new operation or field is covered without an edit here.
  */
 import fc from 'fast-check';
@@ -13,6 +13,8 @@ import { testServices } from '../helpers/services.js';
 import { mcpOver } from './harness.js';
 
 const t = testServices();
+/** Fields of the one time grammar (DESIGN.md §8): at, from/to (get_timeline, get_transcript), since/until, last. */
+const TIME_FIELDS = new Set(['at', 'from', 'to', 'since', 'until', 'last']);
 
 async function failure(name: string, args: unknown): Promise<TracedError> {
   const op = operations.find((o) => o.name === name)!;
@@ -44,7 +46,10 @@ describe('invalid arguments, for every operation and field', () => {
     await fc.assert(
       fc.asyncProperty(pair, async ({ op, field, value }) => {
         const e = await failure(op, { [field]: value });
-        expect(e.code, e.message).toBe(ErrorCodes.INVALID_PARAMS);
+        // A malformed moment is a time error naming the forms (DESIGN §8) when nothing else is wrong with the call.
+        const paths = (operations.find((o) => o.name === op)?.input.safeParse({ [field]: value }).error?.issues ?? []).map((i) => String(i.path[0]));
+        const timeOnly = TIME_FIELDS.has(field) && paths.every((p) => p === field);
+        expect(e.code, e.message).toBe(timeOnly ? ErrorCodes.INVALID_TIME : ErrorCodes.INVALID_PARAMS);
         expect(e.code).not.toBe(ErrorCodes.INTERNAL);
         const fieldsNamed = e.data?.fields as string[];
         expect(
@@ -54,7 +59,8 @@ describe('invalid arguments, for every operation and field', () => {
         const mine = (e.data!.issues as string[]).filter((i) => i.startsWith(`${field}:`) || i.startsWith(`${field}.`));
         expect(mine.length, e.message).toBeGreaterThan(0);
         // Says what the field takes: its description, or a value that passes.
-        for (const i of mine.filter((x) => x.startsWith(`${field}:`))) expect(i).toMatch(new RegExp(`\\. ${field} is: .+|Example: `));
+        for (const i of mine.filter((x) => x.startsWith(`${field}:`)))
+          expect(i).toMatch(new RegExp(timeOnly ? `; ${field} takes .*(30m|\\+1:30)` : `\\. ${field} is: .+|Example: `));
       }),
       { numRuns: 400 },
     );
@@ -118,10 +124,12 @@ describe('the messages an assistant sees', () => {
     const { client } = await mcpOver(t);
     const r = await client.callTool({ name: 'replay_at', arguments: { session: 'last', at: true } });
     expect(r.isError).toBe(true);
-    expect(r._meta?.code).toBe(ErrorCodes.INVALID_PARAMS);
+    expect(r._meta?.code).toBe(ErrorCodes.INVALID_TIME);
     const text = (r.content as { text: string }[])[0]?.text ?? '';
-    expect(text).toMatch(/^TRACED_INVALID_PARAMS: invalid arguments for replay_at: at: expected a number or a string, got true\. at is: A moment/);
-    expect(text).toContain('"+1:30"');
-    expect(text).toContain('"14:32"');
+    expect(text).toMatch(/^TRACED_INVALID_TIME: invalid replay_at arguments: at: true is not a time; at takes \+90s, \+1:30/);
+    expect(text).toContain('14:32');
+    const other = await client.callTool({ name: 'replay_at', arguments: { session: 'last', at: '+1s', tolerance_ms: true } });
+    expect(other._meta?.code).toBe(ErrorCodes.INVALID_PARAMS);
+    expect((other.content as { text: string }[])[0]?.text).toMatch(/^TRACED_INVALID_PARAMS: invalid arguments for replay_at: tolerance_ms: expected a number/);
   });
 });

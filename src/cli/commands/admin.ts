@@ -11,7 +11,7 @@ import { VERSION } from '../../version.js';
 import { didYouMean } from '../args.js';
 import { callDaemon, type Command, num } from '../command.js';
 import { bytes } from '../format.js';
-import { renderQueue } from '../render.js';
+import { renderQueue, safeData } from '../render.js';
 import { showLogs } from './tools.js';
 
 export const adminCommands: Command[] = [
@@ -55,7 +55,10 @@ export const adminCommands: Command[] = [
       const op = { status: 'queue_status', retry: 'queue_retry', pause: 'queue_pause', resume: 'queue_resume' }[sub] as string;
       const result = (await callDaemon(io, op, sub === 'retry' && ref ? { session: ref } : {})) as QueueStatusOutput | { requeued: number };
       if (a.values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      else io.stdout.write(`${'requeued' in result ? `Requeued ${result.requeued} failed upload${result.requeued === 1 ? '' : 's'}.` : renderQueue(result)}\n`);
+      else
+        io.stdout.write(
+          `${'requeued' in result ? `Requeued ${result.requeued} failed upload${result.requeued === 1 ? '' : 's'}.` : renderQueue(safeData(result))}\n`,
+        );
       return 0;
     },
   },

@@ -20,7 +20,7 @@ import type { Env } from '../../config/config.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
 import { BIN_PATH } from '../../version.js';
 import { type Command, list } from '../command.js';
-import { cutRanges, scanToml, tableRanges, tomlKey, tomlString } from './toml-table.js';
+import { cutRanges, inlineEntries, nonTableDefinition, scanToml, type TomlScan, tableRanges, tomlKey, tomlString } from './toml-table.js';
 
 export const MCP_CLIENTS = ['claude', 'cursor', 'vscode', 'codex'] as const;
 export type McpClient = (typeof MCP_CLIENTS)[number];
@@ -129,8 +129,8 @@ export interface Plan {
   after: string | undefined;
 }
 
-function unparsable(t: ClientTarget, reason: string, why: string, l?: Launch): TracedError {
-  const byHand = l ? ` Or add this by hand:\n${entrySnippet(t, l)}` : '';
+function unparsable(t: ClientTarget, reason: string, why: string, l?: Launch, hand?: string): TracedError {
+  const byHand = hand ? ` ${hand}` : l ? ` Or add this by hand:\n${entrySnippet(t, l)}` : '';
   return new TracedError(ErrorCodes.MCP_CONFIG_UNPARSABLE, `${t.file}: ${why}; it was left as it is. Fix: correct the file (or move it aside).${byHand}`, {
     data: { file: t.file, client: t.client, reason },
   });
@@ -172,12 +172,86 @@ function renderJson(before: string, doc: Record<string, unknown>): string {
   return `${before.startsWith('\uFEFF') ? '\uFEFF' : ''}${JSON.stringify(doc, null, indent)}\n`;
 }
 
+/** The entry as one inline-table line, for a file whose servers are an inline table or dotted keys. */
+function inlineSnippet(l: Launch): string {
+  const env = tomlLines(l)
+    .find(([k]) => k === 'env')?.[1]
+    .replace(/^env = /, '')
+    .trim();
+  return `${NAME} = { command = ${tomlString(l.command)}, args = [${l.args.map(tomlString).join(', ')}]${env ? `, env = ${env}` : ''} }`;
+}
+
 function scan(t: ClientTarget, text: string, l?: Launch): [number, number][] | undefined {
+  let sc: ReturnType<typeof scanToml>;
   try {
-    return tableRanges(text, scanToml(text), [t.container, NAME]);
+    sc = scanToml(text);
   } catch (err) {
     throw unparsable(t, 'invalid', `traced cannot read it as TOML (${(err as Error).message})`, l);
   }
+  // Servers given as an inline table or dotted keys cannot take a [mcp_servers.traced] table beside them (invalid TOML),
+  // and rewriting the user's inline table would lose its layout and comments: left to the user.
+  const other = nonTableDefinition(text, sc, t.container);
+  if (other) {
+    const where: Record<typeof other.kind, string> = {
+      inline: `inside the braces of ${t.container} = { … }, after a comma:\n  ${l ? inlineSnippet(l) : ''}`,
+      dotted: `as one more line:\n  ${t.container}.${l ? inlineSnippet(l) : ''}`,
+      under: `under [${t.container}]:\n  ${l ? inlineSnippet(l) : ''}`,
+      array: `in the form your Codex reads (an array of tables is not the documented [${t.container}.NAME] form)`,
+    };
+    const hand = l ? `Add traced by hand, ${where[other.kind]}` : `Remove the ${NAME} entry from ${t.container} by hand.`;
+    throw unparsable(
+      t,
+      'not_tables',
+      `${t.container} is defined by ${other.what} on line ${other.line}; traced only adds and removes [${t.container}.${NAME}] tables, and one cannot be added beside that`,
+      l,
+      hand,
+    );
+  }
+  try {
+    return tableRanges(text, sc, [t.container, NAME]);
+  } catch (err) {
+    throw unparsable(t, 'invalid', `traced cannot read it as TOML (${(err as Error).message})`, l);
+  }
+}
+
+const lineEnd = (text: string, at: number) => text.indexOf('\n', at) + 1 || text.length;
+
+/**
+ * Edits that set our env entries and keep the user's: in an `env = { … }`
+ * inline table (ours replaced in place, missing ones appended), or as keys of
+ * a `[mcp_servers.traced.env]` sub-table or `env.NAME = …` dotted keys when
+ * the user wrote it that way.
+ */
+function envEdits(text: string, sc: TomlScan, c: string, bounds: { header: number; bodyEnd: number; headerEnd: number }, env: Record<string, string>) {
+  const edits: { at: number; end: number; text: string }[] = [];
+  const ours = Object.entries(env);
+  const sub = sc.headers.find((h) => h.path.length === 3 && h.path[0] === c && h.path[1] === NAME && h.path[2] === 'env' && !h.array);
+  const deep = sc.keys.filter((k) => k.path.length === 4 && k.path[0] === c && k.path[1] === NAME && k.path[2] === 'env');
+  const at = (pos: number, line: string) => ({ at: pos, end: pos, text: pos === text.length && !text.endsWith('\n') ? `\n${line}` : line });
+  if (sub || deep.length) {
+    for (const [name, v] of ours) {
+      const k = deep.find((x) => x.path[3] === name);
+      const prefix = k ? (k.table.length === 3 ? '' : 'env.') : sub ? '' : 'env.';
+      const line = `${prefix}${tomlKey(name)} = ${tomlString(v)}\n`;
+      if (k) {
+        if (text.slice(k.start, k.end).trim() !== line.trim()) edits.push({ at: k.start, end: k.end, text: line });
+      } else edits.push(at(sub ? lineEnd(text, sub.start) : bounds.headerEnd, line));
+    }
+    return edits;
+  }
+  const k = sc.keys.find((x) => x.start > bounds.header && x.start < bounds.bodyEnd && x.path.length === 3 && x.path[2] === 'env');
+  const entries = k ? inlineEntries(text, k.valueStart) : undefined;
+  const set = (name: string, v: string) => `${tomlKey(name)} = ${tomlString(v)}`;
+  const parts = (entries ?? []).map((e) =>
+    e.key.length === 1 && Object.hasOwn(env, e.key[0] as string)
+      ? `${e.keyText} = ${tomlString(env[e.key[0] as string] as string)}`
+      : `${e.keyText} = ${e.valueText}`,
+  );
+  for (const [name, v] of ours) if (!entries?.some((e) => e.key.length === 1 && e.key[0] === name)) parts.push(set(name, v));
+  const line = `env = { ${parts.join(', ')} }\n`;
+  if (!k) edits.push(at(bounds.headerEnd, line));
+  else if (text.slice(k.start, k.end).trim() !== line.trim()) edits.push({ at: k.start, end: k.end, text: line });
+  return edits;
 }
 
 /** What installing would do to the file's text (nothing is written here). */
@@ -208,16 +282,12 @@ export function planInstall(t: ClientTarget, l: Launch, before: string | undefin
   const bodyEnd = sc.headers.find((h) => h.start > header.start)?.start ?? text.length;
   const headerEnd = text.indexOf('\n', header.start) + 1 || text.length;
   for (const [key, line] of lines) {
+    if (key === 'env') continue;
     const k = sc.keys.find((x) => x.start > header.start && x.start < bodyEnd && x.path.length === 3 && x.path[2] === key);
     if (!k) edits.push({ at: headerEnd, end: headerEnd, text: headerEnd === text.length && !text.endsWith('\n') ? `\n${line}` : line });
     else if (text.slice(k.start, k.end).trim() !== line.trim()) edits.push({ at: k.start, end: k.end, text: line });
   }
-  // An env sub-table would clash with the inline env just written.
-  if (l.env) {
-    const sub = sc.headers.findIndex((h) => h.path.length === 3 && h.path[0] === t.container && h.path[1] === NAME && h.path[2] === 'env');
-    const h = sc.headers[sub];
-    if (h) edits.push({ at: h.start, end: sc.headers[sub + 1]?.start ?? text.length, text: '' });
-  }
+  if (l.env) edits.push(...envEdits(text, sc, t.container, { header: header.start, bodyEnd, headerEnd }, l.env));
   if (!edits.length) return { target: t, action: 'unchanged', before, after: before };
   let after = text;
   for (const e of edits.sort((a, b) => b.at - a.at || b.end - a.end)) after = after.slice(0, e.at) + e.text + after.slice(e.end);

@@ -1,51 +1,52 @@
 /** Commands that replay and move sessions: replay, what-happened, annotate, export, clip, import. */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ExportSessionOutput, ReplayAtOutput, WhatHappenedOutput } from '../../model.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
-import { callDaemon, type Command, type Io, progressPrinter } from '../command.js';
+import { type Args, callDaemon, type Command, type Io, progressPrinter } from '../command.js';
 import { bytes, duration, offset } from '../format.js';
-import { renderReplay, renderWhatHappened } from '../render.js';
+import { checkOutput, inFolder, moveOutput, type Output, pipeOutput, writeOutput } from '../output-file.js';
+import { renderReplay, renderWhatHappened, safeData } from '../render.js';
 import { offsetRange } from '../time.js';
 
 const EXPORT_TARGETS = ['mp4', 'videodb', 'json', 'jsonl', 'raw', 'asciicast'] as const;
 
-/** Moves a file the daemon wrote to where the user asked (a copy when they are on different file systems). */
-function place(from: string, to: string): void {
-  fs.mkdirSync(path.dirname(to), { recursive: true });
-  try {
-    fs.renameSync(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    fs.copyFileSync(from, to);
-    fs.rmSync(from, { force: true });
-  }
+const TEXT_TARGETS = new Set(['json', 'jsonl', 'asciicast']);
+
+/** `-o`, checked before the export runs: see cli/output-file.ts. */
+function exportOutput(a: Args, io: Io): Output | undefined {
+  if (a.values.output === undefined) return undefined;
+  const target = String(a.values.target);
+  return checkOutput(String(a.values.output), io.cwd, {
+    flag: '-o',
+    folder: target === 'raw',
+    force: a.values.force === true,
+    stdout: TEXT_TARGETS.has(target) ? true : `a ${target} export is not text to print; standard output takes json, jsonl and asciicast`,
+  });
 }
 
 /** `-o`: the export's file(s) moved there; for videodb, its video id and URLs written there as JSON. */
-function deliver(r: ExportSessionOutput, out: string, io: Io): ExportSessionOutput {
-  const dest = path.resolve(io.cwd, out);
-  if (r.target === 'raw') {
-    if (fs.existsSync(dest) && !fs.statSync(dest).isDirectory())
-      throw new TracedError(ErrorCodes.CLI_USAGE, `-o ${out}: raw export writes one file per channel, so -o names a folder, and this is a file`);
-    fs.mkdirSync(dest, { recursive: true });
+async function deliver(r: ExportSessionOutput, out: Output, io: Io): Promise<ExportSessionOutput> {
+  if (out.kind === 'stdout') {
+    if (!r.file) throw new TracedError(ErrorCodes.EXPORT_FAILED, `the ${r.target} export named no file to print`);
+    await pipeOutput(r.file, io.stdout);
+    return { ...r, file: '-' };
+  }
+  if (out.kind === 'folder') {
     const files = (r.files ?? []).map((f) => {
-      const to = path.join(dest, path.basename(f.file));
-      place(f.file, to);
-      return { ...f, file: to };
+      const to = inFolder(out, f.file);
+      moveOutput(f.file, to);
+      return { ...f, file: to.path };
     });
     return { ...r, files };
   }
-  if (fs.existsSync(dest) && fs.statSync(dest).isDirectory()) throw new TracedError(ErrorCodes.CLI_USAGE, `-o ${out} is a folder; name the file to write`);
   if (r.target === 'videodb') {
     const { video_id, stream_url, player_url, export_status } = r;
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, `${JSON.stringify({ session_id: r.session_id, export_status, video_id, stream_url, player_url }, null, 2)}\n`);
-    return { ...r, file: dest };
+    writeOutput(out, `${JSON.stringify({ session_id: r.session_id, export_status, video_id, stream_url, player_url }, null, 2)}\n`);
+    return { ...r, file: out.path };
   }
-  if (!r.file) throw new TracedError(ErrorCodes.EXPORT_FAILED, `the ${r.target} export named no file to move to ${out}`);
-  place(r.file, dest);
-  return { ...r, file: dest };
+  if (!r.file) throw new TracedError(ErrorCodes.EXPORT_FAILED, `the ${r.target} export named no file to move to ${out.shown}`);
+  moveOutput(r.file, out);
+  return { ...r, file: out.path };
 }
 
 /** What an export did, per target: where the file is and what is in it. */
@@ -55,7 +56,7 @@ export function renderExport(r: ExportSessionOutput): string {
       return `Wrote ${r.file} (MP4, ${duration(r.duration_ms ?? 0)}, ${bytes(r.bytes)})`;
     case 'json':
     case 'jsonl':
-      return `Wrote ${r.file} (${r.target.toUpperCase()} recording, ${r.events ?? 0} events, ${bytes(r.bytes)}); load it back with: traced import ${r.file}`;
+      return `${r.file === '-' ? 'Printed' : `Wrote ${r.file}`} (${r.target.toUpperCase()} recording, ${r.events ?? 0} events, ${bytes(r.bytes)}); load it back with: traced import ${r.file}`;
     case 'raw': {
       const files = r.files ?? [];
       const dir = files[0] ? path.dirname(files[0].file) : '';
@@ -64,7 +65,7 @@ export function renderExport(r: ExportSessionOutput): string {
         : 'No channel files to write: the session has no stored media.';
     }
     case 'asciicast':
-      return `Wrote ${r.file} (asciicast v2 terminal recording, ${bytes(r.bytes)}); play it with: asciinema play ${r.file}`;
+      return `${r.file === '-' ? 'Printed' : `Wrote ${r.file}`} (asciicast v2 terminal recording, ${bytes(r.bytes)}); play it with: asciinema play ${r.file}`;
     default:
       return `VideoDB: ${r.export_status}${r.video_id ? ` ${r.video_id}` : ''}${r.stream_url ? `\n  stream ${r.stream_url}` : ''}${r.player_url ? `\n  player ${r.player_url}` : ''}${r.error ? `\n  ${r.error}` : ''}${r.file ? `\nWrote ${r.file}` : ''}`;
   }
@@ -78,6 +79,7 @@ export const replayCommands: Command[] = [
     options: {
       at: { type: 'string', time: 'at', required: true, help: 'the moment' },
       frame: { type: 'string', value: 'FILE.png', file: true, help: 'also write the screen at that moment to this PNG' },
+      force: { type: 'boolean', help: 'replace the --frame file if it exists' },
     },
     examples: [
       'traced replay last --at 14:32',
@@ -87,15 +89,20 @@ export const replayCommands: Command[] = [
     run: async (a, io) => {
       const ref = a.positionals[0] as string;
       const at = String(a.values.at);
+      const frameOut =
+        a.values.frame === undefined
+          ? undefined
+          : (checkOutput(String(a.values.frame), io.cwd, { flag: '--frame', force: a.values.force === true, stdout: 'the frame is a PNG' }) as Output & {
+              kind: 'file';
+            });
       const r = (await callDaemon(io, 'replay_at', { session: ref, at })) as ReplayAtOutput;
       let frameNote = '';
-      if (a.values.frame) {
+      if (frameOut) {
         const f = (await callDaemon(io, 'get_frame', { session: ref, at })) as { png_base64: string; frame_offset_ms: number; width: number; height: number };
-        const file = path.resolve(io.cwd, String(a.values.frame));
-        fs.writeFileSync(file, Buffer.from(f.png_base64, 'base64'));
-        frameNote = `\nScreen: ${file} (${f.width}x${f.height}, taken at ${offset(f.frame_offset_ms)})`;
+        writeOutput(frameOut, Buffer.from(f.png_base64, 'base64'));
+        frameNote = `\nScreen: ${frameOut.path} (${f.width}x${f.height}, taken at ${offset(f.frame_offset_ms)})`;
       }
-      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderReplay(r)}${frameNote}\n`);
+      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderReplay(safeData(r))}${frameNote}\n`);
       return 0;
     },
   },
@@ -147,8 +154,9 @@ export const replayCommands: Command[] = [
         short: 'o',
         value: 'FILE',
         file: true,
-        help: 'where to put it (a folder for raw); default: the exports folder in the data directory',
+        help: 'where to put it (a folder for raw; - prints json, jsonl and asciicast); default: the exports folder in the data directory',
       },
+      force: { type: 'boolean', help: 'replace an existing -o file' },
       display: { type: 'string', value: 'display:N', help: 'the display to use (mp4)' },
       from: { type: 'string', time: 'at', help: 'start (mp4)' },
       to: { type: 'string', time: 'at', help: 'end (mp4)' },
@@ -162,11 +170,14 @@ export const replayCommands: Command[] = [
     ],
     run: async (a, io) => {
       const ref = a.positionals[0] as string;
+      const out = exportOutput(a, io);
       const range = await offsetRange(io, ref, a.values.from as string | undefined, a.values.to as string | undefined);
       const params = { session: ref, target: a.values.target, display: a.values.display, ...range };
       let r = (await callDaemon(io, 'export_session', params, a.values.json ? undefined : progressPrinter(io), ['export.progress'])) as ExportSessionOutput;
-      if (a.values.output !== undefined && r.export_status !== 'not_configured') r = deliver(r, String(a.values.output), io);
-      io.stdout.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderExport(r)}\n`);
+      if (out && r.export_status !== 'not_configured') r = await deliver(r, out, io);
+      // With -o - the recording is standard output: the summary goes to stderr.
+      const report = out?.kind === 'stdout' ? io.stderr : io.stdout;
+      report.write(a.values.json ? `${JSON.stringify(r, null, 2)}\n` : `${renderExport(safeData(r))}\n`);
       return r.export_status === 'failed' || r.export_status === 'not_configured' ? 1 : 0;
     },
   },

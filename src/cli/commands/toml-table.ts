@@ -18,6 +18,11 @@ export interface TomlHeader {
 export interface TomlKey {
   /** The table the key is in, then the key's own dotted path. */
   path: string[];
+  /** The header the key is under ([] at the top), and whether it is an array-of-tables header. */
+  table: string[];
+  tableArray: boolean;
+  /** Offset of the value's first character. */
+  valueStart: number;
   start: number;
   /** Offset after the key's line (its value, comment and newline). */
   end: number;
@@ -189,6 +194,7 @@ export function scanToml(text: string): TomlScan {
   const headers: TomlHeader[] = [];
   const keys: TomlKey[] = [];
   let table: string[] = [];
+  let tableArray = false;
   while (r.i < text.length) {
     const start = r.i;
     r.spaces();
@@ -202,6 +208,7 @@ export function scanToml(text: string): TomlScan {
       table = r.key();
       if (!text.startsWith(array ? ']]' : ']', r.i)) r.fail('a table header is not closed');
       r.i += array ? 2 : 1;
+      tableArray = array;
       headers.push({ path: table, array, start });
       r.eol();
       continue;
@@ -210,9 +217,10 @@ export function scanToml(text: string): TomlScan {
     if (r.peek() !== '=') r.fail('"=" is missing after a key');
     r.i++;
     r.spaces();
+    const valueStart = r.i;
     r.value();
     r.eol();
-    keys.push({ path: [...table, ...key], start, end: r.i });
+    keys.push({ path: [...table, ...key], table, tableArray, start, end: r.i, valueStart });
   }
   return { headers, keys };
 }
@@ -236,6 +244,63 @@ export function tableRanges(text: string, scan: TomlScan, path: string[]): [numb
     throw new Error(`[${path.join('.')}] is defined twice`);
   }
   return ranges.length ? ranges : undefined;
+}
+
+/**
+ * The first place that defines `name` otherwise than by `[name.X]` table
+ * headers: `name = { … }` (an inline table), `name.X.key = …` (dotted keys),
+ * keys under a bare `[name]` header, or `[[name…]]` arrays of tables. Such a
+ * file cannot take one more `[name.X]` table without becoming invalid TOML
+ * (a table cannot be extended once defined inline), so it is not edited.
+ */
+export type NonTable = { line: number; what: string; kind: 'inline' | 'dotted' | 'under' | 'array' };
+export function nonTableDefinition(text: string, scan: TomlScan, name: string): NonTable | undefined {
+  const line = (at: number) => text.slice(0, at).split('\n').length;
+  const header = scan.headers.find((h) => h.path[0] === name && h.array);
+  const key = scan.keys.find((k) => k.path[0] === name && !(k.table.length >= 2 && k.table[0] === name && !k.tableArray));
+  const found: (Omit<NonTable, 'line'> & { at: number })[] = [];
+  if (header) found.push({ at: header.start, what: `[[${header.path.join('.')}]] (an array of tables)`, kind: 'array' });
+  if (key) found.push({ at: key.start, ...keyWhat(key, name) });
+  const first = found.sort((a, b) => a.at - b.at)[0];
+  return first && { line: line(first.at), what: first.what, kind: first.kind };
+}
+
+function keyWhat(k: TomlKey, name: string): Omit<NonTable, 'line'> {
+  if (k.tableArray) return { what: `a key under [[${k.table.join('.')}]]`, kind: 'array' };
+  if (k.table.length === 0 && k.path.length === 1) return { what: `${name} = … (an inline table)`, kind: 'inline' };
+  if (k.table.length === 0) return { what: `${k.path.join('.')} = … (dotted keys)`, kind: 'dotted' };
+  return { what: `${k.path.slice(k.table.length).join('.')} = … under [${k.table.join('.')}]`, kind: 'under' };
+}
+
+/**
+ * The entries of an inline table value `{ k = v, … }` starting at `at`: each
+ * key's path and its key and value as written. Undefined when the value there
+ * is not an inline table.
+ */
+export function inlineEntries(text: string, at: number): { key: string[]; keyText: string; valueText: string }[] | undefined {
+  const r = new Reader(text);
+  r.i = at;
+  if (r.peek() !== '{') return undefined;
+  r.i++;
+  r.spaces();
+  const out: { key: string[]; keyText: string; valueText: string }[] = [];
+  if (r.peek() === '}') return out;
+  for (;;) {
+    r.spaces();
+    const ks = r.i;
+    const key = r.key();
+    const keyText = text.slice(ks, r.i).trim();
+    if (r.peek() !== '=') r.fail('"=" is missing in an inline table');
+    r.i++;
+    r.spaces();
+    const vs = r.i;
+    r.value();
+    out.push({ key, keyText, valueText: text.slice(vs, r.i) });
+    r.spaces();
+    if (r.peek() === '}') return out;
+    if (r.peek() !== ',') r.fail('an inline table entry is not followed by "," or "}"');
+    r.i++;
+  }
 }
 
 /** The text with those ranges cut out; nothing else changes. */

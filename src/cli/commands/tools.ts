@@ -6,6 +6,7 @@ import { loadConfig, readConfigFile } from '../../config/config.js';
 import { reachPaths } from '../../config/setup.js';
 import { ErrorCodes, TracedError } from '../../errors.js';
 import { type Command, type Io, num } from '../command.js';
+import { safeData, safeText } from '../render.js';
 import { type Paint, painter } from '../style.js';
 
 const LEVELS: Record<number, [string, Parameters<Paint>[0]]> = {
@@ -29,10 +30,10 @@ export function logLine(line: string, paint: Paint): string {
   let o: Record<string, unknown>;
   try {
     const v = JSON.parse(line);
-    if (!v || typeof v !== 'object' || Array.isArray(v)) return line;
-    o = v as Record<string, unknown>;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return safeText(line);
+    o = safeData(v as Record<string, unknown>);
   } catch {
-    return line;
+    return safeText(line);
   }
   const t = typeof o.time === 'number' ? new Date(o.time) : undefined;
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -60,7 +61,7 @@ function tail(file: string, lines: number): { text: string[]; end: number; ino: 
     let all = buf.toString('utf8').split('\n');
     if (start > 0) all = all.slice(1);
     if (all[all.length - 1] === '') all.pop();
-    return { text: all.slice(-lines), end: st.size, ino: st.ino };
+    return { text: lines > 0 ? all.slice(-lines) : [], end: st.size, ino: st.ino };
   } finally {
     fs.closeSync(fd);
   }
@@ -76,7 +77,7 @@ export async function showLogs(io: Io, opts: { lines: number; json: boolean; fol
   const file = path.join(paths.logDir, 'current.log');
   const paint = painter(io.stdout, io.env);
   const print = (ls: string[]) => {
-    if (ls.length) io.stdout.write(`${ls.map((l) => (opts.json ? l : logLine(l, paint))).join('\n')}\n`);
+    if (ls.length) io.stdout.write(`${ls.map((l) => (opts.json ? safeText(l) : logLine(l, paint))).join('\n')}\n`);
   };
   let ino = -1;
   let pos = 0;
