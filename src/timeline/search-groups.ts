@@ -184,8 +184,8 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
 
 /**
  * Partitions rows into groups: same session and type, and either the same
- * text key or within MERGE_GAP_MS of each other (transitively). Every row is
- * in exactly one group.
+ * text key or within MERGE_GAP_MS of each other (transitively; not terminal
+ * output, whose lines keep their own moments). Every row is in exactly one group.
  */
 export function groupRows(rows: readonly MatchRow[]): Group[] {
   const parent = rows.map((_, i) => i);
@@ -219,7 +219,8 @@ export function groupRows(rows: readonly MatchRow[]): Group[] {
     let prev = -1;
     for (const i of idx) {
       const r = rows[i] as MatchRow;
-      if (prev >= 0 && r.offset_ms - reach <= MERGE_GAP_MS) union(prev, i);
+      // Terminal output keeps the moment each line was printed: only the same text re-printed is one result.
+      if (prev >= 0 && r.type !== 'terminal.output' && r.offset_ms - reach <= MERGE_GAP_MS) union(prev, i);
       reach = Math.max(reach, r.end_ms, r.offset_ms);
       prev = i;
       if (r.key) {

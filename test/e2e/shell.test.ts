@@ -117,10 +117,13 @@ describe.skipIf(bashMajor < 5)('traced shell: a real bash in a real PTY', () => 
   it("finds a failing command's output by search, at the moment it was printed (±1 s), linked to the command", async () => {
     sh.type(`echo start-${token}; sleep 1.2; ls /nonexistent-${token}`);
     const printedAt = await sh.seen(`cannot access '/nonexistent-${token}'`);
-    const hit = await searchTerminal(sid, `nonexistent-${token}`);
+    // The error line, not the echo of the typed command (which names the path too, 1.2 s earlier).
+    const hit = await searchTerminal(sid, `cannot access nonexistent-${token}`);
     expect(hit.channel).toBe('terminal');
     expect(Math.abs(hit.offset_ms - (printedAt - startedAt))).toBeLessThanOrEqual(1000);
-    const linked = await waitFor(async () => (await searchTerminal(sid, `nonexistent-${token}`)).command, { what: 'the hit linked to its command' });
+    const linked = await waitFor(async () => (await searchTerminal(sid, `cannot access nonexistent-${token}`)).command, {
+      what: 'the hit linked to its command',
+    });
     expect(linked.command).toContain(`ls /nonexistent-${token}`);
     expect(linked.exit_code).toBe(2);
     failing = { offset_ms: hit.offset_ms, command: linked };
