@@ -166,10 +166,7 @@ describe('terminal output ingest and reads', () => {
       expect(r.session_id).not.toBe(id);
       const page = s.services.terminal.get({ sessionId: r.session_id, maxBytes: 40_000 });
       expect(page.chunks.map((c) => c.text).join('\n')).toContain('Error: cannot find module zorblax');
-      const hits = (s.services.search as unknown as import('../../src/timeline/search.js').Search).local(
-        { query: 'zorblax', limit: 10 } as never,
-        r.session_id,
-      );
+      const { hits } = await s.services.search.run({ query: 'zorblax', limit: 10, max_bytes: 40_000, order: 'first' } as never, r.session_id);
       expect(hits.some((h) => h.channel === 'terminal' && h.type === 'terminal.output')).toBe(true);
     }
   });
