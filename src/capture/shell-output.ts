@@ -104,8 +104,17 @@ export class ShellOutput {
       this.tailAt = now;
     }
     if (this.tail.length > (this.o.maxLineChars ?? 64 * 1024)) {
-      this.push(this.tail, now);
-      this.tail = '';
+      // A line too long to hold is cut where no secret can straddle the cut: after the last character that
+      // cannot be part of a token (blank, quote, bracket, comma…) in its last 4 KB; what follows waits for the
+      // rest of the line. A 4 KB run with no such character is cut as it is (no token is that long).
+      const t = this.tail;
+      const win = t.slice(-4096);
+      const m = /[\s"'`,;<>(){}[\]|]/g;
+      let last = -1;
+      for (let r = m.exec(win); r; r = m.exec(win)) last = r.index;
+      const cut = last === -1 ? t.length : t.length - win.length + last + 1;
+      this.push(t.slice(0, cut), now);
+      this.tail = t.slice(cut);
     }
     if (this.tail) this.armIdle();
   }

@@ -10,7 +10,9 @@ import type { Statement } from 'better-sqlite3';
 import type { GetTerminalOutputOutput, SearchOutput, TerminalCommandRef, TerminalScreen } from '../model.js';
 import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
+import { redact } from './redact.js';
 import type { Store } from './store.js';
+import { redactTerminal } from './terminal-cast.js';
 import type { TerminalScreens } from './terminal-screen.js';
 
 /** The hook notes a command's end after its last output reached the terminal: allow for that much. */
@@ -74,7 +76,8 @@ export class TerminalOutput {
       from = command.offset_ms;
       to = command.offset_ms + (command.duration_ms ?? 0) + END_SLACK_MS;
     }
-    const events = this.store.events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output'], afterSeq: q.afterSeq ?? 0, limit: 2000 });
+    // One more than a page holds: a full page then says there is more (it said "done" at exactly 2000).
+    const events = this.store.events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output'], afterSeq: q.afterSeq ?? 0, limit: 2001 });
     const chunks = events.map((e) => ({
       seq: e.seq,
       offset_ms: e.offset_ms,
@@ -101,7 +104,11 @@ export class TerminalOutput {
   /** The recorded terminal's screen at a moment, with the command running then; null when no shell was recorded by then. */
   async screenAt(sessionId: string, atMs: number): Promise<TerminalScreen | null> {
     const screen = await this.screens?.at(sessionId, atMs);
-    return screen ? { ...screen, command: this.commandAt(sessionId, atMs) } : null;
+    if (!screen) return null;
+    // What the screen shows was redacted line by line as it was printed, but a program that draws a secret in
+    // pieces (cursor moves, backspaces) puts it back together on screen: the screen goes through the gate too.
+    const lines = redactTerminal(screen.lines.join('\n'), redact).split('\n');
+    return { ...screen, lines, command: this.commandAt(sessionId, atMs) };
   }
 
   /** Search hits on terminal output, each with the command it belongs to. */

@@ -107,6 +107,7 @@ export class TerminalScreens {
     for (const k of p.keyframes) if (k.index <= index && k.index > start.index) start = k;
     const from = start.snap;
     const term = new xterm.Terminal({ cols: from?.cols ?? p.cols, rows: from?.rows ?? p.rows, scrollback: 0, allowProposedApi: true });
+    const tame = csiTamer();
     try {
       if (from) await write(term, restore(from));
       let pending = '';
@@ -119,13 +120,13 @@ export class TerminalScreens {
         } else if (e.code === 'r') {
           const m = /^(\d+)x(\d+)$/.exec(e.data);
           if (m) {
-            await write(term, pending);
+            await write(term, tame(pending));
             pending = '';
             term.resize(clampSize(Number(m[1]), term.cols), clampSize(Number(m[2]), term.rows));
           }
         }
         if (sinceKey >= KEYFRAME_BYTES) {
-          await write(term, pending);
+          await write(term, tame(pending));
           pending = '';
           sinceKey = 0;
           if (!p.keyframes.some((k) => k.index === i + 1)) {
@@ -134,7 +135,7 @@ export class TerminalScreens {
           }
         }
       }
-      await write(term, pending);
+      await write(term, tame(pending, true));
       return snapshot(term);
     } finally {
       term.dispose();
@@ -144,6 +145,35 @@ export class TerminalScreens {
 
 function write(term: Term, data: string): Promise<void> {
   return data ? new Promise((resolve) => term.write(data, resolve)) : Promise.resolve();
+}
+
+/** The largest number a control sequence may carry into the emulator. */
+export const MAX_CSI_PARAM = 9999;
+
+/**
+ * Control sequences with their numbers capped at MAX_CSI_PARAM: @xterm/headless
+ * loops once per count on scroll, insert/delete line and repeat (`ESC[99999999S`
+ * held the daemon's thread for minutes), and no screen needs more than that. A
+ * sequence cut at the end of `data` is held back for the next call, so a number
+ * split across writes is capped too.
+ */
+export function csiTamer(): (data: string, final?: boolean) => string {
+  let held = '';
+  return (data, final = false) => {
+    let text = held + data;
+    held = '';
+    if (!final) {
+      const cut = /(?:\x1b\[|\x9b)[0-9;:?<=>]*$|\x1b$/.exec(text);
+      if (cut) {
+        held = text.slice(cut.index);
+        text = text.slice(0, cut.index);
+      }
+    }
+    return text.replace(
+      /(\x1b\[|\x9b)([0-9;:?<=>]*)/g,
+      (_m, intro: string, params: string) => intro + params.replace(/\d+/g, (n) => (n.length > 4 ? String(MAX_CSI_PARAM) : n)),
+    );
+  };
 }
 
 function snapshot(term: Term): Snapshot {

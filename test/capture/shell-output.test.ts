@@ -140,3 +140,17 @@ describe('terminalText', () => {
     );
   });
 });
+
+describe('hostile output (issue 16 attack)', () => {
+  it('a secret in a line too long to hold (minified JSON, 4 KB reads) is never cut in two on disk', () => {
+    const gh = `ghp_${'Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2'}`;
+    for (const pad of [65_520, 65_530, 65_536, 278_501]) {
+      const w = writer();
+      const b = Buffer.from(`{"data":"${'x'.repeat(pad)}","token":"${gh}","more":"${'y'.repeat(70_000)}"}\n`);
+      for (let i = 0; i < b.length; i += 4096) w.write(b.subarray(i, i + 4096));
+      w.close({ code: 0 });
+      const raw = fs.readFileSync(w.file, 'utf8');
+      expect(raw.includes(gh.slice(0, 14)) || raw.includes(gh.slice(-14)), `pad ${pad}`).toBe(false);
+    }
+  });
+});
