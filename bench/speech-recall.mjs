@@ -4,7 +4,8 @@
 // has, and scored. words = share of the spoken words found in the transcript
 // (as a bag: order and position are not judged); keywords = share of the
 // corpus's key phrases found whole (the phrases search must find).
-// Usage: npm run build && node bench/speech-recall.mjs [--whisper-model PATH]... [--voice en-us] [--noise] [--verbose]
+// Usage: npm run build && node bench/speech-recall.mjs [--whisper-model PATH]... [--voice en-us] [--noise] [--debian-defaults] [--verbose]
+//   --debian-defaults also scores pocketsphinx without traced's decoder flags (PS_FAST), as engine=pocketsphinx_debian_defaults.
 //   --noise mixes pink noise at about -50 dBFS under the speech (a desk microphone).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'whisper-model': { type: 'string', multiple: true, default: [] },
     voice: { type: 'string', default: 'en-us' },
     noise: { type: 'boolean' },
+    'debian-defaults': { type: 'boolean' },
     verbose: { type: 'boolean' },
   },
 });
@@ -51,8 +53,10 @@ const wavs = corpus.map((s, i) => {
 });
 
 const engines = [];
-if (spawnSync('sh', ['-c', 'command -v pocketsphinx_continuous']).status === 0) engines.push(new Pocketsphinx(undefined));
-else console.log('speech-recall engine=pocketsphinx skipped=not installed (apt install pocketsphinx pocketsphinx-en-us)');
+if (spawnSync('sh', ['-c', 'command -v pocketsphinx_continuous']).status === 0) {
+  engines.push(new Pocketsphinx(undefined));
+  if (values['debian-defaults']) engines.push(Object.assign(new Pocketsphinx(undefined, []), { label: 'pocketsphinx_debian_defaults' }));
+} else console.log('speech-recall engine=pocketsphinx skipped=not installed (apt install pocketsphinx pocketsphinx-en-us)');
 if (!values['whisper-model'].length) console.log('speech-recall engine=whisper skipped=no model given (--whisper-model PATH; traced models pull base.en)');
 else if (!whisperAvailable()) console.log('speech-recall engine=whisper skipped=@napi-rs/whisper has no binary for this platform');
 else for (const m of values['whisper-model']) engines.push(new WhisperEngine(path.resolve(m), 2));
@@ -85,7 +89,7 @@ for (const engine of engines) {
   const secs = (performance.now() - t0) / 1000;
   const kw = keysHit / keys;
   console.log(
-    `speech-recall engine=${engine.name.replace(/\s+/g, '_')} words=${(wordsHit / words).toFixed(2)} keywords=${kw.toFixed(2)} ` +
+    `speech-recall engine=${engine.label ?? engine.name.replace(/\s+/g, '_')} words=${(wordsHit / words).toFixed(2)} keywords=${kw.toFixed(2)} ` +
       `goal=keywords>=${GOAL_KEYWORDS}:${kw >= GOAL_KEYWORDS ? 'met' : 'missed'} sentences=${corpus.length} voice=${values.voice} seconds=${secs.toFixed(1)}${values.noise ? ' noise=pink' : ''}`,
   );
   await engine.close?.();

@@ -17,6 +17,7 @@ import { Indexer, type IndexedEvent, type IndexerOptions } from '../../src/index
 import { whisperWhenPulled } from '../../src/index/models.js';
 import {
   GATE,
+  PS_FAST,
   Pocketsphinx,
   type Region,
   type SpeechEngine,
@@ -274,6 +275,22 @@ describe.skipIf(tools.length > 0)('speech gate on real speech: every phrase on t
     expect(voiced).toBeGreaterThan(4);
     expect(voiced).toBeLessThan(14);
   }, 120_000);
+
+  it("pocketsphinx's decoder flags (PS_FAST) are ones this binary accepts, and a flag it does not know fails the segment instead of indexing nothing", async () => {
+    const raw = path.join(dir, 'flags-raw.wav');
+    const wav = path.join(dir, 'flags.wav');
+    execFileSync('espeak-ng', ['-w', raw, 'the harbor cache is failing again']);
+    execFileSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', wav, 'pad', '1']);
+    const len = Number(execFileSync('soxi', ['-D', wav], { encoding: 'utf8' }));
+    const words = (await new Pocketsphinx(undefined).transcribe(wav)).flatMap((u) => u.words);
+    expect(PS_FAST.length).toBeGreaterThan(0);
+    expect(words.length, 'words heard with the fast flags').toBeGreaterThan(0);
+    for (const w of words) {
+      expect(w.start).toBeGreaterThanOrEqual(0.5);
+      expect(w.end).toBeLessThanOrEqual(len + 0.01);
+    }
+    await expect(new Pocketsphinx(undefined, [...PS_FAST, '-no_such_flag', '1']).transcribe(wav)).rejects.toThrow(/pocketsphinx failed/);
+  }, 60_000);
 
   const haveWhisper = whisperAvailable();
   if (!haveWhisper && process.env.CI === 'true') throw new Error('CI: @napi-rs/whisper has no binary here');
