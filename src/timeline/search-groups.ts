@@ -67,6 +67,23 @@ export function normText(text: string): string {
   return ascii ? folded.replace(/[^a-z0-9]+/g, '') : folded.replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
+/**
+ * What makes two rows "the same text" for a query: the first line that holds a
+ * term of it. A screen read holds many lines, and the one with the error code is
+ * what was seen again — the lines around it (the next prompt, other output)
+ * differ from read to read. Text of one line is itself.
+ */
+export function matchingLine(text: string, terms: readonly { raw: string }[]): string {
+  if (!text.includes('\n')) return text;
+  const lower = terms.map((t) => t.raw.toLowerCase()).filter(Boolean);
+  if (!lower.length) return text;
+  for (const line of text.split('\n')) {
+    const l = line.toLowerCase();
+    if (lower.some((t) => l.includes(t))) return line;
+  }
+  return text;
+}
+
 function textKey(text: unknown): string {
   if (typeof text !== 'string') return '';
   return crypto.hash('sha1', normText(text), 'base64url').slice(0, 16);
@@ -102,7 +119,7 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
     // One call per row: the text crosses into JS once for its grouping key and its score.
     db.function('traced_row', (t: unknown, index: unknown) => {
       const text = typeof t === 'string' ? t : '';
-      return `${rowScore(text, scoring.terms, scoring.weights, index === 'word' ? 'word' : 'substring')} ${textKey(t)}`;
+      return `${rowScore(text, scoring.terms, scoring.weights, index === 'word' ? 'word' : 'substring')} ${textKey(matchingLine(text, scoring.terms))}`;
     });
     registered.add(db);
   }

@@ -190,3 +190,21 @@ describe('search paging with the cursor (against the database)', () => {
     });
   }
 });
+
+describe('search: a line seen again inside different screens is one result', () => {
+  it('groups by the line holding the query, not the whole screen read (the scripted session of issue 15, in CI)', async () => {
+    const t = testServices();
+    const s = await t.recorder.start({ project: tempDir('sline-'), profile: 'events', channels: [] });
+    await t.recorder.stop();
+    const err = 'AssertionError: expected 7 to equal 9 (code QX4711)';
+    t.events.appendLate(s.session.id, [
+      screen(5189, `$ ./run-tests.sh\nFAIL src/cache.test.ts > drains in order\n${err}\nTests 1 failed | 11 passed (12)\n$`),
+      screen(11_189, `Tests 1 failed | 11 passed (12)\n$ ./run-tests.sh\n${err}\nTests 1 failed | 11 passed (12)`),
+      screen(28_189, `$ ./run-tests.sh\n${err}\nTests 1 failed | 11 passed (12)\n$ ./run-tests.sh\nFAIL src/cache.test.ts > drains in order\n${err}`),
+      screen(31_189, `Tests 1 failed | 11 passed (12)\n$ ./run-tests.sh\n${err}\n$`),
+    ]);
+    const r = await t.services.search.run({ query: 'QX4711', limit: 20, max_bytes: 40_000, order: 'first', types: ['screen.text'] } as never, s.session.id);
+    expect(r.hits).toHaveLength(1);
+    expect(r.hits[0]).toMatchObject({ first_offset_ms: 5189, last_offset_ms: 31_189, occurrences: 4 });
+  });
+});
