@@ -7,7 +7,7 @@ export const getTerminalOutput = defineOperation({
   description:
     'The output a recorded terminal (`traced shell`) printed: for one command (command_seq = the seq of its terminal.command event, or `at` = a moment while it ran), ' +
     'for a time range (from_ms/to_ms), or the whole session. Text with escape sequences removed and secrets redacted, in chunks with the time each was printed; ' +
-    'paged within max_bytes (pass next_after_seq as after_seq). `dropped` marks output not kept past the session cap.',
+    'paged within max_bytes (pass next_after_seq as after_seq, and next_after_char as after_char when a chunk was cut). `dropped` marks output not kept past the session cap.',
   input: GetTerminalOutputInput,
   output: GetTerminalOutputOutput,
   readOnly: true,
@@ -20,6 +20,7 @@ export const getTerminalOutput = defineOperation({
       fromMs: input.from_ms,
       toMs: input.to_ms,
       afterSeq: input.after_seq,
+      afterChar: input.after_char,
       maxBytes: input.max_bytes,
     });
   },

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { type CastHeader, castLine, castPath, redactTerminal } from '../timeline/terminal-cast.js';
+import { type CastHeader, castLine, castPath, isRealDir, redactTerminal } from '../timeline/terminal-cast.js';
 
 export interface ShellOutputOptions {
   sessionsDir: string;
@@ -62,6 +62,10 @@ export class ShellOutput {
   constructor(private readonly o: ShellOutputOptions) {
     this.file = castPath(o.sessionsDir, o.sessionId, o.stream);
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    // The session's folders are traced's: a symlink there would lead the recording out of the data folder.
+    for (const dir of [path.dirname(path.dirname(this.file)), path.dirname(this.file)]) {
+      if (!isRealDir(dir)) throw new Error(`${dir} is not a plain directory (a symlink?); not recording there`);
+    }
     this.others = this.sizeOfOthers();
     this.othersCheckedAt = o.now();
     // O_EXCL: a stream name is never reused, so nothing else is ever appended to.

@@ -20,6 +20,13 @@ export const GetTerminalOutputInput = z
     from_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('Start of a time range instead of a command, ms from the session start.'),
     to_ms: z.number().int().min(0).max(MAX_OFFSET_MS).optional().describe('End of the time range (inclusive), ms from the session start.'),
     after_seq: z.number().int().min(0).optional().describe('Continue after this seq (paging: pass the previous next_after_seq).'),
+    after_char: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe('With after_seq: that chunk was cut; continue inside it from this character (paging: pass the previous next_after_char).'),
     max_bytes: MaxBytes,
   })
   .describe('Which output: one command (command_seq, or at), or a time range (from_ms/to_ms); with none of them, the whole session.');
@@ -31,6 +38,7 @@ export const TerminalChunk = z.object({
   at: z.string().describe('The same moment as a wall-clock time.'),
   stream: z.string().describe('Which recorded shell printed it.'),
   text: z.string().describe('The lines printed, escape sequences removed, secrets redacted.'),
+  from_char: z.number().int().optional().describe('Present when this is the rest of a chunk cut on the previous page: where in the chunk it starts.'),
 });
 export const GetTerminalOutputOutput = z.object({
   session_id: z.string(),
@@ -42,6 +50,12 @@ export const GetTerminalOutputOutput = z.object({
     .array(z.object({ offset_ms: z.number().int(), stream: z.string(), max_bytes: z.number().int().nullable() }))
     .describe('Where output was not kept because the session reached its terminal output cap.'),
   next_after_seq: z.number().int().nullable().describe('Pass as after_seq for the next page; null when there is no more.'),
+  next_after_char: z
+    .number()
+    .int()
+    .nullable()
+    .optional()
+    .describe('Set when one chunk alone was larger than max_bytes and was cut: pass as after_char (with after_seq) for the rest of it.'),
 });
 export type GetTerminalOutputOutput = z.input<typeof GetTerminalOutputOutput>;
 

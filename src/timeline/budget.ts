@@ -25,11 +25,20 @@ export function fitPage<T>(items: readonly T[], limit: number, maxBytes: number,
   let bytes = used + ENVELOPE_BYTES;
   for (const item of items) {
     if (page.length >= limit) return { page, more: true };
-    // The wall-clock `at` beside each offset is added after the page is cut (src/api/clock.ts): counted here.
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1 + wallClockBytes(item);
+    const size = itemBytes(item);
     if (page.length > 0 && bytes + size > maxBytes) return { page, more: true };
     page.push(item);
     bytes += size;
   }
   return { page, more: false };
+}
+
+/** Bytes one list item takes in a reply (the wall-clock `at` beside each offset, added after the page is cut, included). */
+export function itemBytes(item: unknown): number {
+  return Buffer.byteLength(JSON.stringify(item)) + 1 + wallClockBytes(item);
+}
+
+/** Whether one item alone, in a reply's envelope, fits `maxBytes`. */
+export function fitsAlone(item: unknown, maxBytes: number, used = 0): boolean {
+  return used + ENVELOPE_BYTES + itemBytes(item) <= maxBytes;
 }

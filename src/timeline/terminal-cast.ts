@@ -51,6 +51,7 @@ export function castPath(sessionsDir: string, sessionId: string, stream: string)
 export function listStreams(sessionDir: string): string[] {
   let names: fs.Dirent[];
   try {
+    if (!isRealDir(terminalDir(sessionDir))) return [];
     names = fs.readdirSync(terminalDir(sessionDir), { withFileTypes: true });
   } catch {
     return [];
@@ -59,6 +60,15 @@ export function listStreams(sessionDir: string): string[] {
     .filter((d) => d.isFile() && d.name.endsWith('.cast') && STREAM_PATTERN.test(d.name.slice(0, -5)))
     .map((d) => d.name.slice(0, -5))
     .sort();
+}
+
+/** Whether `dir` is a directory itself, not a symlink to one (which could lead out of the data folder). */
+export function isRealDir(dir: string): boolean {
+  try {
+    return fs.lstatSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export function castLine(e: CastEvent): string {

@@ -1,22 +1,31 @@
 /**
  * Read views of terminal output: what a command printed (paged within the
  * reply budget), and which command a moment of output belongs to. Commands
- * come from the shell hook (`terminal.command`: start offset and duration);
- * output from `traced shell` (`terminal.output`, see session/terminal-ingest.ts).
+ * come from the shell hook or the terminal's prompt marks (`terminal.command`:
+ * start offset and duration); output from `traced shell` (`terminal.output`, see session/terminal-ingest.ts).
  * They are joined by time: a line printed while a command ran is that
  * command's output.
  */
 import type { Statement } from 'better-sqlite3';
 import type { GetTerminalOutputOutput, SearchOutput, TerminalCommandRef, TerminalScreen } from '../model.js';
-import { fitPage } from './budget.js';
+import { fitPage, fitsAlone } from './budget.js';
 import { atOffset } from './clock.js';
+import { wallClockBytes } from '../model/clock.js';
 import { redact } from './redact.js';
 import type { Store } from './store.js';
 import { redactTerminal } from './terminal-cast.js';
 import type { TerminalScreens } from './terminal-screen.js';
 
+type TerminalChunk = GetTerminalOutputOutput['chunks'][number];
+
 /** The hook notes a command's end after its last output reached the terminal: allow for that much. */
 const END_SLACK_MS = 1500;
+/**
+ * A `terminal.output` event holds the lines of up to a second from its time on: one that began
+ * this much before a command started can hold the command's first lines (a fast command prints
+ * in the same second as the line that was typed for it).
+ */
+const BATCH_SPAN_MS = 1000;
 /** With `at` and no command there, output this far on either side. */
 const AROUND_MS = 10_000;
 
@@ -27,6 +36,8 @@ export interface TerminalOutputQuery {
   fromMs?: number | undefined;
   toMs?: number | undefined;
   afterSeq?: number | undefined;
+  /** With `afterSeq`: that chunk continues from this character (it was cut to fit the last page). */
+  afterChar?: number | undefined;
   maxBytes: number;
 }
 
@@ -73,23 +84,49 @@ export class TerminalOutput {
       }
     }
     if (command) {
-      from = command.offset_ms;
+      from = Math.max(0, command.offset_ms - BATCH_SPAN_MS);
       to = command.offset_ms + (command.duration_ms ?? 0) + END_SLACK_MS;
     }
     // One more than a page holds: a full page then says there is more (it said "done" at exactly 2000).
-    const events = this.store.events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output'], afterSeq: q.afterSeq ?? 0, limit: 2001 });
-    const chunks = events.map((e) => ({
+    const inside = q.afterSeq !== undefined && q.afterSeq > 0 && q.afterChar !== undefined;
+    const events = this.store.events({
+      sessionId: q.sessionId,
+      fromMs: from,
+      toMs: to,
+      types: ['terminal.output'],
+      afterSeq: (q.afterSeq ?? 0) - (inside ? 1 : 0),
+      limit: 2001,
+    });
+    const chunks: TerminalChunk[] = events.map((e) => ({
       seq: e.seq,
       offset_ms: e.offset_ms,
       at: atOffset(startedAt, e.offset_ms),
       stream: String(e.data.stream ?? ''),
       text: String(e.data.text ?? ''),
     }));
-    const { page, more } = fitPage(chunks, 2000, q.maxBytes);
+    // The rest of a chunk cut on the last page.
+    const first = chunks[0];
+    if (inside && first && first.seq === q.afterSeq) {
+      const start = Math.min(q.afterChar ?? 0, first.text.length);
+      chunks[0] = { ...first, text: first.text.slice(start), from_char: start };
+    }
     const dropped = this.store
       .events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output_dropped'], limit: 20 })
       .map((e) => ({ offset_ms: e.offset_ms, stream: String(e.data.stream ?? ''), max_bytes: typeof e.data.max_bytes === 'number' ? e.data.max_bytes : null }));
+    // What the reply holds besides the chunks counts against the budget too.
+    const used = Buffer.byteLength(JSON.stringify({ dropped, command })) + wallClockBytes(command ?? {});
+    const { page, more } = fitPage(chunks, 2000, q.maxBytes, used);
     const last = page[page.length - 1];
+    let next = { seq: more && last ? last.seq : null, char: null as number | null };
+    // One chunk larger than the whole budget: this page has the part that fits, the next page the rest.
+    const only = page[0];
+    if (page.length === 1 && only && !fitsAlone(only, q.maxBytes, used)) {
+      const keep = charsThatFit(only, q.maxBytes, used);
+      if (keep < only.text.length) {
+        page[0] = { ...only, text: only.text.slice(0, keep) };
+        next = { seq: only.seq, char: (only.from_char ?? 0) + keep };
+      }
+    }
     return {
       session_id: q.sessionId,
       command,
@@ -97,7 +134,8 @@ export class TerminalOutput {
       to_ms: to ?? null,
       chunks: page,
       dropped,
-      next_after_seq: more && last ? last.seq : null,
+      next_after_seq: next.seq,
+      ...(next.char !== null ? { next_after_char: next.char } : {}),
     };
   }
 
@@ -126,4 +164,26 @@ function toRef(r: { seq: number; offset_ms: number; data: string }): TerminalCom
   }
   const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
   return { seq: r.seq, offset_ms: r.offset_ms, command: String(d.command ?? ''), exit_code: int(d.exit_code), duration_ms: int(d.duration_ms) };
+}
+
+/**
+ * How many characters of a chunk's text fit the budget on their own (at least one, so paging
+ * always moves on): cut after a line where one ends in the second half, never inside a
+ * surrogate pair.
+ */
+function charsThatFit(chunk: TerminalChunk, maxBytes: number, used: number): number {
+  const fits = (k: number) => fitsAlone({ ...chunk, text: chunk.text.slice(0, k) }, maxBytes, used);
+  let lo = 1;
+  let hi = chunk.text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  let k = lo;
+  const nl = chunk.text.lastIndexOf('\n', k - 1);
+  if (nl + 1 > k / 2) k = nl + 1;
+  const c = chunk.text.charCodeAt(k - 1);
+  if (k > 1 && c >= 0xd800 && c <= 0xdbff) k -= 1;
+  return k;
 }

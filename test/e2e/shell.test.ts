@@ -23,6 +23,18 @@ if (process.env.CI === 'true' && (bashMajor < 5 || !hasAsciinema)) throw new Err
 if (bashMajor < 5) console.warn('SKIPPED: traced shell e2e needs bash >= 5');
 if (!hasAsciinema) console.warn('SKIPPED: the asciicast playback check needs asciinema (apt-get install asciinema)');
 
+/**
+ * OSC 133 prompt marks as a terminal's bash integration prints them (FinalTerm: A prompt, B input,
+ * C output, D;exit) and OSC 7 for the cwd; no traced hook needed to read commands from them.
+ */
+const MARKS_RC = [
+  `PS1=$'\\[\\e]133;A\\a\\]$ \\[\\e]133;B\\a\\]'`,
+  `PS0=$'\\e]133;C\\a'`,
+  `__marks() { local ec=$?; printf '\\e]133;D;%s\\a\\e]7;file://%s%s\\a' "$ec" "$HOSTNAME" "$PWD"; return $ec; }`,
+  `PROMPT_COMMAND="__marks;\${PROMPT_COMMAND:-}"`,
+  '',
+].join('\n');
+
 /** A program in a pseudo-terminal, as the test's keyboard and screen. */
 class Term {
   private out = '';
@@ -100,7 +112,9 @@ describe.skipIf(bashMajor < 5)('traced shell: a real bash in a real PTY', () => 
     const hook = await cli(home, ['hook', 'bash']);
     expect(hook.code, hook.stderr).toBe(0);
     const rc = path.join(scratch, 'rc');
-    fs.writeFileSync(rc, `${hook.stdout}\nPS1='$ '\n`);
+    // The terminal's own prompt marks too (as Ghostty, kitty or VS Code shell integration adds them): with the
+    // hook there, each command is still stored once.
+    fs.writeFileSync(rc, `${hook.stdout}\n${MARKS_RC}`);
     sh = Term.spawn(process.execPath, [BIN, 'shell', '--', 'bash', '--rcfile', rc, '-i'], home.env, repo);
     await sh.seen('$ ');
   });
@@ -183,6 +197,119 @@ describe.skipIf(bashMajor < 5)('traced shell: a real bash in a real PTY', () => 
     await sh.seen(`after-binary-${token}`, 30_000);
     expect((await cli(home, ['status', '--json'])).code).toBe(0);
     await searchTerminal(sid, `after-binary-${token}`);
+  });
+
+  it('a command both the hook and the prompt marks report is stored once, from the hook', async () => {
+    await new Promise((r) => setTimeout(r, 4000)); // past the wait for the hook's record
+    const all = (await call('get_timeline', { session: sid, types: ['terminal.command'], limit: 500 })).events;
+    const mine = all.filter((e: { data: { command: string } }) => e.data.command.includes(`/nonexistent-${token}`));
+    expect(mine).toHaveLength(1);
+    expect(mine[0].data.source).toBeUndefined();
+    expect(all.filter((e: { data: { source?: string } }) => e.data.source === 'prompt_marks')).toEqual([]);
+  });
+
+  it("without the hook, commands come from the terminal's prompt marks (OSC 133), output linked", async () => {
+    const rc = path.join(scratch, 'rc-marks');
+    fs.writeFileSync(rc, MARKS_RC);
+    const t = Term.spawn(process.execPath, [BIN, 'shell', '--', 'bash', '--rcfile', rc, '-i'], home.env, repo);
+    try {
+      await t.seen('$ ');
+      t.type(`ls /nomarks-${token}`);
+      await t.seen(`cannot access '/nomarks-${token}'`);
+      const cmd = await waitFor(
+        async () =>
+          (await call('get_timeline', { session: sid, types: ['terminal.command'], limit: 500 })).events.find((e: { data: { command: string } }) =>
+            e.data.command.includes(`/nomarks-${token}`),
+          ),
+        { timeoutMs: 20_000, what: 'a terminal.command from the prompt marks' },
+      );
+      expect(cmd.data).toMatchObject({ command: `ls /nomarks-${token}`, exit_code: 2, source: 'prompt_marks', cwd: repo, in_project: true });
+      const out = await call('get_terminal_output', { session: sid, command_seq: cmd.seq });
+      expect(out.chunks.map((c: { text: string }) => c.text).join('\n')).toContain(`ls: cannot access '/nomarks-${token}'`);
+      const hit = await searchTerminal(sid, `cannot access nomarks-${token}`);
+      const linked = await waitFor(async () => (await searchTerminal(sid, `cannot access nomarks-${token}`)).command, { what: 'the hit linked' });
+      expect(linked.seq).toBe(cmd.seq);
+      expect(hit.channel).toBe('terminal');
+      t.type('exit 0');
+      expect((await t.exited).exitCode).toBe(0);
+    } finally {
+      t.p.kill('SIGKILL');
+    }
+  });
+
+  it('behaves as a bare terminal: window resize, Ctrl-C, job control, less, vim and top; replay_at shows the pager screen', { timeout: 90_000 }, async () => {
+    const t = Term.spawn(process.execPath, [BIN, 'shell', '--', 'bash', '--norc', '-i'], { ...home.env, PS1: '$ ' }, repo);
+    const mark = (w: string) => t.type(Term.say(w));
+    try {
+      await t.seen('$ ');
+      // Resize: the program inside sees the new size.
+      t.p.resize(101, 41);
+      await new Promise((r) => setTimeout(r, 300));
+      t.type('stty size');
+      await t.seen('41 101');
+      // Ctrl-C interrupts the program, not the shell (nor traced).
+      t.type('sleep 30');
+      await new Promise((r) => setTimeout(r, 500));
+      t.p.write('\x03');
+      t.type('echo "int=$?"');
+      await t.seen('int=130');
+      // Job control: Ctrl-Z stops the job, the shell lists it and ends it.
+      t.type('sleep 31');
+      await new Promise((r) => setTimeout(r, 500));
+      t.p.write('\x1a');
+      await t.seen('Stopped');
+      t.type('jobs; kill -9 %1');
+      mark(`jobs-${token}`);
+      await t.seen(`jobs-${token}`);
+      // less: a full-screen pager on the alternate screen, paged and quit.
+      const file = path.join(scratch, 'pager.txt');
+      fs.writeFileSync(file, `${Array.from({ length: 500 }, (_, i) => `less-line-${String(i + 1).padStart(3, '0')}`).join('\n')}\n`);
+      t.type(`less ${file}`);
+      const shownAt = await t.seen('less-line-030');
+      await new Promise((r) => setTimeout(r, 1500));
+      t.p.write('G');
+      await t.seen('less-line-500');
+      t.p.write('q');
+      mark(`after-less-${token}`);
+      await t.seen(`after-less-${token}`);
+      // vim: insert mode, escape, :wq — the file holds what was typed.
+      const edited = path.join(scratch, 'edited.txt');
+      t.type(`vim -u NONE -N -n ${edited}`);
+      await new Promise((r) => setTimeout(r, 1500));
+      t.p.write(`ihello-vim-${token}`);
+      await new Promise((r) => setTimeout(r, 300));
+      t.p.write('\x1b');
+      await new Promise((r) => setTimeout(r, 600)); // a key right after ESC would read as Alt+key
+      t.p.write(':wq\r');
+      await waitFor(() => fs.existsSync(edited), { what: 'vim wrote the file' });
+      await new Promise((r) => setTimeout(r, 300));
+      mark(`after-vim-${token}`);
+      await t.seen(`after-vim-${token}`);
+      expect(fs.readFileSync(edited, 'utf8')).toBe(`hello-vim-${token}\n`);
+      // top: draws, takes its key, gives the terminal back.
+      t.type('top -d 1');
+      await t.seen('load average');
+      t.p.write('q');
+      mark(`after-top-${token}`);
+      await t.seen(`after-top-${token}`);
+      // The pager's screen as it was, from the recorded output alone.
+      const r = await waitFor(
+        async () => {
+          const x = await call('replay_at', { session: sid, at: shownAt - startedAt + 700 });
+          const lines: string[] = x.terminal?.lines ?? [];
+          return lines.some((l) => l.includes('less-line-001')) ? x : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the pager on the replayed screen' },
+      );
+      const screen = r.terminal.lines.join('\n');
+      expect(screen).toContain('less-line-030');
+      expect(screen).not.toContain('less-line-500');
+      expect(r.terminal.cols).toBe(101);
+      t.type('exit 0');
+      expect((await t.exited).exitCode).toBe(0);
+    } finally {
+      t.p.kill('SIGKILL');
+    }
   });
 
   it('a kill -9 of the daemon leaves the shell working and keeps the output up to the kill; a session after restart records it again', async () => {
@@ -276,6 +403,42 @@ describe.skipIf(bashMajor < 5)('traced shell without a session, nested, and with
     expect(r.status).toBe(6);
     expect(r.stdout).toContain('outer-1');
     expect(r.stderr).not.toContain('unrecorded');
+  });
+
+  it('`traced hook bash --shell` in .bashrc: a new terminal starts under traced shell once, sourced twice and nested alike', async () => {
+    const user = tempDir('shell-user-');
+    try {
+      const bin = path.join(user, 'bin');
+      fs.mkdirSync(bin);
+      fs.writeFileSync(path.join(bin, 'traced'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
+      const hook = spawnSync(process.execPath, [BIN, 'hook', 'bash', '--shell'], { env: home.env, encoding: 'utf8' });
+      expect(hook.status, hook.stderr).toBe(0);
+      // Sourced twice, as an rc file that evals it twice does.
+      fs.writeFileSync(path.join(user, '.bashrc'), `${hook.stdout}\n${hook.stdout}\nPS1='$ '\n`);
+      const env = { ...home.env, HOME: user, SHELL: '/bin/bash', PATH: `${bin}:${process.env.PATH}`, HISTFILE: '/dev/null' };
+      const t = Term.spawn('bash', ['-i'], env, scratch);
+      try {
+        await t.seen('$ ');
+        // A nested interactive shell (as in tmux or ssh to the same host) reads .bashrc again.
+        t.type('bash -i');
+        await new Promise((r) => setTimeout(r, 1500));
+        // How many traced shells are among this shell's ancestors, and whether the marker is set.
+        t.type(
+          `p=$$ n=0; while [ "$p" -gt 1 ]; do case "$(ps -o args= -p "$p")" in *' shell') n=$((n+1));; esac; p=$(ps -o ppid= -p "$p" | tr -d ' '); done; echo "n=$n" "m=\${TRACED_SHELL:+set}"`,
+        );
+        await t.seen('m=set');
+        expect(t.text).toContain('n=1 ');
+        expect(t.text.match(/runs unrecorded/g)).toHaveLength(1);
+        t.type('exit 0');
+        await new Promise((r) => setTimeout(r, 300));
+        t.type('exit 4');
+        expect((await t.exited).exitCode).toBe(4);
+      } finally {
+        t.p.kill('SIGKILL');
+      }
+    } finally {
+      fs.rmSync(user, { recursive: true, force: true });
+    }
   });
 
   it('a program that does not exist is TRACED_SHELL_PTY_FAILED', async () => {

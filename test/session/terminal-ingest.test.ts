@@ -8,7 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { findOperation, invoke } from '../../src/api/index.js';
 import { ShellOutput } from '../../src/capture/shell-output.js';
+import type { GetTerminalOutputOutput } from '../../src/model.js';
 import { redact } from '../../src/timeline/redact.js';
 import { TerminalScreens } from '../../src/timeline/terminal-screen.js';
 import { castPath } from '../../src/timeline/terminal-cast.js';
@@ -95,6 +97,54 @@ describe('terminal output ingest and reads', () => {
     await s.recorder.stop();
   });
 
+  it('a chunk larger than a tiny max_bytes comes in parts, each reply within the budget, every character once', async () => {
+    const { s, id, startedAt } = await session();
+    let clock = startedAt;
+    const w = new ShellOutput({
+      sessionsDir: s.paths.sessionsDir,
+      sessionId: id,
+      sessionStartedAt: startedAt,
+      stream: '1-e',
+      cols: 80,
+      rows: 24,
+      command: 'bash',
+      redact,
+      now: () => clock,
+      maxBytes: 1 << 30,
+    });
+    // Long lines of escapes-to-be ("quotes", backslashes), multibyte text and emoji (surrogate pairs).
+    for (let i = 0; i < 40; i++) {
+      clock += 30;
+      w.write(`${i} ${'"\\ é漢😀 '.repeat(200 + i * 7)}\n`);
+      if (i % 10 === 9) (w as unknown as { writeReady(): void }).writeReady();
+    }
+    w.close({ code: 0 });
+    s.terminal.ingest(id);
+    const want = s.store.events({ sessionId: id, types: ['terminal.output'], limit: 100_000 }).map((e) => [e.seq, String(e.data.text)]);
+    for (const budget of [1000, 1777, 6000]) {
+      const got = new Map<number, string>();
+      let after: number | undefined;
+      let char: number | undefined;
+      let pages = 0;
+      for (; pages < 10_000; pages++) {
+        // Through the operation, as MCP and IPC callers get it (the wall-clock `at` fields added).
+        const params = { session: id, max_bytes: budget, ...(after ? { after_seq: after } : {}), ...(char ? { after_char: char } : {}) };
+        const page = (await invoke(findOperation('get_terminal_output') as never, params, s.services)) as GetTerminalOutputOutput;
+        expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThanOrEqual(budget);
+        for (const c of page.chunks) {
+          expect(c.from_char ?? 0).toBe((got.get(c.seq) ?? '').length);
+          got.set(c.seq, (got.get(c.seq) ?? '') + c.text);
+        }
+        if (page.next_after_seq === null) break;
+        after = page.next_after_seq;
+        char = page.next_after_char ?? undefined;
+      }
+      expect([...got.entries()]).toEqual(want);
+      expect(pages).toBeGreaterThan(want.length);
+    }
+    await s.recorder.stop();
+  });
+
   it('gives the same screen from a keyframe as from the start, and survives hostile cast files', async () => {
     const { s, id, startedAt } = await session();
     let clock = startedAt;
@@ -168,6 +218,36 @@ describe('terminal output ingest and reads', () => {
       expect(page.chunks.map((c) => c.text).join('\n')).toContain('Error: cannot find module zorblax');
       const { hits } = await s.services.search.run({ query: 'zorblax', limit: 10, max_bytes: 40_000, order: 'first' } as never, r.session_id);
       expect(hits.some((h) => h.channel === 'terminal' && h.type === 'terminal.output')).toBe(true);
+    }
+  });
+
+  it('a terminal folder that is a symlink is neither written through nor read through', async () => {
+    const { s, id, startedAt } = await session();
+    const outside = fs.mkdtempSync(path.join(path.dirname(s.home), 'outside-'));
+    try {
+      fs.writeFileSync(path.join(outside, '1-z.cast'), `${JSON.stringify({ version: 2, width: 80, height: 24 })}\n[0.1,"o","outside-secret-line\\r\\n"]\n`);
+      fs.mkdirSync(path.join(s.paths.sessionsDir, id), { recursive: true });
+      fs.symlinkSync(outside, path.join(s.paths.sessionsDir, id, 'terminal'));
+      const open = () =>
+        new ShellOutput({
+          sessionsDir: s.paths.sessionsDir,
+          sessionId: id,
+          sessionStartedAt: startedAt,
+          stream: '1-y',
+          cols: 80,
+          rows: 24,
+          command: 'bash',
+          redact,
+          now: () => startedAt,
+          maxBytes: 1 << 30,
+        });
+      expect(open).toThrow(/not a plain directory/);
+      expect(fs.readdirSync(outside)).toEqual(['1-z.cast']);
+      expect(s.terminal.ingest(id)).toBe(0);
+      expect(s.store.events({ sessionId: id, types: ['terminal.output'], limit: 10 })).toEqual([]);
+      await s.recorder.stop();
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
     }
   });
 });
