@@ -9,10 +9,13 @@ import { ErrorCodes, TracedError } from '../errors.js';
 import type { ExportSessionInput, ExportSessionOutput, GetClipInput, GetClipOutput, ImportRecordingInput, ImportRecordingOutput } from '../model.js';
 import { ownDir } from '../timeline/confine.js';
 import { importRecording, readRecording, writeRecording } from '../timeline/recording.js';
+import { restoreCasts } from '../timeline/terminal-cast.js';
 import type { SessionFiles } from '../timeline/session-files.js';
 import type { Store } from '../timeline/store.js';
 import { writeAsciicast } from './asciicast.js';
 import { muxSession, rawChannelFiles, type MuxResult } from './mux.js';
+
+const TERMINAL_TYPES = ['terminal.output', 'terminal.output_dropped', 'terminal.exit', 'terminal.stopped'];
 
 export interface MuxRange {
   display?: string | undefined;
@@ -200,6 +203,9 @@ export class Exporter {
       });
     }
     this.d.files.appendEvents(r.session_id, this.d.store.eventsAfter(r.session_id, 0));
+    // The terminal's output came as text: rebuild the session's cast files from it (screens, asciicast export).
+    const terminal = this.d.store.events({ sessionId: r.session_id, types: TERMINAL_TYPES, limit: 1_000_000 });
+    if (row && terminal.length) restoreCasts(path.dirname(this.d.files.dir(r.session_id)), r.session_id, row.started_at, terminal);
     this.d.refreshMoments(r.session_id);
     return r;
   }

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Statement } from 'better-sqlite3';
-import { castPath, listStreams, parseCastLine, parseMarker, readCastLines, terminalText } from '../timeline/terminal-cast.js';
+import { castPath, isImportedCast, listStreams, parseCastLine, parseMarker, readCastLines, terminalText } from '../timeline/terminal-cast.js';
 import type { Store } from '../timeline/store.js';
 import type { EventWriter, LateEvent } from './event-writer.js';
 import { type MarkedCommand, PromptMarks } from './prompt-marks.js';
@@ -108,7 +108,9 @@ export class TerminalIngest {
     let st = this.streams.get(key);
     if (!st) {
       const b = (this.resumeAt.get(sessionId, stream) as { b: number | null }).b;
-      st = { byte: b ?? 0, carry: '', marks: new PromptMarks(), held: [] };
+      // A cast rebuilt from an imported recording's events: its lines are events already.
+      const imported = isImportedCast(file);
+      st = { byte: imported ? Number.MAX_SAFE_INTEGER : (b ?? 0), carry: '', marks: new PromptMarks(), held: [] };
       this.streams.set(key, st);
     }
     const released = this.release(sessionId, st);

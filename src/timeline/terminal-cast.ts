@@ -26,7 +26,7 @@ export interface CastHeader {
   /** The session's start, seconds since the epoch: `t` of every event counts from it. */
   timestamp: number;
   env?: Record<string, string>;
-  traced: { session: string; stream: string; started_at_ms: number; command?: string };
+  traced: { session: string; stream: string; started_at_ms: number; command?: string; imported?: boolean };
 }
 
 export type CastEvent = { t: number; code: 'o' | 'r' | 'm' | 'i'; data: string };
@@ -207,4 +207,77 @@ export function terminalText(raw: string): string {
     out.push(l.replace(CONTROLS, ''));
   }
   return out.join('\n');
+}
+
+/** Whether a cast file was rebuilt from an imported recording (see `restoreCasts`). */
+export function isImportedCast(file: string): boolean {
+  try {
+    const first = readCastLines(file, 0, 64 * 1024).lines[0];
+    const p = first ? parseCastLine(first.text) : undefined;
+    return !!p && 'header' in p && p.header.traced?.imported === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cast files for a session that has terminal output events but no cast files: an imported
+ * recording (JSON/JSONL carry the output as text, not the raw bytes). Each stream's lines are
+ * written as plain output at the times they were printed, so `replay_at` shows the terminal
+ * and an asciicast export plays it — without the colours and full-screen programs of the
+ * original. The header says `imported`: the daemon's ingest never reads these files (their
+ * lines are already events). Returns the streams written.
+ */
+export function restoreCasts(
+  sessionsDir: string,
+  sessionId: string,
+  startedAt: number,
+  events: readonly { offset_ms: number; type: string; data: Record<string, unknown> }[],
+  maxBytes = 64 * 1024 * 1024,
+): string[] {
+  const byStream = new Map<string, { t: number; code: 'o' | 'm'; data: string }[]>();
+  let bytes = 0;
+  for (const e of events) {
+    // Bounded like a recorded session's terminal output: past it, the rest stays events only.
+    if ((bytes += typeof e.data.text === 'string' ? e.data.text.length : 0) > maxBytes) break;
+    const stream = typeof e.data.stream === 'string' ? e.data.stream : '';
+    if (!STREAM_PATTERN.test(stream)) continue;
+    const list = byStream.get(stream) ?? [];
+    const t = Math.max(0, e.offset_ms) / 1000;
+    if (e.type === 'terminal.output' && typeof e.data.text === 'string') list.push({ t, code: 'o', data: `${e.data.text.split('\n').join('\r\n')}\r\n` });
+    else if (/^terminal\.(output_dropped|exit|stopped)$/.test(e.type)) {
+      const { stream: _s, end_byte: _b, ...rest } = e.data;
+      list.push({ t, code: 'm', data: JSON.stringify({ type: e.type, ...rest }) });
+    }
+    byStream.set(stream, list);
+  }
+  const dir = path.join(sessionsDir, sessionId, TERMINAL_DIR);
+  const written: string[] = [];
+  for (const [stream, list] of byStream) {
+    if (!list.some((e) => e.code === 'o')) continue;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!isRealDir(dir)) return written;
+    const widest = Math.max(...list.filter((e) => e.code === 'o').flatMap((e) => e.data.split('\r\n').map((l) => l.length)));
+    const header: CastHeader = {
+      version: 2,
+      width: Math.min(250, Math.max(80, widest)),
+      height: 30,
+      timestamp: Math.floor(startedAt / 1000),
+      traced: { session: sessionId, stream, started_at_ms: startedAt, imported: true },
+    };
+    let fd: number;
+    try {
+      fd = fs.openSync(castPath(sessionsDir, sessionId, stream), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    } catch {
+      continue; // already there: never overwritten
+    }
+    try {
+      fs.writeSync(fd, `${JSON.stringify(header)}\n${list.map((e) => castLine(e)).join('')}`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    written.push(stream);
+  }
+  return written;
 }

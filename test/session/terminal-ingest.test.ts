@@ -212,12 +212,24 @@ describe('terminal output ingest and reads', () => {
     await s.recorder.stop();
     for (const target of ['json', 'jsonl'] as const) {
       const out = await s.exporter.export(id, { target } as never);
+      // A recording from elsewhere need not carry the ingest's read positions (end_byte).
+      if (target === 'jsonl') fs.writeFileSync(out.file as string, fs.readFileSync(out.file as string, 'utf8').replace(/,?\\?"end_byte\\?":\d+/g, ''));
       const r = s.exporter.import({ file: out.file as string, as_new: true });
       expect(r.session_id).not.toBe(id);
       const page = s.services.terminal.get({ sessionId: r.session_id, maxBytes: 40_000 });
       expect(page.chunks.map((c) => c.text).join('\n')).toContain('Error: cannot find module zorblax');
       const { hits } = await s.services.search.run({ query: 'zorblax', limit: 10, max_bytes: 40_000, order: 'first' } as never, r.session_id);
       expect(hits.some((h) => h.channel === 'terminal' && h.type === 'terminal.output')).toBe(true);
+      // The copy's terminal screen and asciicast come from cast files rebuilt from the output text.
+      const screen = await s.services.terminal.screenAt(r.session_id, 600);
+      expect(screen?.lines.join('\n')).toContain('Error: cannot find module zorblax');
+      const cast = await s.exporter.export(r.session_id, { target: 'asciicast' } as never);
+      expect(fs.readFileSync(cast.file as string, 'utf8')).toContain('zorblax');
+      // The daemon's ingest does not read the rebuilt casts again: no event twice.
+      const before = s.store.events({ sessionId: r.session_id, limit: 10_000 }).length;
+      s.terminal.ingest(r.session_id);
+      s.rebuild().terminal.ingest(r.session_id);
+      expect(s.store.events({ sessionId: r.session_id, limit: 10_000 })).toHaveLength(before);
     }
   });
 
