@@ -1,16 +1,33 @@
 /**
- * `window`: the focused window's title and application, polled. X11 through
- * xdotool (+ xprop for the class), macOS through osascript, Windows through
+ * `window`: the focused window's title and application. X11 through xdotool
+ * (+ xprop for the class), macOS through osascript, Windows through
  * PowerShell. Where none works the channel reports `unavailable` and the
  * session goes on without it.
+ *
+ * On X11 the focused window is watched, not polled: one `xev` on it reports
+ * when focus leaves it (FocusOut) or its title or class changes
+ * (PropertyNotify), and only then is it read again — a poll ran three helper
+ * processes a second, ~17 ms of CPU each time, about a quarter of what the
+ * bare screen and microphone capture costs. A slow poll (`WATCHED_POLL_MS`)
+ * stays as a safety net; with no xev, or while nothing has focus, it polls
+ * at `pollMs` as before.
  */
+import type { ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
 import type { ChannelContext, ChannelDriver } from './channel.js';
-import { run, type RunOptions } from './proc.js';
+import { hasCommand, run, spawnTied, type RunOptions } from './proc.js';
 
 export interface FocusedWindow {
   title: string;
   app: string;
+  /** The X window id, where there is one (not reported: only used to watch the window). */
+  id?: string;
 }
+
+/** With the focused window watched, a poll only this often, in case an event was missed. */
+const WATCHED_POLL_MS = 15_000;
+/** Events come in bursts (a title set twice, FocusOut then FocusIn): read once after the burst. */
+const SETTLE_MS = 40;
 
 export type WindowProbe = (env: RunOptions['env']) => Promise<FocusedWindow | undefined>;
 
@@ -29,7 +46,59 @@ async function probeX11(env: RunOptions['env']): Promise<FocusedWindow | undefin
     run('xdotool', ['getwindowname', wid], { env, timeoutMs: 2000 }),
     run('xprop', ['-id', wid, 'WM_CLASS'], { env, timeoutMs: 2000 }),
   ]);
-  return { title: name.code === 0 ? name.stdout.trim() : '', app: cls.code === 0 ? parseWmClass(cls.stdout) : '' };
+  return { title: name.code === 0 ? name.stdout.trim() : '', app: cls.code === 0 ? parseWmClass(cls.stdout) : '', id: wid };
+}
+
+/** The xev output lines that mean the focused window may have changed: focus moved, or its title or class. */
+export function isWindowChange(line: string): boolean {
+  return /^Focus(Out|In) event/.test(line) || /\batom 0x[0-9a-f]+ \((WM_NAME|_NET_WM_NAME|WM_CLASS)\)/.test(line);
+}
+
+/** One `xev` on the focused X window; `changed` when it says focus left or the title changed, or when it exits. */
+class XevWatch {
+  private child: ChildProcess | undefined;
+  private wid: string | undefined;
+
+  constructor(
+    private readonly env: RunOptions['env'],
+    private readonly changed: () => void,
+  ) {}
+
+  get watching(): boolean {
+    return this.child !== undefined;
+  }
+
+  watch(wid: string): void {
+    if (!/^\d+$/.test(wid)) {
+      this.stop();
+      return;
+    }
+    if (wid === this.wid && this.child) return;
+    this.stop();
+    const child = spawnTied('xev', ['-id', wid, '-event', 'focus', '-event', 'property'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: this.env as NodeJS.ProcessEnv,
+    });
+    this.child = child;
+    this.wid = wid;
+    child.once('error', () => undefined);
+    if (child.stdout)
+      readline.createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (l) => isWindowChange(l) && this.changed());
+    child.once('exit', () => {
+      // The window is gone (xev ends with BadWindow), or xev was stopped: read the focus again.
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.wid = undefined;
+      this.changed();
+    });
+  }
+
+  stop(): void {
+    const c = this.child;
+    this.child = undefined;
+    this.wid = undefined;
+    if (c && c.exitCode === null) c.kill('SIGKILL');
+  }
 }
 
 async function probeMac(env: RunOptions['env']): Promise<FocusedWindow | undefined> {
@@ -65,6 +134,10 @@ export class WindowChannel implements ChannelDriver {
   private last = '';
   private polling: Promise<void> = Promise.resolve();
   private stopped = false;
+  private running = false;
+  private again = false;
+  private tick: (() => void) | undefined;
+  private watcher: XevWatch | undefined;
 
   constructor(
     private readonly pollMs: number,
@@ -93,20 +166,47 @@ export class WindowChannel implements ChannelDriver {
       ctx.setHealth('unavailable', this.platform === 'linux' ? 'xdotool/xprop missing or the X server does not answer' : 'the focused window cannot be read');
       return;
     }
-    const tick = () => {
+    const watch = !this.probeOverride && this.platform === 'linux' && (await hasCommand('xev', ctx.env)) ? new XevWatch(ctx.env, () => this.soon()) : undefined;
+    this.watcher = watch;
+    this.tick = () => {
+      if (this.stopped) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.running = true;
       this.polling = probe(ctx.env)
         .then((w) => {
           if (w) {
             if (!this.last) ctx.setHealth('running');
             this.report(ctx, w);
           }
+          if (watch) {
+            if (w?.id) watch.watch(w.id);
+            else watch.stop();
+          }
         })
         .catch((err: unknown) => ctx.logger.debug({ err }, 'window probe failed'))
         .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.pollMs);
+          this.running = false;
+          if (this.stopped) return;
+          if (this.again) {
+            this.again = false;
+            this.tick?.();
+          } else this.timer = setTimeout(() => this.tick?.(), watch?.watching ? WATCHED_POLL_MS : this.pollMs);
         });
     };
-    this.timer = setTimeout(tick, this.pollMs);
+    if (first?.id) watch?.watch(first.id);
+    this.timer = setTimeout(() => this.tick?.(), watch?.watching ? WATCHED_POLL_MS : this.pollMs);
+  }
+
+  /** The watched window says something changed: read the focus once the burst is over. */
+  private soon(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick?.(), SETTLE_MS);
   }
 
   private report(ctx: ChannelContext, w: FocusedWindow): void {
@@ -119,6 +219,7 @@ export class WindowChannel implements ChannelDriver {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.watcher?.stop();
     await this.polling;
   }
 }
