@@ -61,9 +61,15 @@ export class ShellOutput {
 
   constructor(private readonly o: ShellOutputOptions) {
     this.file = castPath(o.sessionsDir, o.sessionId, o.stream);
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     // The session's folders are traced's: a symlink there would lead the recording out of the data folder.
+    // Each is made (or found) and checked before anything is made inside it.
+    fs.mkdirSync(o.sessionsDir, { recursive: true, mode: 0o700 });
     for (const dir of [path.dirname(path.dirname(this.file)), path.dirname(this.file)]) {
+      try {
+        fs.mkdirSync(dir, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
       if (!isRealDir(dir)) throw new Error(`${dir} is not a plain directory (a symlink?); not recording there`);
     }
     this.others = this.sizeOfOthers();

@@ -9,7 +9,8 @@
  * grows), puts each command in the session whose time it falls in, redacted
  * like everything else.
  *
- * Record: start_ms US end_ms US exit US cwd US shell US command RS
+ * Record: start_ms US end_ms US exit US cwd US shell[@stream] US command RS
+ * (`@stream`: $TRACED_SHELL, inside a terminal `traced shell` records).
  * (US = \x1f, RS = \x1e). The hooks write a US or RS inside a command or a cwd as
  * U+241F / U+241E, so a typed separator cannot forge or split a record; the parser
  * takes only well-formed records and keeps the good ones around a bad one.
@@ -29,6 +30,8 @@ export interface TerminalRecord {
   cwd: string;
   shell: string;
   command: string;
+  /** The `traced shell` stream the command ran in (its output is there), when it ran in one. */
+  stream?: string;
 }
 
 // The snippets are shell code kept verbatim: '@SPOOL@' is the one place a value goes in.
@@ -91,8 +94,8 @@ __traced_precmd() {
     if [[ $__traced_n != "$__traced_pn" || $__traced_line != "$__traced_pl" ]]; then
       __traced_c=\${__traced_line//"\${__traced_x[0]}"/\${__traced_x[2]}} __traced_d=\${PWD//"\${__traced_x[0]}"/\${__traced_x[2]}}
       __traced_c=\${__traced_c//"\${__traced_x[1]}"/\${__traced_x[3]}} __traced_d=\${__traced_d//"\${__traced_x[1]}"/\${__traced_x[3]}}
-      builtin printf '%s\\037%s\\037%s\\037%s\\037bash\\037%s\\036' "\${__traced_start:0:13}" "\${__traced_end:0:13}" \\
-        "$__traced_ec" "$__traced_d" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
+      builtin printf '%s\\037%s\\037%s\\037%s\\037bash%s\\037%s\\036' "\${__traced_start:0:13}" "\${__traced_end:0:13}" \\
+        "$__traced_ec" "$__traced_d" "\${TRACED_SHELL:+@$TRACED_SHELL}" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
       if [[ $__traced_hc == *ignoredups* || $__traced_hc == *ignoreboth* ]] && [[ $__traced_line == "$__traced_pl" && -n $__traced_pn ]]; then
         builtin history -d "$__traced_n" 2>/dev/null || :
         __traced_n=$__traced_pn
@@ -168,8 +171,8 @@ if zmodload zsh/datetime 2>/dev/null && autoload -Uz add-zsh-hook 2>/dev/null; t
     if [[ -n $__traced_s ]]; then
       __traced_c=\${\${\${__traced_c//$'\\x1f'/$'\\xe2\\x90\\x9f'}//$'\\x1e'/$'\\xe2\\x90\\x9e'}//$'\\0'/$'\\xe2\\x90\\x80'}
       __traced_d=\${\${\${__traced_d//$'\\x1f'/$'\\xe2\\x90\\x9f'}//$'\\x1e'/$'\\xe2\\x90\\x9e'}//$'\\0'/$'\\xe2\\x90\\x80'}
-      builtin printf '%s\\037%s\\037%s\\037%s\\037zsh\\037%s\\036' "\${__traced_s[1,13]}" "\${__traced_end[1,13]}" \\
-        "$__traced_ec" "$__traced_d" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
+      builtin printf '%s\\037%s\\037%s\\037%s\\037zsh%s\\037%s\\036' "\${__traced_s[1,13]}" "\${__traced_end[1,13]}" \\
+        "$__traced_ec" "$__traced_d" "\${TRACED_SHELL:+@$TRACED_SHELL}" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
     fi
     return 0
   }
@@ -195,7 +198,10 @@ function __traced_postexec --on-event fish_postexec
     if string match -qr '^\\d+$' -- "$start"; and not string match -qr '^\\s' -- "$argv"; and not set -q fish_private_mode
         set -l c (string replace -a -- \\x1f \\xe2\\x90\\x9f "$argv" | string replace -a -- \\x1e \\xe2\\x90\\x9e | string collect)
         set -l d (string replace -a -- \\x1f \\xe2\\x90\\x9f "$PWD" | string replace -a -- \\x1e \\xe2\\x90\\x9e | string collect)
-        printf '%s\\037%s\\037%s\\037%s\\037fish\\037%s\\036' $start (math "$start + $CMD_DURATION") $ec "$d" "$c" 2>/dev/null >>$__traced_spool
+        # In a recorded terminal (traced shell), the stream it records: its commands link to that output.
+        set -l sh fish
+        set -q TRACED_SHELL; and set sh "fish@$TRACED_SHELL"
+        printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036' $start (math "$start + $CMD_DURATION") $ec "$d" "$sh" "$c" 2>/dev/null >>$__traced_spool
     end
     return $ec
 end
@@ -217,7 +223,9 @@ export function hookSnippet(shell: 'bash' | 'zsh' | 'fish', spool: string): stri
  * Anchored at the end only: a torn record (a shell killed mid-write) glued in front of
  * the next good one is dropped and the good one kept.
  */
-const RECORD = /(\d{13})\x1f(\d{13})\x1f(-?\d{1,10})\x1f([^\x1f]*)\x1f(bash|zsh|fish)\x1f([^\x1f]*)$/;
+const RECORD = /(\d{13})\x1f(\d{13})\x1f(-?\d{1,10})\x1f([^\x1f]*)\x1f(bash|zsh|fish)(?:@([^\x1f]{0,80}))?\x1f([^\x1f]*)$/;
+/** A `traced shell` stream name, as the hooks report it from $TRACED_SHELL. */
+const STREAM = /^[a-z0-9-]{1,40}$/;
 
 /** The records in `text` (malformed ones skipped) and the unterminated rest. */
 export function parseSpool(text: string): { records: TerminalRecord[]; rest: string } {
@@ -227,10 +235,12 @@ export function parseSpool(text: string): { records: TerminalRecord[]; rest: str
   for (const p of parts) {
     const m = RECORD.exec(p);
     if (!m) continue;
-    const [, start, end, exit, cwd = '', shell = '', cmd = ''] = m;
+    const [, start, end, exit, cwd = '', shell = '', stream, cmd = ''] = m;
     const command = cmd.replace(/\0/g, '\u2400').trim();
     if (!command) continue;
-    records.push({ start_ms: Number(start), end_ms: Number(end), exit_code: Number(exit), cwd: cwd.replace(/\0/g, '\u2400'), shell, command });
+    const r: TerminalRecord = { start_ms: Number(start), end_ms: Number(end), exit_code: Number(exit), cwd: cwd.replace(/\0/g, '\u2400'), shell, command };
+    if (stream && STREAM.test(stream)) r.stream = stream;
+    records.push(r);
   }
   return { records, rest };
 }

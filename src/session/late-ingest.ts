@@ -43,6 +43,7 @@ export class LateIngest {
         duration_ms: Math.max(0, r.end_ms - r.start_ms),
         shell: r.shell,
         in_project: r.cwd === row.project || r.cwd.startsWith(`${row.project}${path.sep}`),
+        ...(r.stream ? { stream: r.stream } : {}),
       };
       if (this.d.store.hasEventAt(row.id, 'terminal.command', offset, this.d.events.gate(data).command as string)) continue;
       const list = bySession.get(row.id) ?? [];

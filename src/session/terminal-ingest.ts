@@ -19,7 +19,7 @@ import type { Statement } from 'better-sqlite3';
 import { castPath, isImportedCast, listStreams, parseCastLine, parseMarker, readCastLines, terminalText } from '../timeline/terminal-cast.js';
 import type { Store } from '../timeline/store.js';
 import type { EventWriter, LateEvent } from './event-writer.js';
-import { type MarkedCommand, PromptMarks } from './prompt-marks.js';
+import { type MarkedCommand, markTokens, PromptMarks } from './prompt-marks.js';
 
 export interface TerminalIngestDeps {
   store: Store;
@@ -36,12 +36,7 @@ const BATCH_CHARS = 8000;
 const READ_BYTES = 2 * 1024 * 1024;
 /** An ended session's streams are still read this long (a shell closes its file when it hears of the stop). */
 const AFTER_END_MS = 30_000;
-/** The prompt mark that says a command's output starts. */
-const OUTPUT_STARTS = /\x1b\](?:133|633);C(?:;[^\x07\x1b]*)?(?:\x07|\x1b\\)/;
-
-/** A command from prompt marks waits this long (wall clock) for the shell hook's record of it, which wins. */
-const HOOK_WAIT_MS = 2500;
-/** A hook record this close to a marked command's start is the same command. */
+/** A hook record with no stream (a hook from before streams were reported) this close to a marked command, with its text, is that command. */
 const SAME_COMMAND_MS = 1500;
 
 interface StreamState {
@@ -49,22 +44,26 @@ interface StreamState {
   /** Text of a line not ended yet, and when it began. */
   carry: string;
   marks: PromptMarks;
-  /** Commands from prompt marks waiting out `HOOK_WAIT_MS`, and since when. */
-  held: { ev: LateEvent; since: number }[];
+  /** The shell hook reports this stream's commands: its prompt marks are not used. */
+  hooked: boolean;
 }
 
 export class TerminalIngest {
   private readonly streams = new Map<string, StreamState>();
   private readonly ended = new Map<string, number>();
   private readonly resumeAt: Statement;
-  private readonly hooked: Statement;
+  private readonly hookedStream: Statement;
+  private readonly hookedNear: Statement;
 
   constructor(private readonly d: TerminalIngestDeps) {
     this.resumeAt = d.store.db.prepare(
       "SELECT MAX(json_extract(data, '$.end_byte')) AS b FROM events WHERE session_id = ? AND channel = 'terminal' AND type LIKE 'terminal.%' AND json_extract(data, '$.stream') = ?",
     );
-    this.hooked = d.store.db.prepare(
-      "SELECT 1 FROM events WHERE session_id = ? AND type = 'terminal.command' AND offset_ms BETWEEN ? AND ? AND json_extract(data, '$.source') IS NOT 'prompt_marks' LIMIT 1",
+    this.hookedStream = d.store.db.prepare(
+      "SELECT 1 FROM events WHERE session_id = ? AND type = 'terminal.command' AND json_extract(data, '$.stream') = ? AND json_extract(data, '$.source') IS NOT 'prompt_marks' LIMIT 1",
+    );
+    this.hookedNear = d.store.db.prepare(
+      "SELECT data FROM events WHERE session_id = ? AND type = 'terminal.command' AND offset_ms BETWEEN ? AND ? AND json_extract(data, '$.stream') IS NULL AND json_extract(data, '$.source') IS NOT 'prompt_marks' LIMIT 20",
     );
   }
 
@@ -110,11 +109,10 @@ export class TerminalIngest {
       const b = (this.resumeAt.get(sessionId, stream) as { b: number | null }).b;
       // A cast rebuilt from an imported recording's events: its lines are events already.
       const imported = isImportedCast(file);
-      st = { byte: imported ? Number.MAX_SAFE_INTEGER : (b ?? 0), carry: '', marks: new PromptMarks(), held: [] };
+      st = { byte: imported ? Number.MAX_SAFE_INTEGER : (b ?? 0), carry: '', marks: new PromptMarks(), hooked: false };
       this.streams.set(key, st);
     }
-    const released = this.release(sessionId, st);
-    if (fs.lstatSync(file).size <= st.byte) return released;
+    if (fs.lstatSync(file).size <= st.byte) return 0;
     const { lines, end } = readCastLines(file, st.byte, READ_BYTES);
     const out: LateEvent[] = [];
     let batch: { t0: number; text: string[]; chars: number; end: number } | undefined;
@@ -152,50 +150,94 @@ export class TerminalIngest {
         continue;
       }
       if (code !== 'o') continue;
-      for (const c of st.marks.feed(data, t)) st.held.push({ ev: this.marked(sessionId, stream, c), since: this.d.now() });
-      // A command's output starts a new event at its prompt mark (OSC 133;C), so its first line is not
-      // stored with the line typed before it.
-      const pieces = data.split(OUTPUT_STARTS);
-      pieces.forEach((piece, i) => {
-        if (i > 0) {
+      // Text goes to the lines; prompt marks to the command reader. A command's output starts a new event at
+      // its C mark, so its first line is not stored with the line typed before it.
+      for (const tok of markTokens(data)) {
+        if ('text' in tok) {
+          st.marks.text(tok.text);
+          const parts = (st.carry + terminalText(tok.text)).split('\n');
+          st.carry = (parts.pop() ?? '').slice(-BATCH_CHARS);
+          for (const line of parts) add(line, l.end);
+          continue;
+        }
+        const r = st.marks.mark(tok.code, tok.body, t);
+        if (r.outputStarts) {
           if (st.carry.trim()) add(st.carry, l.end);
           st.carry = '';
           emit();
         }
-        const parts = (st.carry + terminalText(piece)).split('\n');
-        st.carry = (parts.pop() ?? '').slice(-BATCH_CHARS);
-        for (const line of parts) add(line, l.end);
-      });
+        if (r.ended && !this.reportedByHook(sessionId, stream, st, r.ended)) {
+          emit();
+          out.push(this.marked(sessionId, stream, r.ended, l.end));
+        }
+      }
     }
     emit();
     st.byte = end;
-    if (!out.length) return released;
-    return released + this.d.events.appendLate(sessionId, out).length;
+    return out.length ? this.append(sessionId, out) : 0;
+  }
+
+  /** Stores the events; one the gate refuses (it should not: every field is bounded) costs only itself. */
+  private append(sessionId: string, out: LateEvent[]): number {
+    try {
+      return this.d.events.appendLate(sessionId, out).length;
+    } catch (err) {
+      let n = 0;
+      for (const e of out) {
+        try {
+          n += this.d.events.appendLate(sessionId, [e]).length;
+        } catch (one) {
+          this.d.log.warn({ err: one, type: e.type }, 'a terminal event was refused');
+        }
+      }
+      this.d.log.debug({ err }, 'terminal events stored one by one');
+      return n;
+    }
   }
 
   /**
-   * Commands the prompt marks reported, once the shell hook had time to report them too: a
-   * shell with both (the hook in a terminal whose integration also marks prompts) has each
-   * command once, from the hook (it knows the cwd and the exact history line).
+   * Whether the shell hook reports this command: it does for every command of a stream once one
+   * of its records names the stream (hooks report $TRACED_SHELL; the hook writes its record at
+   * the prompt, before the prompt's marks reach the cast file, and the spool is read before the
+   * casts). A record from an older hook names no stream: the same text within 1.5 s is the same
+   * command. The hook knows the cwd and the exact history line, so its record wins.
    */
-  private release(sessionId: string, st: StreamState): number {
-    if (!st.held.length) return 0;
-    const now = this.d.now();
-    const ready = st.held.filter((h) => now - h.since >= HOOK_WAIT_MS);
-    if (!ready.length) return 0;
-    st.held = st.held.filter((h) => now - h.since < HOOK_WAIT_MS);
-    const fresh = ready.map((h) => h.ev).filter((e) => !this.hooked.get(sessionId, e.offset_ms - SAME_COMMAND_MS, e.offset_ms + SAME_COMMAND_MS));
-    return fresh.length ? this.d.events.appendLate(sessionId, fresh).length : 0;
+  private reportedByHook(sessionId: string, stream: string, st: StreamState, c: MarkedCommand): boolean {
+    if (!st.hooked && this.hookedStream.get(sessionId, stream)) st.hooked = true;
+    if (st.hooked) return true;
+    const at = Math.round(c.t * 1000);
+    const text = c.command.replace(/\s+/g, ' ').trim();
+    return (this.hookedNear.all(sessionId, at - SAME_COMMAND_MS, at + SAME_COMMAND_MS) as { data: string }[]).some((r) => {
+      try {
+        return (
+          String((JSON.parse(r.data) as { command?: unknown }).command ?? '')
+            .replace(/\s+/g, ' ')
+            .trim() === text
+        );
+      } catch {
+        return false;
+      }
+    });
   }
 
-  private marked(sessionId: string, stream: string, c: MarkedCommand): LateEvent {
+  private marked(sessionId: string, stream: string, c: MarkedCommand, endByte: number): LateEvent {
     const project = this.d.store.getSession(sessionId)?.project;
-    const inProject = c.cwd !== null && project !== undefined && (c.cwd === project || c.cwd.startsWith(`${project}${path.sep}`));
+    const inProject = c.local && c.cwd !== null && project !== undefined && (c.cwd === project || c.cwd.startsWith(`${project}${path.sep}`));
     return {
       channel: 'terminal',
       type: 'terminal.command',
       offset_ms: Math.round(c.t * 1000),
-      data: { command: c.command, exit_code: c.exit_code, cwd: c.cwd, duration_ms: c.duration_ms, in_project: inProject, source: 'prompt_marks', stream },
+      // end_byte: a restarted daemon resumes after it, so the command is not read twice.
+      data: {
+        command: c.command,
+        exit_code: c.exit_code,
+        cwd: c.cwd,
+        duration_ms: c.duration_ms,
+        in_project: inProject,
+        source: 'prompt_marks',
+        stream,
+        end_byte: endByte,
+      },
     };
   }
 }

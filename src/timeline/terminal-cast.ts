@@ -51,7 +51,8 @@ export function castPath(sessionsDir: string, sessionId: string, stream: string)
 export function listStreams(sessionDir: string): string[] {
   let names: fs.Dirent[];
   try {
-    if (!isRealDir(terminalDir(sessionDir))) return [];
+    // Neither the session folder nor its terminal folder may be a symlink (out of the data folder).
+    if (!isRealDir(sessionDir) || !isRealDir(terminalDir(sessionDir))) return [];
     names = fs.readdirSync(terminalDir(sessionDir), { withFileTypes: true });
   } catch {
     return [];
@@ -159,25 +160,22 @@ const ESCAPES = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)
 // Control characters other than tab and newline (carriage returns and backspaces are handled first).
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
-/** Terminal output without its escape sequences (carriage returns, backspaces and the rest kept). */
-export function stripEscapes(raw: string): string {
-  return raw.replace(ESCAPES, '');
-}
-
 /**
  * Raw terminal output redacted, escape sequences and all. The rules see text:
  * a colour code glued to a secret (`password=hunter2\e[0m`, grep --color
- * inside a token) would hide it from them, so output holding escape sequences
- * is also checked without them, and when that finds a secret the output is
- * kept without them (it loses its colours, never its redaction). Secrets
+ * inside a token) would hide it from them, and so would an edit (a typo in a
+ * pasted token fixed with a backspace, a carriage return that rewrites a
+ * line). So output holding escapes or edits is also checked as the terminal
+ * showed it (`terminalText`), and when that finds a secret the output is kept
+ * as shown (it loses its colours and edits, never its redaction). Secrets
  * spanning lines (a PEM block) are seen whole: the text is not cut by line.
  */
 export function redactTerminal(raw: string, redact: (text: string) => string): string {
   const clean = redact(raw);
-  if (!raw.includes('\x1b') && !raw.includes('\x9b')) return clean;
-  const bare = stripEscapes(raw);
-  const bareClean = redact(bare);
-  return bareClean === bare ? clean : bareClean;
+  if (!/[\x1b\x9b\b\r]/.test(raw)) return clean;
+  const shown = terminalText(raw);
+  const shownClean = redact(shown);
+  return shownClean === shown ? clean : shownClean;
 }
 
 /**

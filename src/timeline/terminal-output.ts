@@ -110,11 +110,21 @@ export class TerminalOutput {
       const start = Math.min(q.afterChar ?? 0, first.text.length);
       chunks[0] = { ...first, text: first.text.slice(start), from_char: start };
     }
-    const dropped = this.store
-      .events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output_dropped'], limit: 20 })
-      .map((e) => ({ offset_ms: e.offset_ms, stream: String(e.data.stream ?? ''), max_bytes: typeof e.data.max_bytes === 'number' ? e.data.max_bytes : null }));
-    // What the reply holds besides the chunks counts against the budget too.
-    const used = Buffer.byteLength(JSON.stringify({ dropped, command })) + wallClockBytes(command ?? {});
+    // What the reply holds besides the chunks counts against the budget too, and gets at most a quarter
+    // of it: a long command line is shortened here (get_timeline has it whole), the drop marks are the
+    // first that fit (get_timeline types=terminal.output_dropped lists them all).
+    const side = Math.floor(q.maxBytes / 4);
+    if (command) command = { ...command, command: shorten(command.command, Math.floor(side / 2)) };
+    const dropped: GetTerminalOutputOutput['dropped'] = [];
+    let sideBytes = Buffer.byteLength(JSON.stringify(command)) + wallClockBytes(command ?? {});
+    for (const e of this.store.events({ sessionId: q.sessionId, fromMs: from, toMs: to, types: ['terminal.output_dropped'], limit: 20 })) {
+      const d = { offset_ms: e.offset_ms, stream: String(e.data.stream ?? ''), max_bytes: typeof e.data.max_bytes === 'number' ? e.data.max_bytes : null };
+      const size = Buffer.byteLength(JSON.stringify(d)) + 1 + wallClockBytes(d);
+      if (sideBytes + size > side) break;
+      dropped.push(d);
+      sideBytes += size;
+    }
+    const used = Buffer.byteLength(JSON.stringify({ dropped, command })) + wallClockBytes({ dropped, command });
     const { page, more } = fitPage(chunks, 2000, q.maxBytes, used);
     const last = page[page.length - 1];
     let next = { seq: more && last ? last.seq : null, char: null as number | null };
@@ -184,6 +194,21 @@ function charsThatFit(chunk: TerminalChunk, maxBytes: number, used: number): num
   const nl = chunk.text.lastIndexOf('\n', k - 1);
   if (nl + 1 > k / 2) k = nl + 1;
   const c = chunk.text.charCodeAt(k - 1);
-  if (k > 1 && c >= 0xd800 && c <= 0xdbff) k -= 1;
-  return k;
+  // Never half a surrogate pair: one fewer, or (at the very start) the whole pair.
+  if (c >= 0xd800 && c <= 0xdbff) k += k > 1 ? -1 : 1;
+  return Math.min(k, chunk.text.length);
+}
+
+/** `s` cut so its JSON takes at most `maxJsonBytes`, marked with an ellipsis when cut. */
+function shorten(s: string, maxJsonBytes: number): string {
+  if (Buffer.byteLength(JSON.stringify(s)) <= maxJsonBytes) return s;
+  let lo = 0;
+  let hi = s.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (Buffer.byteLength(JSON.stringify(`${s.slice(0, mid)}…`)) <= maxJsonBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  const c = s.charCodeAt(lo - 1);
+  return `${s.slice(0, c >= 0xd800 && c <= 0xdbff ? lo - 1 : lo)}…`;
 }

@@ -213,6 +213,29 @@ source ${hook}
   });
 });
 
+describe('inside traced shell, each hook names the recorded stream ($TRACED_SHELL), so its commands link to that output', () => {
+  for (const shell of ['bash', 'zsh', 'fish'] as const) {
+    it.skipIf(!present[shell])(`${shell}: records carry the stream; a malformed value is left out, the record kept`, async () => {
+      // A prompt, the variable traced shell sets, the hook, and a hook of the test's after each command (drive waits for it).
+      const rc = (v: string | undefined) => (hook: string, m: string) =>
+        shell === 'fish'
+          ? `function fish_prompt; echo -n 'READY> '; end\n${v ? `set -gx TRACED_SHELL '${v}'\n` : ''}source ${hook}\nfunction _m --on-event fish_postexec; ${mark('f')(m)}; end\n`
+          : shell === 'zsh'
+            ? `PROMPT='READY> '\n${v ? `export TRACED_SHELL='${v}'\n` : ''}source ${hook}\nautoload -Uz add-zsh-hook\n_m() { ${mark('z')(m)}; }\nadd-zsh-hook precmd _m\n`
+            : `PS1='READY> '\n${v ? `export TRACED_SHELL='${v}'\n` : ''}source ${hook}\nPROMPT_COMMAND="\${PROMPT_COMMAND:+\$PROMPT_COMMAND;}${mark('b')(m)}"\n`;
+      const good = await drive(shell, rc('4242-kq3x9'), ['true', shell === 'fish' ? "sh -c 'exit 3'" : '(exit 3)']);
+      expect(good.records.map((r) => [r.command.replace("sh -c 'exit 3'", '(exit 3)'), r.exit_code, r.shell, r.stream])).toEqual([
+        ['true', 0, shell, '4242-kq3x9'],
+        ['(exit 3)', 3, shell, '4242-kq3x9'],
+      ]);
+      const odd = await drive(shell, rc('NOT A STREAM/..'), ['true']);
+      expect(odd.records.map((r) => [r.command, r.shell, r.stream])).toEqual([['true', shell, undefined]]);
+      const none = await drive(shell, rc(undefined), ['true']);
+      expect(none.records.map((r) => [r.command, r.shell, r.stream])).toEqual([['true', shell, undefined]]);
+    });
+  }
+});
+
 describe('the spool path reaches each shell unchanged, whatever its characters', () => {
   const shells = (['bash', 'zsh', 'fish'] as const).filter((s) => present[s]);
   it.each(shells)('%s', (shell) => {

@@ -295,7 +295,15 @@ describe.skipIf(bashMajor < 5)('traced shell: a real bash in a real PTY', () => 
         // top: draws, takes its key, gives the terminal back.
         t.type('top -d 1');
         await t.seen('load average');
-        t.p.write('q');
+        // top reads keys only once it is ready for them: q until the prompt is back.
+        await waitFor(
+          () => {
+            if (t.text.endsWith('$ ')) return true;
+            t.p.write('q');
+            return false;
+          },
+          { intervalMs: 700, timeoutMs: 15_000, what: 'top to quit' },
+        );
         mark(`after-top-${token}`);
         await t.seen(`after-top-${token}`);
         // The pager's screen as it was, from the recorded output alone.

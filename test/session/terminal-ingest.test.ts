@@ -257,7 +257,18 @@ describe('terminal output ingest and reads', () => {
       expect(fs.readdirSync(outside)).toEqual(['1-z.cast']);
       expect(s.terminal.ingest(id)).toBe(0);
       expect(s.store.events({ sessionId: id, types: ['terminal.output'], limit: 10 })).toEqual([]);
+      // The session folder itself a symlink (to a folder holding a terminal/ of its own): not read, not written.
       await s.recorder.stop();
+      fs.rmSync(path.join(s.paths.sessionsDir, id), { recursive: true, force: true });
+      const outside2 = fs.mkdtempSync(path.join(path.dirname(s.home), 'outside-'));
+      fs.mkdirSync(path.join(outside2, 'terminal'));
+      fs.copyFileSync(path.join(outside, '1-z.cast'), path.join(outside2, 'terminal', '1-z.cast'));
+      fs.symlinkSync(outside2, path.join(s.paths.sessionsDir, id));
+      expect(open).toThrow(/not a plain directory/);
+      expect(s.rebuild().terminal.ingest(id)).toBe(0);
+      expect(fs.readdirSync(path.join(outside2, 'terminal'))).toEqual(['1-z.cast']);
+      fs.rmSync(outside2, { recursive: true, force: true });
+      fs.rmSync(path.join(s.paths.sessionsDir, id));
     } finally {
       fs.rmSync(outside, { recursive: true, force: true });
     }
