@@ -30,6 +30,9 @@ import {
   type MediaKind,
 } from './segments.js';
 
+/** The silent-mic check reads this much of each audio segment (see meanVolumeDb). */
+const LEVEL_SAMPLE_S = 10;
+
 export interface MediaOptions {
   ffmpegPath?: string | undefined;
   /** The daemon's one ffmpeg lookup; without it the channel looks ffmpeg up itself. */
@@ -336,7 +339,7 @@ export class MediaChannel implements ChannelDriver {
     const name = `${String(seq).padStart(5, '0')}.${segmentExt(this.mediaKind)}`;
     const file = path.join(this.dir, name);
     if (this.mediaKind === 'audio' && this.ffmpeg) {
-      this.level = await meanVolumeDb(this.ffmpeg.path, file);
+      this.level = await meanVolumeDb(this.ffmpeg.path, file, LEVEL_SAMPLE_S);
       if (this.level !== undefined && this.level < this.opts.silenceDb) this.silentSince ??= Date.now() - durationMs;
       else this.silentSince = undefined;
     }

@@ -139,9 +139,15 @@ export async function probeDurationMs(ffprobe: string, file: string): Promise<nu
   return Math.round(((pts as number) + (Number.isFinite(dur) ? (dur as number) : 0)) * 1000);
 }
 
-/** Mean volume of an audio file in dB (volumedetect), or undefined. */
-export async function meanVolumeDb(ffmpeg: string, file: string): Promise<number | undefined> {
-  const r = await run(ffmpeg, ['-hide_banner', '-nostats', '-i', file, '-af', 'volumedetect', '-f', 'null', '-'], { timeoutMs: 30_000 });
+/**
+ * Mean volume of an audio file in dB (volumedetect), or undefined; with `firstS`, of its first
+ * seconds only. The capture's silent-mic check reads a segment's first 10 s: a dead or muted mic
+ * is silent throughout, and decoding the whole minute again cost as much CPU as a tenth of the
+ * capture itself.
+ */
+export async function meanVolumeDb(ffmpeg: string, file: string, firstS?: number): Promise<number | undefined> {
+  const args = ['-hide_banner', '-nostats', '-threads', '1', '-i', file, ...(firstS ? ['-t', String(firstS)] : []), '-af', 'volumedetect', '-f', 'null', '-'];
+  const r = await run(ffmpeg, args, { timeoutMs: 30_000 });
   const m = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(r.stderr);
   if (!m) return undefined;
   return m[1] === '-inf' ? -120 : Number(m[1]);
