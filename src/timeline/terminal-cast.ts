@@ -172,7 +172,8 @@ const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
  */
 export function redactTerminal(raw: string, redact: (text: string) => string): string {
   const clean = redact(raw);
-  if (!/[\x1b\x9b\b\r]/.test(raw)) return clean;
+  // A CR only before a newline (every line a PTY prints) edits nothing: no second pass for it.
+  if (!/[\x1b\x9b\b]|\r(?!\n)/.test(raw)) return clean;
   const shown = terminalText(raw);
   const shownClean = redact(shown);
   return shownClean === shown ? clean : shownClean;
