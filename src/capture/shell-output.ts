@@ -39,6 +39,11 @@ export interface ShellOutputOptions {
   maxLineChars?: number;
 }
 
+/** A run at the end of an unfinished line that could be the start of a token (a key, a password in a URL). */
+const TOKEN_TAIL = /[A-Za-z0-9_\-+/=.:@]{8,4096}$/;
+/** The longest such a run is held back waiting for the rest of its line. */
+const HOLD_MS = 5000;
+
 export class ShellOutput {
   private readonly fd: number;
   private readonly decoder = new StringDecoder('utf8');
@@ -57,6 +62,8 @@ export class ShellOutput {
   private readonly timers: NodeJS.Timeout[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Since when a token-like end of an unfinished line has been held back (see armIdle). */
+  private holdSince: number | undefined;
   readonly file: string;
 
   constructor(private readonly o: ShellOutputOptions) {
@@ -109,6 +116,7 @@ export class ShellOutput {
     this.tail += text;
     const nl = this.tail.lastIndexOf('\n');
     if (nl !== -1) {
+      this.holdSince = undefined;
       this.push(this.tail.slice(0, nl + 1), now);
       this.tail = this.tail.slice(nl + 1);
       this.tailAt = now;
@@ -215,7 +223,23 @@ export class ShellOutput {
       this.idleTimer = undefined;
       if (!this.tail || this.closed) return;
       // A prompt, a progress line: nothing more came for a while, keep it as it is.
-      if (this.o.now() - this.tailAt >= (this.o.idleFlushMs ?? 1000) - 5) {
+      const now = this.o.now();
+      if (now - this.tailAt >= (this.o.idleFlushMs ?? 1000) - 5) {
+        // Except a token-like run at its end: the rest of a token printed in two writes a moment apart
+        // would be redacted apart from its start. It waits (up to HOLD_MS) for the rest of its line.
+        const run = TOKEN_TAIL.exec(this.tail);
+        if (run && (this.holdSince === undefined || now - this.holdSince < HOLD_MS)) {
+          this.holdSince ??= now;
+          if (run.index > 0) {
+            this.push(this.tail.slice(0, run.index), this.tailAt);
+            this.tail = this.tail.slice(run.index);
+            this.writeReady();
+          }
+          this.tailAt = now;
+          this.armIdle();
+          return;
+        }
+        this.holdSince = undefined;
         this.push(this.tail, this.tailAt);
         this.tail = '';
         this.writeReady();

@@ -86,7 +86,7 @@ __traced_last() {
 # Returns 0 (bash-preexec calls it bare; under set -e a failure would end the shell); the
 # command's status is left in __traced_rv for __traced_prompt.
 __traced_precmd() {
-  local __traced_ec=$? __traced_end=\${EPOCHREALTIME/[.,]/} __traced_pn=$__traced_n __traced_pl=$__traced_line __traced_c __traced_d
+  local __traced_ec=$? __traced_end=\${EPOCHREALTIME/[.,]/} __traced_pn=$__traced_n __traced_pl=$__traced_line __traced_c __traced_d __traced_st
   __traced_rv=$__traced_ec
   # PS0 ran (a start time) and history gained an entry (number or text changed): a command ran.
   if [[ -n $__traced_start ]]; then
@@ -94,8 +94,11 @@ __traced_precmd() {
     if [[ $__traced_n != "$__traced_pn" || $__traced_line != "$__traced_pl" ]]; then
       __traced_c=\${__traced_line//"\${__traced_x[0]}"/\${__traced_x[2]}} __traced_d=\${PWD//"\${__traced_x[0]}"/\${__traced_x[2]}}
       __traced_c=\${__traced_c//"\${__traced_x[1]}"/\${__traced_x[3]}} __traced_d=\${__traced_d//"\${__traced_x[1]}"/\${__traced_x[3]}}
+      # Inside traced shell, the stream it records (its output is there); only a well-formed name.
+      __traced_st=
+      [[ -n \${TRACED_SHELL-} && \${#TRACED_SHELL} -le 40 && $TRACED_SHELL != *[!a-z0-9-]* ]] && __traced_st=@$TRACED_SHELL
       builtin printf '%s\\037%s\\037%s\\037%s\\037bash%s\\037%s\\036' "\${__traced_start:0:13}" "\${__traced_end:0:13}" \\
-        "$__traced_ec" "$__traced_d" "\${TRACED_SHELL:+@$TRACED_SHELL}" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
+        "$__traced_ec" "$__traced_d" "$__traced_st" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
       if [[ $__traced_hc == *ignoredups* || $__traced_hc == *ignoreboth* ]] && [[ $__traced_line == "$__traced_pl" && -n $__traced_pn ]]; then
         builtin history -d "$__traced_n" 2>/dev/null || :
         __traced_n=$__traced_pn
@@ -171,8 +174,10 @@ if zmodload zsh/datetime 2>/dev/null && autoload -Uz add-zsh-hook 2>/dev/null; t
     if [[ -n $__traced_s ]]; then
       __traced_c=\${\${\${__traced_c//$'\\x1f'/$'\\xe2\\x90\\x9f'}//$'\\x1e'/$'\\xe2\\x90\\x9e'}//$'\\0'/$'\\xe2\\x90\\x80'}
       __traced_d=\${\${\${__traced_d//$'\\x1f'/$'\\xe2\\x90\\x9f'}//$'\\x1e'/$'\\xe2\\x90\\x9e'}//$'\\0'/$'\\xe2\\x90\\x80'}
+      local __traced_st=
+      [[ -n \${TRACED_SHELL-} && \${#TRACED_SHELL} -le 40 && $TRACED_SHELL != *[^a-z0-9-]* ]] && __traced_st=@$TRACED_SHELL
       builtin printf '%s\\037%s\\037%s\\037%s\\037zsh%s\\037%s\\036' "\${__traced_s[1,13]}" "\${__traced_end[1,13]}" \\
-        "$__traced_ec" "$__traced_d" "\${TRACED_SHELL:+@$TRACED_SHELL}" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
+        "$__traced_ec" "$__traced_d" "$__traced_st" "$__traced_c" 2>/dev/null >>"$__traced_spool" || :
     fi
     return 0
   }
@@ -200,7 +205,7 @@ function __traced_postexec --on-event fish_postexec
         set -l d (string replace -a -- \\x1f \\xe2\\x90\\x9f "$PWD" | string replace -a -- \\x1e \\xe2\\x90\\x9e | string collect)
         # In a recorded terminal (traced shell), the stream it records: its commands link to that output.
         set -l sh fish
-        set -q TRACED_SHELL; and set sh "fish@$TRACED_SHELL"
+        string match -qr '^[a-z0-9-]{1,40}$' -- "$TRACED_SHELL"; and set sh "fish@$TRACED_SHELL"
         printf '%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036' $start (math "$start + $CMD_DURATION") $ec "$d" "$sh" "$c" 2>/dev/null >>$__traced_spool
     end
     return $ec
@@ -223,7 +228,7 @@ export function hookSnippet(shell: 'bash' | 'zsh' | 'fish', spool: string): stri
  * Anchored at the end only: a torn record (a shell killed mid-write) glued in front of
  * the next good one is dropped and the good one kept.
  */
-const RECORD = /(\d{13})\x1f(\d{13})\x1f(-?\d{1,10})\x1f([^\x1f]*)\x1f(bash|zsh|fish)(?:@([^\x1f]{0,80}))?\x1f([^\x1f]*)$/;
+const RECORD = /(\d{13})\x1f(\d{13})\x1f(-?\d{1,10})\x1f([^\x1f]*)\x1f(bash|zsh|fish)(?:@([^\x1f]*))?\x1f([^\x1f]*)$/;
 /** A `traced shell` stream name, as the hooks report it from $TRACED_SHELL. */
 const STREAM = /^[a-z0-9-]{1,40}$/;
 

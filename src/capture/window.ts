@@ -26,8 +26,22 @@ export interface FocusedWindow {
 
 /** With the focused window watched, a poll only this often, in case an event was missed. */
 const WATCHED_POLL_MS = 15_000;
-/** Events come in bursts (a title set twice, FocusOut then FocusIn): read once after the burst. */
+/** Events come in bursts (a title set twice, FocusOut then FocusIn): read once, this long after the first. */
 const SETTLE_MS = 40;
+/**
+ * Reads on xev's word are a token bucket: a few at once (a focus move, then a title set right
+ * after), then one a second — a window that retitles itself many times a second (a spinner, a
+ * clock in the title) costs what the one-second poll cost, never more.
+ */
+const READ_BURST = 3;
+const READ_EVERY_MS = 1000;
+/** An xev that ends this soon after it started, this many times in a row, is not used again. */
+const QUICK_EXIT_MS = 2000;
+/** How long xev takes to start listening, generously. */
+const XEV_START_MS = 300;
+const MAX_QUICK_EXITS = 3;
+/** The longest window title or application name kept; controls are taken out. */
+const MAX_TITLE = 1024;
 
 export type WindowProbe = (env: RunOptions['env']) => Promise<FocusedWindow | undefined>;
 
@@ -49,6 +63,16 @@ async function probeX11(env: RunOptions['env']): Promise<FocusedWindow | undefin
   return { title: name.code === 0 ? name.stdout.trim() : '', app: cls.code === 0 ? parseWmClass(cls.stdout) : '', id: wid };
 }
 
+/** A title as text: controls (newlines, escape sequences a program put in its title) out, at most `MAX_TITLE` characters. */
+export function cleanTitle(s: string): string {
+  return s
+    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]/g, '')
+    .replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ')
+    .trim()
+    .slice(0, MAX_TITLE)
+    .replace(/[\ud800-\udbff]$/, '');
+}
+
 /** The xev output lines that mean the focused window may have changed: focus moved, or its title or class. */
 export function isWindowChange(line: string): boolean {
   return /^Focus(Out|In) event/.test(line) || /\batom 0x[0-9a-f]+ \((WM_NAME|_NET_WM_NAME|WM_CLASS)\)/.test(line);
@@ -64,17 +88,23 @@ class XevWatch {
     private readonly changed: () => void,
   ) {}
 
+  private startedAt = 0;
+  private quickExits = 0;
+  /** xev ended at once too often (an xev without -event, a broken X connection): the channel polls. */
+  broken = false;
+
   get watching(): boolean {
     return this.child !== undefined;
   }
 
   watch(wid: string): void {
-    if (!/^\d+$/.test(wid)) {
+    if (this.broken || !/^\d+$/.test(wid)) {
       this.stop();
       return;
     }
     if (wid === this.wid && this.child) return;
     this.stop();
+    this.startedAt = Date.now();
     const child = spawnTied('xev', ['-id', wid, '-event', 'focus', '-event', 'property'], {
       stdio: ['ignore', 'pipe', 'ignore'],
       env: this.env as NodeJS.ProcessEnv,
@@ -84,11 +114,18 @@ class XevWatch {
     child.once('error', () => undefined);
     if (child.stdout)
       readline.createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (l) => isWindowChange(l) && this.changed());
+    // A change between the read that found this window and xev listening would go unseen until the
+    // slow poll: read once more when xev has had time to start.
+    const ready = setTimeout(() => this.child === child && this.changed(), XEV_START_MS);
+    ready.unref();
     child.once('exit', () => {
+      clearTimeout(ready);
       // The window is gone (xev ends with BadWindow), or xev was stopped: read the focus again.
       if (this.child !== child) return;
       this.child = undefined;
       this.wid = undefined;
+      this.quickExits = Date.now() - this.startedAt < QUICK_EXIT_MS ? this.quickExits + 1 : 0;
+      if (this.quickExits >= MAX_QUICK_EXITS) this.broken = true;
       this.changed();
     });
   }
@@ -138,6 +175,10 @@ export class WindowChannel implements ChannelDriver {
   private again = false;
   private tick: (() => void) | undefined;
   private watcher: XevWatch | undefined;
+  /** A read on xev's word, pending. */
+  private settle: NodeJS.Timeout | undefined;
+  private reads = READ_BURST;
+  private readsAt = 0;
 
   constructor(
     private readonly pollMs: number,
@@ -171,10 +212,14 @@ export class WindowChannel implements ChannelDriver {
     this.tick = () => {
       if (this.stopped) return;
       if (this.timer) clearTimeout(this.timer);
+      if (this.settle) clearTimeout(this.settle);
       this.timer = undefined;
+      this.settle = undefined;
       this.running = true;
       this.polling = probe(ctx.env)
         .then((w) => {
+          // Stopped while the probe ran: report nothing, watch nothing.
+          if (this.stopped) return;
           if (w) {
             if (!this.last) ctx.setHealth('running');
             this.report(ctx, w);
@@ -190,35 +235,49 @@ export class WindowChannel implements ChannelDriver {
           if (this.stopped) return;
           if (this.again) {
             this.again = false;
-            this.tick?.();
-          } else this.timer = setTimeout(() => this.tick?.(), watch?.watching ? WATCHED_POLL_MS : this.pollMs);
+            this.soon();
+          }
+          // The next poll: slow while xev watches (a safety net), `pollMs` otherwise. Reads on xev's word
+          // have their own timer: a stream of them cannot keep the poll from coming.
+          if (!this.timer) this.timer = setTimeout(() => this.tick?.(), watch?.watching ? WATCHED_POLL_MS : this.pollMs);
         });
     };
     if (first?.id) watch?.watch(first.id);
     this.timer = setTimeout(() => this.tick?.(), watch?.watching ? WATCHED_POLL_MS : this.pollMs);
   }
 
-  /** The watched window says something changed: read the focus once the burst is over. */
+  /**
+   * The watched window says something changed: read the focus soon — once per burst of events, within
+   * the read bucket (a deadline that later events do not push back).
+   */
   private soon(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick?.(), SETTLE_MS);
+    if (this.settle) return;
+    const now = Date.now();
+    this.reads = Math.min(READ_BURST, this.reads + (now - this.readsAt) / READ_EVERY_MS);
+    this.readsAt = now;
+    const wait = this.reads >= 1 ? SETTLE_MS : Math.max(SETTLE_MS, (1 - this.reads) * READ_EVERY_MS);
+    this.reads -= 1;
+    this.settle = setTimeout(() => this.tick?.(), wait);
   }
 
   private report(ctx: ChannelContext, w: FocusedWindow): void {
-    const key = `${w.app}\u0000${w.title}`;
+    const title = cleanTitle(w.title);
+    const app = cleanTitle(w.app);
+    const key = `${app}\u0000${title}`;
     if (key === this.last) return;
     this.last = key;
-    ctx.emit('window.focus', { title: w.title, app: w.app });
+    ctx.emit('window.focus', { title, app });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.settle) clearTimeout(this.settle);
     this.watcher?.stop();
     await this.polling;
   }

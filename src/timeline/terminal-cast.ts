@@ -172,8 +172,10 @@ const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
  */
 export function redactTerminal(raw: string, redact: (text: string) => string): string {
   const clean = redact(raw);
-  // A CR only before a newline (every line a PTY prints) edits nothing: no second pass for it.
-  if (!/[\x1b\x9b\b]|\r(?!\n)/.test(raw)) return clean;
+  // Any control the terminal does not show (NUL, BEL, SO…) or that edits (ESC, backspace, a lone CR)
+  // can split a token the screen shows whole. A CR only before a newline (every line a PTY prints)
+  // edits nothing: no second pass for it.
+  if (!/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]|\r(?!\n)/.test(raw)) return clean;
   const shown = terminalText(raw);
   const shownClean = redact(shown);
   return shownClean === shown ? clean : shownClean;
