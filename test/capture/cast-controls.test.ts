@@ -19,8 +19,16 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 let n = 0;
 function writer() {
   return new ShellOutput({
-    sessionsDir: path.join(root, `s${++n}`), sessionId: '20261121-145012-k3x9', sessionStartedAt: Date.now() - 5000,
-    stream: `1-${n}`, cols: 80, rows: 24, command: 'bash', redact, now: Date.now, maxBytes: 64 * 1024 * 1024,
+    sessionsDir: path.join(root, `s${++n}`),
+    sessionId: '20261121-145012-k3x9',
+    sessionStartedAt: Date.now() - 5000,
+    stream: `1-${n}`,
+    cols: 80,
+    rows: 24,
+    command: 'bash',
+    redact,
+    now: Date.now,
+    maxBytes: 64 * 1024 * 1024,
   });
 }
 // Insert a control the terminal ignores (NUL, BEL, DEL, ...) in the middle of each secret's value.
@@ -29,7 +37,13 @@ function split(s: { value: string }, line: string, c: string) {
   return line.replace(s.value, s.value.slice(0, mid) + c + s.value.slice(mid));
 }
 describe('cast redaction with invisible controls inside a token', () => {
-  for (const [name, c] of [['NUL', '\x00'], ['BEL', '\x07'], ['DEL', '\x7f'], ['SO/SI', '\x0e\x0f'], ['ENQ', '\x05']] as const) {
+  for (const [name, c] of [
+    ['NUL', '\x00'],
+    ['BEL', '\x07'],
+    ['DEL', '\x7f'],
+    ['SO/SI', '\x0e\x0f'],
+    ['ENQ', '\x05'],
+  ] as const) {
     it(`${name} inside a secret, PTY line ending \\r\\n`, () => {
       const secrets = makeSecrets().filter((s) => s.kind !== 'private_key');
       const w = writer();

@@ -13,7 +13,7 @@ const rc = (shell: 'bash' | 'zsh' | 'fish', fmt: string) => (hook: string, m: st
     ? `function fish_prompt; echo -n 'READY> '; end\nset -gx TRACED_SHELL (printf '${fmt}' | string collect)\nsource ${hook}\nfunction _m --on-event fish_postexec; ${mark('f', m)}; end\n`
     : shell === 'zsh'
       ? `PROMPT='READY> '\nexport TRACED_SHELL="$(printf '${fmt}')"\nsource ${hook}\nautoload -Uz add-zsh-hook\n_m() { ${mark('z', m)}; }\nadd-zsh-hook precmd _m\n`
-      : `PS1='READY> '\nexport TRACED_SHELL="$(printf '${fmt}')"\nsource ${hook}\nPROMPT_COMMAND="\${PROMPT_COMMAND:+\$PROMPT_COMMAND;}${mark('b', m)}"\n`;
+      : `PS1='READY> '\nexport TRACED_SHELL="$(printf '${fmt}')"\nsource ${hook}\nPROMPT_COMMAND="\${PROMPT_COMMAND:+$PROMPT_COMMAND;}${mark('b', m)}"\n`;
 
 describe('hostile TRACED_SHELL', () => {
   for (const shell of ['bash', 'zsh', 'fish'] as const) {
