@@ -11,12 +11,13 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WindowChannel } from '../../src/capture/window.js';
 import { tempDir, waitFor } from '../helpers/env.js';
+import { startXvfb } from '../helpers/xvfb.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const need = ['Xvfb', 'xterm', 'xdotool', 'xprop', 'xev'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
 if (process.env.CI === 'true' && need.length) throw new Error(`CI: the hostile window test needs ${need.join(', ')}`);
 if (need.length) console.warn(`SKIPPED: the hostile window test needs ${need.join(', ')}`);
-const display = `:${700 + (process.pid % 200)}`;
+let display = '';
 let xvfb: ChildProcess;
 const procs: ChildProcess[] = [];
 let dir: string;
@@ -83,7 +84,10 @@ beforeAll(async () => {
   if (need.length) return;
   dir = tempDir('atk-win-');
   baseEnv = { ...(process.env as Record<string, string>), DISPLAY: display };
-  xvfb = spawn('Xvfb', [display, '-screen', '0', '800x600x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  const x = await startXvfb('800x600x24');
+  xvfb = x.proc;
+  display = x.display;
+  baseEnv.DISPLAY = display;
   await waitFor(() => spawnSync('xdotool', ['getdisplaygeometry'], { env: baseEnv }).status === 0, { what: 'Xvfb' });
 });
 afterAll(() => {

@@ -13,6 +13,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWindowChange, WindowChannel } from '../../src/capture/window.js';
 import { tempDir, waitFor } from '../helpers/env.js';
+import { startXvfb } from '../helpers/xvfb.js';
 
 const need = ['Xvfb', 'xterm', 'xdotool', 'xprop', 'xev'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
 if (process.env.CI === 'true' && need.length) throw new Error(`CI: the window watch test needs ${need.join(', ')}`);
@@ -37,7 +38,7 @@ describe.skipIf(need.length > 0)('the window channel on a real X server', () => 
   let env: Record<string, string>;
   let log: string;
   let dir: string;
-  const display = `:${200 + (process.pid % 500)}`;
+  let display = '';
 
   const open = async (title: string) => {
     const w = spawn('xterm', ['-title', title, '-geometry', '60x8+50+50', '-e', 'sleep 3600'], { env, stdio: 'ignore' });
@@ -76,7 +77,10 @@ describe.skipIf(need.length > 0)('the window channel on a real X server', () => 
       fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
     }
     env = { ...(process.env as Record<string, string>), DISPLAY: display, PATH: `${bin}:${process.env.PATH}` };
-    xvfb = spawn('Xvfb', [display, '-screen', '0', '800x600x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+    const x = await startXvfb('800x600x24');
+    xvfb = x.proc;
+    display = x.display;
+    env.DISPLAY = display;
     await waitFor(() => spawnSync('xdotool', ['getdisplaygeometry'], { env: { ...env, PATH: process.env.PATH as string } }).status === 0, { what: 'Xvfb' });
   });
   afterAll(() => {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { VERSION } from '../../src/version.js';
 import { BIN, cli, type Home, killHomeDaemon, makeHome, makeRepo, ROOT, tempDir, waitFor } from '../helpers/env.js';
+import { startXvfb } from '../helpers/xvfb.js';
 
 /** Processes whose environment has this TRACED_HOME: the daemon and every child it started (ffmpeg, probes). */
 function processesOf(home: Home): number[] {
@@ -188,10 +189,8 @@ if (!hasX) {
 
 describe("the caller's display, not the daemon's", () => {
   it.skipIf(!hasX)('a daemon started without DISPLAY lists and records the display of the shell that asks', async () => {
-    const n = 100 + Math.floor(Math.random() * 800);
-    const xvfb = spawn('Xvfb', [`:${n}`, '-screen', '0', '640x480x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+    const { n, proc: xvfb } = await startXvfb('640x480x24');
     try {
-      await waitFor(() => fs.existsSync(`/tmp/.X11-unix/X${n}`), { what: 'Xvfb' });
       const h = home();
       expect(h.env.DISPLAY).toBeUndefined();
       expect((await cli(h, ['status'])).code).toBe(0); // the daemon starts with no DISPLAY

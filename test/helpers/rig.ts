@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir, waitFor } from './env.js';
+import { startXvfb } from './xvfb.js';
 
 const NEEDED = ['Xvfb', 'xterm', 'xdotool', 'pulseaudio', 'pactl', 'paplay', 'pacat', 'espeak-ng', 'ffmpeg', 'ffprobe'];
 
@@ -34,11 +35,8 @@ export interface Rig {
 
 export async function startRig(): Promise<Rig> {
   const procs: ChildProcess[] = [];
-  const n = 100 + Math.floor(Math.random() * 800);
-  const display = `:${n}`;
-  const xvfb = spawn('Xvfb', [display, '-screen', '0', '1280x720x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  const { display, proc: xvfb } = await startXvfb('1280x720x24');
   procs.push(xvfb);
-  await waitFor(() => fs.existsSync(`/tmp/.X11-unix/X${n}`), { what: 'Xvfb' });
   const runtime = tempDir('pulse-');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
