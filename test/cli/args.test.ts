@@ -44,6 +44,18 @@ describe('argument errors (real CLI)', () => {
     );
   });
 
+  it('a flag given twice with two values is refused (which was meant?); a repeated switch or the same value is fine', async () => {
+    expect(await refused(['start', '--label', 'a', '--label', 'b'], 'TRACED_CLI_USAGE')).toBe(
+      '--label was given twice ("a" and "b"): give it once (traced help start shows what it takes)',
+    );
+    expect(await refused(['sessions', '-n', '3', '--limit=4'], 'TRACED_CLI_USAGE')).toBe(
+      '--limit was given twice ("3" and "4"): give it once (traced help sessions shows what it takes)',
+    );
+    const cmd = commands.find((c) => c.name === 'sessions');
+    expect(cmd).toBeDefined();
+    expect(parseCommandArgs(cmd as never, ['--limit', '3', '-n', '3', '--json', '--json']).values).toMatchObject({ limit: '3', json: true });
+  });
+
   it('--limit -3 is a value, refused as a number, not an "ambiguous" flag', async () => {
     expect(await refused(['sessions', '--limit', '-3'], 'TRACED_CLI_USAGE')).toBe(
       '--limit takes a whole number from 1 to 500, not "-3" (traced help sessions shows what it takes)',
