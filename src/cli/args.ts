@@ -79,7 +79,10 @@ export function parseCommandArgs(cmd: Command, argv: string[], now = Date.now())
     if (o.multiple) values[name] = [...((values[name] as (string | boolean)[] | undefined) ?? []), v];
     else if (o.type !== 'boolean' && values[name] !== undefined && values[name] !== v) {
       // `--label a … --label b`: which one was meant? (A repeated switch, or the same value twice, says nothing new.)
-      throw usageError(cmd, `--${name} was given twice (${JSON.stringify(String(values[name]).slice(0, 40))} and ${JSON.stringify(String(v).slice(0, 40))}): give it once`);
+      throw usageError(
+        cmd,
+        `--${name} was given twice (${JSON.stringify(String(values[name]).slice(0, 40))} and ${JSON.stringify(String(v).slice(0, 40))}): give it once`,
+      );
     } else values[name] = v;
   };
   for (let i = 0; i < argv.length; i++) {
