@@ -65,7 +65,7 @@ export class IpcServer {
     return new Promise((resolve, reject) => {
       this.ipc.serve(this.opts.socketPath, () => {
         const server = this.ipc.server;
-        server.on(REQUEST, (data: unknown, socket: Socket) => void this.onRequest(data, socket));
+        server.on(REQUEST, (data: unknown, socket: Socket) => this.onRequest(data, socket));
         server.on('*', (type: string, _data: unknown, socket: unknown) => {
           if (type === REQUEST || INTERNAL.has(type)) return;
           this.log.warn({ type: type.slice(0, 64) }, 'frame of unknown type');
@@ -112,29 +112,49 @@ export class IpcServer {
     }
   }
 
-  private async onRequest(raw: unknown, socket: Socket): Promise<void> {
+  /**
+   * Synchronous up to the handler: `ping` and the socket's own methods answer
+   * in the same turn of the event loop (no promise hops); operations answer
+   * when their promise settles.
+   */
+  private onRequest(raw: unknown, socket: Socket): void {
     const parsed = Request.safeParse(raw);
-    const id = raw && typeof raw === 'object' && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : null;
     if (!parsed.success) {
+      const id = raw && typeof raw === 'object' && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : null;
       const issues = formatIssues(parsed.error);
       this.reply(socket, { id, error: { code: ErrorCodes.IPC_BAD_FRAME, message: `bad request: ${issues.join('; ')}`, data: { issues } } });
       return;
     }
     const req = parsed.data;
-    this.inflight++;
+    let out: unknown;
     try {
-      const result = await this.dispatch(req, socket);
-      this.reply(socket, { id: req.id, result });
+      out = this.dispatch(req, socket);
     } catch (err) {
-      const e = toTracedError(err);
-      if (e.code === ErrorCodes.INTERNAL) this.log.error({ err, method: req.method }, 'request failed');
-      this.reply(socket, { id: req.id, error: e.toJSON() });
-    } finally {
-      this.inflight--;
+      this.replyError(socket, req, err);
+      return;
     }
+    if (!(out instanceof Promise)) {
+      this.reply(socket, { id: req.id, result: out });
+      return;
+    }
+    this.inflight++;
+    out
+      .then(
+        (result) => this.reply(socket, { id: req.id, result }),
+        (err) => this.replyError(socket, req, err),
+      )
+      .finally(() => {
+        this.inflight--;
+      });
   }
 
-  private async dispatch(req: Request, socket: Socket): Promise<unknown> {
+  private replyError(socket: Socket, req: Request, err: unknown): void {
+    const e = toTracedError(err);
+    if (e.code === ErrorCodes.INTERNAL) this.log.error({ err, method: req.method }, 'request failed');
+    this.reply(socket, { id: req.id, error: e.toJSON() });
+  }
+
+  private dispatch(req: Request, socket: Socket): unknown {
     switch (req.method) {
       case 'ping': {
         const c = this.opts.control;

@@ -92,6 +92,43 @@ describe('bad input on the socket', () => {
     expect(r.error.code).toBe('TRACED_INVALID_PARAMS');
   });
 
+  it('answers every pipelined request exactly once, with its own id, whether it answers at once, later or fails', async () => {
+    // ping and the socket's own methods answer in the same turn; operations when their promise settles;
+    // some fail synchronously (bad params, unknown method), some inside the operation. One burst, one write.
+    const c = await RawClient.connect(home.socket);
+    const kinds = [
+      ['ping', {}, 'result'],
+      ['status', {}, 'result'],
+      ['shutdown', { if_idle: 'yes' }, 'TRACED_INVALID_PARAMS'],
+      ['no_such_method', {}, 'TRACED_IPC_UNKNOWN_METHOD'],
+      ['search', { query: 42 }, 'TRACED_INVALID_PARAMS'],
+      ['get_timeline', { session: '20200101-000000-gone' }, 'TRACED_SESSION_NOT_FOUND'],
+      ['subscribe', { topics: 'all' }, 'TRACED_INVALID_PARAMS'],
+      ['unsubscribe', {}, 'result'],
+    ] as const;
+    const n = 400;
+    let bytes = '';
+    for (let id = 0; id < n; id++) {
+      const [method, params] = kinds[id % kinds.length] as (typeof kinds)[number];
+      bytes += `${JSON.stringify({ type: 'req', data: { id, method, params } })}\f`;
+    }
+    c.writeRaw(bytes);
+    const deadline = Date.now() + 20_000;
+    while (c.frames.length < n && !c.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive now
+    c.close();
+    const ids = c.frames.map((f) => f.data.id);
+    expect(c.frames.every((f) => f.type === 'res')).toBe(true);
+    expect(ids.length).toBe(n);
+    expect(new Set(ids).size).toBe(n);
+    for (const f of c.frames) {
+      const want = (kinds[f.data.id % kinds.length] as (typeof kinds)[number])[2];
+      if (want === 'result') expect(f.data.result, JSON.stringify(f.data.error)).toBeDefined();
+      else expect(f.data.error?.code).toBe(want);
+    }
+    expect(daemon.child.exitCode).toBeNull();
+  });
+
   it('never lets a slow half-frame hold the connection forever', async () => {
     expect(daemon.child.exitCode).toBeNull();
   });
