@@ -23,6 +23,9 @@ const minutes = Number(process.argv[2] ?? 2);
 const recordMs = minutes * 60_000;
 const TICK = 100; // clock ticks per second on Linux
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The steady state leaves out each case's first 20 s (process start-up, session start) and its stop.
+const WARM_MS = 20_000;
+if (recordMs <= WARM_MS * 2) throw new Error('record at least one minute');
 
 for (const bin of ['Xvfb', 'xterm', 'xdotool', 'pulseaudio', 'pactl', 'pacat', 'paplay', 'espeak-ng', 'ffmpeg', 'tesseract', 'pocketsphinx_continuous']) {
   if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) throw new Error(`bench/record-cost needs ${bin}`);
@@ -105,9 +108,16 @@ const micArgs = [
 const screen = spawn('ffmpeg', screenArgs, { env, stdio: 'ignore' });
 const mic = spawn('ffmpeg', micArgs, { env, stdio: 'ignore' });
 const bareStart = Date.now();
-await sleep(recordMs);
+await sleep(WARM_MS);
+const bareWarm = { cpuS: treeS(screen.pid) + treeS(mic.pid), at: Date.now() };
+await sleep(recordMs - WARM_MS);
 // Read while they run (after exit their time is in this process's reaped children, mixed with paplay's).
-const bare = { cpuS: treeS(screen.pid) + treeS(mic.pid), wallS: (Date.now() - bareStart) / 1000 };
+const bareCpu = treeS(screen.pid) + treeS(mic.pid);
+const bare = {
+  cpuS: bareCpu,
+  wallS: (Date.now() - bareStart) / 1000,
+  steady: { cpuS: bareCpu - bareWarm.cpuS, wallS: (Date.now() - bareWarm.at) / 1000 },
+};
 for (const p of [screen, mic]) p.kill('SIGINT');
 await Promise.all([screen, mic].map(exited));
 
@@ -129,7 +139,10 @@ async function traced(index) {
   const sessionDir = path.join(home, 'sessions', started.session.id);
   const begin = Date.now();
   let behindAtStop;
-  await sleep(recordMs);
+  await sleep(WARM_MS);
+  const warm = { cpuS: treeS(d.child.pid), at: Date.now() };
+  await sleep(recordMs - WARM_MS);
+  const steady = { cpuS: treeS(d.child.pid) - warm.cpuS, wallS: (Date.now() - warm.at) / 1000 };
   if (index) behindAtStop = (await client.call('status')).indexer;
   await client.call('stop_session', {});
   const stopped = Date.now();
@@ -177,7 +190,7 @@ async function traced(index) {
   d.child.kill('SIGTERM');
   await exited(d.child);
   fs.rmSync(home, { recursive: true, force: true });
-  return { cpuS, recordedS, latencyS, ix, behindAtStop, audioS };
+  return { cpuS, recordedS, latencyS, ix, behindAtStop, audioS, steady };
 }
 const capture = await traced(false);
 const full = await traced(true);
@@ -217,5 +230,13 @@ console.log(
   `  behind at stop: ocr ${full.behindAtStop?.ocr.pending_segments} segments / ${full.behindAtStop?.ocr.behind_ms} ms, speech ${full.behindAtStop?.speech.pending_segments} / ${full.behindAtStop?.speech.behind_ms} ms; caught up ${full.latencyS.toFixed(1)} s after stop`,
 );
 const perMinBare = perMin(bare.cpuS, bare.wallS);
-console.log(`RATIO capture/bare = ${goal(perMin(capture.cpuS, capture.recordedS) / perMinBare, 1.15)}`);
+const steadyBare = perMin(bare.steady.cpuS, bare.steady.wallS);
+const steadyCapture = perMin(capture.steady.cpuS, capture.steady.wallS);
+const oneTime = capture.cpuS - (steadyCapture / 60) * capture.recordedS;
+console.log(
+  `  steady state (after the first ${WARM_MS / 1000} s, before stop): bare ${steadyBare.toFixed(2)} s/min, capture only ${steadyCapture.toFixed(2)} s/min; ` +
+    `capture only's start-up and stop beyond its steady rate: ${oneTime.toFixed(2)} s per session`,
+);
+console.log(`RATIO capture/bare = ${goal(perMin(capture.cpuS, capture.recordedS) / perMinBare, 1.15)} (whole sessions, start-up included)`);
+console.log(`RATIO capture/bare steady = ${goal(steadyCapture / steadyBare, 1.15)} (a recorded minute, start-up left out of both)`);
 console.log(`RATIO capture+index/bare = ${goal(perMin(full.cpuS, full.recordedS) / perMinBare, 2)}`);
