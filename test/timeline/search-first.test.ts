@@ -87,6 +87,39 @@ describe('search: one result per text, dated by its first appearance', () => {
   });
 });
 
+describe('search: the types filter is a type or a dotted prefix, never a pattern', () => {
+  it('matches the type and its subtypes only: no wildcards from % or _, no look-alike prefix, any case', async () => {
+    const t = testServices();
+    const s = await t.recorder.start({ project: tempDir('stypes-'), profile: 'events', channels: [] });
+    await t.recorder.stop();
+    const sid = s.session.id;
+    const ev = (type: string, offset_ms: number) => ({ channel: 'editor', type, offset_ms, data: { note: 'zebrafish marker' } });
+    // Far apart in time and each its own type: one result per event.
+    t.events.appendLate(sid, [
+      ev('ed.note', 10_000),
+      ev('ed.note.pinned', 60_000),
+      ev('edx.note', 120_000),
+      ev('ed_note', 180_000),
+      ev('edited.note', 240_000),
+    ]);
+    const types = async (filter: string[]) => {
+      const r = await t.services.search.run({ query: 'zebrafish', limit: 20, max_bytes: 40_000, order: 'first', types: filter } as never, sid);
+      return r.hits.map((h) => h.type).sort();
+    };
+    // Unfiltered: all five, so the filter below is what removes them.
+    expect(await types([])).toEqual(['ed.note', 'ed.note.pinned', 'ed_note', 'edited.note', 'edx.note']);
+    expect(await types(['ed'])).toEqual(['ed.note', 'ed.note.pinned']);
+    expect(await types(['ed.note'])).toEqual(['ed.note', 'ed.note.pinned']);
+    expect(await types(['ED.Note'])).toEqual(['ed.note', 'ed.note.pinned']);
+    expect(await types(['ed.note.pinned'])).toEqual(['ed.note.pinned']);
+    // LIKE would read _ as any character and % as anything.
+    expect(await types(['ed_'])).toEqual([]);
+    expect(await types(['e%'])).toEqual([]);
+    expect(await types(['ed_note'])).toEqual(['ed_note']);
+    expect(await types(['edx', 'edited'])).toEqual(['edited.note', 'edx.note']);
+  });
+});
+
 describe('grouping occurrences (property)', () => {
   const row = fc.record({
     session_id: fc.constantFrom('a', 'b'),
