@@ -280,6 +280,13 @@ export function toFtsQuery(input: string): string {
  * or the query uses OR.
  */
 export function toTrigramQuery(input: string): string | undefined {
+  return trigramTerms(input)
+    ?.map((t) => `"${t.replace(/"/g, '""')}"`)
+    .join(' ');
+}
+
+/** The substrings toTrigramQuery ANDs, as typed (undefined where it gives no query). */
+export function trigramTerms(input: string): string[] | undefined {
   const terms: string[] = [];
   const re = /"([^"]*)"|(\S+)/g;
   let m: RegExpExecArray | null;
@@ -288,7 +295,7 @@ export function toTrigramQuery(input: string): string | undefined {
     const term = (m[1] ?? m[2] ?? '').replace(/\*+$/, '').trim();
     if (!term) continue;
     if ([...term].length < 3) return undefined;
-    terms.push(`"${term.replace(/"/g, '""')}"`);
+    terms.push(term);
   }
-  return terms.length ? terms.join(' ') : undefined;
+  return terms.length ? terms : undefined;
 }

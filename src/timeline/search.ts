@@ -10,7 +10,7 @@ import type { SearchInput, SearchOutput } from '../model.js';
 import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
 import type { Offload } from './read-pool.js';
-import { parseRange, parseTimeArg, toFtsQuery, toTrigramQuery } from './query.js';
+import { parseRange, parseTimeArg, toFtsQuery, toTrigramQuery, trigramTerms } from './query.js';
 import {
   type Cursor,
   compareKeys,
@@ -83,7 +83,19 @@ export class Search {
     const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(text);
     const match = prefixOnly ? undefined : toFtsQuery(text);
     const weights = match === undefined ? terms.map(() => 1) : termWeights(db, terms, maxId);
-    const { rows, capped } = matchRows(db, { match, trigram, terms, weights, sessionId, since, until, channels: q.channels, types: q.types, maxId });
+    const { rows, capped } = matchRows(db, {
+      match,
+      trigram,
+      substrings: trigram === undefined ? undefined : trigramTerms(text),
+      terms,
+      weights,
+      sessionId,
+      since,
+      until,
+      channels: q.channels,
+      types: q.types,
+      maxId,
+    });
     const ordered = groupRows(rows)
       .map((g) => ({ g, key: sortKey(g, order) }))
       .filter((x) => !from || compareKeys(x.key, from.key) > 0)
