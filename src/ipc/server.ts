@@ -143,6 +143,8 @@ export class IpcServer {
         (result) => this.reply(socket, { id: req.id, result }),
         (err) => this.replyError(socket, req, err),
       )
+      // reply() catches its own write errors; this is for a logger that throws, so nothing rejects unhandled.
+      .catch((err: unknown) => this.log.warn({ err }, 'could not answer a request'))
       .finally(() => {
         this.inflight--;
       });
