@@ -154,7 +154,7 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
     // Types are stored lowercase (EventType).
     filter.push(`(${q.types.map(() => '(e.type = ? OR (e.type >= ? AND e.type < ?))').join(' OR ')})`);
     for (const t of q.types) {
-      const l = t.toLowerCase();
+      const l = t.replace(/[A-Z]+/g, (c) => c.toLowerCase()); // ASCII only, as stored types are
       args.push(l, `${l}.`, `${l}/`); // '/' is the character after '.'
     }
   }
@@ -213,83 +213,90 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
       throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
     }
   };
-  const rows = q.match === undefined ? [] : run('events_fts', q.match);
-  if (q.trigram) {
-    // A capped word run covered the newest matches down to its oldest row: substring matches are
-    // looked for in that same window, so "only the newest were grouped" means one range of events.
-    const from = capped && rows.length ? Math.max(lo, (rows[rows.length - 1] as MatchRow).id) : lo;
-    const ids = substringIds(db, { trigram: q.trigram, substrings: q.substrings, lo: from, hi, filter, args });
-    if (ids.length > MAX_MATCH_ROWS) {
-      capped = true;
-      ids.length = MAX_MATCH_ROWS;
-    }
-    // Most substring matches are word matches already: only the rest are read and scored.
-    const seen = new Set(rows.map((r) => r.id));
-    const fresh = ids.filter((id) => !seen.has(id));
-    if (fresh.length) rows.push(...run('events_trigram', q.trigram, fresh));
+  const words = q.match === undefined ? [] : run('events_fts', q.match);
+  if (!q.trigram) return { rows: words, capped };
+  // Past the cap, what is grouped is one range: every match, of either index, from `floor` up. A
+  // capped word run sets it at its oldest row (the substring walk looks no further down); a capped
+  // substring walk raises it to its own oldest id, and word rows below that are left out too.
+  let floor = capped && words.length ? Math.max(lo, (words[words.length - 1] as MatchRow).id) : lo;
+  const ids = substringIds(db, { trigram: q.trigram, substrings: q.substrings, lo: floor, hi, filter, args });
+  if (ids.length > MAX_MATCH_ROWS) {
+    capped = true;
+    ids.length = MAX_MATCH_ROWS;
+    floor = Math.max(floor, ids[MAX_MATCH_ROWS - 1] as number);
   }
+  const rows = words.filter((r) => r.id >= floor);
+  // Most substring matches are word matches already: only the rest are read and scored.
+  const seen = new Set(rows.map((r) => r.id));
+  const fresh = ids.filter((id) => !seen.has(id));
+  if (fresh.length) rows.push(...run('events_trigram', q.trigram, fresh));
   return { rows, capped };
 }
 
 /**
- * The ids of a newest-first trigram walk that stay at or above `lo`. The lower
- * bound is checked here, not given to FTS5: walking long trigram posting lists
- * backwards, FTS5 does not stop at a rowid lower bound but reads on to their
- * start (139 ms instead of 9 for "memory leak latency" in the newest 29k of a
- * 1M-row store), while stopping the walk costs nothing. The statement joins
- * with CROSS JOIN so the index walk stays the outer loop (without the range,
- * SQLite would rather walk a session's events and probe the index for each:
- * 50–500 ms). The word index's shorter lists do not show this: its run keeps
- * the range.
+ * Non-ASCII characters the trigram tokenizer folds onto ASCII letters (found
+ * by trying every character of planes 0 and 1 against FTS5 itself; the test
+ * test/timeline/search-substring.test.ts does it again): the Kelvin sign is
+ * "k" and the long s is "s" to the index, not to SQLite's lower().
  */
-function newestIds(stmt: Database.Statement, params: unknown[], lo: number): number[] {
-  if (lo <= 0) return stmt.all(...params) as number[];
-  const out: number[] = [];
-  for (const id of stmt.iterate(...params) as IterableIterator<number>) {
-    if (id < lo) break;
-    out.push(id);
-  }
-  return out;
-}
+export const FOLDS_TO_ASCII = ['\u212a', '\u017f'] as const;
 
 /**
  * The newest MAX_MATCH_ROWS + 1 ids in [lo, hi] (and the filters) whose text
- * holds every substring, newest first. The trigram index answers in general; a
- * small window of ASCII text with ASCII terms is read directly, with the
- * index's own semantics there: its tokenizer folds ASCII case (as SQLite's
- * lower() does) and a quoted run of trigrams matches exactly where the term is
- * a substring. A window holding any non-ASCII text (case folding beyond ASCII,
- * a NUL) is left to the index, as is a term with a NUL (the index refuses it).
+ * holds every substring, newest first.
+ *
+ * A small window (a session, a few hours) with ASCII terms is read directly:
+ * for an ASCII term the index matches where the text, case-folded, holds the
+ * term, and the only characters whose folding differs from SQLite's lower()
+ * are FOLDS_TO_ASCII (other non-ASCII characters fold to non-ASCII ones, which
+ * an ASCII term cannot match). A window with one of those, or a term with a
+ * NUL (the index refuses it), is left to the index.
+ *
+ * Otherwise the trigram index is walked newest-first with only the upper
+ * bound given to FTS5: walking long trigram posting lists backwards, FTS5 does
+ * not stop at a rowid lower bound but reads on to their start (139 ms instead
+ * of 9 for "memory leak latency" in the newest 29k of a 1M-row store). The walk
+ * stops itself at `lo`, and so the filters are evaluated per row in the select
+ * list, not in WHERE (a row outside them would never come back to stop it).
+ * CROSS JOIN keeps the index walk the outer loop.
  */
 export function substringIds(
   db: Database.Database,
   w: { trigram: string; substrings: readonly string[] | undefined; lo: number; hi: number; filter: readonly string[]; args: readonly unknown[] },
 ): number[] {
-  const and = w.filter.map((f) => `AND ${f}`).join(' ');
   try {
     const terms = w.substrings;
     if (terms?.length && w.hi - w.lo <= SCAN_WINDOW_IDS && terms.every((t) => /^[\u0001-\u007f]*$/.test(t))) {
+      const unsure = FOLDS_TO_ASCII.map(() => 'instr(e.text, ?) > 0').join(' OR ');
       const found = db
         .prepare(
-          `SELECT e.id, length(e.text) = octet_length(e.text) AS ascii FROM events e
-           WHERE e.id BETWEEN ? AND ? AND e.text IS NOT NULL ${and}
-             AND (length(e.text) <> octet_length(e.text) OR (${terms.map(() => 'instr(lower(e.text), ?) > 0').join(' AND ')}))
+          `SELECT e.id, (${unsure}) AS unsure FROM events e
+           WHERE e.id BETWEEN ? AND ? AND e.text IS NOT NULL ${w.filter.map((f) => `AND ${f}`).join(' ')}
+             AND ((${unsure}) OR (${terms.map(() => 'instr(lower(e.text), ?) > 0').join(' AND ')}))
            ORDER BY e.id DESC LIMIT ${MAX_MATCH_ROWS + 1}`,
         )
-        .all(w.lo, w.hi, ...w.args, ...terms.map((t) => t.toLowerCase())) as { id: number; ascii: number }[];
-      if (found.every((r) => r.ascii === 1)) return found.map((r) => r.id);
+        .all(...FOLDS_TO_ASCII, w.lo, w.hi, ...w.args, ...FOLDS_TO_ASCII, ...terms.map((t) => t.toLowerCase())) as { id: number; unsure: number }[];
+      if (found.every((r) => r.unsure === 0)) return found.map((r) => r.id);
     }
-    return newestIds(
-      db
-        .prepare(
-          `SELECT e.id FROM events_trigram CROSS JOIN events e ON e.id = events_trigram.rowid
-         WHERE events_trigram MATCH ? AND events_trigram.rowid <= ? ${and}
-         ORDER BY events_trigram.rowid DESC LIMIT ${MAX_MATCH_ROWS + 1}`,
+    if (!w.filter.length && w.lo <= 0)
+      return db
+        .prepare(`SELECT rowid FROM events_trigram WHERE events_trigram MATCH ? AND rowid <= ? ORDER BY rowid DESC LIMIT ${MAX_MATCH_ROWS + 1}`)
+        .pluck()
+        .all(w.trigram, w.hi) as number[];
+    const walk = w.filter.length
+      ? db.prepare(
+          `SELECT e.id AS id, (${w.filter.join(' AND ')}) AS ok FROM events_trigram CROSS JOIN events e ON e.id = events_trigram.rowid
+           WHERE events_trigram MATCH ? AND events_trigram.rowid <= ? ORDER BY events_trigram.rowid DESC`,
         )
-        .pluck(),
-      [w.trigram, w.hi, ...w.args],
-      w.lo,
-    );
+      : db.prepare('SELECT rowid AS id, 1 AS ok FROM events_trigram WHERE events_trigram MATCH ? AND rowid <= ? ORDER BY rowid DESC');
+    const out: number[] = [];
+    for (const r of walk.iterate(...w.args, w.trigram, w.hi) as IterableIterator<{ id: number; ok: number | null }>) {
+      if (r.id < w.lo) break;
+      if (r.ok !== 1) continue;
+      out.push(r.id);
+      if (out.length > MAX_MATCH_ROWS) break;
+    }
+    return out;
   } catch (err) {
     throw new TracedError(ErrorCodes.SEARCH_QUERY, `search failed: ${(err as Error).message}`, { cause: err });
   }

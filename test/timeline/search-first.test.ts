@@ -88,7 +88,7 @@ describe('search: one result per text, dated by its first appearance', () => {
 });
 
 describe('search: the types filter is a type or a dotted prefix, never a pattern', () => {
-  it('matches the type and its subtypes only: no wildcards from % or _, no look-alike prefix, any case', async () => {
+  it('matches the type and its subtypes only: no wildcards from % or _, no look-alike prefix, any ASCII case', async () => {
     const t = testServices();
     const s = await t.recorder.start({ project: tempDir('stypes-'), profile: 'events', channels: [] });
     await t.recorder.stop();
@@ -101,13 +101,14 @@ describe('search: the types filter is a type or a dotted prefix, never a pattern
       ev('edx.note', 120_000),
       ev('ed_note', 180_000),
       ev('edited.note', 240_000),
+      ev('kd.note', 300_000),
     ]);
     const types = async (filter: string[]) => {
       const r = await t.services.search.run({ query: 'zebrafish', limit: 20, max_bytes: 40_000, order: 'first', types: filter } as never, sid);
       return r.hits.map((h) => h.type).sort();
     };
     // Unfiltered: all five, so the filter below is what removes them.
-    expect(await types([])).toEqual(['ed.note', 'ed.note.pinned', 'ed_note', 'edited.note', 'edx.note']);
+    expect(await types([])).toEqual(['ed.note', 'ed.note.pinned', 'ed_note', 'edited.note', 'edx.note', 'kd.note']);
     expect(await types(['ed'])).toEqual(['ed.note', 'ed.note.pinned']);
     expect(await types(['ed.note'])).toEqual(['ed.note', 'ed.note.pinned']);
     expect(await types(['ED.Note'])).toEqual(['ed.note', 'ed.note.pinned']);
@@ -117,6 +118,9 @@ describe('search: the types filter is a type or a dotted prefix, never a pattern
     expect(await types(['e%'])).toEqual([]);
     expect(await types(['ed_note'])).toEqual(['ed_note']);
     expect(await types(['edx', 'edited'])).toEqual(['edited.note', 'edx.note']);
+    // ASCII case only: the Kelvin sign is not a k (JavaScript's toLowerCase would make it one).
+    expect(await types(['KD'])).toEqual(['kd.note']);
+    expect(await types(['\u212ad'])).toEqual([]);
   });
 });
 

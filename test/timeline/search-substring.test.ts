@@ -11,12 +11,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toTrigramQuery, trigramTerms } from '../../src/timeline/query.js';
 import type { EventInsert } from '../../src/timeline/rows.js';
-import { SCAN_WINDOW_IDS, substringIds } from '../../src/timeline/search-groups.js';
+import Database from 'better-sqlite3';
+import { FOLDS_TO_ASCII, SCAN_WINDOW_IDS, substringIds } from '../../src/timeline/search-groups.js';
 import { Store } from '../../src/timeline/store.js';
 import { tempDir } from '../helpers/env.js';
 
 const ASCII = ['a', 'b', 'c', 'A', 'B', 'C', ' ', '.', '-', '_', '"', '*', '(', ')', '\t'];
-const WIDE = ['é', 'É', '\u212a', 'k', 'K', '\u0000', 'ß', 'İ'];
+const WIDE = ['é', 'É', '\u212a', '\u017f', 'k', 'K', 's', '\u0000', 'ß', 'İ', '❯', '─', '✓', '\u{1f600}'];
 
 describe('substrings in a small window: read directly, same rows as the trigram index', () => {
   it('for any texts and terms, the direct read and the index agree', () => {
@@ -100,6 +101,29 @@ describe('substrings in a small window: read directly, same rows as the trigram 
       expect(scannedWithMatches).toBeGreaterThan(20);
     } finally {
       store.close();
+    }
+  });
+
+  it('FOLDS_TO_ASCII is every character the trigram tokenizer folds onto ASCII (planes 0 and 1, tried against FTS5)', () => {
+    const db = new Database(':memory:');
+    try {
+      db.exec(`CREATE VIRTUAL TABLE t USING fts5(text, tokenize='trigram')`);
+      const ins = db.prepare('INSERT INTO t(rowid, text) VALUES (?, ?)');
+      db.transaction(() => {
+        for (let c = 0x80; c <= 0x1ffff; c++) if (c < 0xd800 || c > 0xdfff) ins.run(c, `q${String.fromCodePoint(c)}q`);
+      })();
+      const folds = new Set<number>();
+      for (let a = 1; a < 128; a++) {
+        const ch = String.fromCharCode(a);
+        for (const id of db
+          .prepare('SELECT rowid FROM t WHERE t MATCH ?')
+          .pluck()
+          .all(`"q${ch === '"' ? '""' : ch}q"`) as number[])
+          folds.add(id);
+      }
+      expect([...folds].sort((x, y) => x - y)).toEqual(FOLDS_TO_ASCII.map((c) => c.codePointAt(0)).sort((x, y) => (x as number) - (y as number)));
+    } finally {
+      db.close();
     }
   });
 
