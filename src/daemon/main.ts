@@ -432,11 +432,12 @@ export async function startDaemon(opts: { env: Env; cwd: string; onReady?: (path
         }
         await queue.stop();
         await indexer.stop();
+        // The socket first: requests in flight (searches in the read pool among them) get their grace to answer.
+        await srv.stop();
         await reads.close();
         clearInterval(spoolTimer);
         drain();
         events.flush();
-        await srv.stop();
         st.close();
         log.info('daemon stopped');
         await logs.close();

@@ -14,7 +14,7 @@ import { findOperation, invoke, type Services } from '../api/index.js';
 import { formatIssues } from '../api/operation.js';
 import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { NOTIFY, Request, REQUEST, RESPONSE, ShutdownParams, SubscribeParams, topicMatches, type Response } from './protocol.js';
+import { NOTIFY, Request, REQUEST, RequestId, RESPONSE, ShutdownParams, SubscribeParams, topicMatches, type Response } from './protocol.js';
 
 export interface IpcServerOptions {
   socketPath: string;
@@ -44,7 +44,8 @@ export class IpcServer {
   private readonly ipc = new IPCModule();
   private readonly subs = new Map<Socket, string[]>();
   private readonly log: Logger;
-  private inflight = 0;
+  /** Requests whose operation is still running; a stop answers what outlives its grace. */
+  private readonly inflight = new Set<{ socket: Socket; id: string | number; answered: boolean }>();
   private readonly clients = new Set<Socket>();
 
   constructor(private readonly opts: IpcServerOptions) {
@@ -120,7 +121,9 @@ export class IpcServer {
   private onRequest(raw: unknown, socket: Socket): void {
     const parsed = Request.safeParse(raw);
     if (!parsed.success) {
-      const id = raw && typeof raw === 'object' && 'id' in raw && (typeof raw.id === 'string' || typeof raw.id === 'number') ? raw.id : null;
+      // The id is echoed only when it is a valid one: an over-long id would make the error reply itself too large to send.
+      const rawId = raw && typeof raw === 'object' && 'id' in raw ? raw.id : undefined;
+      const id = RequestId.safeParse(rawId).success ? (rawId as string | number) : null;
       const issues = formatIssues(parsed.error);
       this.reply(socket, { id, error: { code: ErrorCodes.IPC_BAD_FRAME, message: `bad request: ${issues.join('; ')}`, data: { issues } } });
       return;
@@ -137,16 +140,18 @@ export class IpcServer {
       this.reply(socket, { id: req.id, result: out });
       return;
     }
-    this.inflight++;
+    const entry = { socket, id: req.id, answered: false };
+    this.inflight.add(entry);
     out
       .then(
-        (result) => this.reply(socket, { id: req.id, result }),
-        (err) => this.replyError(socket, req, err),
+        (result) => !entry.answered && this.reply(socket, { id: req.id, result }),
+        (err) => !entry.answered && this.replyError(socket, req, err),
       )
       // reply() catches its own write errors; this is for a logger that throws, so nothing rejects unhandled.
       .catch((err: unknown) => this.log.warn({ err }, 'could not answer a request'))
       .finally(() => {
-        this.inflight--;
+        entry.answered = true;
+        this.inflight.delete(entry);
       });
   }
 
@@ -195,11 +200,16 @@ export class IpcServer {
       // node-ipc's guarded encoder measures the frame as it builds it: one serialization, not two.
       this.ipc.server.emit(socket, RESPONSE, res);
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ERR_IPC_FRAME_TOO_LARGE' || !('result' in res)) {
+      if ((err as { code?: unknown }).code !== 'ERR_IPC_FRAME_TOO_LARGE') {
         this.log.warn({ err }, 'could not write to a client');
         return;
       }
       this.log.warn({ limit: this.opts.maxMessageBytes }, 'reply too large for one frame');
+      if ('error' in res) {
+        // An error too large to send (a huge message or data): its code and the start of its message.
+        this.send(socket, RESPONSE, { id: res.id, error: { code: res.error.code, message: res.error.message.slice(0, 4096) } });
+        return;
+      }
       this.send(socket, RESPONSE, {
         id: res.id,
         error: {
@@ -221,7 +231,13 @@ export class IpcServer {
   /** Waits (up to `graceMs`) for requests in flight, then closes every connection and the socket. */
   async stop(graceMs = 2000): Promise<void> {
     const until = Date.now() + graceMs;
-    while (this.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (this.inflight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    // What is still running is told why it gets no result, before its connection closes.
+    for (const e of this.inflight) {
+      e.answered = true;
+      this.reply(e.socket, { id: e.id, error: new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down').toJSON() });
+    }
+    this.inflight.clear();
     this.ipc.server.stop();
     this.subs.clear();
     if (process.platform !== 'win32') {

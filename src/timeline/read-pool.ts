@@ -117,7 +117,14 @@ export class ReadPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.queue.splice(0)) t.reject(new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down'));
+    const stopping = () => new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
+    for (const t of this.queue.splice(0)) t.reject(stopping());
+    // A read still running is cut by the shutdown, not by a bug: it fails with TRACED_DAEMON_STOPPING.
+    for (const s of this.slots) {
+      s.task?.reject(stopping());
+      s.task = undefined;
+      if (s.idle) clearTimeout(s.idle);
+    }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots.length = 0;
   }

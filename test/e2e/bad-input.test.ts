@@ -129,6 +129,18 @@ describe('bad input on the socket', () => {
     expect(daemon.child.exitCode).toBeNull();
   });
 
+  it('answers a bad frame whose id fills the frame (the id is not echoed back), and the connection goes on', async () => {
+    const c = await RawClient.connect(home.socket);
+    const overhead = JSON.stringify({ type: 'req', data: { id: '', method: 'ping' } }).length;
+    const id = 'i'.repeat(1024 * 1024 - overhead); // the request is exactly at the 1 MiB frame limit: accepted, but no valid id
+    c.writeRaw(`${JSON.stringify({ type: 'req', data: { id, method: 'ping' } })}\f`);
+    const f = await c.next((x) => x.type === 'res', 5000);
+    expect(f?.data.id).toBeNull();
+    expect(f?.data.error.code).toBe('TRACED_IPC_BAD_FRAME');
+    expect((await c.call('ping', {})).result.pong).toBe(true);
+    c.close();
+  });
+
   it('never lets a slow half-frame hold the connection forever', async () => {
     expect(daemon.child.exitCode).toBeNull();
   });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { eventText } from '../../src/timeline/event-text.js';
 import { Store } from '../../src/timeline/store.js';
 import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, type DaemonProc, type Home } from '../helpers/env.js';
@@ -93,5 +94,28 @@ describe('a daemon that stays responsive', () => {
     const again = await IpcClient.connect(home.socket);
     expect(((await again.call('status', {})) as { daemon: { pid: number } }).daemon.pid).toBe(daemon.child.pid);
     again.close();
+  }, 120_000);
+
+  // Last: it stops this file's daemon.
+  it('a shutdown while heavy reads run answers each of them: its result within the grace, TRACED_DAEMON_STOPPING after it — never INTERNAL, never silence', async () => {
+    // More digests than the read pool finishes in the 2 s grace: the first ones answer, the rest are told why not.
+    const N = 80;
+    const c = await RawClient.connect(home.socket);
+    for (let i = 0; i < N; i++) c.send('req', { id: `heavy${i}`, method: 'what_happened', params: { session: SID, max_chars: 200_000 } });
+    await new Promise((r) => setTimeout(r, 100));
+    c.send('req', { id: 'stop', method: 'shutdown', params: {} });
+    const deadline = Date.now() + 30_000;
+    const answers = () => c.frames.filter((f) => typeof f.data?.id === 'string' && f.data.id.startsWith('heavy'));
+    while (answers().length < N && !c.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const got = answers();
+    const kinds = got.map((f) => (f.data.result ? 'result' : f.data.error?.code));
+    const count = (k: string) => kinds.filter((x) => x === k).length;
+    console.log(
+      `${N} heavy reads at shutdown: ${count('result')} results, ${count('TRACED_DAEMON_STOPPING')} stopping, others: ${kinds.filter((k) => k !== 'result' && k !== 'TRACED_DAEMON_STOPPING')}`,
+    );
+    expect(new Set(got.map((f) => f.data.id)).size).toBe(N);
+    for (const k of kinds) expect(['result', 'TRACED_DAEMON_STOPPING']).toContain(k);
+    await daemon.exited;
+    c.close();
   }, 120_000);
 });
