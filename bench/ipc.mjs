@@ -97,16 +97,35 @@ function pin(pid, cpu) {
     return false;
   }
 }
+/** Pins every listed process; false when any pin failed (the placement would be mislabelled). */
 function pinAll(pids, cpu) {
-  for (const p of pids) pin(p, cpu);
+  return pids.map((p) => pin(p, cpu)).every(Boolean);
 }
+/** The CPUs this process may run on, as taskset reports them ("0-3,6"), and that list expanded. */
+function allowedCpus() {
+  try {
+    const list = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' })
+      .split(':')
+      .pop()
+      .trim();
+    const ids = list.split(',').flatMap((r) => {
+      const [a, b] = r.split('-').map(Number);
+      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+    return { list, ids };
+  } catch {
+    return undefined;
+  }
+}
+const allowed = allowedCpus();
 const cpus = os.availableParallelism();
 const placements = [];
-if (pin(process.pid, 0)) {
-  placements.push(['same core', () => pinAll(servers, 0)]);
-  if (cpus > 1) placements.push(['cross core', () => pinAll(servers, 1)]);
+if (allowed && allowed.ids.length > 0 && pin(process.pid, allowed.ids[0])) {
+  const [a, b] = allowed.ids;
+  placements.push(['same core', () => pinAll(servers, a)]);
+  if (b !== undefined) placements.push(['cross core', () => pinAll(servers, b)]);
 } else console.log('taskset unavailable: measuring as scheduled only');
-placements.push(['as scheduled', () => pinAll([process.pid, ...servers], `0-${cpus - 1}`)]);
+placements.push(['as scheduled', () => (allowed ? pinAll([process.pid, ...servers], allowed.list) : true)]);
 
 async function measure() {
   const samples = contenders.map(() => []);
@@ -126,7 +145,10 @@ async function measure() {
 
 const results = [];
 for (const [name, place] of placements) {
-  place();
+  if (!place()) {
+    console.log(`${name}: a process could not be pinned; this placement is left out`);
+    continue;
+  }
   results.push([name, await measure()]);
 }
 for (const [, c] of contenders) c.close();
