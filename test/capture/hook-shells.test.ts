@@ -222,7 +222,7 @@ describe('inside traced shell, each hook names the recorded stream ($TRACED_SHEL
           ? `function fish_prompt; echo -n 'READY> '; end\n${v ? `set -gx TRACED_SHELL '${v}'\n` : ''}source ${hook}\nfunction _m --on-event fish_postexec; ${mark('f')(m)}; end\n`
           : shell === 'zsh'
             ? `PROMPT='READY> '\n${v ? `export TRACED_SHELL='${v}'\n` : ''}source ${hook}\nautoload -Uz add-zsh-hook\n_m() { ${mark('z')(m)}; }\nadd-zsh-hook precmd _m\n`
-            : `PS1='READY> '\n${v ? `export TRACED_SHELL='${v}'\n` : ''}source ${hook}\nPROMPT_COMMAND="\${PROMPT_COMMAND:+\$PROMPT_COMMAND;}${mark('b')(m)}"\n`;
+            : `PS1='READY> '\n${v ? `export TRACED_SHELL='${v}'\n` : ''}source ${hook}\nPROMPT_COMMAND="\${PROMPT_COMMAND:+$PROMPT_COMMAND;}${mark('b')(m)}"\n`;
       const good = await drive(shell, rc('4242-kq3x9'), ['true', shell === 'fish' ? "sh -c 'exit 3'" : '(exit 3)']);
       expect(good.records.map((r) => [r.command.replace("sh -c 'exit 3'", '(exit 3)'), r.exit_code, r.shell, r.stream])).toEqual([
         ['true', 0, shell, '4242-kq3x9'],
