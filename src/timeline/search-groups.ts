@@ -240,6 +240,10 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
  * "k" and the long s is "s" to the index, not to SQLite's lower().
  */
 export const FOLDS_TO_ASCII = ['\u212a', '\u017f'] as const;
+/** Characters the trigram tokenizer skips (to the index "ne\0edle" holds "needle"); found and tested the same way. */
+export const TRIGRAM_SKIPS = ['\u0000'] as const;
+/** A window whose rows average more than this is left to the index: the direct read's cost follows bytes (~220 MB/s). */
+export const SCAN_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /**
  * The newest MAX_MATCH_ROWS + 1 ids in [lo, hi] (and the filters) whose text
@@ -247,18 +251,19 @@ export const FOLDS_TO_ASCII = ['\u212a', '\u017f'] as const;
  *
  * A small window (a session, a few hours) with ASCII terms is read directly:
  * for an ASCII term the index matches where the text, case-folded, holds the
- * term, and the only characters whose folding differs from SQLite's lower()
+ * term, and the only characters for which that differs from SQLite's lower()
  * are FOLDS_TO_ASCII (other non-ASCII characters fold to non-ASCII ones, which
- * an ASCII term cannot match). A window with one of those, or a term with a
- * NUL (the index refuses it), is left to the index.
+ * an ASCII term cannot match) and TRIGRAM_SKIPS. A window with one of those, a
+ * term with a NUL (the index refuses it), or rows so large that reading them
+ * costs more than the index (estimated from the newest 200) is left to the index.
  *
  * Otherwise the trigram index is walked newest-first with only the upper
  * bound given to FTS5: walking long trigram posting lists backwards, FTS5 does
  * not stop at a rowid lower bound but reads on to their start (139 ms instead
  * of 9 for "memory leak latency" in the newest 29k of a 1M-row store). The walk
- * stops itself at `lo`, and so the filters are evaluated per row in the select
- * list, not in WHERE (a row outside them would never come back to stop it).
- * CROSS JOIN keeps the index walk the outer loop.
+ * stops itself at the first row below `lo`, which the filters let through for
+ * that purpose (`OR e.id < lo`): rows outside the filters are dropped in SQL,
+ * not one by one in JavaScript. CROSS JOIN keeps the index walk the outer loop.
  */
 export function substringIds(
   db: Database.Database,
@@ -267,33 +272,41 @@ export function substringIds(
   try {
     const terms = w.substrings;
     if (terms?.length && w.hi - w.lo <= SCAN_WINDOW_IDS && terms.every((t) => /^[\u0001-\u007f]*$/.test(t))) {
-      const unsure = FOLDS_TO_ASCII.map(() => 'instr(e.text, ?) > 0').join(' OR ');
-      const found = db
-        .prepare(
-          `SELECT e.id, (${unsure}) AS unsure FROM events e
+      const avg = db
+        .prepare('SELECT AVG(length(text)) FROM (SELECT text FROM events WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 200)')
+        .pluck()
+        .get(w.lo, w.hi) as number | null;
+      const unsureChars = [...FOLDS_TO_ASCII, ...TRIGRAM_SKIPS];
+      const unsure = unsureChars.map(() => 'instr(e.text, ?) > 0').join(' OR ');
+      const found =
+        (avg ?? 0) * (w.hi - w.lo + 1) > SCAN_WINDOW_BYTES
+          ? undefined
+          : (db
+              .prepare(
+                `SELECT e.id, (${unsure}) AS unsure FROM events e
            WHERE e.id BETWEEN ? AND ? AND e.text IS NOT NULL ${w.filter.map((f) => `AND ${f}`).join(' ')}
              AND ((${unsure}) OR (${terms.map(() => 'instr(lower(e.text), ?) > 0').join(' AND ')}))
            ORDER BY e.id DESC LIMIT ${MAX_MATCH_ROWS + 1}`,
-        )
-        .all(...FOLDS_TO_ASCII, w.lo, w.hi, ...w.args, ...FOLDS_TO_ASCII, ...terms.map((t) => t.toLowerCase())) as { id: number; unsure: number }[];
-      if (found.every((r) => r.unsure === 0)) return found.map((r) => r.id);
+              )
+              .all(...unsureChars, w.lo, w.hi, ...w.args, ...unsureChars, ...terms.map((t) => t.toLowerCase())) as { id: number; unsure: number }[]);
+      if (found?.every((r) => r.unsure === 0)) return found.map((r) => r.id);
     }
     if (!w.filter.length && w.lo <= 0)
       return db
         .prepare(`SELECT rowid FROM events_trigram WHERE events_trigram MATCH ? AND rowid <= ? ORDER BY rowid DESC LIMIT ${MAX_MATCH_ROWS + 1}`)
         .pluck()
         .all(w.trigram, w.hi) as number[];
-    const walk = w.filter.length
-      ? db.prepare(
-          `SELECT e.id AS id, (${w.filter.join(' AND ')}) AS ok FROM events_trigram CROSS JOIN events e ON e.id = events_trigram.rowid
-           WHERE events_trigram MATCH ? AND events_trigram.rowid <= ? ORDER BY events_trigram.rowid DESC`,
-        )
-      : db.prepare('SELECT rowid AS id, 1 AS ok FROM events_trigram WHERE events_trigram MATCH ? AND rowid <= ? ORDER BY rowid DESC');
+    const walk = db
+      .prepare(
+        `SELECT e.id FROM events_trigram CROSS JOIN events e ON e.id = events_trigram.rowid
+         WHERE events_trigram MATCH ? AND events_trigram.rowid <= ?${w.filter.length ? ` AND ((${w.filter.join(' AND ')}) OR e.id < ?)` : ''}
+         ORDER BY events_trigram.rowid DESC`,
+      )
+      .pluck();
     const out: number[] = [];
-    for (const r of walk.iterate(...w.args, w.trigram, w.hi) as IterableIterator<{ id: number; ok: number | null }>) {
-      if (r.id < w.lo) break;
-      if (r.ok !== 1) continue;
-      out.push(r.id);
+    for (const id of walk.iterate(w.trigram, w.hi, ...w.args, ...(w.filter.length ? [w.lo] : [])) as IterableIterator<number>) {
+      if (id < w.lo) break;
+      out.push(id);
       if (out.length > MAX_MATCH_ROWS) break;
     }
     return out;

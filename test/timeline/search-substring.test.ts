@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { toTrigramQuery, trigramTerms } from '../../src/timeline/query.js';
 import type { EventInsert } from '../../src/timeline/rows.js';
 import Database from 'better-sqlite3';
-import { FOLDS_TO_ASCII, SCAN_WINDOW_IDS, substringIds } from '../../src/timeline/search-groups.js';
+import { FOLDS_TO_ASCII, SCAN_WINDOW_IDS, substringIds, TRIGRAM_SKIPS } from '../../src/timeline/search-groups.js';
 import { Store } from '../../src/timeline/store.js';
 import { tempDir } from '../helpers/env.js';
 
@@ -65,7 +65,8 @@ describe('substrings in a small window: read directly, same rows as the trigram 
             );
             const rawTerms = picks.map((p) => {
               if (typeof p === 'string') return p;
-              const src = rows[p.from % rows.length] as string;
+              // Half the time cut from the text as the index reads it (a NUL is skipped there: "ne\0edle" holds "needle").
+              const src = p.flip && p.at % 2 ? (rows[p.from % rows.length] as string).replace(/\u0000/g, '') : (rows[p.from % rows.length] as string);
               const cut = src.slice(p.at % Math.max(1, src.length), (p.at % Math.max(1, src.length)) + p.len);
               return p.flip ? [...cut].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('') : cut;
             });
@@ -104,7 +105,7 @@ describe('substrings in a small window: read directly, same rows as the trigram 
     }
   });
 
-  it('FOLDS_TO_ASCII is every character the trigram tokenizer folds onto ASCII (planes 0 and 1, tried against FTS5)', () => {
+  it('FOLDS_TO_ASCII and TRIGRAM_SKIPS are every character the trigram tokenizer folds onto ASCII or skips (planes 0 and 1, tried against FTS5)', () => {
     const db = new Database(':memory:');
     try {
       db.exec(`CREATE VIRTUAL TABLE t USING fts5(text, tokenize='trigram')`);
@@ -122,6 +123,13 @@ describe('substrings in a small window: read directly, same rows as the trigram 
           folds.add(id);
       }
       expect([...folds].sort((x, y) => x - y)).toEqual(FOLDS_TO_ASCII.map((c) => c.codePointAt(0)).sort((x, y) => (x as number) - (y as number)));
+      // And every character it skips: "ab" + c + "cd" holds "abcd" to the index only if c is skipped.
+      db.exec('DELETE FROM t');
+      db.transaction(() => {
+        for (let c = 0; c <= 0x1ffff; c++) if (c < 0xd800 || c > 0xdfff) ins.run(c + 1, `ab${String.fromCodePoint(c)}cd`);
+      })();
+      const skipped = (db.prepare('SELECT rowid - 1 FROM t WHERE t MATCH ?').pluck().all('"abcd"') as number[]).sort((x, y) => x - y);
+      expect(skipped).toEqual(TRIGRAM_SKIPS.map((c) => c.codePointAt(0)));
     } finally {
       db.close();
     }
@@ -131,7 +139,7 @@ describe('substrings in a small window: read directly, same rows as the trigram 
     const store = new Store(path.join(tempDir('subscan-'), 'db.sqlite'));
     try {
       store.insertSession({ id: 's', project: '/p', label: null, profile: 'default', state: 'recording', started_at: 0, meta: '{}' });
-      const texts = ['invalidateCache()', 'CACHE is stale', 'cach e', 'no', 'the "cache"'];
+      const texts = ['invalidateCache()', 'CACHE is stale', 'cach e', 'no', 'the "cache"', 'core dumped ne\u0000edle'];
       store.appendEvents(
         texts.map(
           (text, i): EventInsert => ({
@@ -148,12 +156,14 @@ describe('substrings in a small window: read directly, same rows as the trigram 
         ),
       );
       const ids = (q: string) =>
-        substringIds(store.db, { trigram: toTrigramQuery(q) as string, substrings: trigramTerms(q), lo: 1, hi: 5, filter: [], args: [] });
+        substringIds(store.db, { trigram: toTrigramQuery(q) as string, substrings: trigramTerms(q), lo: 1, hi: 6, filter: [], args: [] });
       expect(ids('cache')).toEqual([5, 2, 1]);
       expect(ids('"cache is"')).toEqual([2]);
       expect(ids('Cache stale')).toEqual([2]);
       expect(ids('"s st"')).toEqual([2]);
       expect(ids('cache"')).toEqual([5]);
+      // The index skips a NUL: the window goes to it, and the row is found as the index finds it.
+      expect(ids('needle')).toEqual([6]);
     } finally {
       store.close();
     }
