@@ -206,8 +206,17 @@ export class IpcServer {
       }
       this.log.warn({ limit: this.opts.maxMessageBytes }, 'reply too large for one frame');
       if ('error' in res) {
-        // An error too large to send (a huge message or data): its code and the start of its message.
-        this.send(socket, RESPONSE, { id: res.id, error: { code: res.error.code, message: res.error.message.slice(0, 4096) } });
+        // An error too large to send (a huge message or data): its code and as much of its message as fits
+        // (a character can take 6 bytes as JSON), the code alone at worst.
+        for (const chars of [4096, Math.floor(this.opts.maxMessageBytes / 16), 0]) {
+          try {
+            this.ipc.server.emit(socket, RESPONSE, { id: res.id, error: { code: res.error.code, message: res.error.message.slice(0, chars) } });
+            return;
+          } catch {
+            // still too large: less
+          }
+        }
+        this.send(socket, RESPONSE, { id: null, error: { code: res.error.code, message: '' } });
         return;
       }
       this.send(socket, RESPONSE, {
@@ -238,6 +247,10 @@ export class IpcServer {
       this.reply(e.socket, { id: e.id, error: new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down').toJSON() });
     }
     this.inflight.clear();
+    // Replies still being written to a slow reader get the same grace to drain before the connections close.
+    for (const c of this.clients) if (!c.destroyed) c.end();
+    const drainUntil = Date.now() + graceMs;
+    while ([...this.clients].some((c) => !c.destroyed && c.writableLength > 0) && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
     this.ipc.server.stop();
     this.subs.clear();
     if (process.platform !== 'win32') {
