@@ -98,6 +98,11 @@ export class TracedError extends Error {
 
 const known = new Set<string>(Object.values(ErrorCodes));
 
+/** The one refusal every part gives once the daemon has begun to stop. */
+export function daemonStopping(): TracedError {
+  return new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && known.has(value);
 }

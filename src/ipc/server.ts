@@ -12,7 +12,7 @@ import { IPCModule } from 'node-ipc';
 import type { Logger } from 'pino';
 import { findOperation, invoke, type Services } from '../api/index.js';
 import { formatIssues } from '../api/operation.js';
-import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import { daemonStopping, ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { NOTIFY, Request, REQUEST, RequestId, RESPONSE, ShutdownParams, SubscribeParams, topicMatches, type Response } from './protocol.js';
 
@@ -240,17 +240,19 @@ export class IpcServer {
   /** Waits (up to `graceMs`) for requests in flight, then closes every connection and the socket. */
   async stop(graceMs = 2000): Promise<void> {
     const until = Date.now() + graceMs;
-    while (this.inflight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const waitWhile = async (busy: () => boolean, deadline: number) => {
+      while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    await waitWhile(() => this.inflight.size > 0, until);
     // What is still running is told why it gets no result, before its connection closes.
     for (const e of this.inflight) {
       e.answered = true;
-      this.reply(e.socket, { id: e.id, error: new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down').toJSON() });
+      this.reply(e.socket, { id: e.id, error: daemonStopping().toJSON() });
     }
     this.inflight.clear();
     // Replies still being written to a slow reader get the same grace to drain before the connections close.
     for (const c of this.clients) if (!c.destroyed) c.end();
-    const drainUntil = Date.now() + graceMs;
-    while ([...this.clients].some((c) => !c.destroyed && c.writableLength > 0) && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+    await waitWhile(() => [...this.clients].some((c) => !c.destroyed && c.writableLength > 0), Date.now() + graceMs);
     this.ipc.server.stop();
     this.subs.clear();
     if (process.platform !== 'win32') {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ChannelContext, ChannelDriver } from '../capture/channel.js';
-import { ErrorCodes, TracedError, toTracedError } from '../errors.js';
+import { daemonStopping, ErrorCodes, TracedError, toTracedError } from '../errors.js';
 import type {
   ChannelSpec,
   ChannelState,
@@ -158,7 +158,7 @@ export class Recorder {
   /** `cwd`: where a relative project path is resolved (the caller's directory); `callerEnv`: where it records. */
   start(input: StartSessionInput, cwd?: string, callerEnv?: CaptureEnv): Promise<StartSessionOutput> {
     return this.serial(async () => {
-      if (this.shuttingDown) throw new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
+      if (this.shuttingDown) throw daemonStopping();
       if (this.live) {
         throw new TracedError(ErrorCodes.SESSION_ACTIVE, `session ${this.live.id} is already ${this.live.state}; stop it first`, {
           data: { session: this.live.id },

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { ErrorCodes, TracedError, isErrorCode } from '../errors.js';
+import { daemonStopping, ErrorCodes, isErrorCode, TracedError } from '../errors.js';
 
 /** What a worker can run: the read views' own methods, on its own read-only services. */
 export type ReadTarget = 'replay' | 'search' | 'sessions';
@@ -50,7 +50,7 @@ export class ReadPool {
 
   /** Runs `target.method(...args)` in a worker; rejects with the TracedError the method threw. */
   run<T>(target: ReadTarget, method: string, args: unknown[]): Promise<T> {
-    if (this.closed) return Promise.reject(new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down'));
+    if (this.closed) return Promise.reject(daemonStopping());
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, target, method, args, resolve: resolve as (v: unknown) => void, reject });
       this.pump();
@@ -117,11 +117,10 @@ export class ReadPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    const stopping = () => new TracedError(ErrorCodes.DAEMON_STOPPING, 'the daemon is shutting down');
-    for (const t of this.queue.splice(0)) t.reject(stopping());
+    for (const t of this.queue.splice(0)) t.reject(daemonStopping());
     // A read still running is cut by the shutdown, not by a bug: it fails with TRACED_DAEMON_STOPPING.
     for (const s of this.slots) {
-      s.task?.reject(stopping());
+      s.task?.reject(daemonStopping());
       s.task = undefined;
       if (s.idle) clearTimeout(s.idle);
     }
