@@ -280,9 +280,13 @@ export function toFtsQuery(input: string): string {
  * or the query uses OR.
  */
 export function toTrigramQuery(input: string): string | undefined {
-  return trigramTerms(input)
-    ?.map((t) => `"${t.replace(/"/g, '""')}"`)
-    .join(' ');
+  const terms = trigramTerms(input);
+  return terms && trigramQueryOf(terms);
+}
+
+/** The trigram MATCH expression of trigramTerms' terms: each quoted, ANDed. */
+export function trigramQueryOf(terms: readonly string[]): string {
+  return terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(' ');
 }
 
 /** The substrings toTrigramQuery ANDs, as typed (undefined where it gives no query). */

@@ -10,7 +10,7 @@ import type { SearchInput, SearchOutput } from '../model.js';
 import { fitPage } from './budget.js';
 import { atOffset } from './clock.js';
 import type { Offload } from './read-pool.js';
-import { parseRange, parseTimeArg, toFtsQuery, toTrigramQuery, trigramTerms } from './query.js';
+import { parseRange, parseTimeArg, toFtsQuery, trigramQueryOf, trigramTerms } from './query.js';
 import {
   type Cursor,
   compareKeys,
@@ -79,14 +79,15 @@ export class Search {
     const terms = queryTerms(text);
     // A trailing * ("invalid*") searches the trigram index: a substring match, and far cheaper than
     // merging the posting lists of every word with that prefix (178 ms vs ~20 ms over a million rows).
-    const trigram = toTrigramQuery(text);
+    const substrings = trigramTerms(text);
+    const trigram = substrings && trigramQueryOf(substrings);
     const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(text);
     const match = prefixOnly ? undefined : toFtsQuery(text);
     const weights = match === undefined ? terms.map(() => 1) : termWeights(db, terms, maxId);
     const { rows, capped } = matchRows(db, {
       match,
       trigram,
-      substrings: trigram === undefined ? undefined : trigramTerms(text),
+      substrings,
       terms,
       weights,
       sessionId,
