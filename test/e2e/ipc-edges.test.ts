@@ -9,42 +9,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventText } from '../../src/timeline/event-text.js';
-import { Store } from '../../src/timeline/store.js';
+import { seedLongSession } from '../helpers/seed.js';
 import { makeHome, startDaemonProc, stopDaemonProc, type DaemonProc, type Home } from '../helpers/env.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const SID = '20260101-090000-drain';
 
-function seed(home: Home, n: number): void {
-  fs.mkdirSync(path.join(home.home, 'sessions'), { recursive: true });
-  const store = new Store(path.join(home.home, 'traced.db'));
-  const t0 = Date.parse('2026-01-01T09:00:00Z');
-  store.insertSession({ id: SID, project: '/p', label: null, profile: 'events', state: 'recording', started_at: t0, meta: '{}' });
-  const batch = [];
-  for (let i = 1; i <= n; i++) {
-    const data = { command: `npm test ${i % 40} ${'x'.repeat(60)}`, exit_code: i % 2 };
-    batch.push({
-      session_id: SID,
-      seq: i,
-      parent_seq: null,
-      ts: t0 + i * 100,
-      offset_ms: i * 100,
-      channel: 'terminal',
-      type: 'terminal.command',
-      data,
-      text: eventText('terminal.command', data),
-    });
-  }
-  store.appendEvents(batch);
-  store.endSession(SID, { state: 'ended', ended_at: t0 + n * 100, end_offset_ms: n * 100 });
-  store.close();
-}
-
 describe('a slow reader at shutdown', () => {
   it('gets the whole reply it was being sent when it reads again within the grace, and the daemon then exits', async () => {
     const home = makeHome();
-    seed(home, 20_000);
+    seedLongSession(home, SID, 20_000, (i) => ({ type: 'terminal.command', data: { command: `npm test ${i % 40} ${'x'.repeat(60)}`, exit_code: i % 2 } }));
     const daemon = await startDaemonProc(home);
     try {
       const sock = net.connect({ path: home.socket });

@@ -4,13 +4,10 @@
  * before the digest does). Past the connection limit a client is told why
  * with a code, never just closed.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/client.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { eventText } from '../../src/timeline/event-text.js';
-import { Store } from '../../src/timeline/store.js';
+import { seedLongSession } from '../helpers/seed.js';
 import { makeHome, makeRepo, startDaemonProc, stopDaemonProc, type DaemonProc, type Home } from '../helpers/env.js';
 
 const SID = '20260101-090000-long';
@@ -22,32 +19,11 @@ describe('a daemon that stays responsive', () => {
   beforeAll(async () => {
     home = makeHome();
     // A long session written straight into the store before the daemon starts.
-    fs.mkdirSync(path.join(home.home, 'sessions'), { recursive: true });
-    const store = new Store(path.join(home.home, 'traced.db'));
-    const t0 = Date.parse('2026-01-01T09:00:00Z');
-    store.insertSession({ id: SID, project: '/p', label: null, profile: 'events', state: 'recording', started_at: t0, meta: '{}' });
-    const n = 150_000;
-    for (let i = 1; i <= n; ) {
-      const batch = [];
-      for (let k = 0; k < 5000 && i <= n; k++, i++) {
-        const type = i % 3 === 0 ? 'terminal.command' : 'file.changed';
-        const data = type === 'terminal.command' ? { command: `npm test ${i % 40}`, exit_code: i % 2 } : { path: `src/f${i % 300}.ts` };
-        batch.push({
-          session_id: SID,
-          seq: i,
-          parent_seq: null,
-          ts: t0 + i * 100,
-          offset_ms: i * 100,
-          channel: type.split('.')[0] as string,
-          type,
-          data,
-          text: eventText(type, data),
-        });
-      }
-      store.appendEvents(batch);
-    }
-    store.endSession(SID, { state: 'ended', ended_at: t0 + n * 100, end_offset_ms: n * 100 });
-    store.close();
+    seedLongSession(home, SID, 150_000, (i) =>
+      i % 3 === 0
+        ? { type: 'terminal.command', data: { command: `npm test ${i % 40}`, exit_code: i % 2 } }
+        : { type: 'file.changed', data: { path: `src/f${i % 300}.ts` } },
+    );
     daemon = await startDaemonProc(home);
   }, 180_000);
   afterAll(async () => stopDaemonProc(daemon));
