@@ -1,7 +1,9 @@
 // The CPU cost of recording as users run it, in one run on one scene:
 //   1. the two bare ffmpeg commands traced runs (screen x11grab → x264 segments, mic pulse → opus segments),
 //   2. traced recording only (a real daemon, indexing disabled in its config),
-//   3. traced recording with live indexing (a real daemon, default config: tesseract + the speech engine),
+//   3. traced recording with live indexing (a real daemon, default config: tesseract, and whisper.cpp when a
+//      model is installed — with none, speech waits for one: pocketsphinx is opt-in),
+//   4. with --pocketsphinx: case 3 with index.speech.engine = "pocketsphinx" (the opt-in), printed beside it,
 // each for the same number of recorded minutes, CPU summed over the whole process tree from /proc
 // (utime+stime of the process, of its reaped children — ffmpeg, tesseract, pocketsphinx, xdotool — and of
 // the live ones). Case 3 counts until the indexer has caught up after stop: all the work of those minutes.
@@ -10,7 +12,7 @@
 //
 // The scene (as bench/capture.mjs and test/helpers/rig.ts): Xvfb 1280x720, an xterm printing `date` and
 // 40 lines of `ls -la /usr/lib` every 2 s, a PulseAudio null sink as the mic with espeak-ng speech every 10 s.
-// Usage: npm run build && node bench/record-cost.mjs [minutes=2]
+// Usage: npm run build && node bench/record-cost.mjs [minutes=2] [--pocketsphinx]
 // Needs Xvfb, xterm, xdotool, pulseaudio (+ pactl, pacat, paplay), espeak-ng, ffmpeg, tesseract, pocketsphinx_continuous.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +21,8 @@ import path from 'node:path';
 import { IpcClient } from '../dist/ipc/client.js';
 import { startDaemon, tempHome } from './lib.mjs';
 
-const minutes = Number(process.argv[2] ?? 2);
+const withPs = process.argv.includes('--pocketsphinx');
+const minutes = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 2);
 const recordMs = minutes * 60_000;
 const TICK = 100; // clock ticks per second on Linux
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -122,9 +125,10 @@ for (const p of [screen, mic]) p.kill('SIGINT');
 await Promise.all([screen, mic].map(exited));
 
 // ---- 2 and 3. traced, as a real daemon
-async function traced(index) {
+async function traced(index, speech) {
   const home = tempHome();
   if (!index) fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ index: { ocr: { enabled: false }, speech: { enabled: false } } }));
+  else if (speech) fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ index: { speech: { engine: speech } } }));
   const d = await startDaemon(home, { DISPLAY: display, PULSE_SERVER: env.PULSE_SERVER, PULSE_RUNTIME_PATH: runtime });
   const client = await IpcClient.connect(d.socket);
   await sleep(2000); // the daemon's start-up is not recording cost
@@ -194,6 +198,7 @@ async function traced(index) {
 }
 const capture = await traced(false);
 const full = await traced(true);
+const ps = withPs ? await traced(true, 'pocketsphinx') : undefined;
 
 clearInterval(speaker);
 for (const p of procs) p.kill('SIGKILL');
@@ -212,23 +217,27 @@ console.log(
 );
 console.log(`  bare ffmpeg x2        : ${bare.cpuS.toFixed(2)} s CPU over ${bare.wallS.toFixed(0)} s (${pct(bare.cpuS, bare.wallS)}% of one core)`);
 console.log(`  traced capture only   : ${capture.cpuS.toFixed(2)} s CPU over ${capture.recordedS.toFixed(0)} s (${pct(capture.cpuS, capture.recordedS)}%)`);
-console.log(
-  `  traced capture + index: ${full.cpuS.toFixed(2)} s CPU over ${full.recordedS.toFixed(0)} s recorded, until caught up (${pct(full.cpuS, full.recordedS)}%)`,
-);
-const c = full.ix.cost;
-if (c) {
-  const recMin = full.recordedS / 60;
-  const parts = Object.entries(c.cpu_ms).map(([k, ms]) => `${k} ${(ms / 1000 / recMin).toFixed(2)}`);
-  console.log(`  indexing CPU s per recorded minute, by stage (status.indexer.cost): ${parts.join(', ')}`);
+function indexed(label, run) {
   console.log(
-    `    of speech: audio decode ${(full.audioS / recMin).toFixed(2)} (measured again alone); indexed media: ocr ${(c.media_ms.ocr / 1000).toFixed(0)} s, speech ${(c.media_ms.speech / 1000).toFixed(0)} s`,
+    `  traced ${label}: ${run.cpuS.toFixed(2)} s CPU over ${run.recordedS.toFixed(0)} s recorded, until caught up (${pct(run.cpuS, run.recordedS)}%); speech engine: ${run.ix.speech.engine ?? `none (${run.ix.speech.reason.slice(0, 60)}…)`}`,
   );
-  const sum = Object.values(c.cpu_ms).reduce((a, b) => a + b, 0) / 1000;
-  console.log(`    stages sum ${sum.toFixed(2)} s; tree difference (capture+index − capture only) ${(full.cpuS - capture.cpuS).toFixed(2)} s`);
+  const c = run.ix.cost;
+  if (c) {
+    const recMin = run.recordedS / 60;
+    const parts = Object.entries(c.cpu_ms).map(([k, ms]) => `${k} ${(ms / 1000 / recMin).toFixed(2)}`);
+    console.log(`    indexing CPU s per recorded minute, by stage (status.indexer.cost): ${parts.join(', ')}`);
+    console.log(
+      `    of speech: audio decode ${(run.audioS / recMin).toFixed(2)} (measured again alone); indexed media: ocr ${(c.media_ms.ocr / 1000).toFixed(0)} s, speech ${(c.media_ms.speech / 1000).toFixed(0)} s`,
+    );
+    const sum = Object.values(c.cpu_ms).reduce((a, b) => a + b, 0) / 1000;
+    console.log(`    stages sum ${sum.toFixed(2)} s; tree difference (this − capture only) ${(run.cpuS - capture.cpuS).toFixed(2)} s`);
+  }
+  console.log(
+    `    behind at stop: ocr ${run.behindAtStop?.ocr.pending_segments} segments / ${run.behindAtStop?.ocr.behind_ms} ms, speech ${run.behindAtStop?.speech.pending_segments} / ${run.behindAtStop?.speech.behind_ms} ms; caught up ${run.latencyS.toFixed(1)} s after stop`,
+  );
 }
-console.log(
-  `  behind at stop: ocr ${full.behindAtStop?.ocr.pending_segments} segments / ${full.behindAtStop?.ocr.behind_ms} ms, speech ${full.behindAtStop?.speech.pending_segments} / ${full.behindAtStop?.speech.behind_ms} ms; caught up ${full.latencyS.toFixed(1)} s after stop`,
-);
+indexed('capture + index', full);
+if (ps) indexed('capture + index + pocketsphinx (opt-in)', ps);
 const perMinBare = perMin(bare.cpuS, bare.wallS);
 const steadyBare = perMin(bare.steady.cpuS, bare.steady.wallS);
 const steadyCapture = perMin(capture.steady.cpuS, capture.steady.wallS);
@@ -239,4 +248,7 @@ console.log(
 );
 console.log(`RATIO capture/bare = ${goal(perMin(capture.cpuS, capture.recordedS) / perMinBare, 1.15)} (whole sessions, start-up included)`);
 console.log(`RATIO capture/bare steady = ${goal(steadyCapture / steadyBare, 1.15)} (a recorded minute, start-up left out of both)`);
-console.log(`RATIO capture+index/bare = ${goal(perMin(full.cpuS, full.recordedS) / perMinBare, 2)}`);
+console.log(
+  `RATIO capture+index/bare = ${goal(perMin(full.cpuS, full.recordedS) / perMinBare, 2)} (default engines; speech: ${full.ix.speech.engine ?? 'none installed'})`,
+);
+if (ps) console.log(`RATIO capture+index+pocketsphinx/bare = ${goal(perMin(ps.cpuS, ps.recordedS) / perMinBare, 2)} (pocketsphinx opted in)`);

@@ -2,7 +2,9 @@
 // bench/speech-corpus.json are spoken by espeak-ng at run time (16 kHz mono, as
 // the indexer hands audio to engines), transcribed by every engine this machine
 // has, and scored. words = share of the spoken words found in the transcript
-// (as a bag: order and position are not judged); keywords = share of the
+// (as a bag: order and position are not judged); said = share of the
+// transcript's words that were spoken (the rest are words nobody said, which an
+// assistant reading the transcript takes as said); keywords = share of the
 // corpus's key phrases found whole (the phrases search must find).
 // Usage: npm run build && node bench/speech-recall.mjs [--whisper-model PATH]... [--voice en-us] [--noise] [--debian-defaults] [--verbose]
 //   --debian-defaults also scores pocketsphinx without traced's decoder flags (PS_FAST), as engine=pocketsphinx_debian_defaults.
@@ -64,13 +66,17 @@ else for (const m of values['whisper-model']) engines.push(new WhisperEngine(pat
 for (const engine of engines) {
   let words = 0;
   let wordsHit = 0;
+  let heardWords = 0;
   let keys = 0;
   let keysHit = 0;
   const t0 = performance.now();
   for (const [i, s] of corpus.entries()) {
     const heard = (await engine.transcribe(wavs[i])).map((u) => u.text).join(' ');
     const bag = new Map();
-    for (const w of norm(heard).trim().split(' ').filter(Boolean)) bag.set(w, (bag.get(w) ?? 0) + 1);
+    for (const w of norm(heard).trim().split(' ').filter(Boolean)) {
+      bag.set(w, (bag.get(w) ?? 0) + 1);
+      heardWords++;
+    }
     for (const w of norm(s.say).trim().split(' ')) {
       words++;
       if (bag.get(w)) {
@@ -89,7 +95,7 @@ for (const engine of engines) {
   const secs = (performance.now() - t0) / 1000;
   const kw = keysHit / keys;
   console.log(
-    `speech-recall engine=${engine.label ?? engine.name.replace(/\s+/g, '_')} words=${(wordsHit / words).toFixed(2)} keywords=${kw.toFixed(2)} ` +
+    `speech-recall engine=${engine.label ?? engine.name.replace(/\s+/g, '_')} words=${(wordsHit / words).toFixed(2)} said=${heardWords ? (wordsHit / heardWords).toFixed(2) : 'n/a'} keywords=${kw.toFixed(2)} ` +
       `goal=keywords>=${GOAL_KEYWORDS}:${kw >= GOAL_KEYWORDS ? 'met' : 'missed'} sentences=${corpus.length} voice=${values.voice} seconds=${secs.toFixed(1)}${values.noise ? ' noise=pink' : ''}`,
   );
   await engine.close?.();

@@ -206,7 +206,7 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
           }
         : { id: 'ocr', status: 'warn', summary: `on-screen text is not indexed: ${ocr.reason}`, fix: 'apt install tesseract-ocr / brew install tesseract' },
     );
-    // Which engine transcribes, and the one command that gets a better one (whisper.cpp: pocketsphinx heard 1 keyword in 39 in bench/speech-recall).
+    // Which engine transcribes, and the one command that gets a better one (whisper.cpp: pocketsphinx finds 5% of the key phrases in bench/speech-recall and is opt-in).
     const whisper = speech.engine?.name.startsWith('whisper') === true;
     const pull = whisperAvailable()
       ? 'traced models pull base.en (142 MB): whisper.cpp, far more accurate than pocketsphinx; the running daemon switches to it within 30 s'
@@ -223,7 +223,7 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
             id: 'speech',
             status: 'warn',
             summary: `speech is not transcribed: ${speech.reason}`,
-            fix: `${pull}; or apt install pocketsphinx pocketsphinx-en-us`,
+            fix: config.index.speech.engine === 'pocketsphinx' ? 'apt install pocketsphinx pocketsphinx-en-us' : pull,
           },
     );
   }

@@ -208,7 +208,20 @@ interface WorkerReply {
   duration_s?: number;
 }
 
-/** Picks the speech engine and says why. */
+/**
+ * Why `auto` does not fall back to pocketsphinx: on bench/speech-recall.mjs it
+ * finds 5% of the key phrases, and 76–83% of the words it writes were never
+ * said. An assistant reading that transcript takes them as said, and it costs
+ * about 3.4 s of CPU per recorded minute of speech (docs/measurements.md). The
+ * audio waits instead: whisper transcribes it once a model is pulled.
+ */
+const POCKETSPHINX_OPT_IN =
+  'pocketsphinx is installed but only used when index.speech.engine is "pocketsphinx": most of the words it writes were never said (bench/speech-recall.mjs); the audio is kept and transcribed once a whisper model is installed';
+
+/**
+ * Picks the speech engine and says why. `auto` is whisper.cpp when a model
+ * loads, else nothing (see POCKETSPHINX_OPT_IN); pocketsphinx only when asked for.
+ */
 export async function chooseSpeech(opts: {
   enabled: boolean;
   engine: 'auto' | 'whisper' | 'pocketsphinx';
@@ -233,11 +246,14 @@ export async function chooseSpeech(opts: {
     }
     if (opts.engine === 'whisper') return { engine: undefined, reason: why.join('; ') };
   }
-  if (await hasCommand('pocketsphinx_continuous', opts.env)) {
-    return { engine: new Pocketsphinx(nice), reason: `pocketsphinx (weak fallback)${why.length ? `: ${why.join('; ')}` : ''}` };
+  const have = await hasCommand('pocketsphinx_continuous', opts.env);
+  if (opts.engine === 'auto') {
+    if (have) why.push(POCKETSPHINX_OPT_IN);
+    return { engine: undefined, reason: why.join('; ') };
   }
-  why.push('pocketsphinx is not installed (apt install pocketsphinx pocketsphinx-en-us)');
-  return { engine: undefined, reason: why.join('; ') };
+  if (have)
+    return { engine: new Pocketsphinx(nice), reason: 'pocketsphinx (index.speech.engine = "pocketsphinx"; weak: a whisper model is far more accurate)' };
+  return { engine: undefined, reason: 'pocketsphinx is not installed (apt install pocketsphinx pocketsphinx-en-us)' };
 }
 
 /** Seconds from the start of a recording. */

@@ -1,7 +1,7 @@
 /**
  * Local indexing for real: an xterm on Xvfb shows a TypeScript error at a
  * known moment, espeak-ng speaks into the PulseAudio mic at a known moment,
- * the daemon records, tesseract and pocketsphinx index, and search and
+ * the daemon records, tesseract and pocketsphinx (opted in) index, and search and
  * get_transcript find them at the right offsets. Then a kill -9 while the
  * indexer is busy: it resumes without duplicating or skipping a segment.
  */
@@ -36,7 +36,10 @@ describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
     rig = await startRig();
     rig.showText('all tests passing, nothing to see');
     home = makeHome({ DISPLAY: rig.display, PULSE_SERVER: rig.env.PULSE_SERVER, PULSE_RUNTIME_PATH: rig.env.PULSE_RUNTIME_PATH });
-    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 5 }, index: { ocr: { intervalMs: 1000 } } }));
+    fs.writeFileSync(
+      path.join(home.home, 'config.json'),
+      JSON.stringify({ capture: { segmentSeconds: 5 }, index: { ocr: { intervalMs: 1000 }, speech: { engine: 'pocketsphinx' } } }),
+    );
     daemon = await startDaemonProc(home);
   });
   afterAll(async () => {
@@ -50,7 +53,7 @@ describe.skipIf(!!skip)('local indexing: on-screen text and speech', () => {
     const st0 = (await c.call('status')).result;
     expect(st0.indexer.ocr.engine).toBe('tesseract');
     expect(st0.indexer.speech.engine).toBe('pocketsphinx');
-    expect(st0.indexer.speech.reason).toMatch(/no whisper model installed/);
+    expect(st0.indexer.speech.reason).toMatch(/index\.speech\.engine = "pocketsphinx"/);
     const res = await c.call('start_session', {
       project: repo,
       channels: [

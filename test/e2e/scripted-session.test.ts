@@ -49,7 +49,7 @@ describe.skipIf(!!skip)('a scripted session, asked through MCP', () => {
   beforeAll(async () => {
     rig = await startRig();
     home = makeHome({ DISPLAY: rig.display, PULSE_SERVER: rig.env.PULSE_SERVER, PULSE_RUNTIME_PATH: rig.env.PULSE_RUNTIME_PATH });
-    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 10 } }));
+    fs.writeFileSync(path.join(home.home, 'config.json'), JSON.stringify({ capture: { segmentSeconds: 10 }, index: { speech: { engine: 'pocketsphinx' } } }));
     daemon = await startDaemonProc(home);
     const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], env: home.env as Record<string, string>, stderr: 'pipe' });
     client = new Client({ name: 'scripted-session', version: '1.0.0' });

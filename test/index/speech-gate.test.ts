@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Indexer, type IndexedEvent, type IndexerOptions } from '../../src/index/indexer.js';
 import { whisperWhenPulled } from '../../src/index/models.js';
 import {
+  chooseSpeech,
   GATE,
   PS_FAST,
   Pocketsphinx,
@@ -275,6 +276,26 @@ describe.skipIf(tools.length > 0)('speech gate on real speech: every phrase on t
     expect(voiced).toBeGreaterThan(4);
     expect(voiced).toBeLessThan(14);
   }, 120_000);
+
+  it('auto never falls back to pocketsphinx: with no whisper model there is no engine and the reason says how to get one and how to opt in; engine=pocketsphinx picks it', async () => {
+    const env = { PATH: process.env.PATH };
+    const auto = await chooseSpeech({ enabled: true, engine: 'auto', modelFile: undefined, env });
+    expect(auto.engine).toBeUndefined();
+    expect(auto.reason).toMatch(/no whisper model installed \(traced models pull base\.en\)/);
+    expect(auto.reason).toMatch(/only used when index\.speech\.engine is "pocketsphinx"/);
+    const whisper = await chooseSpeech({ enabled: true, engine: 'whisper', modelFile: undefined, env });
+    expect(whisper.engine).toBeUndefined();
+    expect(whisper.reason).not.toMatch(/pocketsphinx/);
+    const ps = await chooseSpeech({ enabled: true, engine: 'pocketsphinx', modelFile: undefined, env });
+    expect(ps.engine?.name).toBe('pocketsphinx');
+    expect(ps.reason).toMatch(/index\.speech\.engine = "pocketsphinx"/);
+    // Without the binary on PATH, asking for it says what to install.
+    const none = await chooseSpeech({ enabled: true, engine: 'pocketsphinx', modelFile: undefined, env: { PATH: dir } });
+    expect(none.engine).toBeUndefined();
+    expect(none.reason).toMatch(/apt install pocketsphinx/);
+    const off = await chooseSpeech({ enabled: false, engine: 'pocketsphinx', modelFile: undefined, env });
+    expect(off).toEqual({ engine: undefined, reason: 'disabled (index.speech.enabled = false)' });
+  });
 
   it("pocketsphinx's decoder flags (PS_FAST) are ones this binary accepts, and a flag it does not know fails the segment instead of indexing nothing", async () => {
     const raw = path.join(dir, 'flags-raw.wav');

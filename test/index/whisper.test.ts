@@ -3,7 +3,7 @@
  * weights but one token: it says "hello" over whatever it hears): the real
  * @napi-rs/whisper binding loads it in a worker thread, transcribes a real
  * audio segment, and the indexer maps whisper's centisecond times onto the
- * session clock. A file that is not a model falls back to pocketsphinx.
+ * session clock. A file that is not a model is refused with the reason.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';

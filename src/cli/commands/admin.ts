@@ -87,7 +87,7 @@ export const adminCommands: Command[] = [
               `Models in ${dir}:`,
               ...(installed.length
                 ? installed.map((m) => `  ${m.name.padEnd(10)} ${bytes(m.bytes)}  ${m.file}`)
-                : ['  none: transcripts use pocketsphinx (weak). Install one: traced models pull base.en']),
+                : ['  none: speech is not transcribed until one is installed (the audio waits). Install one: traced models pull base.en']),
               'Available:',
               ...MODEL_CATALOG.map((m: { name: string; mb: number; sha1: string }) => `  ${m.name.padEnd(10)} ${String(m.mb).padStart(4)} MB  sha1 ${m.sha1}`),
             ].join('\n')}\n`,
