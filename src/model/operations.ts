@@ -173,7 +173,9 @@ export const SearchInput = z.object({
     .string()
     .min(1)
     .max(500)
-    .describe('Words to find: identifiers, error codes, file names, phrases in "quotes"; a trailing * matches a prefix. At most 32 terms of 128 characters.'),
+    .describe(
+      'Words to find: identifiers, error codes, file names, phrases in "quotes". Unquoted terms also match inside longer words (Cache finds invalidateCache); a query all in quotes matches whole words only. A trailing * matches a prefix. At most 32 terms of 128 characters.',
+    ),
   session: SessionRef.optional().describe('Only this session.'),
   since: TimeArg.optional(),
   until: TimeArg.optional(),

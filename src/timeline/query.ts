@@ -289,9 +289,21 @@ export function trigramQueryOf(terms: readonly string[]): string {
   return terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(' ');
 }
 
-/** The substrings toTrigramQuery ANDs, as typed (undefined where it gives no query). */
+/**
+ * The substrings toTrigramQuery ANDs, as typed (undefined where it gives no
+ * query). A query whose every term is quoted gives none: quotes ask for those
+ * whole words in that order, which the word index answers ("cache is stale",
+ * not "mycache is stalest"); an unquoted term also matches inside longer words.
+ */
 export function trigramTerms(input: string): string[] | undefined {
+  const p = substringTerms(input);
+  return p?.unquoted ? p.terms : undefined;
+}
+
+/** Every term of the query as a substring, quoted or not (undefined for OR or a term under 3 characters). */
+export function substringTerms(input: string): { terms: string[]; unquoted: boolean } | undefined {
   const terms: string[] = [];
+  let unquoted = false;
   const re = /"([^"]*)"|(\S+)/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(input)) !== null) {
@@ -299,7 +311,8 @@ export function trigramTerms(input: string): string[] | undefined {
     const term = (m[1] ?? m[2] ?? '').replace(/\*+$/, '').trim();
     if (!term) continue;
     if ([...term].length < 3) return undefined;
+    if (m[2] !== undefined) unquoted = true;
     terms.push(term);
   }
-  return terms.length ? terms : undefined;
+  return terms.length ? { terms, unquoted } : undefined;
 }

@@ -124,6 +124,34 @@ describe('search: the types filter is a type or a dotted prefix, never a pattern
   });
 });
 
+describe('search: quotes mean whole words; an unquoted term also matches inside longer words', () => {
+  it('an all-quoted query finds the words in order (any punctuation between) and nothing inside longer words; unquoted finds both', async () => {
+    const t = testServices();
+    const s = await t.recorder.start({ project: tempDir('squote-'), profile: 'events', channels: [] });
+    await t.recorder.stop();
+    const sid = s.session.id;
+    const ev = (note: string, offset_ms: number) => ({ channel: 'editor', type: 'ed.note', offset_ms, data: { note } });
+    // Far apart: one result per event.
+    t.events.appendLate(sid, [
+      ev('the cache is stale', 10_000),
+      ev('cache, is: stale!', 60_000),
+      ev('mycache is stalest', 120_000),
+      ev('invalidateCache', 180_000),
+      ev('stale is the cache', 240_000),
+    ]);
+    const found = async (query: string) => {
+      const r = await t.services.search.run({ query, limit: 20, max_bytes: 40_000, order: 'first' } as never, sid);
+      return r.hits.map((h) => h.offset_ms).sort((a, b) => a - b);
+    };
+    expect(await found('"cache is stale"')).toEqual([10_000, 60_000]);
+    expect(await found('"Cache"')).toEqual([10_000, 60_000, 240_000]);
+    // Unquoted: words and substrings (mycache, invalidateCache).
+    expect(await found('cache')).toEqual([10_000, 60_000, 120_000, 180_000, 240_000]);
+    // One unquoted term keeps the substring side for the whole query: "mycache is stalest" holds both as substrings.
+    expect(await found('"cache is" stale')).toEqual([10_000, 60_000, 120_000]);
+  });
+});
+
 describe('grouping occurrences (property)', () => {
   const row = fc.record({
     session_id: fc.constantFrom('a', 'b'),

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toTrigramQuery, trigramTerms } from '../../src/timeline/query.js';
+import { substringTerms, trigramQueryOf } from '../../src/timeline/query.js';
 import type { EventInsert } from '../../src/timeline/rows.js';
 import Database from 'better-sqlite3';
 import { FOLDS_TO_ASCII, SCAN_WINDOW_IDS, substringIds, TRIGRAM_SKIPS } from '../../src/timeline/search-groups.js';
@@ -72,9 +72,10 @@ describe('substrings in a small window: read directly, same rows as the trigram 
             });
             // The query as a user types it: terms with spaces or quotes are quoted.
             const query = rawTerms.map((t) => (/[\s"]/.test(t) ? `"${t.replace(/"/g, '')}"` : t)).join(' ');
-            const trigram = toTrigramQuery(query);
-            const substrings = trigramTerms(query);
-            if (!trigram) return;
+            // substringIds is handed every term as a substring (search leaves an all-quoted query to the word index).
+            const substrings = substringTerms(query)?.terms;
+            if (!substrings) return;
+            const trigram = trigramQueryOf(substrings);
             const b = store.db.prepare('SELECT MIN(id) AS lo, MAX(id) AS hi FROM events WHERE session_id = ?').get(id) as { lo: number; hi: number };
             expect(b.hi - b.lo).toBeLessThanOrEqual(SCAN_WINDOW_IDS);
             const outcome = (f: () => number[]) => {
@@ -155,8 +156,10 @@ describe('substrings in a small window: read directly, same rows as the trigram 
           }),
         ),
       );
-      const ids = (q: string) =>
-        substringIds(store.db, { trigram: toTrigramQuery(q) as string, substrings: trigramTerms(q), lo: 1, hi: 6, filter: [], args: [] });
+      const ids = (q: string) => {
+        const substrings = substringTerms(q)?.terms ?? [];
+        return substringIds(store.db, { trigram: trigramQueryOf(substrings), substrings, lo: 1, hi: 6, filter: [], args: [] });
+      };
       expect(ids('cache')).toEqual([5, 2, 1]);
       expect(ids('"cache is"')).toEqual([2]);
       expect(ids('Cache stale')).toEqual([2]);
