@@ -33,6 +33,15 @@ export const MAX_MATCH_ROWS = 2_000;
  */
 export const SCAN_WINDOW_IDS = 20_000;
 /**
+ * Walking the trigram index newest-first, FTS5 first skips every id newer than
+ * the walk's upper bound, at ~0.09 µs each (0.1 ms past the newest 5,000 ids,
+ * 43 ms past 500,000, over a 1M-row store); a row read directly costs ~2.2 µs.
+ * So a window is read directly only when its ids, times this, are fewer than
+ * the ids above it: a window at the top of the store (the session being
+ * recorded, the newest matches of a common word) is walked.
+ */
+export const DIRECT_READ_COST = 25;
+/**
  * Types and channels filters are checked on the candidates an index walk
  * yields, and drop most of them: through this covering index (id, type,
  * channel, session_id, ts) a dropped candidate costs a small index entry, not
@@ -234,7 +243,8 @@ export function matchRows(db: Database.Database, q: MatchQuery): { rows: MatchRo
   // capped word run sets it at its oldest row (the substring walk looks no further down); a capped
   // substring walk raises it to its own oldest id, and word rows below that are left out too.
   let floor = capped && words.length ? Math.max(lo, (words[words.length - 1] as MatchRow).id) : lo;
-  const ids = substringIds(db, { trigram: q.trigram, substrings: q.substrings, lo: floor, hi, filter, args, dropping });
+  const above = Math.max(0, newestId(db) - hi);
+  const ids = substringIds(db, { trigram: q.trigram, substrings: q.substrings, lo: floor, hi, filter, args, dropping, above });
   if (ids.length > MAX_MATCH_ROWS) {
     capped = true;
     ids.length = MAX_MATCH_ROWS;
@@ -264,7 +274,9 @@ export const SCAN_WINDOW_BYTES = 16 * 1024 * 1024;
  * The newest MAX_MATCH_ROWS + 1 ids in [lo, hi] (and the filters) whose text
  * holds every substring, newest first.
  *
- * A small window (a session, a few hours) with ASCII terms is read directly:
+ * A small window (a session, a few hours) deep enough in the store that the
+ * index walk would skip much to reach it (DIRECT_READ_COST) is read directly
+ * when its terms are ASCII:
  * for an ASCII term the index matches where the text, case-folded, holds the
  * term, and the only characters for which that differs from SQLite's lower()
  * are FOLDS_TO_ASCII (other non-ASCII characters fold to non-ASCII ones, which
@@ -291,11 +303,14 @@ export function substringIds(
     args: readonly unknown[];
     /** The filters drop most candidates (types, channels): test them through FILTER_INDEX. */
     dropping?: boolean;
+    /** Ids in the store newer than hi: what a walk of the index skips before its first row (DIRECT_READ_COST). */
+    above: number;
   },
 ): number[] {
   try {
     const terms = w.substrings;
-    if (terms?.length && w.hi - w.lo <= SCAN_WINDOW_IDS && terms.every((t) => /^[\u0001-\u007f]*$/.test(t))) {
+    const window = w.hi - w.lo + 1;
+    if (terms?.length && window <= SCAN_WINDOW_IDS && window * DIRECT_READ_COST < w.above && terms.every((t) => /^[\u0001-\u007f]*$/.test(t))) {
       const avg = db
         .prepare('SELECT AVG(length(text)) FROM (SELECT text FROM events WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 200)')
         .pluck()
@@ -320,11 +335,14 @@ export function substringIds(
         .prepare(`SELECT rowid FROM events_trigram WHERE events_trigram MATCH ? AND rowid <= ? ORDER BY rowid DESC LIMIT ${MAX_MATCH_ROWS + 1}`)
         .pluck()
         .all(w.trigram, w.hi) as number[];
+    // Unfiltered, the walk needs nothing from the event rows (most of a common word's walks: the word side's cap sets lo).
     const walk = db
       .prepare(
-        `SELECT e.id FROM events_trigram CROSS JOIN events e ${w.dropping ? FILTER_INDEX : ''} ON e.id = events_trigram.rowid
-         WHERE events_trigram MATCH ? AND events_trigram.rowid <= ?${w.filter.length ? ` AND ((${w.filter.join(' AND ')}) OR e.id < ?)` : ''}
-         ORDER BY events_trigram.rowid DESC`,
+        w.filter.length
+          ? `SELECT e.id FROM events_trigram CROSS JOIN events e ${w.dropping ? FILTER_INDEX : ''} ON e.id = events_trigram.rowid
+         WHERE events_trigram MATCH ? AND events_trigram.rowid <= ? AND ((${w.filter.join(' AND ')}) OR e.id < ?)
+         ORDER BY events_trigram.rowid DESC`
+          : 'SELECT rowid FROM events_trigram WHERE events_trigram MATCH ? AND rowid <= ? ORDER BY rowid DESC',
       )
       .pluck();
     const out: number[] = [];

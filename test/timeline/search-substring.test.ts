@@ -16,6 +16,8 @@ import { FOLDS_TO_ASCII, SCAN_WINDOW_IDS, substringIds, TRIGRAM_SKIPS } from '..
 import { Store } from '../../src/timeline/store.js';
 import { tempDir } from '../helpers/env.js';
 
+/** Ids above the window, as if it lay deep in a large store: the direct read is taken (DIRECT_READ_COST). */
+const DEEP = Number.MAX_SAFE_INTEGER;
 const ASCII = ['a', 'b', 'c', 'A', 'B', 'C', ' ', '.', '-', '_', '"', '*', '(', ')', '\t'];
 const WIDE = ['é', 'É', '\u212a', '\u017f', 'k', 'K', 's', '\u0000', 'ß', 'İ', '❯', '─', '✓', '\u{1f600}'];
 
@@ -85,7 +87,9 @@ describe('substrings in a small window: read directly, same rows as the trigram 
                 return `error: ${(err as Error).message.replace(/^search failed: /, '')}`;
               }
             };
-            const got = outcome(() => substringIds(store.db, { trigram, substrings, lo: b.lo, hi: b.hi, filter: ['e.session_id = ?'], args: [id] }));
+            const got = outcome(() =>
+              substringIds(store.db, { trigram, substrings, lo: b.lo, hi: b.hi, filter: ['e.session_id = ?'], args: [id], above: DEEP }),
+            );
             const want = outcome(
               () =>
                 store.db
@@ -158,7 +162,7 @@ describe('substrings in a small window: read directly, same rows as the trigram 
       );
       const ids = (q: string) => {
         const substrings = substringTerms(q)?.terms ?? [];
-        return substringIds(store.db, { trigram: trigramQueryOf(substrings), substrings, lo: 1, hi: 6, filter: [], args: [] });
+        return substringIds(store.db, { trigram: trigramQueryOf(substrings), substrings, lo: 1, hi: 6, filter: [], args: [], above: DEEP });
       };
       expect(ids('cache')).toEqual([5, 2, 1]);
       expect(ids('"cache is"')).toEqual([2]);
