@@ -253,18 +253,11 @@ export function checkOffset(offsetMs: number, what = 'offset'): number {
  */
 export function toFtsQuery(input: string): string {
   const parts: string[] = [];
-  const re = /"([^"]*)"|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(input)) !== null) {
-    if (m[2] === 'OR' && parts.length > 0 && parts[parts.length - 1] !== 'OR') {
+  for (const { term, prefix, or } of queryParts(input)) {
+    // Between terms OR is the operator; first or doubled, it is the word.
+    if (or && parts.length > 0 && parts[parts.length - 1] !== 'OR') {
       parts.push('OR');
       continue;
-    }
-    let term = (m[1] ?? m[2] ?? '').trim();
-    let prefix = false;
-    if (m[2] !== undefined && term.endsWith('*')) {
-      prefix = true;
-      term = term.replace(/\*+$/, '');
     }
     if (!/[\p{L}\p{N}]/u.test(term)) continue;
     parts.push(`"${term.replace(/"/g, '""')}"${prefix ? '*' : ''}`);
@@ -300,19 +293,45 @@ export function trigramTerms(input: string): string[] | undefined {
   return p?.unquoted ? p.terms : undefined;
 }
 
-/** Every term of the query as a substring, quoted or not (undefined for OR or a term under 3 characters). */
+/**
+ * Every term of the query as a substring, quoted or not (undefined for OR or a
+ * term under 3 characters). `unquoted`: a term is matched inside longer words —
+ * it is unquoted, a prefix (`"inval"*`), or in a script written without spaces
+ * between words (Chinese, Japanese, Thai…), where the word index holds a whole
+ * run of text as one word and "whole words" would find nothing inside it.
+ */
 export function substringTerms(input: string): { terms: string[]; unquoted: boolean } | undefined {
   const terms: string[] = [];
   let unquoted = false;
-  const re = /"([^"]*)"|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(input)) !== null) {
-    if (m[2] === 'OR') return undefined;
-    const term = (m[1] ?? m[2] ?? '').replace(/\*+$/, '').trim();
+  for (const { term, quoted, prefix, or } of queryParts(input)) {
+    if (or) return undefined;
     if (!term) continue;
     if ([...term].length < 3) return undefined;
-    if (m[2] !== undefined) unquoted = true;
+    if (!quoted || prefix || NO_SPACES.test(term)) unquoted = true;
     terms.push(term);
   }
   return terms.length ? { terms, unquoted } : undefined;
 }
+
+/**
+ * The terms of a query as typed, for every reader of it (the word and substring
+ * queries, scoring): `"a phrase"` or a run of non-space; a trailing `*` —
+ * `inval*`, `"inval"*`, `"inval*"` — makes a prefix and is not part of the term;
+ * a bare `OR` is the operator.
+ */
+export function queryParts(input: string): { term: string; quoted: boolean; prefix: boolean; or: boolean }[] {
+  const out: { term: string; quoted: boolean; prefix: boolean; or: boolean }[] = [];
+  const re = /"([^"]*)"(\*?)|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(input)) !== null) {
+    if (m[3] === 'OR') {
+      out.push({ term: 'OR', quoted: false, prefix: false, or: true });
+      continue;
+    }
+    const raw = (m[1] ?? m[3] ?? '').trim();
+    out.push({ term: raw.replace(/\*+$/, '').trim(), quoted: m[1] !== undefined, prefix: raw.endsWith('*') || m[2] === '*', or: false });
+  }
+  return out;
+}
+/** Scripts written without spaces between words. */
+const NO_SPACES = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;

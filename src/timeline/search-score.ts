@@ -8,6 +8,7 @@
  * matches in a row: 10 s for one 20 KB line of one repeated letter).
  */
 import { ErrorCodes, TracedError } from '../errors.js';
+import { queryParts } from './query.js';
 
 /** A longer term costs the substring index one comparison per character per position; search a distinctive part instead. */
 export const MAX_TERM_CHARS = 128;
@@ -55,13 +56,8 @@ function words(s: string): string[] {
  */
 export function queryTerms(query: string): Term[] {
   const out: Term[] = [];
-  const re = /"([^"]*)"|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(query)) !== null) {
-    if (m[2] === 'OR') continue;
-    const text = (m[1] ?? m[2] ?? '').trim();
-    const prefix = m[2] !== undefined && text.endsWith('*');
-    const raw = text.replace(/\*+$/, '');
+  for (const { term: raw, prefix, or } of queryParts(query)) {
+    if (or) continue;
     if ([...raw].length > MAX_TERM_CHARS)
       throw new TracedError(
         ErrorCodes.SEARCH_QUERY,

@@ -138,6 +138,7 @@ describe('search: quotes mean whole words; an unquoted term also matches inside 
       ev('mycache is stalest', 120_000),
       ev('invalidateCache', 180_000),
       ev('stale is the cache', 240_000),
+      ev('エラー日本語のテスト', 300_000),
     ]);
     const found = async (query: string) => {
       const r = await t.services.search.run({ query, limit: 20, max_bytes: 40_000, order: 'first' } as never, sid);
@@ -149,6 +150,12 @@ describe('search: quotes mean whole words; an unquoted term also matches inside 
     expect(await found('cache')).toEqual([10_000, 60_000, 120_000, 180_000, 240_000]);
     // One unquoted term keeps the substring side for the whole query: "mycache is stalest" holds both as substrings.
     expect(await found('"cache is" stale')).toEqual([10_000, 60_000, 120_000]);
+    // A quoted prefix, however it is written, matches inside words as an unquoted one does.
+    for (const q of ['"invalidateC"*', '"invalidateC*"', 'invalidateC*']) expect(await found(q), q).toEqual([180_000]);
+    // Chinese and Japanese have no spaces between words: the word index holds the whole run as one word, so
+    // a quoted run is searched inside it too.
+    expect(await found('"日本語"')).toEqual([300_000]);
+    expect(await found('日本語')).toEqual([300_000]);
   });
 });
 
