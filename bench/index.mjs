@@ -94,7 +94,8 @@ for (let i = 0; i < minutes; i++) {
 
 const env = process.env;
 const ocr = await chooseOcr({ enabled: true, engine: 'auto', env });
-const speech = await chooseSpeech({ enabled: true, engine: 'auto', modelFile: undefined, env });
+// pocketsphinx by name: `auto` runs no speech engine until a whisper model is installed.
+const speech = await chooseSpeech({ enabled: true, engine: 'pocketsphinx', modelFile: undefined, env });
 if (!ocr.engine || !speech.engine) throw new Error(`bench/index needs an OCR and a speech engine: ${ocr.reason}; ${speech.reason}`);
 
 // The capture-like load, for the whole measurement.

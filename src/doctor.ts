@@ -206,25 +206,32 @@ export async function doctor(env: Env, platform: NodeJS.Platform = process.platf
           }
         : { id: 'ocr', status: 'warn', summary: `on-screen text is not indexed: ${ocr.reason}`, fix: 'apt install tesseract-ocr / brew install tesseract' },
     );
-    // Which engine transcribes, and the one command that gets a better one (whisper.cpp: pocketsphinx finds 5% of the key phrases in bench/speech-recall and is opt-in).
+    // Which engine transcribes, and the one step that gets a better one (whisper.cpp: pocketsphinx finds 5% of the key phrases in bench/speech-recall and is opt-in).
     const whisper = speech.engine?.name.startsWith('whisper') === true;
-    const pull = whisperAvailable()
-      ? 'traced models pull base.en (142 MB): whisper.cpp, far more accurate than pocketsphinx; the running daemon switches to it within 30 s'
-      : 'pulling a model will not help here: @napi-rs/whisper has no binary for this platform';
+    const asked = config.index.speech.engine;
+    const canWhisper = whisperAvailable();
+    const pull =
+      asked === 'pocketsphinx'
+        ? 'traced models pull base.en (142 MB), set "index": {"speech": {"engine": "auto"}} and restart the daemon: whisper.cpp is far more accurate than pocketsphinx'
+        : 'traced models pull base.en (142 MB): whisper.cpp; the running daemon switches to it within 30 s and transcribes the audio that waited';
+    const onlyPocketsphinx =
+      'set "index": {"speech": {"engine": "pocketsphinx"}} (apt install pocketsphinx pocketsphinx-en-us): the only engine for this platform, and a weak one';
     add(
-      speech.engine
-        ? {
-            id: 'speech',
-            status: whisper ? 'ok' : 'warn',
-            summary: `speech: ${speech.engine.name} will transcribe (${speech.reason})`,
-            ...(whisper ? {} : { fix: pull }),
-          }
-        : {
-            id: 'speech',
-            status: 'warn',
-            summary: `speech is not transcribed: ${speech.reason}`,
-            fix: config.index.speech.engine === 'pocketsphinx' ? 'apt install pocketsphinx pocketsphinx-en-us' : pull,
-          },
+      !config.index.speech.enabled
+        ? { id: 'speech', status: 'ok', summary: 'speech is not transcribed: index.speech.enabled is false' }
+        : speech.engine
+          ? {
+              id: 'speech',
+              status: whisper ? 'ok' : 'warn',
+              summary: `speech: ${speech.engine.name} will transcribe (${speech.reason})`,
+              ...(whisper || !canWhisper ? {} : { fix: pull }),
+            }
+          : {
+              id: 'speech',
+              status: 'warn',
+              summary: `speech is not transcribed: ${speech.reason}`,
+              fix: asked === 'pocketsphinx' ? 'apt install pocketsphinx pocketsphinx-en-us' : canWhisper ? pull : onlyPocketsphinx,
+            },
     );
   }
 

@@ -1,8 +1,10 @@
 /**
  * Retention: keeps the disk used by media bounded. The oldest ended sessions'
  * media go first, and only media that is safe to lose: uploaded (every upload
- * job of the segment done) or, with no upload target, local-only. Media not
- * yet uploaded is deleted only past the hard cap, and then loudly. Events,
+ * job of the segment done) or, with no upload target, local-only; and indexed
+ * (its on-screen text or speech read, or no indexer will ever read it — audio
+ * waiting for a whisper model is not). Media not yet uploaded or indexed is
+ * deleted only past the hard cap, and then loudly. Events,
  * transcripts and on-screen text stay; pruned segments stay in the database
  * marked `pruned`.
  */
@@ -26,6 +28,7 @@ export interface PruneItem {
   path: string;
   bytes: number;
   uploaded: boolean;
+  indexed: boolean;
   reason: 'age' | 'disk' | 'hard_cap';
 }
 
@@ -35,6 +38,8 @@ export interface PrunePlan {
   after_bytes: number;
   /** Media past the disk budget that could not go because it is not uploaded yet. */
   kept_unuploaded_bytes: number;
+  /** Media past the disk budget (or its age) kept because it is not indexed yet. */
+  kept_unindexed_bytes: number;
 }
 
 const GB = 1024 ** 3;
@@ -46,7 +51,7 @@ const GB = 1024 ** 3;
 export function planPrune(
   store: Store,
   policy: RetentionPolicy,
-  opts: { now: number; sessionDir: (id: string) => string; uploaded: (s: SegmentRow) => boolean },
+  opts: { now: number; sessionDir: (id: string) => string; uploaded: (s: SegmentRow) => boolean; indexed: (s: SegmentRow) => boolean },
 ): PrunePlan {
   const sessions = store
     .listSessions({ limit: 1_000_000 })
@@ -63,6 +68,7 @@ export function planPrune(
         path: g.path,
         bytes: sizeOf(path.join(opts.sessionDir(s.id), g.path), g.bytes),
         uploaded: opts.uploaded(g),
+        indexed: opts.indexed(g),
         reason: 'age',
         ended: (s as SessionRow).ended_at ?? s.started_at,
       });
@@ -79,12 +85,12 @@ export function planPrune(
   };
   if (policy.maxAgeDays !== undefined) {
     const cutoff = opts.now - policy.maxAgeDays * 86_400_000;
-    for (const m of media) if (m.ended < cutoff && m.uploaded) take(m, 'age');
+    for (const m of media) if (m.ended < cutoff && m.uploaded && m.indexed) take(m, 'age');
   }
   if (policy.maxDiskGb !== undefined) {
     for (const m of media) {
       if (total <= policy.maxDiskGb * GB) break;
-      if (m.uploaded) take(m, 'disk');
+      if (m.uploaded && m.indexed) take(m, 'disk');
     }
   }
   if (policy.hardCapGb !== undefined) {
@@ -94,9 +100,17 @@ export function planPrune(
     }
   }
   const budget = policy.maxDiskGb !== undefined ? policy.maxDiskGb * GB : Number.POSITIVE_INFINITY;
-  const keptUnuploaded =
-    total > budget ? media.filter((m) => !m.uploaded && !chosen.has(`${m.session_id}\u0000${m.channel_id}\u0000${m.seq}`)).reduce((a, m) => a + m.bytes, 0) : 0;
-  return { items: [...chosen.values()], total_bytes: media.reduce((a, m) => a + m.bytes, 0), after_bytes: total, kept_unuploaded_bytes: keptUnuploaded };
+  const kept = media.filter((m) => !chosen.has(`${m.session_id}\u0000${m.channel_id}\u0000${m.seq}`));
+  const keptUnuploaded = total > budget ? kept.filter((m) => !m.uploaded).reduce((a, m) => a + m.bytes, 0) : 0;
+  const cutoff = policy.maxAgeDays !== undefined ? opts.now - policy.maxAgeDays * 86_400_000 : Number.NEGATIVE_INFINITY;
+  const keptUnindexed = kept.filter((m) => !m.indexed && (total > budget || m.ended < cutoff)).reduce((a, m) => a + m.bytes, 0);
+  return {
+    items: [...chosen.values()],
+    total_bytes: media.reduce((a, m) => a + m.bytes, 0),
+    after_bytes: total,
+    kept_unuploaded_bytes: keptUnuploaded,
+    kept_unindexed_bytes: keptUnindexed,
+  };
 }
 
 /** Deletes the planned media files and marks their segments pruned. */
@@ -132,6 +146,8 @@ export interface RetentionDeps {
   notify: (topic: string, data: unknown) => void;
   /** Whether a segment is uploaded to every target (true when no target is configured: local-only). */
   uploaded: (s: SegmentRow) => boolean;
+  /** Whether local indexing is done with a segment, or will never read it (that kind off, no engine to come). */
+  indexed: (s: SegmentRow) => boolean;
 }
 
 /** The retention policy as a service: list (dry run) or delete the media it allows. */
@@ -150,14 +166,22 @@ export class Retention {
   }
 
   prune(q: PruneInput): PruneOutput {
-    const plan = planPrune(this.d.store, this.d.policy, { now: this.d.now(), sessionDir: this.d.sessionDir, uploaded: this.d.uploaded });
+    const plan = planPrune(this.d.store, this.d.policy, {
+      now: this.d.now(),
+      sessionDir: this.d.sessionDir,
+      uploaded: this.d.uploaded,
+      indexed: this.d.indexed,
+    });
     const hard = plan.items.filter((i) => i.reason === 'hard_cap');
     let freed = 0;
     if (!q.dry_run && plan.items.length) {
       freed = applyPrune(this.d.store, plan, this.d.sessionDir);
       if (hard.length) {
-        // Loud: media that was never uploaded is gone.
-        this.d.log.error({ segments: hard.length, bytes: hard.reduce((a, i) => a + i.bytes, 0) }, 'retention hard cap crossed: deleted media not yet uploaded');
+        // Loud: media that was never uploaded or indexed is gone.
+        this.d.log.error(
+          { segments: hard.length, bytes: hard.reduce((a, i) => a + i.bytes, 0) },
+          'retention hard cap crossed: deleted media not yet uploaded or indexed',
+        );
         this.d.notify('retention.hard_cap', { segments: hard.length, sessions: [...new Set(hard.map((i) => i.session_id))] });
       }
       this.d.log.info({ segments: plan.items.length, freed }, 'retention pruned media');

@@ -33,7 +33,9 @@ export function indexerLines(ix: IndexerStatus): string {
   const part = (what: string, p: IndexerStatus['ocr']) =>
     p.engine
       ? `  ${what.padEnd(12)} ${p.engine}${p.pending_segments ? `, ${p.pending_segments} segments (${duration(p.behind_ms)} of media) to go` : ', up to date'}`
-      : `  ${what.padEnd(12)} off: ${p.reason}`;
+      : p.waiting_segments
+        ? `  ${what.padEnd(12)} waiting: ${p.waiting_segments} segments (${duration(p.waiting_ms)} of media) kept for an engine: ${p.reason}`
+        : `  ${what.padEnd(12)} off: ${p.reason}`;
   return ['Indexing:', part('screen text', ix.ocr), part('speech', ix.speech)].join('\n');
 }
 

@@ -16,13 +16,13 @@ import { createDaemonLogger } from '../config/logger.js';
 import { ensureDataDirs, ensureHomeDir, type Paths } from '../config/paths.js';
 import { setup } from '../config/setup.js';
 import { Exporter, SessionMuxer } from '../export/exporter.js';
-import { Indexer } from '../index/indexer.js';
+import { INDEX_KINDS, Indexer } from '../index/indexer.js';
 
 type OcrChoice = { engine: OcrEngine | undefined; reason: string };
 type SpeechChoice = { engine: SpeechEngine | undefined; reason: string };
 import { pickModel, whisperWhenPulled } from '../index/models.js';
 import { chooseOcr, type OcrEngine } from '../index/ocr.js';
-import { chooseSpeech, type SpeechEngine } from '../index/speech.js';
+import { chooseSpeech, type SpeechEngine, whisperAvailable } from '../index/speech.js';
 import { type DaemonControl, IpcServer } from '../ipc/server.js';
 import type { ChannelSpec, LiveSession } from '../model.js';
 import { sessionEnv } from '../model/capture-env.js';
@@ -197,6 +197,13 @@ export function buildServices(o: BuildOptions): Built {
         }
       : undefined,
   });
+  // Media an indexer will still read is kept by retention (below the hard cap): speech waits for a whisper model
+  // unless none can run here and pocketsphinx was not asked for.
+  let speechWill: boolean | undefined; // whisperAvailable() loads a native module: only when retention runs
+  const willIndex = {
+    ocr: () => config.index.ocr.enabled,
+    speech: () => (speechWill ??= config.index.speech.enabled && (config.index.speech.engine === 'pocketsphinx' || whisperAvailable())),
+  };
   const retention = new Retention({
     store,
     policy: config.retention,
@@ -209,6 +216,7 @@ export function buildServices(o: BuildOptions): Built {
       queue.targetNames.every(
         (t) => queue.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done',
       ),
+    indexed: (g) => !INDEX_KINDS.some((k) => willIndex[k.kind]() && store.awaitsIndexing(g, k.kind, k.glob)),
   });
   const terminal = new TerminalIngest({ store, events, sessionsDir: paths.sessionsDir, log: log.child({ mod: 'terminal' }), now });
   const late = new LateIngest({

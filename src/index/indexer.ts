@@ -63,10 +63,12 @@ const MAX_TAIL_FRAMES = 120;
 /** Speech engines take 16 kHz mono. */
 const RATE = 16_000;
 
-const KINDS = [
+/** What the indexer reads, by channel (SQLite GLOB patterns). */
+export const INDEX_KINDS = [
   { kind: 'ocr' as const, glob: 'display:*' },
   { kind: 'speech' as const, glob: '[ms][iy]*:*' }, // mic:* and system_audio:*
 ];
+const KINDS = INDEX_KINDS;
 
 export class Indexer {
   private running = false;
@@ -159,8 +161,10 @@ export class Indexer {
    */
   status(): IndexerStatus {
     const part = (kind: 'ocr' | 'speech', _glob: string, e: { engine: { name: string } | undefined; reason: string }) => {
-      const b = (e.engine && this.backlog.get(kind)) || { n: 0, ms: 0 };
-      return { engine: e.engine?.name ?? null, reason: e.reason, pending_segments: b.n, behind_ms: b.ms };
+      const b = this.backlog.get(kind) ?? { n: 0, ms: 0 };
+      return e.engine
+        ? { engine: e.engine.name, reason: e.reason, pending_segments: b.n, behind_ms: b.ms, waiting_segments: 0, waiting_ms: 0 }
+        : { engine: null, reason: e.reason, pending_segments: 0, behind_ms: 0, waiting_segments: b.n, waiting_ms: b.ms };
     };
     return {
       ocr: part('ocr', 'display:*', this.o.ocr),
@@ -192,7 +196,8 @@ export class Indexer {
       // Only when asked: the first look for a segment stays synchronous with start() (status shows it at once).
       if (kind === 'speech' && this.o.rechooseSpeech) await this.upgradeSpeech();
       const engine = kind === 'ocr' ? this.o.ocr.engine : this.speech.engine;
-      if (engine) this.countBacklog(kind, glob);
+      // Without an engine (speech waiting for a whisper model) the count is what waits for one.
+      this.countBacklog(kind, glob);
       const why = engine ? this.waitReason(kind) : undefined;
       const seg = engine && !why ? this.o.store.nextToIndex(kind, glob) : undefined;
       if (seg) {

@@ -216,7 +216,9 @@ interface WorkerReply {
  * audio waits instead: whisper transcribes it once a model is pulled.
  */
 const POCKETSPHINX_OPT_IN =
-  'pocketsphinx is installed but only used when index.speech.engine is "pocketsphinx": most of the words it writes were never said (bench/speech-recall.mjs); the audio is kept and transcribed once a whisper model is installed';
+  'pocketsphinx is installed but only used when index.speech.engine is "pocketsphinx": most of the words it writes were never said (bench/speech-recall.mjs)';
+/** What happens to the audio meanwhile (the daemon looks for a pulled model every 30 s; retention keeps it). */
+export const AUDIO_WAITS = 'the audio is kept and transcribed once a whisper model is installed';
 
 /**
  * Picks the speech engine and says why. `auto` is whisper.cpp when a model
@@ -230,10 +232,17 @@ export async function chooseSpeech(opts: {
 }): Promise<{ engine: SpeechEngine | undefined; reason: string }> {
   if (!opts.enabled) return { engine: undefined, reason: 'disabled (index.speech.enabled = false)' };
   const nice = process.platform !== 'win32' && (await hasCommand('nice', opts.env)) ? 'nice' : undefined;
-  const why: string[] = [];
+  const have = await hasCommand('pocketsphinx_continuous', opts.env);
   if (opts.engine !== 'pocketsphinx') {
-    if (!whisperAvailable()) why.push('@napi-rs/whisper has no native binary for this platform');
-    else if (!opts.modelFile) why.push('no whisper model installed (traced models pull base.en)');
+    if (!whisperAvailable()) {
+      // No model can ever load here: say so, and name the only engine there is.
+      const only = have
+        ? 'pocketsphinx is the only engine for this platform, used when index.speech.engine is "pocketsphinx" (weak: most of the words it writes were never said)'
+        : 'pocketsphinx is the only engine for this platform (apt install pocketsphinx pocketsphinx-en-us, then index.speech.engine = "pocketsphinx"; weak)';
+      return { engine: undefined, reason: `@napi-rs/whisper has no native binary for this platform; ${only}` };
+    }
+    const why: string[] = [];
+    if (!opts.modelFile) why.push('no whisper model installed (traced models pull base.en)');
     else {
       const w = new WhisperEngine(opts.modelFile);
       try {
@@ -244,11 +253,8 @@ export async function chooseSpeech(opts: {
         why.push(`the whisper model ${opts.modelFile} does not load: ${(err as Error).message}`);
       }
     }
-    if (opts.engine === 'whisper') return { engine: undefined, reason: why.join('; ') };
-  }
-  const have = await hasCommand('pocketsphinx_continuous', opts.env);
-  if (opts.engine === 'auto') {
-    if (have) why.push(POCKETSPHINX_OPT_IN);
+    why.push(AUDIO_WAITS);
+    if (opts.engine === 'auto' && have) why.push(POCKETSPHINX_OPT_IN);
     return { engine: undefined, reason: why.join('; ') };
   }
   if (have)

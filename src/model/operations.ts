@@ -63,7 +63,17 @@ export const DaemonInfo = z.object({
   socket: z.string(),
   storage: StorageStatus,
 });
-const IndexerPart = z.object({ engine: z.string().nullable(), reason: z.string(), pending_segments: z.number().int(), behind_ms: z.number().int() });
+const IndexerPart = z.object({
+  engine: z.string().nullable(),
+  reason: z.string(),
+  pending_segments: z.number().int().describe('Segments the engine has still to index.'),
+  behind_ms: z.number().int(),
+  waiting_segments: z
+    .number()
+    .int()
+    .describe('With no engine yet (speech before a whisper model is installed): segments kept to be indexed once one is; 0 otherwise.'),
+  waiting_ms: z.number().int().describe('Media in waiting_segments.'),
+});
 export const IndexerStatus = z
   .object({
     ocr: IndexerPart,

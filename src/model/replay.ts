@@ -193,6 +193,7 @@ export const PruneOutput = z.object({
       path: z.string(),
       bytes: z.number().int(),
       uploaded: z.boolean(),
+      indexed: z.boolean().describe('Its on-screen text or speech was read (or nothing will read it).'),
       reason: z.enum(['age', 'disk', 'hard_cap']),
     }),
   ),
@@ -200,6 +201,10 @@ export const PruneOutput = z.object({
   after_bytes: z.number().int(),
   freed_bytes: z.number().int(),
   kept_unuploaded_bytes: z.number().int().describe('Media over the budget kept because it is not uploaded yet.'),
+  kept_unindexed_bytes: z
+    .number()
+    .int()
+    .describe('Media over the budget or past its age kept because it is not indexed yet (audio waiting for a speech engine, a backlog).'),
 });
 export type PruneInput = z.infer<typeof PruneInput>;
 export type PruneOutput = z.input<typeof PruneOutput>;

@@ -123,6 +123,11 @@ export class Store {
            AND NOT EXISTS (SELECT 1 FROM index_progress p WHERE p.session_id = g.session_id AND p.channel_id = g.channel_id AND p.seq = g.seq AND p.kind = @kind)
          ORDER BY g.created_at, g.session_id, g.seq LIMIT 1`,
       ),
+      awaitsIndexing: db.prepare(
+        `SELECT 1 FROM segments g
+         WHERE g.session_id = @session_id AND g.channel_id = @channel_id AND g.seq = @seq AND g.state != 'pruned' AND g.channel_id GLOB @glob
+           AND NOT EXISTS (SELECT 1 FROM index_progress p WHERE p.session_id = g.session_id AND p.channel_id = g.channel_id AND p.seq = g.seq AND p.kind = @kind)`,
+      ),
       toIndex: db.prepare(
         `SELECT COUNT(*) AS n, MIN(g.created_at) AS oldest, COALESCE(SUM(g.duration_ms), 0) AS ms FROM segments g
          WHERE g.state != 'pruned' AND g.channel_id GLOB @glob
@@ -404,6 +409,11 @@ export class Store {
   /** How far the indexer is behind for `kind`: segments and media ms left, oldest registration time. */
   indexBacklog(kind: string, glob: string): { n: number; oldest: number | null; ms: number } {
     return this.st.toIndex.get({ kind, glob }) as { n: number; oldest: number | null; ms: number };
+  }
+
+  /** Whether a segment of a channel matching `glob` is still to be indexed for `kind` (what nextToIndex would return in turn). */
+  awaitsIndexing(g: { session_id: string; channel_id: string; seq: number }, kind: string, glob: string): boolean {
+    return this.st.awaitsIndexing.get({ session_id: g.session_id, channel_id: g.channel_id, seq: g.seq, kind, glob }) !== undefined;
   }
 
   recordIndexProgress(row: IndexProgressRow): void {

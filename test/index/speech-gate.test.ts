@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Indexer, type IndexedEvent, type IndexerOptions } from '../../src/index/indexer.js';
 import { whisperWhenPulled } from '../../src/index/models.js';
 import {
+  AUDIO_WAITS,
   chooseSpeech,
   GATE,
   PS_FAST,
@@ -283,6 +284,12 @@ describe.skipIf(tools.length > 0)('speech gate on real speech: every phrase on t
     expect(auto.engine).toBeUndefined();
     expect(auto.reason).toMatch(/no whisper model installed \(traced models pull base\.en\)/);
     expect(auto.reason).toMatch(/only used when index\.speech\.engine is "pocketsphinx"/);
+    expect(auto.reason).toContain(AUDIO_WAITS);
+    // Without pocketsphinx the audio still waits, and the reason still says so.
+    const bare = await chooseSpeech({ enabled: true, engine: 'auto', modelFile: undefined, env: { PATH: dir } });
+    expect(bare.engine).toBeUndefined();
+    expect(bare.reason).toContain(AUDIO_WAITS);
+    expect(bare.reason).not.toMatch(/pocketsphinx/);
     const whisper = await chooseSpeech({ enabled: true, engine: 'whisper', modelFile: undefined, env });
     expect(whisper.engine).toBeUndefined();
     expect(whisper.reason).not.toMatch(/pocketsphinx/);
@@ -358,8 +365,10 @@ describe.skipIf(tools.length > 0)('speech gate on real speech: every phrase on t
             return look();
           },
         },
-        async () => {
+        async (indexer) => {
           await waitFor(() => (looks >= 2 ? true : undefined), { what: 'the indexer looking for a model' });
+          // Meanwhile status says the audio waits (not pending: no engine is working on it).
+          expect(indexer.status().speech).toMatchObject({ engine: null, pending_segments: 0, behind_ms: 0, waiting_segments: 1, waiting_ms: 40_000 });
           // `traced models pull base.en` lands the file under its catalog name.
           buildTinyWhisperModel(path.join(models, 'ggml-base.en.bin'));
         },

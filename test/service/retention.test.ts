@@ -58,6 +58,18 @@ function world(retention: Record<string, number>) {
         state: 'complete',
         created_at: started,
       });
+      // Its on-screen text is read: indexing does not hold it (see the audio test below for media that waits).
+      store.recordIndexProgress({
+        session_id: id,
+        channel_id: 'display:1',
+        seq,
+        kind: 'ocr',
+        state: 'done',
+        engine: 'test',
+        events: 0,
+        detail: null,
+        done_at: started,
+      });
       queue.enqueue({ target: 'videodb', kind: 'segment', session_id: id, channel_id: 'display:1', segment_seq: seq });
       if (uploaded) store.db.prepare("UPDATE upload_jobs SET state = 'done', remote_id = 'r' WHERE session_id = ? AND segment_seq = ?").run(id, seq);
     }
@@ -115,5 +127,84 @@ describe('retention', () => {
     const r = w.engine.prune({ dry_run: false });
     expect(r.items).toEqual([]);
     expect(r.total_bytes).toBe(12 * MB);
+  });
+
+  it('audio waiting for a speech engine is kept by age and disk, reported, and goes only past the hard cap; read audio goes as before', () => {
+    const world2 = (config: Record<string, unknown>) => {
+      // Local-only (no upload target): only indexing can hold media here.
+      const t = testServices({ config });
+      const started = Date.now() - 60 * DAY;
+      const id = '20250101-000000-wait';
+      t.store.insertSession({ id, project: '/p', label: null, profile: 'full', state: 'recording', started_at: started, meta: '{}' });
+      for (const [channel, dir, seq] of [
+        ['mic:default', 'mic-default', 0],
+        ['mic:default', 'mic-default', 1],
+        ['display:1', 'display-1', 0],
+      ] as const) {
+        const rel = `${dir}/${String(seq).padStart(5, '0')}.${dir.startsWith('mic') ? 'ogg' : 'mkv'}`;
+        const file = path.join(t.paths.sessionsDir, id, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, Buffer.alloc(MB, seq));
+        t.store.insertSegment({
+          session_id: id,
+          channel_id: channel,
+          seq,
+          path: rel,
+          start_offset_ms: seq * 60_000,
+          duration_ms: 60_000,
+          bytes: MB,
+          sha256: 'x',
+          state: 'complete',
+          created_at: started,
+        });
+      }
+      t.store.recordIndexProgress({
+        session_id: id,
+        channel_id: 'display:1',
+        seq: 0,
+        kind: 'ocr',
+        state: 'done',
+        engine: 'test',
+        events: 0,
+        detail: null,
+        done_at: started,
+      });
+      t.store.endSession(id, { state: 'ended', ended_at: started + 120_000, end_offset_ms: 120_000 });
+      return { ...t, id, mic: () => fs.readdirSync(path.join(t.paths.sessionsDir, id, 'mic-default')).sort() };
+    };
+    const chans = (items: { channel_id: string; seq: number; reason: string; indexed: boolean }[]) =>
+      items.map((i) => `${i.channel_id}#${i.seq}:${i.reason}${i.indexed ? '' : ':unindexed'}`);
+
+    // Default config (speech on, engine auto, no whisper model): the mic segments wait for one.
+    const w = world2({ retention: { maxAgeDays: 30, maxDiskGb: (1 * MB) / 1024 ** 3 } });
+    const dry = w.retention.prune({ dry_run: true });
+    expect(chans(dry.items)).toEqual(['display:1#0:age']);
+    expect(dry.kept_unindexed_bytes).toBe(2 * MB);
+    w.retention.prune({ dry_run: false });
+    expect(w.mic()).toEqual(['00000.ogg', '00001.ogg']);
+    // Once one is transcribed (or skipped as silent), it may go.
+    w.store.recordIndexProgress({
+      session_id: w.id,
+      channel_id: 'mic:default',
+      seq: 1,
+      kind: 'speech',
+      state: 'skipped',
+      engine: 'x',
+      events: 0,
+      detail: null,
+      done_at: 1,
+    });
+    expect(chans(w.retention.prune({ dry_run: false }).items)).toEqual(['mic:default#1:age']);
+    expect(w.mic()).toEqual(['00000.ogg']);
+
+    // Past the hard cap it goes too, marked as not indexed.
+    const hard = world2({ retention: { maxAgeDays: 30, hardCapGb: (1 * MB) / 1024 ** 3 } });
+    expect(chans(hard.retention.prune({ dry_run: false }).items)).toEqual(['display:1#0:age', 'mic:default#0:hard_cap:unindexed']);
+    expect(hard.mic()).toEqual(['00001.ogg']);
+
+    // Speech indexing off: nothing will read the audio, so it is not held.
+    const off = world2({ retention: { maxAgeDays: 30 }, index: { speech: { enabled: false } } });
+    expect(chans(off.retention.prune({ dry_run: false }).items)).toEqual(['display:1#0:age', 'mic:default#0:age', 'mic:default#1:age']);
+    expect(off.mic()).toEqual([]);
   });
 });

@@ -76,7 +76,7 @@ export const adminCommands: Command[] = [
       if (extra.length || (sub === 'pull' && !name) || !['list', 'pull'].includes(sub)) {
         throw new TracedError(ErrorCodes.CLI_USAGE, `usage: traced models [list|pull NAME]; names: ${MODEL_CATALOG.map((m) => m.name).join(', ')}`);
       }
-      const { paths } = setup(io.env);
+      const { paths, config } = setup(io.env);
       const dir = path.join(paths.home, 'models');
       if (sub === 'list') {
         const installed = listModels(dir);
@@ -87,7 +87,13 @@ export const adminCommands: Command[] = [
               `Models in ${dir}:`,
               ...(installed.length
                 ? installed.map((m) => `  ${m.name.padEnd(10)} ${bytes(m.bytes)}  ${m.file}`)
-                : ['  none: speech is not transcribed until one is installed (the audio waits). Install one: traced models pull base.en']),
+                : [
+                    !config.index.speech.enabled
+                      ? '  none (speech indexing is off: index.speech.enabled is false)'
+                      : config.index.speech.engine === 'pocketsphinx'
+                        ? '  none: pocketsphinx transcribes (index.speech.engine). For whisper: traced models pull base.en, set the engine to "auto" and restart the daemon'
+                        : '  none: speech is not transcribed until one is installed (the audio waits). Install one: traced models pull base.en',
+                  ]),
               'Available:',
               ...MODEL_CATALOG.map((m: { name: string; mb: number; sha1: string }) => `  ${m.name.padEnd(10)} ${String(m.mb).padStart(4)} MB  sha1 ${m.sha1}`),
             ].join('\n')}\n`,
@@ -128,11 +134,12 @@ export const adminCommands: Command[] = [
     render: (r: {
       dry_run: boolean;
       policy: Record<string, number>;
-      items: { session_id: string; channel_id: string; seq: number; bytes: number; uploaded: boolean; reason: string }[];
+      items: { session_id: string; channel_id: string; seq: number; bytes: number; uploaded: boolean; indexed: boolean; reason: string }[];
       total_bytes: number;
       after_bytes: number;
       freed_bytes: number;
       kept_unuploaded_bytes: number;
+      kept_unindexed_bytes: number;
     }) =>
       [
         Object.keys(r.policy).length
@@ -142,9 +149,9 @@ export const adminCommands: Command[] = [
           : 'No retention policy (set retention.maxDiskGb / maxAgeDays / hardCapGb in config.json): nothing is deleted.',
         ...r.items.map(
           (i) =>
-            `  ${r.dry_run ? 'would delete' : 'deleted'} ${i.session_id} ${i.channel_id} #${i.seq} ${bytes(i.bytes)} (${i.reason}${i.uploaded ? '' : ', NOT UPLOADED'})`,
+            `  ${r.dry_run ? 'would delete' : 'deleted'} ${i.session_id} ${i.channel_id} #${i.seq} ${bytes(i.bytes)} (${i.reason}${i.uploaded ? '' : ', NOT UPLOADED'}${i.indexed ? '' : ', NOT INDEXED'})`,
         ),
-        `Media ${bytes(r.total_bytes)} → ${bytes(r.after_bytes)}${r.dry_run ? ' (dry run: nothing deleted)' : `, freed ${bytes(r.freed_bytes)}`}${r.kept_unuploaded_bytes ? `; ${bytes(r.kept_unuploaded_bytes)} over budget kept because it is not uploaded yet` : ''}`,
+        `Media ${bytes(r.total_bytes)} → ${bytes(r.after_bytes)}${r.dry_run ? ' (dry run: nothing deleted)' : `, freed ${bytes(r.freed_bytes)}`}${r.kept_unuploaded_bytes ? `; ${bytes(r.kept_unuploaded_bytes)} over budget kept because it is not uploaded yet` : ''}${r.kept_unindexed_bytes ? `; ${bytes(r.kept_unindexed_bytes)} kept because it is not indexed yet (traced status says why)` : ''}`,
       ].join('\n'),
   },
   {
