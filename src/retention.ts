@@ -38,7 +38,7 @@ export interface PrunePlan {
   after_bytes: number;
   /** Media past the disk budget that could not go because it is not uploaded yet. */
   kept_unuploaded_bytes: number;
-  /** Media past the disk budget (or its age) kept because it is not indexed yet. */
+  /** Uploaded (or local-only) media past the disk budget or its age, kept because it is not indexed yet. */
   kept_unindexed_bytes: number;
 }
 
@@ -103,7 +103,8 @@ export function planPrune(
   const kept = media.filter((m) => !chosen.has(`${m.session_id}\u0000${m.channel_id}\u0000${m.seq}`));
   const keptUnuploaded = total > budget ? kept.filter((m) => !m.uploaded).reduce((a, m) => a + m.bytes, 0) : 0;
   const cutoff = policy.maxAgeDays !== undefined ? opts.now - policy.maxAgeDays * 86_400_000 : Number.NEGATIVE_INFINITY;
-  const keptUnindexed = kept.filter((m) => !m.indexed && (total > budget || m.ended < cutoff)).reduce((a, m) => a + m.bytes, 0);
+  // Disjoint from keptUnuploaded: media not uploaded is counted there whatever its indexing.
+  const keptUnindexed = kept.filter((m) => m.uploaded && !m.indexed && (total > budget || m.ended < cutoff)).reduce((a, m) => a + m.bytes, 0);
   return {
     items: [...chosen.values()],
     total_bytes: media.reduce((a, m) => a + m.bytes, 0),

@@ -197,13 +197,8 @@ export function buildServices(o: BuildOptions): Built {
         }
       : undefined,
   });
-  // Media an indexer will still read is kept by retention (below the hard cap): speech waits for a whisper model
-  // unless none can run here and pocketsphinx was not asked for.
-  let speechWill: boolean | undefined; // whisperAvailable() loads a native module: only when retention runs
-  const willIndex = {
-    ocr: () => config.index.ocr.enabled,
-    speech: () => (speechWill ??= config.index.speech.enabled && (config.index.speech.engine === 'pocketsphinx' || whisperAvailable())),
-  };
+  // Media the indexer will still read is kept by retention (below the hard cap): what it has an engine for, and
+  // speech while it looks for a whisper model (Indexer.reads). Without an indexer nothing is held.
   const retention = new Retention({
     store,
     policy: config.retention,
@@ -216,7 +211,7 @@ export function buildServices(o: BuildOptions): Built {
       queue.targetNames.every(
         (t) => queue.find({ target: t, kind: 'segment', session_id: g.session_id, channel_id: g.channel_id, segment_seq: g.seq })?.state === 'done',
       ),
-    indexed: (g) => !INDEX_KINDS.some((k) => willIndex[k.kind]() && store.awaitsIndexing(g, k.kind, k.glob)),
+    indexed: (g) => !indexer || !INDEX_KINDS.some((k) => indexer.reads(k.kind) && store.awaitsIndexing(g, k.kind, k.glob)),
   });
   const terminal = new TerminalIngest({ store, events, sessionsDir: paths.sessionsDir, log: log.child({ mod: 'terminal' }), now });
   const late = new LateIngest({
@@ -503,7 +498,8 @@ function createIndexer(
     ocrIntervalMs: config.index.ocr.intervalMs,
     duplicateThreshold: config.index.ocr.duplicateThreshold,
     silenceDb: config.index.speech.silenceDb,
-    ...(config.index.speech.enabled && config.index.speech.engine !== 'pocketsphinx'
+    // Only where a whisper model can load: elsewhere nothing is waited for (status says off, retention holds nothing).
+    ...(config.index.speech.enabled && config.index.speech.engine !== 'pocketsphinx' && whisperAvailable()
       ? { rechooseSpeech: whisperWhenPulled({ dir: path.join(paths.home, 'models'), configured: config.index.speech.model, env: o.env }) }
       : {}),
     commit: (sessionId, evs, progress) => void events.appendLate(sessionId, evs, progress),

@@ -117,6 +117,11 @@ export class Indexer {
     await this.speech.engine?.close?.();
   }
 
+  /** Whether segments of `kind` will be read: there is an engine, or (speech) one is looked for (a whisper model to be pulled). */
+  reads(kind: 'ocr' | 'speech'): boolean {
+    return kind === 'ocr' ? this.o.ocr.engine !== undefined : this.speech.engine !== undefined || this.o.rechooseSpeech !== undefined;
+  }
+
   /** Swaps in whisper once a model for it exists (see rechooseSpeech). */
   private async upgradeSpeech(): Promise<void> {
     const look = this.o.rechooseSpeech;

@@ -204,7 +204,9 @@ export const PruneOutput = z.object({
   kept_unindexed_bytes: z
     .number()
     .int()
-    .describe('Media over the budget or past its age kept because it is not indexed yet (audio waiting for a speech engine, a backlog).'),
+    .describe(
+      'Uploaded (or local-only) media over the budget or past its age kept because it is not indexed yet (audio waiting for a speech engine, a backlog); media not uploaded is in kept_unuploaded_bytes.',
+    ),
 });
 export type PruneInput = z.infer<typeof PruneInput>;
 export type PruneOutput = z.input<typeof PruneOutput>;

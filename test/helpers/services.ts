@@ -9,7 +9,7 @@ import { afterAll } from 'vitest';
 import type { ChannelDriver } from '../../src/capture/channel.js';
 import { loadConfig } from '../../src/config/config.js';
 import { resolvePaths } from '../../src/config/paths.js';
-import { buildServices, type Built } from '../../src/daemon/main.js';
+import { type BuildOptions, buildServices, type Built } from '../../src/daemon/main.js';
 import type { UploadTarget } from '../../src/queue/queue.js';
 import { Store } from '../../src/timeline/store.js';
 import { tempDir } from './env.js';
@@ -35,7 +35,14 @@ export interface TestServices extends Built {
 }
 
 export function testServices(
-  opts: { channels?: Record<string, ChannelDriver>; config?: Record<string, unknown>; targets?: Record<string, UploadTarget>; home?: string } = {},
+  opts: {
+    channels?: Record<string, ChannelDriver>;
+    config?: Record<string, unknown>;
+    targets?: Record<string, UploadTarget>;
+    home?: string;
+    /** The indexer's engines, as the daemon passes them after choosing (built, not started). */
+    indexing?: BuildOptions['indexing'];
+  } = {},
 ): TestServices {
   const home = opts.home ?? tempDir('svc-');
   const paths = resolvePaths({ env: { TRACED_HOME: home }, home });
@@ -55,6 +62,7 @@ export function testServices(
       notify: (topic) => notes.push(topic),
       channelFactory: (spec) => opts.channels?.[spec.id],
       targets: () => new Map(Object.entries(opts.targets ?? {})),
+      indexing: opts.indexing,
     });
   return { ...build(), home, paths, notes, rebuild: build };
 }

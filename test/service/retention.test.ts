@@ -129,10 +129,17 @@ describe('retention', () => {
     expect(r.total_bytes).toBe(12 * MB);
   });
 
-  it('audio waiting for a speech engine is kept by age and disk, reported, and goes only past the hard cap; read audio goes as before', () => {
-    const world2 = (config: Record<string, unknown>) => {
-      // Local-only (no upload target): only indexing can hold media here.
-      const t = testServices({ config });
+  it('audio waiting for a speech engine is kept by age and disk, reported, and goes only past the hard cap; media no engine will read goes as before', () => {
+    /** A local-only store (no upload target: only indexing can hold media) with a daemon's indexer built (not started) on these engines. */
+    const world2 = (config: Record<string, unknown>, engines: { ocr?: boolean; speech?: boolean } = {}) => {
+      const fake = (name: string) => ({ name }) as never;
+      const t = testServices({
+        config,
+        indexing: {
+          ocr: { engine: engines.ocr ? fake('ocr-test') : undefined, reason: engines.ocr ? 'test' : 'tesseract CLI not found' },
+          speech: { engine: engines.speech ? fake('speech-test') : undefined, reason: 'no engine' },
+        },
+      });
       const started = Date.now() - 60 * DAY;
       const id = '20250101-000000-wait';
       t.store.insertSession({ id, project: '/p', label: null, profile: 'full', state: 'recording', started_at: started, meta: '{}' });
@@ -158,28 +165,19 @@ describe('retention', () => {
           created_at: started,
         });
       }
-      t.store.recordIndexProgress({
-        session_id: id,
-        channel_id: 'display:1',
-        seq: 0,
-        kind: 'ocr',
-        state: 'done',
-        engine: 'test',
-        events: 0,
-        detail: null,
-        done_at: started,
-      });
       t.store.endSession(id, { state: 'ended', ended_at: started + 120_000, end_offset_ms: 120_000 });
       return { ...t, id, mic: () => fs.readdirSync(path.join(t.paths.sessionsDir, id, 'mic-default')).sort() };
     };
     const chans = (items: { channel_id: string; seq: number; reason: string; indexed: boolean }[]) =>
       items.map((i) => `${i.channel_id}#${i.seq}:${i.reason}${i.indexed ? '' : ':unindexed'}`);
 
-    // Default config (speech on, engine auto, no whisper model): the mic segments wait for one.
+    // Default config (speech on, engine auto, no whisper model yet): the indexer looks for one, so the mic waits.
+    // No OCR engine: nothing will read the screen, so it is not held.
     const w = world2({ retention: { maxAgeDays: 30, maxDiskGb: (1 * MB) / 1024 ** 3 } });
     const dry = w.retention.prune({ dry_run: true });
     expect(chans(dry.items)).toEqual(['display:1#0:age']);
     expect(dry.kept_unindexed_bytes).toBe(2 * MB);
+    expect(dry.kept_unuploaded_bytes).toBe(0);
     w.retention.prune({ dry_run: false });
     expect(w.mic()).toEqual(['00000.ogg', '00001.ogg']);
     // Once one is transcribed (or skipped as silent), it may go.
@@ -197,14 +195,25 @@ describe('retention', () => {
     expect(chans(w.retention.prune({ dry_run: false }).items)).toEqual(['mic:default#1:age']);
     expect(w.mic()).toEqual(['00000.ogg']);
 
-    // Past the hard cap it goes too, marked as not indexed.
+    // An OCR engine that runs holds the unread screen too.
+    const ocr = world2({ retention: { maxAgeDays: 30 } }, { ocr: true });
+    expect(chans(ocr.retention.prune({ dry_run: true }).items)).toEqual([]);
+
+    // Past the hard cap unread media goes too, marked as not indexed.
     const hard = world2({ retention: { maxAgeDays: 30, hardCapGb: (1 * MB) / 1024 ** 3 } });
     expect(chans(hard.retention.prune({ dry_run: false }).items)).toEqual(['display:1#0:age', 'mic:default#0:hard_cap:unindexed']);
     expect(hard.mic()).toEqual(['00001.ogg']);
 
-    // Speech indexing off: nothing will read the audio, so it is not held.
-    const off = world2({ retention: { maxAgeDays: 30 }, index: { speech: { enabled: false } } });
-    expect(chans(off.retention.prune({ dry_run: false }).items)).toEqual(['display:1#0:age', 'mic:default#0:age', 'mic:default#1:age']);
-    expect(off.mic()).toEqual([]);
+    // Nothing will read the audio — speech off, or pocketsphinx asked for and not installed (no engine is
+    // looked for then) — so it is not held.
+    for (const speech of [{ enabled: false }, { engine: 'pocketsphinx' }]) {
+      const off = world2({ retention: { maxAgeDays: 30 }, index: { speech } });
+      expect(chans(off.retention.prune({ dry_run: false }).items), JSON.stringify(speech)).toEqual([
+        'display:1#0:age',
+        'mic:default#0:age',
+        'mic:default#1:age',
+      ]);
+      expect(off.mic()).toEqual([]);
+    }
   });
 });
