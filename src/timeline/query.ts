@@ -297,8 +297,8 @@ export function trigramTerms(input: string): string[] | undefined {
  * Every term of the query as a substring, quoted or not (undefined for OR or a
  * term under 3 characters). `unquoted`: a term is matched inside longer words —
  * it is unquoted, a prefix (`"inval"*`), or in a script written without spaces
- * between words (Chinese, Japanese, Thai…), where the word index holds a whole
- * run of text as one word and "whole words" would find nothing inside it.
+ * between words (Chinese, Japanese, Thai…) or Korean, where the word index holds
+ * a whole run of text as one word and "whole words" would find nothing inside it.
  */
 export function substringTerms(input: string): { terms: string[]; unquoted: boolean } | undefined {
   const terms: string[] = [];
@@ -333,5 +333,5 @@ export function queryParts(input: string): { term: string; quoted: boolean; pref
   }
   return out;
 }
-/** Scripts written without spaces between words. */
-const NO_SPACES = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+/** Scripts written without spaces between words, and Korean, whose particles join the word before them (서울에서). */
+const NO_SPACES = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;

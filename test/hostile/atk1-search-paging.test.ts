@@ -94,10 +94,9 @@ describe('grouped search paging (h-atk1)', () => {
 /** Rows up to `maxId` (and from `since`) that the search must cover: word-index matches plus substring ones, as search reads the query. */
 function matching(store: Store, query: string, maxId: number, since = 0): { id: number; session_id: string; type: string; offset_ms: number }[] {
   const trigram = toTrigramQuery(query);
-  const prefixOnly = trigram !== undefined && /(^|\s)[^\s"]+\*(?=\s|$)/.test(query);
   const got = new Map<number, { id: number; session_id: string; type: string; offset_ms: number }>();
   for (const [table, expr] of [
-    ['events_fts', prefixOnly ? undefined : toFtsQuery(query)],
+    ['events_fts', toFtsQuery(query)],
     ['events_trigram', trigram],
   ] as const) {
     if (expr === undefined) continue;

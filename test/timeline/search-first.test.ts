@@ -139,6 +139,10 @@ describe('search: quotes mean whole words; an unquoted term also matches inside 
       ev('invalidateCache', 180_000),
       ev('stale is the cache', 240_000),
       ev('エラー日本語のテスト', 300_000),
+      ev('résumé uploaded', 360_000),
+      ev('a b c xyz', 420_000),
+      ev('foo bar baz', 480_000),
+      ev('서울에서 출발', 540_000),
     ]);
     const found = async (query: string) => {
       const r = await t.services.search.run({ query, limit: 20, max_bytes: 40_000, order: 'first' } as never, sid);
@@ -156,6 +160,13 @@ describe('search: quotes mean whole words; an unquoted term also matches inside 
     // a quoted run is searched inside it too.
     expect(await found('"日本語"')).toEqual([300_000]);
     expect(await found('日本語')).toEqual([300_000]);
+    expect(await found('"서울"')).toEqual([]); // two characters: under the substring index's three
+    expect(await found('"서울에"')).toEqual([540_000]);
+    // A prefix reads the word index too, which folds diacritics and reads phrases across punctuation.
+    expect(await found('resume*')).toEqual([360_000]);
+    expect(await found('"resume"*')).toEqual([360_000]);
+    expect(await found('"a b* c" xyz')).toEqual([420_000]);
+    expect(await found('foo* "foo, bar"')).toEqual([480_000]);
   });
 });
 
