@@ -64,7 +64,10 @@ describe('an event session through the CLI', () => {
     // One clock: seq strictly increasing, offsets non-negative and consistent with ts.
     const seqs = events.map((e) => e.seq).sort((a, b) => a - b);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    for (let i = 1; i < events.length; i++) expect(events[i].offset_ms).toBeGreaterThanOrEqual(events[i - 1].offset_ms);
+    // An event is dated when it happened, so one recorded later may carry an earlier offset (a git.state
+    // is dated when it was asked for and read after; a file save when it was seen, emitted after its
+    // debounce): CI saw seq n at 83 ms and seq n+1 at 82 ms. Seq is the order of recording, timelines
+    // order by offset; what must hold is that offset and ts agree (below).
     for (const e of events) {
       expect(e.offset_ms).toBeGreaterThanOrEqual(0);
       expect(Math.abs(e.ts - shown.session.started_at - e.offset_ms)).toBeLessThan(2000);
