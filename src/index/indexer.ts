@@ -68,7 +68,6 @@ export const INDEX_KINDS = [
   { kind: 'ocr' as const, glob: 'display:*' },
   { kind: 'speech' as const, glob: '[ms][iy]*:*' }, // mic:* and system_audio:*
 ];
-const KINDS = INDEX_KINDS;
 
 export class Indexer {
   private running = false;
@@ -104,7 +103,7 @@ export class Indexer {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loops = KINDS.map(({ kind, glob }) => this.run(kind, glob));
+    this.loops = INDEX_KINDS.map(({ kind, glob }) => this.run(kind, glob));
   }
 
   /** Stops after aborting the segments in progress (they are redone at the next start). */

@@ -159,9 +159,9 @@ CREATE INDEX events_session_type_offset ON events(session_id, type, offset_ms);
     version: 5,
     name: 'search filters: a covering index of what they test, by event id',
     sql: `
--- Search walks its indexes newest-first and tests each candidate against the filters
--- (session, time, types, channels): read from here, a candidate the filters drop never
--- reads its event row (search-groups.ts, FILTER_INDEX).
+-- Search walks its indexes newest-first and tests each candidate against the filters:
+-- under a types or channels filter it reads them from here, so a candidate the filters
+-- drop never reads its event row (search-groups.ts, FILTER_INDEX).
 CREATE INDEX events_filter ON events(id, type, channel, session_id, ts);
 `,
   },
